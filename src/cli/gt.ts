@@ -2,6 +2,8 @@ import { Command } from 'commander';
 import { reportError } from './run.js';
 import { registerWorkspaceCommands } from './gt/workspace.js';
 import { registerServiceCommands } from './gt/services.js';
+import { registerRigCommands } from './gt/rig.js';
+import { registerConfigCommands } from './gt/config.js';
 
 /** `gt`: Gas Town. Thin: each command group lives in its own file under cli/gt/. */
 const program = new Command('gt')
@@ -15,5 +17,7 @@ const program = new Command('gt')
 
 registerWorkspaceCommands(program);
 registerServiceCommands(program);
+registerRigCommands(program);
+registerConfigCommands(program);
 
 program.parseAsync(process.argv).catch(reportError);

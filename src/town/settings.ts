@@ -8,6 +8,8 @@ export interface RuntimeConfig {
   args?: string[];
   env?: Record<string, string>;
   prompt_mode?: 'arg' | 'none';
+  /** With prompt_mode "arg": the flag that precedes the prompt, for CLIs whose positional argument is not a prompt. */
+  prompt_flag?: string;
 }
 
 export interface TemporalSettings {
@@ -22,6 +24,8 @@ export interface TemporalSettings {
 
 /** Durations are strings such as "90s", "10m", "1h". */
 export interface Thresholds {
+  /** How long a step or agent activity may go without a heartbeat before the engine retries it. */
+  heartbeat_timeout?: string;
   stall_timeout?: string;
   nudge_grace?: string;
   max_attempts?: number;
@@ -59,7 +63,7 @@ export function defaultTownSettings(): TownSettings {
     version: 1,
     default_agent: 'claude',
     agents: {},
-    thresholds: { stall_timeout: '15m', nudge_grace: '2m', max_attempts: 3, skip_after_failures: 3 },
+    thresholds: { heartbeat_timeout: '30s', stall_timeout: '15m', nudge_grace: '2m', max_attempts: 3, skip_after_failures: 3 },
     scheduler: { max_polecats_per_rig: 25 },
     temporal: {},
   };

@@ -108,9 +108,10 @@ export function resolveAgent(name: string, town: TownSettings): AgentRuntime | u
   return isPreset(name) ? clonePreset(name) : undefined;
 }
 
-function unknownAgent(name: string, source: string, town: TownSettings): GtError {
-  return new GtError(`unknown agent "${name}" (from ${source})`, {
-    hint: `known agents: ${knownAgentNames(town).join(', ')}; add it with \`gt config agent set ${name} "<command> [args]"\` or fix ${source}`,
+function unknownAgent(name: string, source: string | undefined, town: TownSettings): GtError {
+  const add = `add it with \`gt config agent set ${name} "<command> [args]"\``;
+  return new GtError(`unknown agent "${name}"${source ? ` (from ${source})` : ''}`, {
+    hint: `known agents: ${knownAgentNames(town).join(', ')}; ${add}${source ? ` or fix ${source}` : ''}`,
   });
 }
 
@@ -153,7 +154,8 @@ export function chooseRuntimeFrom(input: RuntimeChoiceInput): ChosenRuntime {
     const source = 'runtime in settings/config.json';
     return { ...runtimeFromConfig(town.runtime.provider ?? 'town-runtime', town.runtime, 'settings/config.json'), source };
   }
-  return { ...clonePreset(FALLBACK_AGENT), source: 'built-in default' };
+  // Through resolveAgent, so a custom override of the fallback preset applies here too.
+  return byName(FALLBACK_AGENT, 'built-in default');
 }
 
 /** `chooseRuntimeFrom` with the town's and the rig's settings read from disk. */
@@ -400,7 +402,7 @@ export function removeCustomAgent(root: string, name: string): { removed: string
 export function setDefaultAgent(root: string, name: string): AgentRuntime {
   return updateTownSettings(root, (settings) => {
     const runtime = resolveAgent(name, settings);
-    if (!runtime) throw unknownAgent(name, 'the command line', settings);
+    if (!runtime) throw unknownAgent(name, undefined, settings);
     settings.default_agent = name;
     return runtime;
   });

@@ -36,6 +36,11 @@ export interface ResolvedStep {
   /** Duration string such as "30m". */
   timeout?: string;
   retries?: number;
+  /**
+   * Only in previews (`bd formula show` without all vars): the condition that could not be
+   * decided yet. A formula resolved to run never has it: skipped steps are gone.
+   */
+  condition?: string;
 }
 
 /** A formula ready to pour: a validated DAG with every `{{var}}` substituted. */

@@ -57,8 +57,17 @@ function takeOverIfDead(path: string, token: string): boolean {
   const holder = readHolder(path);
   if (holder === undefined) return true;
   const pid = Number(holder.split(' ')[0]);
-  // A lock file being written right now may be empty for an instant: not dead.
-  if (holder === '' || processAlive(pid)) return false;
+  // A lock file being written right now may be empty for an instant: not dead. One that stays
+  // empty lost its holder between create and write (a crash): dead after a few seconds.
+  if (holder === '') {
+    try {
+      if (Date.now() - statSync(path).mtimeMs < 5_000) return false;
+    } catch {
+      return true;
+    }
+  } else if (processAlive(pid)) {
+    return false;
+  }
   const guard = `${path}.takeover`;
   if (!tryCreate(guard, token)) {
     try {
@@ -123,22 +132,31 @@ export function withLockSync<T>(path: string, fn: () => T, opts: LockOptions = {
   }
 }
 
-/** Async variant for long-held locks (service start-up): polls without blocking the event loop. */
-export async function withLock<T>(path: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
+/**
+ * Async acquire: polls (1 ms doubling to 50 ms) without blocking the event loop, so a
+ * long-lived process can wait for a lock while it keeps serving other work.
+ */
+export async function acquireLock(path: string, opts: LockOptions = {}): Promise<() => void> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const token = `${process.pid} ${Math.random().toString(36).slice(2)}`;
   mkdirSync(dirname(path), { recursive: true });
   const deadline = Date.now() + timeoutMs;
+  let wait = 1;
   while (!tryCreate(path, token)) {
     if (takeOverIfDead(path, token)) continue;
     if (Date.now() > deadline) {
-      throw new GtError(`timed out waiting for the lock on ${opts.what ?? path}`, { hint: `if no gt process is running, remove ${path}` });
+      const holder = readHolder(path)?.split(' ')[0] ?? '?';
+      throw new GtError(`timed out after ${timeoutMs} ms waiting for the lock on ${opts.what ?? path} (held by pid ${holder})`, {
+        hint: `if no such process is running, remove ${path}`,
+      });
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, wait + Math.random() * wait));
+    wait = Math.min(wait * 2, 50);
   }
-  try {
-    return await fn();
-  } finally {
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
     if (readHolder(path) === token) {
       try {
         unlinkSync(path);
@@ -146,6 +164,16 @@ export async function withLock<T>(path: string, fn: () => Promise<T>, opts: Lock
         // already gone
       }
     }
+  };
+}
+
+/** Async variant for long-held locks (service start-up) and async callers. */
+export async function withLock<T>(path: string, fn: () => Promise<T>, opts: LockOptions = {}): Promise<T> {
+  const release = await acquireLock(path, opts);
+  try {
+    return await fn();
+  } finally {
+    release();
   }
 }
 

@@ -21,18 +21,26 @@ export const MIN_PRIORITY = 0;
 export const MAX_PRIORITY = 4;
 export const DEFAULT_PRIORITY = 2;
 
+/** waits-for gates: wait for all children of the target (default) or for the first one. */
+export const WAITS_FOR_GATES = ['all-children', 'any-children'] as const;
+export type WaitsForGate = (typeof WAITS_FOR_GATES)[number];
+
+/**
+ * An edge "issue_id depends on depends_on_id". Stored on the dependent bead (issue_id).
+ * `metadata` is JSON text, as in the original Beads export (waits-for: `{"gate":"any-children"}`).
+ */
 export interface Dependency {
   issue_id: string;
   depends_on_id: string;
   type: DepType;
   created_at?: string;
   created_by?: string;
-  /** waits-for gates: "all-children" (default) or "any-children". */
-  metadata?: Record<string, unknown>;
+  metadata?: string;
 }
 
+/** Comment ids are strings in the original's current export (older exports used numbers). */
 export interface Comment {
-  id: number;
+  id: string;
   issue_id?: string;
   author: string;
   text: string;
@@ -66,10 +74,32 @@ export interface Bead {
   metadata?: Record<string, unknown>;
 }
 
+/** A bead that is not ready because of unresolved blocking dependencies (or status `blocked`). */
+export interface BlockedBead extends Bead {
+  blocked_by: string[];
+  blocked_by_count: number;
+}
+
+/** `.beads/config.json`. `auto_commit: false` turns off committing the ledger to git. */
+export interface LedgerConfig {
+  prefix: string;
+  version: number;
+  auto_commit?: boolean;
+}
+
+/** Event types, named as in the original's audit trail. */
+export const EVENT_TYPES = [
+  'created', 'updated', 'status_changed', 'commented', 'closed', 'reopened',
+  'dependency_added', 'dependency_removed', 'label_added', 'label_removed', 'claimed', 'imported',
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
 /** One recorded change: who, what, old, new, when. */
 export interface BeadEvent {
   issue_id: string;
-  event_type: string;
+  event_type: EventType;
+  /** The field that changed, for `updated` events. */
+  field?: string;
   actor: string;
   old_value?: unknown;
   new_value?: unknown;

@@ -37,7 +37,8 @@ export function ledgerDirForCwd(cwd: string = process.cwd()): string | undefined
   }
   let dir = resolve(cwd);
   for (;;) {
-    if (existsSync(join(dir, '.beads'))) return join(dir, '.beads');
+    // A `.beads` folder without config.json (such as ~/.beads holding only formulas) is no ledger.
+    if (existsSync(join(dir, '.beads', 'config.json'))) return join(dir, '.beads');
     const parent = dirname(dir);
     if (parent === dir) return undefined;
     dir = parent;

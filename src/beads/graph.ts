@@ -1,0 +1,252 @@
+import { BLOCKING_DEP_TYPES, BOOKKEEPING_TYPES, type Bead, type BlockedBead, type DepType, type Dependency, type WaitsForGate } from './model.js';
+
+/**
+ * Dependency semantics, over any way of looking beads up (a loaded state, or a transaction's view
+ * with its pending changes). Edges point from the dependent bead to what it depends on.
+ */
+export type Lookup = (id: string) => Bead | undefined;
+
+const BLOCKING = new Set<string>(BLOCKING_DEP_TYPES);
+const BOOKKEEPING = new Set<string>(BOOKKEEPING_TYPES);
+
+export function isBlockingType(type: DepType | string): boolean {
+  return BLOCKING.has(type);
+}
+
+export function waitsForGate(dep: Dependency): WaitsForGate {
+  if (!dep.metadata) return 'all-children';
+  try {
+    return (JSON.parse(dep.metadata) as { gate?: string }).gate === 'any-children' ? 'any-children' : 'all-children';
+  } catch {
+    return 'all-children';
+  }
+}
+
+export function parentOf(bead: Bead): string | undefined {
+  return bead.dependencies?.find((d) => d.type === 'parent-child')?.depends_on_id;
+}
+
+/** Children of each bead (through parent-child edges), built once per computation. */
+export function childrenIndex(beads: Iterable<Bead>): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const b of beads) {
+    for (const d of b.dependencies ?? []) {
+      if (d.type !== 'parent-child') continue;
+      const list = out.get(d.depends_on_id);
+      if (list) list.push(b.id);
+      else out.set(d.depends_on_id, [b.id]);
+    }
+  }
+  return out;
+}
+
+/**
+ * Works out which beads are blocked, memoised. A bead is blocked while
+ *  - a `blocks` target is not closed (a target outside this ledger does not block: it cannot be seen),
+ *  - a `waits-for` target's children are not all closed (`any-children`: none is closed yet),
+ *  - its parent (parent-child) is blocked, or has status `blocked`.
+ */
+export class BlockIndex {
+  private readonly memo = new Map<string, string[]>();
+  private children?: Map<string, string[]>;
+
+  constructor(
+    private readonly lookup: Lookup,
+    private readonly all: () => Iterable<Bead>,
+  ) {}
+
+  private childrenOf(id: string): string[] {
+    this.children ??= childrenIndex(this.all());
+    return this.children.get(id) ?? [];
+  }
+
+  /** Ids whose being unfinished blocks `id` (direct blockers; a blocked parent counts as one). */
+  blockers(id: string, visiting = new Set<string>()): string[] {
+    const known = this.memo.get(id);
+    if (known) return known;
+    const bead = this.lookup(id);
+    if (!bead?.dependencies?.length) {
+      this.memo.set(id, []);
+      return [];
+    }
+    if (visiting.has(id)) return []; // a cycle (only possible in hand-edited files): do not recurse forever
+    visiting.add(id);
+    const out: string[] = [];
+    for (const dep of bead.dependencies) {
+      const target = this.lookup(dep.depends_on_id);
+      if (!target) continue;
+      if (dep.type === 'blocks') {
+        if (target.status !== 'closed') out.push(target.id);
+      } else if (dep.type === 'parent-child') {
+        if (target.status === 'closed') continue;
+        if (target.status === 'blocked' || this.blockers(target.id, visiting).length > 0) out.push(target.id);
+      } else if (dep.type === 'waits-for') {
+        const kids = this.childrenOf(target.id).map((k) => this.lookup(k)).filter((k): k is Bead => k !== undefined);
+        const open = kids.filter((k) => k.status !== 'closed');
+        const blocked = waitsForGate(dep) === 'any-children' ? kids.length > 0 && open.length === kids.length : open.length > 0;
+        if (blocked) out.push(...(open.length ? open.map((k) => k.id) : [target.id]));
+      }
+    }
+    visiting.delete(id);
+    const unique = [...new Set(out)];
+    this.memo.set(id, unique);
+    return unique;
+  }
+
+  isBlocked(id: string): boolean {
+    return this.blockers(id).length > 0;
+  }
+}
+
+function deferredInFuture(bead: Bead, now: number): boolean {
+  return bead.defer_until !== undefined && bead.defer_until !== '' && Date.parse(bead.defer_until) > now;
+}
+
+/** Deferred itself or through any ancestor: work under a deferred epic waits too. */
+function isDeferred(bead: Bead, lookup: Lookup, now: number): boolean {
+  const seen = new Set<string>();
+  let cur: Bead | undefined = bead;
+  while (cur && !seen.has(cur.id)) {
+    if (deferredInFuture(cur, now) || (cur !== bead && cur.status === 'deferred')) return true;
+    seen.add(cur.id);
+    const parent = parentOf(cur);
+    cur = parent ? lookup(parent) : undefined;
+  }
+  return false;
+}
+
+/** Priority first (0 is most urgent), then oldest first, then id for a stable order. */
+export function byPriorityThenAge(beads: Bead[]): Bead[] {
+  const keyed = beads.map((b) => ({ b, t: Date.parse(b.created_at) || 0 }));
+  keyed.sort((x, y) => x.b.priority - y.b.priority || x.t - y.t || (x.b.id < y.b.id ? -1 : x.b.id > y.b.id ? 1 : 0));
+  return keyed.map((k) => k.b);
+}
+
+/**
+ * Ready work: status open, not ephemeral, not a bookkeeping type, not deferred into the future
+ * (itself or an ancestor), and not blocked. Sorted by priority, then age.
+ */
+export function readyBeads(beads: Iterable<Bead>, lookup: Lookup, now = Date.now()): Bead[] {
+  const all = [...beads];
+  const index = new BlockIndex(lookup, () => all);
+  const out: Bead[] = [];
+  for (const b of all) {
+    if (b.status !== 'open' || b.ephemeral || BOOKKEEPING.has(b.issue_type)) continue;
+    if (isDeferred(b, lookup, now)) continue;
+    if (index.isBlocked(b.id)) continue;
+    out.push(b);
+  }
+  return byPriorityThenAge(out);
+}
+
+/** Beads that are not closed and are blocked by something unfinished, or marked `blocked`. */
+export function blockedBeads(beads: Iterable<Bead>, lookup: Lookup): BlockedBead[] {
+  const all = [...beads];
+  const index = new BlockIndex(lookup, () => all);
+  const out: BlockedBead[] = [];
+  for (const b of all) {
+    if (b.status === 'closed') continue;
+    const by = index.blockers(b.id);
+    if (by.length === 0 && b.status !== 'blocked') continue;
+    out.push({ ...b, blocked_by: by, blocked_by_count: by.length });
+  }
+  return byPriorityThenAge(out) as BlockedBead[];
+}
+
+/**
+ * If adding the blocking edge from → to would close a cycle, the cycle as a list of ids
+ * (from, to, ..., from); otherwise undefined. Self-dependency is the one-edge cycle.
+ */
+export function cycleThrough(from: string, to: string, lookup: Lookup): string[] | undefined {
+  if (from === to) return [from, from];
+  // Depth-first from `to` along blocking edges, looking for `from`.
+  const parent = new Map<string, string>();
+  const stack = [to];
+  const seen = new Set([to]);
+  while (stack.length) {
+    const cur = stack.pop()!;
+    for (const d of lookup(cur)?.dependencies ?? []) {
+      if (!BLOCKING.has(d.type)) continue;
+      const next = d.depends_on_id;
+      if (seen.has(next)) continue;
+      parent.set(next, cur);
+      if (next === from) {
+        const path = [from];
+        let p = cur;
+        while (p !== to) {
+          path.push(p);
+          p = parent.get(p)!;
+        }
+        path.push(to, from);
+        return path.reverse();
+      }
+      seen.add(next);
+      stack.push(next);
+    }
+  }
+  return undefined;
+}
+
+/** Every cycle through blocking edges (strongly connected components of more than one bead, or self-loops). */
+export function findCycles(beads: Iterable<Bead>): string[][] {
+  const graph = new Map<string, string[]>();
+  for (const b of beads) {
+    graph.set(b.id, (b.dependencies ?? []).filter((d) => BLOCKING.has(d.type)).map((d) => d.depends_on_id));
+  }
+  // Tarjan's algorithm, iterative so a long chain cannot overflow the stack.
+  let counter = 0;
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const onStack = new Set<string>();
+  const stack: string[] = [];
+  const out: string[][] = [];
+  for (const root of graph.keys()) {
+    if (index.has(root)) continue;
+    const work: Array<{ id: string; i: number }> = [{ id: root, i: 0 }];
+    index.set(root, counter);
+    low.set(root, counter++);
+    stack.push(root);
+    onStack.add(root);
+    while (work.length) {
+      const frame = work[work.length - 1];
+      const edges = graph.get(frame.id) ?? [];
+      if (frame.i < edges.length) {
+        const next = edges[frame.i++];
+        if (!graph.has(next)) continue;
+        if (!index.has(next)) {
+          index.set(next, counter);
+          low.set(next, counter++);
+          stack.push(next);
+          onStack.add(next);
+          work.push({ id: next, i: 0 });
+        } else if (onStack.has(next)) {
+          low.set(frame.id, Math.min(low.get(frame.id)!, index.get(next)!));
+        }
+        continue;
+      }
+      work.pop();
+      if (work.length) {
+        const up = work[work.length - 1].id;
+        low.set(up, Math.min(low.get(up)!, low.get(frame.id)!));
+      }
+      if (low.get(frame.id) === index.get(frame.id)) {
+        const comp: string[] = [];
+        let x: string;
+        do {
+          x = stack.pop()!;
+          onStack.delete(x);
+          comp.push(x);
+        } while (x !== frame.id);
+        if (comp.length > 1 || (graph.get(frame.id) ?? []).includes(frame.id)) out.push(comp.reverse());
+      }
+    }
+  }
+  return out;
+}
+
+/** Beads that depend on `id` (the reverse edges), with the edge. */
+export function dependentsOf(id: string, beads: Iterable<Bead>): Dependency[] {
+  const out: Dependency[] = [];
+  for (const b of beads) for (const d of b.dependencies ?? []) if (d.depends_on_id === id) out.push(d);
+  return out;
+}

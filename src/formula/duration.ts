@@ -11,7 +11,8 @@ const UNITS: ReadonlyArray<readonly [string, number]> = [
   ['ms', 1],
 ];
 
-const PART = /(\d+)(ms|d|h|m|s)/y;
+// A unit must end the text or be followed by the next number, so "5minutes" is not read as 5m.
+const PART = /(\d+)(ms|d|h|m|s)(?=\d|$)/y;
 
 export const DURATION_HINT = 'write a duration such as "90s", "30m", "24h", "1h30m" or "2d" (units: d, h, m, s, ms)';
 
@@ -31,7 +32,7 @@ export function durationProblem(text: unknown): string | undefined {
       const rest = s.slice(pos);
       if (/^\d+(\.\d+)?$/.test(rest)) return `"${text}" has no unit after ${rest}`;
       if (/^\d+\.\d+/.test(rest)) return `"${text}" has a fraction; use a smaller unit (e.g. "1h30m" for 1.5h)`;
-      return `"${text}" is not a duration (cannot read "${rest}")`;
+      return pos === 0 ? `"${text}" is not a duration` : `"${text}" is not a duration (cannot read "${rest}")`;
     }
     const unit = m[2]!;
     const rank = UNITS.findIndex(([u]) => u === unit);
@@ -81,6 +82,6 @@ export function describeValue(v: unknown): string {
   if (Array.isArray(v)) return 'an array';
   if (v === null || v === undefined) return 'nothing';
   if (typeof v === 'object') return v instanceof Date ? 'a date' : 'a table';
-  if (typeof v === 'string') return `the string "${v}"`;
+  if (typeof v === 'string') return `"${v}"`;
   return `${typeof v} ${String(v)}`;
 }

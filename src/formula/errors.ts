@@ -50,7 +50,9 @@ export class FormulaProblems extends FormulaError {
   readonly problems: FormulaError[];
   constructor(problems: FormulaError[]) {
     const first = problems[0]!;
-    super(first.problem, { file: first.file, line: first.line, column: first.column, field: first.field }, { hint: first.hint, exitCode: first.exitCode });
+    // Each problem carries its own hint in the listing; a single trailing hint would belong to one only.
+    super(first.problem, { file: first.file, line: first.line, column: first.column, field: first.field },
+      { hint: problems.length > 1 ? undefined : first.hint, exitCode: Math.max(...problems.map((p) => p.exitCode)) });
     this.problems = problems;
     if (problems.length > 1) {
       this.message = `${problems.length} problems:\n` + problems.map((p) => `  ${p.message}${p.hint ? `\n    hint: ${p.hint}` : ''}`).join('\n');
@@ -60,6 +62,7 @@ export class FormulaProblems extends FormulaError {
 
 /** Throw the problems found, if any: the single error itself, or all of them together. */
 export function throwProblems(problems: FormulaError[]): void {
+  problems.sort((a, b) => (a.file === b.file ? (a.line ?? 0) - (b.line ?? 0) : 0));
   if (problems.length === 1) throw problems[0];
   if (problems.length > 1) throw new FormulaProblems(problems);
 }

@@ -230,6 +230,11 @@ function checkNeeds(steps: readonly WorkStep[]): void {
   checkGraph(steps);
 }
 
+/** `[a, c, b, a]` → "a needs c, c needs b, b needs a". */
+function describeCycle(cycle: readonly string[]): string {
+  return cycle.slice(0, -1).map((id, i) => `"${id}" needs "${cycle[i + 1]}"`).join(', ');
+}
+
 /** Unique ids and no cycle. */
 function checkGraph(steps: readonly WorkStep[]): void {
   const seen = new Map<string, WorkStep>();
@@ -245,7 +250,7 @@ function checkGraph(steps: readonly WorkStep[]): void {
   const cycle = findCycle(steps);
   if (cycle) {
     const first = seen.get(cycle[0]!)!;
-    throw new FormulaError(`dependency cycle: ${cycle.join(' → ')}`, where(first, first.needsKey),
+    throw new FormulaError(`dependency cycle: ${describeCycle(cycle)}`, where(first, first.needsKey),
       { hint: `steps ${cycle.slice(0, -1).join(', ')} wait on each other; remove one of these needs` });
   }
 }
@@ -335,7 +340,7 @@ function instantiate(exp: FormulaDoc, target: WorkStep): WorkStep[] {
   const cycle = findCycle(steps);
   if (cycle) {
     const first = steps.find((s) => s.id === cycle[0])!;
-    throw new FormulaError(`dependency cycle in template: ${cycle.join(' → ')}`, where(first, 'needs'), { hint: 'remove one of these needs' });
+    throw new FormulaError(`dependency cycle in template: ${describeCycle(cycle)}`, where(first, 'needs'), { hint: 'remove one of these needs' });
   }
   return steps;
 }

@@ -40,6 +40,9 @@ function renderText(f: ResolvedFormula): string {
     if (s.timeout) detail.push(`timeout ${s.timeout}`);
     if (s.retries !== undefined) detail.push(`retries ${s.retries}`);
     lines.push(`${pad}${detail.join('; ')}`);
+    // The first line only: an overview; --json carries every field in full.
+    const about = s.description?.trim().split('\n')[0];
+    if (about) lines.push(`${pad}${about.length > 100 ? `${about.slice(0, 99)}…` : about}`);
     if (s.run !== undefined) lines.push(`${pad}run: ${s.run.replace(/\n/g, `\n${pad}     `)}`);
     if (s.gate) {
       const g = [s.gate.type, s.gate.timeout && `timeout ${s.gate.timeout}`, s.gate.id && `bead ${s.gate.id}`].filter(Boolean);

@@ -190,6 +190,20 @@ needs = ["implement"]
     expect(err.problem).toMatch(/duplicate step id "same" \(made by expanding with fixed/);
   });
 
+  it('expands nested templates, carries the target\'s condition into its template, and refuses an expansion cycle', () => {
+    const outer = 'formula = "outer"\ntype = "expansion"\n[[template]]\nid = "{target}.plan"\ntitle = "Plan"\n[[template]]\nid = "{target}.do"\nexpand = "rule-of-three"\nneeds = ["{target}.plan"]\n';
+    const src = 'formula = "x"\n[vars.big]\ndefault = "yes"\n[[steps]]\nid = "a"\ntitle = "A"\n[[steps]]\nid = "job"\ntitle = "Job"\nexpand = "outer"\nneeds = ["a"]\ncondition = "{{big}}"\n[[steps]]\nid = "z"\ntitle = "Z"\nneeds = ["job"]\n';
+    const others = { outer, 'rule-of-three': ruleOfThree };
+    expect(shape(resolve(src, others))).toEqual([
+      'a<', 'job.plan<a', 'job.do.draft<job.plan', 'job.do.check<job.do.draft', 'job.do.polish<job.do.check', 'z<job.do.polish',
+    ]);
+    expect(shape(resolve(src, others, { vars: { big: 'no' } }))).toEqual(['a<', 'z<a']);
+    const selfish = 'formula = "selfish"\ntype = "expansion"\n[[template]]\nid = "{target}.again"\nexpand = "selfish"\n';
+    const err = failure(() => resolve('formula = "x"\n[[steps]]\nid = "a"\nexpand = "selfish"\n', { selfish }));
+    expect(err.problem).toBe('expansion cycle: selfish → selfish');
+    expect(err.file).toBe('selfish.formula.toml');
+  });
+
   it('shows an expansion formula alone as expanding a step named "main"', () => {
     const f = resolve(ruleOfThree);
     expect(f.steps.map((s) => s.id)).toEqual(['main.draft', 'main.check', 'main.polish']);
@@ -282,6 +296,14 @@ description = "Join the findings."
     expect(failure(() => resolve(convoy)).message).toMatch(/"pr" is required unless one of branch is given/);
     expect(failure(() => resolve(convoy, {}, { vars: { pr: 'forty-two' } })).problem).toMatch(/does not match the pattern/);
     expect(shape(resolve(convoy, {}, { vars: { branch: 'feature/x' } }))).toHaveLength(3);
+  });
+});
+
+describe('resolveFormula: aspect', () => {
+  it('makes [[aspects]] parallel steps like convoy legs', () => {
+    const f = resolve('formula = "a"\ntype = "aspect"\n[[aspects]]\nid = "ux"\ntitle = "UX"\nfocus = "users"\n[[aspects]]\nid = "ops"\ntitle = "Ops"\n[synthesis]\ntitle = "Join"\n');
+    expect(shape(f)).toEqual(['ux<', 'ops<', 'synthesis<ux,ops']);
+    expect(f.steps[0]!.description).toBe('Focus: users');
   });
 });
 

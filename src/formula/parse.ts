@@ -432,7 +432,7 @@ function readSteps(raw: Table, r: Reader, key: 'steps' | 'template', isTemplate:
     const p = `${label}.`;
     const what = isTemplate ? `template step ${id ? `"${id}"` : `#${i + 1}`}` : `step ${id ? `"${id}"` : `#${i + 1}`}`;
     r.unknownKeys(t, STEP_KEYS, path, label, what);
-    const step: StepDoc = { id: id ?? '', needs: [], ...r.located(path, label, [...STEP_KEYS, 'gate']) };
+    const step: StepDoc = { id: id ?? '', needs: [], ...r.located(path, label, STEP_KEYS) };
 
     if (t.id === undefined) r.problem(path, `${label}.id`, `${what} has no id`, 'add id = "<unique-name>"');
     else if (id === undefined) r.problem([...path, 'id'], `${label}.id`, `expected a string, got ${describeValue(t.id)}`);

@@ -1,5 +1,10 @@
+import { moleculeActivities } from './molecule.js';
+
 /** Every activity the worker registers, bound to the town they act on. */
 export function createActivities(root: string) {
-  void root;
-  return {};
+  return {
+    ...moleculeActivities(root),
+  };
 }
+
+export type Activities = ReturnType<typeof createActivities>;

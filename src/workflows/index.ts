@@ -1,1 +1,1 @@
-export {};
+export { moleculeWorkflow } from './formula.js';

@@ -1,0 +1,134 @@
+import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { GtError } from '../errors.js';
+import { connectClient } from '../temporal/client.js';
+import { engineConfig, workflowUiLink, type EngineConfig } from '../temporal/config.js';
+import { GtBead, GtFormula, GtKind, GtStatus } from '../temporal/search-attributes.js';
+import { ensureUp } from '../temporal/services.js';
+import { describeTransitions, renderMolecule } from './render.js';
+import { APPROVE_GATE_UPDATE, MOLECULE_QUERY, type GateApproval, type GateReceipt, type MoleculeInput, type MoleculeState } from './state.js';
+
+/** Client side of molecule runs: start, watch, query, cancel, approve. Loaded lazily by the CLI. */
+
+export async function withEngine<T>(root: string, fn: (client: Client, config: EngineConfig) => Promise<T>, opts: { start?: boolean } = {}): Promise<T> {
+  const config = opts.start ? await ensureUp(root) : engineConfig(root);
+  const client = await connectClient(config);
+  try {
+    return await fn(client, config);
+  } finally {
+    await client.connection.close();
+  }
+}
+
+export async function startMolecule(client: Client, config: EngineConfig, input: MoleculeInput): Promise<void> {
+  const vars = Object.entries(input.formula.vars).map(([k, v]) => `${k}=${v}`).join(' ');
+  await client.workflow.start('moleculeWorkflow', {
+    workflowId: input.molecule,
+    taskQueue: config.taskQueue,
+    args: [input],
+    typedSearchAttributes: [
+      { key: GtKind, value: 'formula' },
+      { key: GtFormula, value: input.formula.name },
+      { key: GtStatus, value: 'running' },
+      { key: GtBead, value: input.molecule },
+    ],
+    memo: { formula: input.formula.name, vars: input.formula.vars, cwd: input.cwd },
+    staticSummary: `formula ${input.formula.name}${vars ? ` (${vars})` : ''}`,
+  });
+}
+
+export async function queryMolecule(client: Client, id: string): Promise<MoleculeState> {
+  try {
+    return await client.workflow.getHandle(id).query<MoleculeState>(MOLECULE_QUERY);
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) {
+      throw new GtError(`no run of molecule ${id} in the engine`, { hint: 'was it poured with `bd mol pour` (not run)? `bd mol list` shows molecules' });
+    }
+    throw err;
+  }
+}
+
+export interface WatchOptions {
+  /** Redraw a live table (terminal) instead of printing one line per change. */
+  tty: boolean;
+  quiet?: boolean;
+}
+
+/**
+ * Follow a run until it ends. Ctrl-C only detaches: the run goes on in the engine.
+ * Returns the final state.
+ */
+export async function watchMolecule(client: Client, config: EngineConfig, id: string, opts: WatchOptions): Promise<MoleculeState> {
+  const link = workflowUiLink(config, id);
+  let detached = false;
+  const onSigint = () => {
+    detached = true;
+  };
+  process.on('SIGINT', onSigint);
+  let last: MoleculeState | undefined;
+  let drawnLines = 0;
+  try {
+    if (!opts.tty && !opts.quiet) process.stdout.write(`${id}: running formula${link ? `; Web UI: ${link}` : ''}\n`);
+    for (;;) {
+      const state = await queryMolecule(client, id);
+      if (opts.tty) {
+        const text = renderMolecule(state, link);
+        if (drawnLines) process.stdout.write(`\x1b[${drawnLines}F\x1b[J`);
+        process.stdout.write(text);
+        drawnLines = text.split('\n').length - 1;
+      } else if (!opts.quiet) {
+        for (const line of describeTransitions(last, state)) process.stdout.write(`  ${line}\n`);
+      }
+      last = state;
+      if (state.status !== 'running') return state;
+      if (detached) {
+        process.stdout.write(`\nDetached; the run goes on. Reattach with: bd mol watch ${id}\n`);
+        return state;
+      }
+      await new Promise((r) => setTimeout(r, opts.tty ? 250 : 200));
+      if (detached) {
+        process.stdout.write(`\nDetached; the run goes on. Reattach with: bd mol watch ${id}\n`);
+        return last;
+      }
+    }
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+
+export async function cancelMolecule(client: Client, id: string): Promise<MoleculeState> {
+  const handle = client.workflow.getHandle(id);
+  try {
+    await handle.cancel();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new GtError(`no running molecule ${id}`, { hint: '`bd mol list` shows molecules and their state' });
+    throw err;
+  }
+  try {
+    await handle.result();
+  } catch {
+    // a cancelled run ends with a cancellation failure
+  }
+  return queryMolecule(client, id);
+}
+
+export async function approveGate(client: Client, molecule: string, approval: GateApproval): Promise<GateReceipt> {
+  try {
+    return await client.workflow.getHandle(molecule).executeUpdate<GateReceipt, [GateApproval]>(APPROVE_GATE_UPDATE, { args: [approval] });
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) throw new GtError(`molecule ${molecule} is not running`, { hint: '`bd mol show` shows its state' });
+    const cause = (err as { cause?: Error }).cause;
+    throw new GtError(`cannot approve: ${cause?.message ?? (err as Error).message}`);
+  }
+}
+
+/** Engine status of every formula run, by workflow id. */
+export async function listRuns(client: Client): Promise<Map<string, { status: string; runStatus?: string; startTime: Date }>> {
+  const out = new Map<string, { status: string; runStatus?: string; startTime: Date }>();
+  for await (const wf of client.workflow.list({ query: `GtKind = "formula"` })) {
+    if (out.has(wf.workflowId)) continue;
+    const runStatus = wf.typedSearchAttributes.get(GtStatus);
+    out.set(wf.workflowId, { status: wf.status.name, runStatus, startTime: wf.startTime });
+  }
+  return out;
+}

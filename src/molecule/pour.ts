@@ -1,0 +1,209 @@
+import { Ledger } from '../beads/ledger.js';
+import type { Bead } from '../beads/model.js';
+import type { CreateInput } from '../beads/ledger.js';
+import { GtError } from '../errors.js';
+import type { ResolvedFormula } from '../formula/types.js';
+import { findTownRoot } from '../town/layout.js';
+import { ledgerDirForId, requireLedgerDirForCwd } from '../town/routes.js';
+import type { MoleculeState, StepState } from './state.js';
+
+/**
+ * Molecules in the ledger: the root bead (type molecule) and one child bead per step, with
+ * `blocks` edges from `needs`. Pouring is one locked write, so a molecule is there whole or not
+ * at all.
+ */
+export interface Poured {
+  molecule: string;
+  stepBeads: Record<string, string>;
+}
+
+interface MoleculeMeta {
+  formula: string;
+  vars: Record<string, string>;
+  cwd?: string;
+}
+
+interface StepMeta {
+  molecule: string;
+  step: string;
+  gate?: string;
+  kind: StepState['kind'];
+}
+
+export function pourMolecule(ledgerDir: string, formula: ResolvedFormula, opts: { cwd?: string } = {}): Poured {
+  const vars = Object.entries(formula.vars).map(([k, v]) => `${k}=${v}`).join(' ');
+  const inputs: CreateInput[] = [
+    {
+      key: 'root',
+      title: `${formula.name}${vars ? ` (${vars})` : ''}`,
+      description: formula.description,
+      issue_type: 'molecule',
+      labels: [`formula:${formula.name}`],
+      metadata: { formula: formula.name, vars: formula.vars, cwd: opts.cwd } satisfies MoleculeMeta,
+    },
+  ];
+  for (const step of formula.steps) {
+    const kind: StepState['kind'] = step.gate ? 'gate' : step.run !== undefined ? 'run' : 'agent';
+    inputs.push({
+      key: `step:${step.id}`,
+      parent: { key: 'root' },
+      title: step.title,
+      description: [step.description, step.run !== undefined ? `Runs: ${step.run}` : ''].filter(Boolean).join('\n\n') || undefined,
+      acceptance_criteria: step.acceptance,
+      issue_type: step.gate ? 'gate' : 'task',
+      deps: step.needs.map((n) => ({ key: `step:${n}`, type: 'blocks' as const })),
+      metadata: { molecule: '', step: step.id, gate: step.gate?.type, kind } satisfies StepMeta,
+    });
+  }
+  const ledger = Ledger.open(ledgerDir);
+  const created = ledger.transaction((tx) => {
+    const beads = tx.createMany(inputs);
+    const root = beads[0]!;
+    // Step beads name their molecule so `bd gate approve <step>` can find the run.
+    for (const bead of beads.slice(1)) tx.update(bead.id, { metadata: { ...(bead.metadata ?? {}), molecule: root.id } });
+    return beads;
+  });
+  const stepBeads: Record<string, string> = {};
+  formula.steps.forEach((s, i) => {
+    stepBeads[s.id] = created[i + 1]!.id;
+  });
+  return { molecule: created[0]!.id, stepBeads };
+}
+
+/** When the engine refused the run, say so on the molecule instead of leaving it looking alive. */
+export function markRunNotStarted(ledgerDir: string, molecule: string, why: string): void {
+  const ledger = Ledger.open(ledgerDir);
+  ledger.transaction((tx) => {
+    tx.addComment(molecule, `run not started: ${why}`);
+    tx.update(molecule, { status: 'blocked' });
+  });
+}
+
+function ledgerFor(cwd: string, id: string): Ledger {
+  return Ledger.open(findTownRoot(cwd) ? ledgerDirForId(id, cwd) : requireLedgerDirForCwd(cwd));
+}
+
+export function resolveMoleculeId(cwd: string, id: string): string {
+  const bead = ledgerFor(cwd, id).get(id);
+  if (bead.issue_type !== 'molecule') {
+    throw new GtError(`${bead.id} is a ${bead.issue_type}, not a molecule`, { hint: '`bd mol list` shows molecules' });
+  }
+  return bead.id;
+}
+
+/** The molecule and step a gate bead belongs to. */
+export function gateTarget(cwd: string, beadId: string): { molecule: string; step: string } {
+  const bead = ledgerFor(cwd, beadId).get(beadId);
+  const meta = bead.metadata as Partial<StepMeta> | undefined;
+  if (!meta?.molecule || !meta.step) {
+    throw new GtError(`${bead.id} is not a step of a molecule`, { hint: '`bd gate list` shows open gates' });
+  }
+  if (meta.gate !== 'human') {
+    throw new GtError(`${bead.id} (step ${meta.step}) is not a human gate${meta.gate ? ` (it is a ${meta.gate} gate)` : ''}`, {
+      hint: 'only human gates are approved; `bd gate list` shows open gates',
+    });
+  }
+  return { molecule: meta.molecule, step: meta.step };
+}
+
+export interface GateRow {
+  bead: string;
+  molecule: string;
+  step: string;
+  gate: string;
+  status: string;
+}
+
+export function listGates(cwd: string): GateRow[] {
+  const ledger = Ledger.open(requireLedgerDirForCwd(cwd));
+  return ledger
+    .list({ issue_type: 'gate' })
+    .filter((b) => (b.metadata as Partial<StepMeta> | undefined)?.molecule)
+    .map((b) => {
+      const meta = b.metadata as unknown as StepMeta;
+      return { bead: b.id, molecule: meta.molecule, step: meta.step, gate: meta.gate ?? '?', status: b.status };
+    });
+}
+
+/** A molecule's state from its beads alone (a poured molecule, or when the engine is away). */
+export function stateFromLedger(ledger: Ledger, root: Bead): MoleculeState {
+  const meta = (root.metadata ?? {}) as Partial<MoleculeMeta>;
+  const children = ledger.children(root.id);
+  const toStatus = (b: Bead): StepState['status'] =>
+    b.status === 'closed' ? (b.close_reason === 'cancelled' ? 'cancelled' : 'succeeded') : b.status === 'in_progress' ? 'running' : b.status === 'blocked' ? 'failed' : 'pending';
+  return {
+    molecule: root.id,
+    formula: meta.formula ?? '?',
+    vars: meta.vars ?? {},
+    status: root.status === 'closed' ? (root.close_reason === 'cancelled' ? 'cancelled' : 'succeeded') : root.status === 'blocked' ? 'failed' : 'running',
+    startedAt: root.created_at,
+    endedAt: root.closed_at,
+    steps: children.map((b) => {
+      const m = (b.metadata ?? {}) as Partial<StepMeta>;
+      return {
+        id: m.step ?? b.id,
+        title: b.title,
+        bead: b.id,
+        kind: m.kind ?? 'agent',
+        needs: (b.dependencies ?? []).filter((d) => d.type === 'blocks').map((d) => (ledger.tryGet(d.depends_on_id)?.metadata as Partial<StepMeta> | undefined)?.step ?? d.depends_on_id),
+        status: toStatus(b),
+      };
+    }),
+  };
+}
+
+/** `bd mol show`: the engine's live state when the run exists there, else the ledger's view. */
+export async function showMolecule(cwd: string, id: string): Promise<{ state: MoleculeState; link?: string }> {
+  const ledger = ledgerFor(cwd, id);
+  const root = ledger.get(id);
+  if (root.issue_type !== 'molecule') throw new GtError(`${root.id} is a ${root.issue_type}, not a molecule`, { hint: '`bd mol list` shows molecules' });
+  const town = findTownRoot(cwd);
+  if (town) {
+    const { withEngine, queryMolecule } = await import('./engine.js');
+    const { workflowUiLink } = await import('../temporal/config.js');
+    try {
+      return await withEngine(town, async (client, config) => ({ state: await queryMolecule(client, root.id), link: workflowUiLink(config, root.id) }));
+    } catch (err) {
+      if (err instanceof GtError && !/no run of molecule/.test(err.message) && !/cannot reach/.test(err.message)) throw err;
+    }
+  }
+  return { state: stateFromLedger(ledger, root) };
+}
+
+export interface MoleculeRow {
+  id: string;
+  formula: string;
+  title: string;
+  run: string;
+  progress: string;
+  created_at: string;
+}
+
+export async function listMoleculeRows(cwd: string, all: boolean): Promise<MoleculeRow[]> {
+  const ledger = Ledger.open(requireLedgerDirForCwd(cwd));
+  const roots = ledger.list({ issue_type: 'molecule', all: true });
+  let runs = new Map<string, { runStatus?: string; status: string }>();
+  const town = findTownRoot(cwd);
+  if (town && roots.length) {
+    try {
+      const { withEngine, listRuns } = await import('./engine.js');
+      runs = await withEngine(town, (client) => listRuns(client));
+    } catch {
+      // engine not running: the ledger still tells a lot
+    }
+  }
+  const rows = roots.map((root) => {
+    const state = stateFromLedger(ledger, root);
+    const done = state.steps.filter((s) => s.status === 'succeeded').length;
+    const run = runs.get(root.id);
+    return {
+      id: root.id,
+      formula: state.formula,
+      title: root.title,
+      run: run?.runStatus ?? (run ? run.status.toLowerCase() : root.status === 'open' && state.steps.every((s) => s.status === 'pending') ? 'poured' : state.status),
+      progress: `${done}/${state.steps.length}`,
+      created_at: root.created_at,
+    };
+  });
+  return rows.filter((r) => all || r.run === 'running' || r.run === 'poured').sort((a, b) => a.created_at.localeCompare(b.created_at));
+}

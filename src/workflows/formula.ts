@@ -1,0 +1,247 @@
+import * as wf from '@temporalio/workflow';
+import type { ResolvedStep } from '../formula/types.js';
+import {
+  APPROVE_GATE_UPDATE,
+  MOLECULE_QUERY,
+  type GateApproval,
+  type GateReceipt,
+  type MoleculeInput,
+  type MoleculeState,
+  type StepBeadChange,
+  type StepState,
+} from '../molecule/state.js';
+import { GtStatus } from '../temporal/search-attributes.js';
+import type { Activities } from '../activities/index.js';
+
+/**
+ * A molecule: one run of a formula. Walks the DAG: every step whose needs have succeeded starts
+ * at once (up to maxParallel); a failed step leaves its dependents not run while independent
+ * branches go on. Gates are an update (human), a durable timer, or an activity that waits for a
+ * bead to close. Step beads mirror progress through batched local activities.
+ */
+export const stateQuery = wf.defineQuery<MoleculeState>(MOLECULE_QUERY);
+export const approveGateUpdate = wf.defineUpdate<GateReceipt, [GateApproval]>(APPROVE_GATE_UPDATE);
+
+const TERMINAL = new Set(['succeeded', 'failed', 'not-run', 'cancelled']);
+
+export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeState> {
+  const { formula } = input;
+  const ledger = wf.proxyLocalActivities<Activities>({
+    startToCloseTimeout: '60s',
+    retry: { initialInterval: '200ms', maximumAttempts: 20 },
+  });
+  const specs = new Map<string, ResolvedStep>(formula.steps.map((s) => [s.id, s]));
+  const state: MoleculeState = {
+    molecule: input.molecule,
+    formula: formula.name,
+    vars: formula.vars,
+    status: 'running',
+    startedAt: new Date().toISOString(),
+    steps: formula.steps.map((s) => ({
+      id: s.id,
+      title: s.title,
+      bead: input.stepBeads[s.id],
+      kind: s.gate ? 'gate' : s.run !== undefined ? 'run' : 'agent',
+      needs: s.needs,
+      status: 'pending',
+    })),
+  };
+  const steps = new Map<string, StepState>(state.steps.map((s) => [s.id, s]));
+  const approvals = new Map<string, GateReceipt>();
+  const changes: StepBeadChange[] = [];
+
+  wf.setHandler(stateQuery, () => state);
+  wf.setHandler(
+    approveGateUpdate,
+    (approval) => {
+      const step = steps.get(approval.step)!;
+      const receipt: GateReceipt = {
+        molecule: input.molecule,
+        step: step.id,
+        bead: step.bead,
+        approver: approval.approver,
+        approvedAt: new Date().toISOString(),
+      };
+      approvals.set(step.id, receipt);
+      return receipt;
+    },
+    {
+      validator: (approval) => {
+        const step = steps.get(approval.step);
+        if (!step) throw new Error(`molecule ${input.molecule} has no step "${approval.step}"`);
+        if (specs.get(step.id)?.gate?.type !== 'human') throw new Error(`step "${step.id}" is not a human gate`);
+        if (approvals.has(step.id)) throw new Error(`gate "${step.id}" is already approved`);
+        if (step.status !== 'waiting' && step.status !== 'pending') {
+          throw new Error(`gate "${step.id}" is ${step.status}; only a pending or waiting gate can be approved`);
+        }
+      },
+    },
+  );
+
+  const record = (change: StepBeadChange) => {
+    changes.push(change);
+  };
+  const flush = async () => {
+    while (changes.length) {
+      const batch = changes.splice(0, changes.length);
+      await ledger.applyStepChanges(input.ledgerDir, batch);
+    }
+  };
+
+  async function runGate(spec: ResolvedStep, step: StepState): Promise<string> {
+    const gate = spec.gate!;
+    if (gate.type === 'timer') {
+      step.status = 'waiting';
+      step.waitingFor = `timer ${gate.timeout ?? '0s'}`;
+      await wf.sleep(gate.timeout ?? 0);
+      return `timer of ${gate.timeout ?? '0s'} elapsed`;
+    }
+    if (gate.type === 'human') {
+      step.status = 'waiting';
+      step.waitingFor = `approval: bd gate approve ${step.bead}`;
+      const approved = gate.timeout
+        ? await wf.condition(() => approvals.has(step.id), gate.timeout)
+        : (await wf.condition(() => approvals.has(step.id)), true);
+      if (!approved) throw new Error(`no approval within ${gate.timeout}`);
+      return `approved by ${approvals.get(step.id)!.approver}`;
+    }
+    step.status = 'waiting';
+    step.waitingFor = `bead ${gate.id} to close`;
+    const waiter = wf.proxyActivities<Activities>({
+      startToCloseTimeout: gate.timeout ?? '3650d',
+      heartbeatTimeout: input.heartbeatTimeout,
+      retry: { maximumAttempts: 1 },
+    });
+    await waiter.waitForBeadClosed.executeWithOptions({ summary: `${spec.id}: wait for ${gate.id}` }, [gate.id!]);
+    return `bead ${gate.id} closed`;
+  }
+
+  async function runWork(spec: ResolvedStep, step: StepState): Promise<string> {
+    const act = wf.proxyActivities<Activities>({
+      startToCloseTimeout: spec.timeout ?? (spec.run !== undefined ? '24h' : '7d'),
+      heartbeatTimeout: input.heartbeatTimeout,
+      retry: { maximumAttempts: (spec.retries ?? 0) + 1, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+    });
+    const common = {
+      molecule: input.molecule,
+      step: spec.id,
+      bead: step.bead,
+      ledgerDir: input.ledgerDir,
+      cwd: input.cwd,
+      vars: formula.vars,
+    };
+    const summary = `${spec.id}: ${spec.title}`;
+    if (spec.run !== undefined) {
+      const result = await act.runStep.executeWithOptions({ summary }, [{ ...common, command: spec.run }]);
+      step.attempts = result.attempt;
+      return `done (exit 0, attempt ${result.attempt})`;
+    }
+    const result = await act.runAgentStep.executeWithOptions({ summary }, [
+      {
+        ...common,
+        title: spec.title,
+        description: spec.description,
+        acceptance: spec.acceptance,
+        agent: spec.agent ?? input.defaultAgent,
+      },
+    ]);
+    step.attempts = result.attempt;
+    return `closed by the agent (attempt ${result.attempt})`;
+  }
+
+  async function runStepBranch(spec: ResolvedStep, step: StepState): Promise<void> {
+    step.status = 'running';
+    step.startedAt = new Date().toISOString();
+    record({ bead: step.bead, status: 'in_progress' });
+    try {
+      const reason = spec.gate ? await runGate(spec, step) : await runWork(spec, step);
+      step.status = 'succeeded';
+      step.waitingFor = undefined;
+      record({ bead: step.bead, status: 'closed', reason });
+    } catch (err) {
+      if (wf.isCancellation(err)) {
+        // The run is being cancelled; the main loop records it. A branch never rejects.
+        step.status = 'cancelled';
+        return;
+      }
+      step.status = 'failed';
+      step.waitingFor = undefined;
+      step.reason = describeFailure(err, spec);
+      record({ bead: step.bead, status: 'blocked', comment: `step failed: ${step.reason}`, labels: ['mol:failed'] });
+    } finally {
+      step.endedAt = new Date().toISOString();
+    }
+  }
+
+  const running = new Set<Promise<void>>();
+  const scope = wf.CancellationScope.current();
+  try {
+    for (;;) {
+      for (const step of state.steps) {
+        if (step.status !== 'pending') continue;
+        const blocker = step.needs.map((n) => steps.get(n)!).find((n) => n.status === 'failed' || n.status === 'not-run');
+        if (blocker) {
+          step.status = 'not-run';
+          step.reason = `needs ${blocker.id}, which ${blocker.status === 'failed' ? 'failed' : 'did not run'}`;
+          record({ bead: step.bead, status: 'open', comment: `not run: ${step.reason}` });
+        }
+      }
+      for (const step of state.steps) {
+        if (running.size >= input.maxParallel) break;
+        if (step.status !== 'pending') continue;
+        if (!step.needs.every((n) => steps.get(n)!.status === 'succeeded')) continue;
+        const branch: Promise<void> = runStepBranch(specs.get(step.id)!, step).finally(() => running.delete(branch));
+        running.add(branch);
+      }
+      await flush();
+      if (state.steps.every((s) => TERMINAL.has(s.status))) break;
+      if (running.size === 0) throw wf.ApplicationFailure.nonRetryable('no step can start and none is running', 'MoleculeStuck');
+      // Wake when any step ends (branches never reject) or the run is cancelled.
+      await Promise.race([...running, scope.cancelRequested]);
+    }
+  } catch (err) {
+    if (!wf.isCancellation(err)) throw err;
+    await wf.CancellationScope.nonCancellable(async () => {
+      await Promise.allSettled([...running]);
+      for (const step of state.steps) {
+        if (!TERMINAL.has(step.status) || step.status === 'cancelled') {
+          step.status = 'cancelled';
+          record({ bead: step.bead, status: 'closed', reason: 'cancelled' });
+        }
+      }
+      await finish('cancelled');
+    });
+    throw err;
+  }
+  const failed = state.steps.some((s) => s.status === 'failed' || s.status === 'not-run');
+  await finish(failed ? 'failed' : 'succeeded');
+  if (failed) {
+    // Fail the workflow itself so the Web UI and `temporal workflow list` show the run as failed.
+    const names = state.steps.filter((s) => s.status === 'failed').map((s) => s.id);
+    throw wf.ApplicationFailure.nonRetryable(`molecule ${input.molecule} failed: ${names.join(', ')} failed`, 'MoleculeFailed', state);
+  }
+  return state;
+
+  async function finish(status: MoleculeState['status']): Promise<void> {
+    state.status = status;
+    state.endedAt = new Date().toISOString();
+    const failed = state.steps.filter((s) => s.status === 'failed').map((s) => s.id);
+    if (status === 'failed') {
+      record({ bead: input.molecule, status: 'blocked', comment: `run failed: ${failed.join(', ')} failed`, labels: ['mol:failed'] });
+    } else {
+      record({ bead: input.molecule, status: 'closed', reason: status });
+    }
+    await flush();
+    wf.upsertSearchAttributes([{ key: GtStatus, value: status }]);
+  }
+}
+
+function describeFailure(err: unknown, spec: ResolvedStep): string {
+  // An ActivityFailure wraps the activity's own error (or a TimeoutFailure) as its cause.
+  let innermost: unknown = err;
+  for (let e: unknown = err; e instanceof Error; e = (e as Error & { cause?: unknown }).cause) {
+    if (e instanceof wf.TimeoutFailure) return `timed out after ${spec.timeout ?? 'the step timeout'}`;
+    innermost = e;
+  }
+  return innermost instanceof Error ? innermost.message : String(innermost);
+}

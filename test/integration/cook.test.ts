@@ -1,0 +1,300 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/cli.js';
+import { makeTown, pidOf, waitFor, type TestTown } from '../helpers/town.js';
+
+/** `bd cook` end to end: the built CLI, a real worker process, the test run's Temporal server. */
+
+const towns: TestTown[] = [];
+function town(): TestTown {
+  const t = makeTown();
+  towns.push(t);
+  return t;
+}
+afterEach(() => {
+  for (const t of towns.splice(0)) t.stop();
+});
+
+interface Bead {
+  id: string;
+  status: string;
+  close_reason?: string;
+  labels?: string[];
+  comments?: { text: string }[];
+}
+
+const DIAMOND = `
+formula = "diamond"
+description = "a -> (b, c) -> d"
+[vars.name]
+required = true
+[[steps]]
+id = "a"
+title = "Start {{name}}"
+run = "echo a >> log.txt"
+[[steps]]
+id = "b"
+title = "Left"
+needs = ["a"]
+run = "echo b >> log.txt"
+[[steps]]
+id = "c"
+title = "Right"
+needs = ["a"]
+run = "echo c >> log.txt"
+[[steps]]
+id = "d"
+title = "Join"
+needs = ["b", "c"]
+run = "echo d >> log.txt"
+`;
+
+describe('bd cook', () => {
+  it('runs a DAG to success, step beads mirror it, exit 0', () => {
+    const t = town();
+    t.writeFormula('diamond', DIAMOND);
+    const r = t.bd(['cook', 'diamond', '--var', 'name=x']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/succeeded/);
+    const lines = readFileSync(join(t.root, 'log.txt'), 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('a');
+    expect(lines[3]).toBe('d');
+    expect(lines.slice(1, 3).sort()).toEqual(['b', 'c']);
+    const molecule = r.stdout.match(/^(\S+): succeeded$/m)![1]!;
+    const shown = t.bdJson<{ status: string; steps: { id: string; bead: string; status: string }[] }>(['mol', 'show', molecule]);
+    expect(shown.status).toBe('succeeded');
+    for (const s of shown.steps) {
+      expect(s.status).toBe('succeeded');
+      expect(t.bdJson<Bead[]>(['show', s.bead])[0]!.status).toBe('closed');
+    }
+    expect(t.bdJson<Bead[]>(['show', molecule])[0]!.status).toBe('closed');
+  });
+
+  it('a failed step fails its dependents, independent branches go on, exit 1', () => {
+    const t = town();
+    t.writeFormula('diamond', DIAMOND.replace('run = "echo b >> log.txt"', 'run = "echo broken >&2; exit 3"'));
+    const r = t.bd(['cook', 'diamond', '--var', 'name=x', '--json']);
+    expect(r.code).toBe(1);
+    const state = JSON.parse(r.stdout) as { molecule: string; status: string; steps: { id: string; bead: string; status: string; reason?: string }[] };
+    expect(state.status).toBe('failed');
+    const byId = Object.fromEntries(state.steps.map((s) => [s.id, s]));
+    expect(byId.a!.status).toBe('succeeded');
+    expect(byId.b!.status).toBe('failed');
+    expect(byId.b!.reason).toMatch(/exited with code 3[\s\S]*broken/);
+    expect(byId.c!.status).toBe('succeeded');
+    expect(byId.d!.status).toBe('not-run');
+    expect(readFileSync(join(t.root, 'log.txt'), 'utf8')).not.toMatch(/^d$/m);
+    const failedBead = t.bdJson<Bead[]>(['show', byId.b!.bead])[0]!;
+    expect(failedBead.status).toBe('blocked');
+    expect(failedBead.labels).toContain('mol:failed');
+    expect(t.bdJson<Bead[]>(['show', byId.d!.bead])[0]!.status).toBe('open');
+    expect(t.bdJson<Bead[]>(['show', state.molecule])[0]!.status).toBe('blocked');
+  });
+
+  it('passes vars to commands as data, never as shell text', () => {
+    const t = town();
+    t.writeFormula('echo', `
+formula = "echo"
+[vars]
+msg = "hello"
+[[steps]]
+id = "say"
+title = "Say it"
+run = "printf '%s' {{msg}} > said.txt"
+`);
+    const evil = `$(touch pwned); \`touch pwned2\` "quoted" 'single' && rm -rf / ; *`;
+    const r = t.bd(['cook', 'echo', '--var', `msg=${evil}`]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(readFileSync(join(t.root, 'said.txt'), 'utf8')).toBe(evil);
+    expect(existsSync(join(t.root, 'pwned'))).toBe(false);
+    expect(existsSync(join(t.root, 'pwned2'))).toBe(false);
+  });
+
+  it('a human gate waits for `bd gate approve`, which returns a receipt', async () => {
+    const t = town();
+    t.writeFormula('gated', `
+formula = "gated"
+[[steps]]
+id = "build"
+title = "Build"
+run = "echo built > built.txt"
+[[steps]]
+id = "approve"
+title = "Approve the release"
+needs = ["build"]
+gate = { type = "human" }
+[[steps]]
+id = "ship"
+title = "Ship"
+needs = ["approve"]
+run = "echo shipped > shipped.txt"
+`);
+    const started = t.bd(['cook', 'gated', '--detach']);
+    expect(started.code).toBe(0);
+    const molecule = started.stdout.trim();
+    const gate = await waitFor(() => {
+      const s = t.bdJson<{ steps: { id: string; bead: string; status: string }[] }>(['mol', 'show', molecule]);
+      const g = s.steps.find((x) => x.id === 'approve')!;
+      return g.status === 'waiting' ? g : undefined;
+    }, 60_000, 'the gate to wait');
+    expect(existsSync(join(t.root, 'shipped.txt'))).toBe(false);
+    const listed = t.bdJson<{ bead: string }[]>(['gate', 'list']);
+    expect(listed.map((g) => g.bead)).toContain(gate.bead);
+    const receipt = t.bd(['gate', 'approve', gate.bead, '--json']);
+    expect(receipt.stderr).toBe('');
+    expect(JSON.parse(receipt.stdout)).toMatchObject({ molecule, step: 'approve', bead: gate.bead, approver: 'tester' });
+    const again = t.bd(['gate', 'approve', gate.bead]);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/already approved|not pending|succeeded/);
+    const watched = t.bd(['mol', 'watch', molecule]);
+    expect(watched.code).toBe(0);
+    expect(readFileSync(join(t.root, 'shipped.txt'), 'utf8')).toBe('shipped\n');
+  });
+
+  it('a hanging step is stopped by its timeout and the run fails cleanly', () => {
+    const t = town();
+    t.writeFormula('hang', `
+formula = "hang"
+[[steps]]
+id = "stuck"
+title = "Hangs"
+run = "echo started > started.txt; sleep 600"
+timeout = "2s"
+[[steps]]
+id = "after"
+title = "Never"
+needs = ["stuck"]
+run = "echo no > after.txt"
+`);
+    const r = t.bd(['cook', 'hang', '--json']);
+    expect(r.code).toBe(1);
+    const state = JSON.parse(r.stdout) as { status: string; steps: { id: string; status: string; reason?: string }[] };
+    expect(state.status).toBe('failed');
+    expect(state.steps[0]).toMatchObject({ id: 'stuck', status: 'failed' });
+    expect(state.steps[0]!.reason).toMatch(/timed out/);
+    expect(state.steps[1]!.status).toBe('not-run');
+    expect(existsSync(join(t.root, 'after.txt'))).toBe(false);
+  });
+
+  it('cancel stops running steps and the rest never start', async () => {
+    const t = town();
+    t.writeFormula('slow', `
+formula = "slow"
+[[steps]]
+id = "long"
+title = "Long"
+run = "sleep 600"
+[[steps]]
+id = "next"
+title = "Next"
+needs = ["long"]
+run = "touch next.txt"
+`);
+    const molecule = t.bd(['cook', 'slow', '--detach']).stdout.trim();
+    await waitFor(() => t.bdJson<{ steps: { status: string }[] }>(['mol', 'show', molecule]).steps[0]!.status === 'running');
+    const r = t.bd(['mol', 'cancel', molecule, '--json']);
+    expect(r.code).toBe(0);
+    const state = JSON.parse(r.stdout) as { status: string; steps: { status: string; bead: string }[] };
+    expect(state.status).toBe('cancelled');
+    expect(state.steps.map((s) => s.status)).toEqual(['cancelled', 'cancelled']);
+    expect(existsSync(join(t.root, 'next.txt'))).toBe(false);
+    expect(t.bdJson<Bead[]>(['show', state.steps[1]!.bead])[0]!.close_reason).toBe('cancelled');
+  });
+
+  it('kill -9 of the worker mid-run: a new worker finishes and no completed step runs twice', async () => {
+    const t = town();
+    t.writeFormula('chain', `
+formula = "chain"
+[[steps]]
+id = "one"
+title = "One"
+run = "echo one >> ran.txt"
+[[steps]]
+id = "two"
+title = "Two (slow)"
+needs = ["one"]
+run = "echo two-start >> ran.txt; sleep 8; echo two >> ran.txt"
+[[steps]]
+id = "three"
+title = "Three"
+needs = ["two"]
+run = "echo three >> ran.txt"
+`);
+    const molecule = t.bd(['cook', 'chain', '--detach']).stdout.trim();
+    await waitFor(() => existsSync(join(t.root, 'ran.txt')) && readFileSync(join(t.root, 'ran.txt'), 'utf8').includes('two-start'));
+    process.kill(pidOf(t.root, 'worker'), 'SIGKILL');
+    const up = t.gt(['up']);
+    expect(up.code).toBe(0);
+    const watched = t.bd(['mol', 'watch', molecule]);
+    expect(watched.code).toBe(0);
+    const ran = readFileSync(join(t.root, 'ran.txt'), 'utf8').trim().split('\n');
+    expect(ran.filter((l) => l === 'one')).toHaveLength(1);
+    expect(ran.filter((l) => l === 'two')).toHaveLength(1);
+    expect(ran.filter((l) => l === 'three')).toHaveLength(1);
+  });
+
+  it('refuses bad input before anything runs or is poured', () => {
+    const t = town();
+    t.writeFormula('diamond', DIAMOND);
+    const before = readFileSync(join(t.root, '.beads', 'issues.jsonl'), 'utf8');
+    const cases: [string[], RegExp][] = [
+      [['cook', 'diamond'], /name/],
+      [['cook', 'diamond', '--var', 'name=x', '--var', 'nope=1'], /nope/],
+      [['cook', 'diamond', '--var', 'noequals'], /name=value/],
+      [['cook', 'no-such-formula'], /no-such-formula[\s\S]*formulas/],
+      [['cook', 'diamond', '--var', 'name=x', '--max-parallel', '0'], /max-parallel/],
+    ];
+    for (const [args, pattern] of cases) {
+      const r = t.bd(args);
+      expect(r.code, args.join(' ')).not.toBe(0);
+      expect(r.stderr, args.join(' ')).toMatch(pattern);
+    }
+    expect(readFileSync(join(t.root, '.beads', 'issues.jsonl'), 'utf8')).toBe(before);
+    expect(readdirSync(join(t.root, '.gt', 'run')).filter((f) => f.endsWith('.pid'))).toEqual([]);
+  });
+});
+
+describe('bd cook with the embedded server', () => {
+  it('survives a restart of the dev server mid-run (file database)', async () => {
+    const t = makeTown({ external: false });
+    towns.push(t);
+    const { createServer } = await import('node:net');
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    t.settings((s) => {
+      s.temporal = { grpc_port: port, ui_port: port + 1 };
+    });
+    t.writeFormula('chain', `
+formula = "chain"
+[[steps]]
+id = "one"
+title = "One"
+run = "echo one >> ran.txt; sleep 3"
+[[steps]]
+id = "two"
+title = "Two"
+needs = ["one"]
+run = "echo two >> ran.txt"
+`);
+    const molecule = t.bd(['cook', 'chain', '--detach']).stdout.trim();
+    expect(molecule).toMatch(/^hq-/);
+    await waitFor(() => existsSync(join(t.root, 'ran.txt')));
+    process.kill(pidOf(t.root, 'temporal'), 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 500));
+    expect(t.gt(['up']).code).toBe(0);
+    const watched = t.bd(['mol', 'watch', molecule]);
+    expect(watched.stderr).toBe('');
+    expect(watched.code).toBe(0);
+    const ran = readFileSync(join(t.root, 'ran.txt'), 'utf8').trim().split('\n');
+    expect(ran.filter((l) => l === 'two')).toHaveLength(1);
+    expect(existsSync(join(t.root, '.gt', 'temporal', 'dev.db'))).toBe(true);
+    void runCli;
+  });
+});

@@ -23,6 +23,8 @@ const worker = await Worker.create({
   maxConcurrentActivityTaskExecutions: 200,
   maxConcurrentWorkflowTaskExecutions: 100,
   shutdownGraceTime: '10s',
+  // A worker that died leaves its sticky queue behind; fall back to the shared queue quickly.
+  stickyQueueScheduleToStartTimeout: '2s',
 });
 writeFileSync(serviceFiles(root, 'worker').ready, `${process.pid}\n`);
 await worker.run();

@@ -6,7 +6,42 @@ import { chooseRuntime, runtimeArgv } from '../town/runtimes.js';
 import { townPaths } from '../town/layout.js';
 import { ledgerDirForId } from '../town/routes.js';
 import { applyChanges, beadStatus } from './ledger.js';
+import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { runChild } from './process.js';
+
+/**
+ * A step's own failures (bad exit, agent gave up, timeout) are counted in a file so they are
+ * held to the step's `retries`, while the engine retries freely when a worker died mid-step.
+ */
+function stepFailure(stateFile: string, retries: number, message: string, type: string): ApplicationFailure {
+  const file = `${stateFile}.failures`;
+  let failures = 0;
+  try {
+    failures = Number(readFileSync(file, 'utf8')) || 0;
+  } catch {
+    // first failure
+  }
+  failures += 1;
+  writeFileSync(file, String(failures));
+  if (failures > retries) {
+    clearFailures(stateFile);
+    const tries = failures === 1 ? '' : ` (after ${failures} tries)`;
+    return ApplicationFailure.nonRetryable(`${message}${tries}`, type);
+  }
+  return ApplicationFailure.retryable(message, type);
+}
+
+function clearFailures(stateFile: string): void {
+  try {
+    unlinkSync(`${stateFile}.failures`);
+  } catch {
+    // none
+  }
+}
+
+function limitText(ms: number): string {
+  return ms % 60_000 === 0 ? `${ms / 60_000}m` : ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
+}
 
 export interface StepInput {
   molecule: string;
@@ -15,6 +50,10 @@ export interface StepInput {
   ledgerDir: string;
   cwd: string;
   vars: Record<string, string>;
+  /** How many times a failed command or agent may be tried again (the step's `retries`). */
+  retries: number;
+  /** The step's own time limit in ms, enforced here so a dead worker is not mistaken for a slow step. */
+  timeoutMs?: number;
 }
 
 export interface RunStepInput extends StepInput {
@@ -32,7 +71,7 @@ export interface AgentStepInput extends StepInput {
 export function moleculeActivities(root: string) {
   const stepFiles = (molecule: string, step: string) => ({
     logFile: join(townPaths(root).logs, 'molecules', molecule, `${step}.log`),
-    pidFile: join(townPaths(root).run, 'steps', `${molecule}.${step}.pid`),
+    stateFile: join(townPaths(root).run, 'steps', `${molecule}.${step}`),
   });
   const stepEnv = (input: StepInput): NodeJS.ProcessEnv => ({
     ...process.env,
@@ -63,12 +102,15 @@ export function moleculeActivities(root: string) {
         args: ['-c', input.command],
         cwd: input.cwd,
         env: stepEnv(input),
+        timeoutMs: input.timeoutMs,
         ...files,
       });
+      if (result.timedOut) throw stepFailure(files.stateFile, input.retries, `timed out after ${limitText(input.timeoutMs!)}`, 'StepTimedOut');
       if (result.code !== 0) {
-        const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.code}`;
-        throw ApplicationFailure.retryable(`\`${input.command}\` ${how}${result.tail ? `:\n${result.tail}` : ''}`, 'StepFailed');
+        const how = result.code === null ? 'was killed' : `exited with code ${result.code}`;
+        throw stepFailure(files.stateFile, input.retries, `\`${input.command}\` ${how}${result.tail ? `:\n${result.tail}` : ''}`, 'StepFailed');
       }
+      clearFailures(files.stateFile);
       return { attempt };
     },
 
@@ -84,17 +126,25 @@ export function moleculeActivities(root: string) {
       const [command, ...args] = runtimeArgv(runtime, prompt);
       const isClosed = async () => (await beadStatus(input.ledgerDir, input.bead)) === 'closed';
       if (await isClosed()) return { attempt };
+      const files = stepFiles(input.molecule, input.step);
       const result = await runChild({
         command: command!,
         args,
         cwd: input.cwd,
         env: { ...stepEnv(input), ...runtime.env, GT_ROLE: 'polecat' },
         onTick: isClosed,
-        ...stepFiles(input.molecule, input.step),
+        timeoutMs: input.timeoutMs,
+        ...files,
       });
-      if (result.finishedByTick || (await isClosed())) return { attempt };
-      throw ApplicationFailure.retryable(
-        `agent ${runtime.name} exited (${result.signal ?? `code ${result.code}`}) without closing ${input.bead}${result.tail ? `:\n${result.tail}` : ''}`,
+      if (result.finishedByTick || (await isClosed())) {
+        clearFailures(files.stateFile);
+        return { attempt };
+      }
+      if (result.timedOut) throw stepFailure(files.stateFile, input.retries, `agent ${runtime.name} did not close ${input.bead} within ${limitText(input.timeoutMs!)}`, 'StepTimedOut');
+      throw stepFailure(
+        files.stateFile,
+        input.retries,
+        `agent ${runtime.name} exited (code ${result.code ?? 'unknown'}) without closing ${input.bead}${result.tail ? `:\n${result.tail}` : ''}`,
         'AgentExited',
       );
     },

@@ -1,14 +1,17 @@
 import { Context } from '@temporalio/activity';
 import { spawn } from 'node:child_process';
-import { mkdirSync, openSync, closeSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { processAlive } from '../lock.js';
 
 /**
- * Run a child process for an activity: in its own process group (so it can be stopped whole),
- * output appended to a log file, heartbeating while it runs, stopped when the activity is
- * cancelled. A pid file lets the next attempt stop a leftover of an attempt whose worker died,
- * so a command never runs twice at the same time.
+ * Run a child process for an activity, so that a worker crash never runs a command twice:
+ * - the child runs in its own process group (stopped whole on cancel) and a wrapper shell writes
+ *   its exit code to `exitFile` when it ends;
+ * - its pid is kept in `pidFile`. The next attempt (after a worker died) first looks there: a
+ *   child that already finished is taken at its recorded exit code, one still running is adopted
+ *   and waited for; only when neither exists does it start the command again.
+ * The activity heartbeats while it waits and stops the child when the activity is cancelled.
  */
 export interface ChildSpec {
   command: string;
@@ -16,40 +19,28 @@ export interface ChildSpec {
   cwd: string;
   env: NodeJS.ProcessEnv;
   logFile: string;
-  pidFile: string;
+  /** Where the pid and exit code are kept, as `<stateFile>.pid` and `<stateFile>.exit`. */
+  stateFile: string;
   /** Called on every heartbeat tick; return true to stop waiting (the work is done). */
   onTick?: () => boolean | Promise<boolean>;
   tickMs?: number;
+  /** Stop the child after this long (counted from its start, also across an adoption). */
+  timeoutMs?: number;
 }
 
 export interface ChildResult {
   code: number | null;
-  signal: NodeJS.Signals | null;
   /** True when onTick ended the wait before the process exited. */
   finishedByTick: boolean;
+  /** True when this attempt took over a child started by an earlier attempt. */
+  adopted: boolean;
+  /** True when the child was stopped because it ran past timeoutMs. */
+  timedOut: boolean;
   tail: string;
 }
 
-export function stopLeftover(pidFile: string): void {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(pidFile, 'utf8').trim());
-  } catch {
-    return;
-  }
-  if (processAlive(pid)) {
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  try {
-    unlinkSync(pidFile);
-  } catch {
-    // gone
-  }
-}
+/** The wrapper: runs "$@" and records its exit code atomically. The command is never pasted into shell text. */
+const WRAPPER = '"$@"; code=$?; printf "%s" "$code" > "$GT_EXIT_FILE.tmp" && mv "$GT_EXIT_FILE.tmp" "$GT_EXIT_FILE"; exit $code';
 
 export function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
@@ -67,36 +58,92 @@ export function tailOf(file: string, lines = 20): string {
   }
 }
 
+function readNumber(file: string): number | undefined {
+  try {
+    const n = Number(readFileSync(file, 'utf8').trim());
+    return Number.isFinite(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function remove(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // gone
+  }
+}
+
 export async function runChild(spec: ChildSpec): Promise<ChildResult> {
   const ctx = Context.current();
-  stopLeftover(spec.pidFile);
+  const pidFile = `${spec.stateFile}.pid`;
+  const exitFile = `${spec.stateFile}.exit`;
   mkdirSync(dirname(spec.logFile), { recursive: true });
-  mkdirSync(dirname(spec.pidFile), { recursive: true });
-  const log = openSync(spec.logFile, 'a');
-  const child = spawn(spec.command, spec.args, { cwd: spec.cwd, env: spec.env, detached: true, stdio: ['ignore', log, log] });
-  closeSync(log);
-  const pid = child.pid;
-  if (pid === undefined) {
-    await new Promise((r) => child.once('error', r));
-    throw new Error(`could not start ${spec.command}: not found or not executable`);
+  mkdirSync(dirname(spec.stateFile), { recursive: true });
+
+  const startFile = `${spec.stateFile}.start`;
+  const finish = (code: number | null, finishedByTick: boolean, adopted: boolean, timedOut = false): ChildResult => {
+    remove(pidFile);
+    remove(exitFile);
+    remove(startFile);
+    return { code, finishedByTick, adopted, timedOut, tail: tailOf(spec.logFile) };
+  };
+
+  // An earlier attempt's child that finished after its worker died: take its result.
+  const recorded = readNumber(exitFile);
+  if (recorded !== undefined) return finish(recorded, false, true);
+
+  let pid = readNumber(pidFile);
+  const adopted = pid !== undefined && processAlive(pid);
+  let exited: { code: number | null } | undefined;
+  let exitPromise: Promise<void>;
+  if (adopted) {
+    exitPromise = new Promise<void>((resolve) => {
+      const timer = setInterval(() => {
+        if (!processAlive(pid!)) {
+          clearInterval(timer);
+          exited = { code: readNumber(exitFile) ?? null };
+          resolve();
+        }
+      }, 200);
+    });
+  } else {
+    remove(exitFile);
+    const log = openSync(spec.logFile, 'a');
+    const child = spawn('/bin/sh', ['-c', WRAPPER, 'gt-step', spec.command, ...spec.args], {
+      cwd: spec.cwd,
+      env: { ...spec.env, GT_EXIT_FILE: exitFile },
+      detached: true,
+      stdio: ['ignore', log, log],
+    });
+    closeSync(log);
+    if (child.pid === undefined) {
+      await new Promise((r) => child.once('error', r));
+      throw new Error(`could not start ${spec.command} in ${spec.cwd}`);
+    }
+    pid = child.pid;
+    writeFileSync(pidFile, `${pid}\n`);
+    writeFileSync(startFile, `${Date.now()}\n`);
+    exitPromise = new Promise<void>((resolve) => {
+      child.once('exit', (code) => {
+        exited = { code };
+        resolve();
+      });
+    });
   }
-  writeFileSync(spec.pidFile, `${pid}\n`);
-  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  const exitPromise = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exited = { code, signal };
-      resolve();
-    });
-    child.once('error', () => {
-      exited = exited ?? { code: 127, signal: null };
-      resolve();
-    });
-  });
+
   const cancelled = new Promise<void>((resolve) => ctx.cancellationSignal.addEventListener('abort', () => resolve()));
   let finishedByTick = false;
+  let timedOut = false;
+  const startedAt = readNumber(startFile) ?? Date.now();
   try {
     while (!exited) {
       ctx.heartbeat();
+      if (spec.timeoutMs !== undefined && Date.now() - startedAt > spec.timeoutMs) {
+        timedOut = true;
+        break;
+      }
       if (spec.onTick && (await spec.onTick())) {
         finishedByTick = true;
         break;
@@ -110,20 +157,21 @@ export async function runChild(spec: ChildSpec): Promise<ChildResult> {
     }
   } finally {
     if (!exited) {
-      killGroup(pid, 'SIGTERM');
-      const grace = setTimeout(() => killGroup(pid, 'SIGKILL'), 3000);
+      killGroup(pid!, 'SIGTERM');
+      const grace = setTimeout(() => killGroup(pid!, 'SIGKILL'), 3000);
       await exitPromise;
       clearTimeout(grace);
     } else {
-      // The shell is gone; stop anything it left running in its group.
-      killGroup(pid, 'SIGKILL');
-    }
-    try {
-      unlinkSync(spec.pidFile);
-    } catch {
-      // gone
+      // The command is over; stop anything it left running in its group.
+      killGroup(pid!, 'SIGKILL');
     }
   }
-  if (ctx.cancellationSignal.aborted) throw ctx.cancellationSignal.reason ?? new Error('cancelled');
-  return { code: exited?.code ?? null, signal: exited?.signal ?? null, finishedByTick, tail: tailOf(spec.logFile) };
+  if (ctx.cancellationSignal.aborted) {
+    remove(pidFile);
+    remove(exitFile);
+    throw ctx.cancellationSignal.reason ?? new Error('cancelled');
+  }
+  // The wrapper's record is the truth (a shell killed by a signal has no code of its own).
+  if (timedOut) return finish(null, false, adopted, true);
+  return finish(readNumber(exitFile) ?? exited?.code ?? null, finishedByTick, adopted);
 }

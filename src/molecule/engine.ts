@@ -37,14 +37,24 @@ export async function startMolecule(client: Client, config: EngineConfig, input:
   });
 }
 
-export async function queryMolecule(client: Client, id: string): Promise<MoleculeState> {
-  try {
-    return await client.workflow.getHandle(id).query<MoleculeState>(MOLECULE_QUERY);
-  } catch (err) {
-    if (err instanceof WorkflowNotFoundError) {
-      throw new GtError(`no run of molecule ${id} in the engine`, { hint: 'was it poured with `bd mol pour` (not run)? `bd mol list` shows molecules' });
+/**
+ * The run's state. A query needs a worker; right after a worker restart the first query may
+ * fail while the new worker picks the run up, so failures are retried for a while.
+ */
+export async function queryMolecule(client: Client, id: string, patienceMs = 60_000): Promise<MoleculeState> {
+  const deadline = Date.now() + patienceMs;
+  for (let wait = 200; ; wait = Math.min(wait * 2, 2000)) {
+    try {
+      return await client.workflow.getHandle(id).query<MoleculeState>(MOLECULE_QUERY);
+    } catch (err) {
+      if (err instanceof WorkflowNotFoundError) {
+        throw new GtError(`no run of molecule ${id} in the engine`, { hint: 'was it poured with `bd mol pour` (not run)? `bd mol list` shows molecules' });
+      }
+      if (Date.now() + wait > deadline) {
+        throw new GtError(`cannot read the state of ${id}: ${(err as Error).message}`, { hint: 'is the worker running? `gt status` shows it; `gt up` starts it' });
+      }
+      await new Promise((r) => setTimeout(r, wait));
     }
-    throw err;
   }
 }
 

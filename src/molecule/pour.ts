@@ -103,6 +103,11 @@ export function gateTarget(cwd: string, beadId: string): { molecule: string; ste
       hint: 'only human gates are approved; `bd gate list` shows open gates',
     });
   }
+  if (bead.status === 'closed') {
+    throw new GtError(`gate ${bead.id} (step ${meta.step}) is already closed${bead.close_reason ? `: ${bead.close_reason}` : ''}`, {
+      hint: '`bd gate list` shows open gates',
+    });
+  }
   return { molecule: meta.molecule, step: meta.step };
 }
 

@@ -1,4 +1,6 @@
+import { TimeoutType } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
+import { parseDuration } from '../formula/duration.js';
 import type { ResolvedStep } from '../formula/types.js';
 import {
   APPROVE_GATE_UPDATE,
@@ -21,6 +23,9 @@ import type { Activities } from '../activities/index.js';
  */
 export const stateQuery = wf.defineQuery<MoleculeState>(MOLECULE_QUERY);
 export const approveGateUpdate = wf.defineUpdate<GateReceipt, [GateApproval]>(APPROVE_GATE_UPDATE);
+
+/** Extra attempts for a step whose worker died under it (beyond the step's own retries). */
+const WORKER_LOSS_RETRIES = 5;
 
 const TERMINAL = new Set(['succeeded', 'failed', 'not-run', 'cancelled']);
 
@@ -117,10 +122,14 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
   }
 
   async function runWork(spec: ResolvedStep, step: StepState): Promise<string> {
+    // The step's own limit and retries are enforced by the activity (which tells a failed
+    // command from a dead worker); the engine's limits here only catch what slips past that.
+    const timeoutMs = spec.timeout ? parseDuration(spec.timeout) : undefined;
+    const retries = spec.retries ?? 0;
     const act = wf.proxyActivities<Activities>({
-      startToCloseTimeout: spec.timeout ?? (spec.run !== undefined ? '24h' : '7d'),
+      startToCloseTimeout: timeoutMs !== undefined ? timeoutMs + 60_000 : spec.run !== undefined ? '24h' : '7d',
       heartbeatTimeout: input.heartbeatTimeout,
-      retry: { maximumAttempts: (spec.retries ?? 0) + 1, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '1m' },
+      retry: { maximumAttempts: retries + 1 + WORKER_LOSS_RETRIES, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
     });
     const common = {
       molecule: input.molecule,
@@ -129,6 +138,8 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
       ledgerDir: input.ledgerDir,
       cwd: input.cwd,
       vars: formula.vars,
+      retries,
+      timeoutMs,
     };
     const summary = `${spec.id}: ${spec.title}`;
     if (spec.run !== undefined) {
@@ -240,7 +251,11 @@ function describeFailure(err: unknown, spec: ResolvedStep): string {
   // An ActivityFailure wraps the activity's own error (or a TimeoutFailure) as its cause.
   let innermost: unknown = err;
   for (let e: unknown = err; e instanceof Error; e = (e as Error & { cause?: unknown }).cause) {
-    if (e instanceof wf.TimeoutFailure) return `timed out after ${spec.timeout ?? 'the step timeout'}`;
+    if (e instanceof wf.TimeoutFailure) {
+      return e.timeoutType === TimeoutType.HEARTBEAT
+        ? 'the worker running it stopped responding, too many times'
+        : `timed out after ${spec.timeout ?? 'its time limit'}`;
+    }
     innermost = e;
   }
   return innermost instanceof Error ? innermost.message : String(innermost);

@@ -1,24 +1,13 @@
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { GtError } from '../errors.js';
-import { connectClient } from '../temporal/client.js';
-import { engineConfig, workflowUiLink, type EngineConfig } from '../temporal/config.js';
+import { workflowUiLink, type EngineConfig } from '../temporal/config.js';
 import { GtBead, GtFormula, GtKind, GtStatus } from '../temporal/search-attributes.js';
-import { ensureUp } from '../temporal/services.js';
+export { withEngine } from '../temporal/engine.js';
 import { describeTransitions, renderMolecule } from './render.js';
 import { APPROVE_GATE_UPDATE, MOLECULE_QUERY, type GateApproval, type GateReceipt, type MoleculeInput, type MoleculeState } from './state.js';
 
 /** Client side of molecule runs: start, watch, query, cancel, approve. Loaded lazily by the CLI. */
-
-export async function withEngine<T>(root: string, fn: (client: Client, config: EngineConfig) => Promise<T>, opts: { start?: boolean } = {}): Promise<T> {
-  const config = opts.start ? await ensureUp(root) : engineConfig(root);
-  const client = await connectClient(config);
-  try {
-    return await fn(client, config);
-  } finally {
-    await client.connection.close();
-  }
-}
 
 export async function startMolecule(client: Client, config: EngineConfig, input: MoleculeInput): Promise<void> {
   const vars = Object.entries(input.formula.vars).map(([k, v]) => `${k}=${v}`).join(' ');

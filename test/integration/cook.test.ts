@@ -3,6 +3,15 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 import { makeTown, pidOf, waitFor, type TestTown } from '../helpers/town.js';
+import { Worker } from '@temporalio/worker';
+import { PROJECT } from '../helpers/cli.js';
+import { fetchHistory, maybeRecordHistory } from '../helpers/histories.js';
+
+/** Replay a finished run's history against the current bundle at once (and keep it when recording). */
+async function replayNow(workflowId: string, name: string): Promise<void> {
+  maybeRecordHistory(workflowId, name);
+  await Worker.runReplayHistory({ workflowBundle: { codePath: join(PROJECT, 'dist', 'workflow-bundle.js') } }, fetchHistory(workflowId));
+}
 
 /** `bd cook` end to end: the built CLI, a real worker process, the test run's Temporal server. */
 
@@ -51,7 +60,7 @@ run = "echo d >> log.txt"
 `;
 
 describe('bd cook', () => {
-  it('runs a DAG to success, step beads mirror it, exit 0', () => {
+  it('runs a DAG to success, step beads mirror it, exit 0', async () => {
     const t = town();
     t.writeFormula('diamond', DIAMOND);
     const r = t.bd(['cook', 'diamond', '--var', 'name=x']);
@@ -70,9 +79,10 @@ describe('bd cook', () => {
       expect(t.bdJson<Bead[]>(['show', s.bead])[0]!.status).toBe('closed');
     }
     expect(t.bdJson<Bead[]>(['show', molecule])[0]!.status).toBe('closed');
+    await replayNow(molecule, 'molecule-dag');
   });
 
-  it('a failed step fails its dependents, independent branches go on, exit 1', () => {
+  it('a failed step fails its dependents, independent branches go on, exit 1', async () => {
     const t = town();
     t.writeFormula('diamond', DIAMOND.replace('run = "echo b >> log.txt"', 'run = "echo broken >&2; exit 3"'));
     const r = t.bd(['cook', 'diamond', '--var', 'name=x', '--json']);
@@ -91,6 +101,7 @@ describe('bd cook', () => {
     expect(failedBead.labels).toContain('mol:failed');
     expect(t.bdJson<Bead[]>(['show', byId.d!.bead])[0]!.status).toBe('open');
     expect(t.bdJson<Bead[]>(['show', state.molecule])[0]!.status).toBe('blocked');
+    await replayNow(state.molecule, 'molecule-failed');
   });
 
   it('passes vars to commands as data, never as shell text', () => {
@@ -152,9 +163,10 @@ run = "echo shipped > shipped.txt"
     const watched = t.bd(['mol', 'watch', molecule]);
     expect(watched.code).toBe(0);
     expect(readFileSync(join(t.root, 'shipped.txt'), 'utf8')).toBe('shipped\n');
+    await replayNow(molecule, 'molecule-gated');
   });
 
-  it('a hanging step is stopped by its timeout and the run fails cleanly', () => {
+  it('a hanging step is stopped by its timeout and the run fails cleanly', async () => {
     const t = town();
     t.writeFormula('hang', `
 formula = "hang"
@@ -171,12 +183,13 @@ run = "echo no > after.txt"
 `);
     const r = t.bd(['cook', 'hang', '--json']);
     expect(r.code).toBe(1);
-    const state = JSON.parse(r.stdout) as { status: string; steps: { id: string; status: string; reason?: string }[] };
+    const state = JSON.parse(r.stdout) as { molecule: string; status: string; steps: { id: string; status: string; reason?: string }[] };
     expect(state.status).toBe('failed');
     expect(state.steps[0]).toMatchObject({ id: 'stuck', status: 'failed' });
     expect(state.steps[0]!.reason).toMatch(/timed out/);
     expect(state.steps[1]!.status).toBe('not-run');
     expect(existsSync(join(t.root, 'after.txt'))).toBe(false);
+    await replayNow(state.molecule, 'molecule-timeout');
   });
 
   it('cancel stops running steps and the rest never start', async () => {
@@ -202,6 +215,7 @@ run = "touch next.txt"
     expect(state.steps.map((s) => s.status)).toEqual(['cancelled', 'cancelled']);
     expect(existsSync(join(t.root, 'next.txt'))).toBe(false);
     expect(t.bdJson<Bead[]>(['show', state.steps[1]!.bead])[0]!.close_reason).toBe('cancelled');
+    await replayNow(molecule, 'molecule-cancelled');
   });
 
   it('kill -9 of the worker mid-run: a new worker finishes and no completed step runs twice', async () => {

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { appendFileSync, existsSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,10 @@ export interface QueuedChange {
   changes: string[];
   at: string;
 }
+
+// child_process loads only when git is in play: most ledger commands never need it.
+const require = createRequire(import.meta.url);
+const childProcess = (): typeof import('node:child_process') => require('node:child_process');
 
 /** How long a committer waits for more writes before committing. */
 export const COMMIT_DELAY_MS = 1500;
@@ -77,7 +81,7 @@ export function queueLedgerCommit(dir: string, actor: string, changes: string[])
     const script = committerScript();
     // Running from sources (unit tests): no committer to start; flushLedgerCommits commits.
     if (!script) return;
-    const child = spawn(process.execPath, [script, dir], { detached: true, stdio: 'ignore', env: process.env });
+    const child = childProcess().spawn(process.execPath, [script, dir], { detached: true, stdio: 'ignore', env: process.env });
     child.on('error', (err) => logError(paths, 'starting the committer', err));
     child.unref();
     if (child.pid) writeFileSync(paths.commitPending, String(child.pid));
@@ -147,7 +151,7 @@ export function flushLedgerCommits(dir: string, opts: { ownPid?: number } = {}):
     const queue = readQueue(paths);
     const rel = TRACKED.filter((f) => existsSync(join(dir, f))).map((f) => relative(root, join(dir, f)) || f);
     const git = (args: string[], env?: NodeJS.ProcessEnv) =>
-      execFileSync('git', args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 30_000, env: env ?? process.env });
+      childProcess().execFileSync('git', args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 30_000, env: env ?? process.env });
     try {
       git(['add', '--', ...rel]);
       const staged = git(['diff', '--cached', '--name-only', '--', ...rel]).trim();

@@ -1,12 +1,15 @@
-import { BLOCKING_DEP_TYPES, BOOKKEEPING_TYPES, type Bead, type BlockedBead, type DepType, type Dependency, type WaitsForGate } from './model.js';
+import { BLOCKING_DEP_TYPES, BOOKKEEPING_TYPES, type Bead, type DepType, type Dependency, type WaitsForGate } from './model.js';
 
 /**
  * Dependency semantics, over any way of looking beads up (a loaded state, or a transaction's view
  * with its pending changes). Edges point from the dependent bead to what it depends on.
  */
-export type Lookup = (id: string) => Bead | undefined;
+/** What the graph functions read of a bead (full beads and cached summaries both fit). */
+export type GraphBead = Pick<Bead, 'id' | 'status' | 'issue_type' | 'priority' | 'created_at' | 'dependencies' | 'defer_until' | 'ephemeral'>;
+export type Lookup = (id: string) => GraphBead | undefined;
 
 const BLOCKING = new Set<string>(BLOCKING_DEP_TYPES);
+const NONE: string[] = [];
 const BOOKKEEPING = new Set<string>(BOOKKEEPING_TYPES);
 
 export function isBlockingType(type: DepType | string): boolean {
@@ -22,12 +25,12 @@ export function waitsForGate(dep: Dependency): WaitsForGate {
   }
 }
 
-export function parentOf(bead: Bead): string | undefined {
+export function parentOf(bead: Pick<Bead, 'dependencies'>): string | undefined {
   return bead.dependencies?.find((d) => d.type === 'parent-child')?.depends_on_id;
 }
 
 /** Children of each bead (through parent-child edges), built once per computation. */
-export function childrenIndex(beads: Iterable<Bead>): Map<string, string[]> {
+export function childrenIndex(beads: Iterable<GraphBead>): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const b of beads) {
     for (const d of b.dependencies ?? []) {
@@ -52,7 +55,7 @@ export class BlockIndex {
 
   constructor(
     private readonly lookup: Lookup,
-    private readonly all: () => Iterable<Bead>,
+    private readonly all: () => Iterable<GraphBead>,
   ) {}
 
   private childrenOf(id: string): string[] {
@@ -61,36 +64,41 @@ export class BlockIndex {
   }
 
   /** Ids whose being unfinished blocks `id` (direct blockers; a blocked parent counts as one). */
-  blockers(id: string, visiting = new Set<string>()): string[] {
+  blockers(id: string, visiting?: Set<string>): string[] {
     const known = this.memo.get(id);
     if (known) return known;
     const bead = this.lookup(id);
     if (!bead?.dependencies?.length) {
-      this.memo.set(id, []);
-      return [];
+      this.memo.set(id, NONE);
+      return NONE;
     }
-    if (visiting.has(id)) return []; // a cycle (only possible in hand-edited files): do not recurse forever
+    visiting ??= new Set<string>();
+    if (visiting.has(id)) return NONE; // a cycle (only possible in hand-edited files): do not recurse forever
     visiting.add(id);
-    const out: string[] = [];
+    let out: string[] | undefined;
+    const add = (x: string) => {
+      if (!out) out = [x];
+      else if (!out.includes(x)) out.push(x);
+    };
     for (const dep of bead.dependencies) {
       const target = this.lookup(dep.depends_on_id);
       if (!target) continue;
       if (dep.type === 'blocks') {
-        if (target.status !== 'closed') out.push(target.id);
+        if (target.status !== 'closed') add(target.id);
       } else if (dep.type === 'parent-child') {
         if (target.status === 'closed') continue;
-        if (target.status === 'blocked' || this.blockers(target.id, visiting).length > 0) out.push(target.id);
+        if (target.status === 'blocked' || this.blockers(target.id, visiting).length > 0) add(target.id);
       } else if (dep.type === 'waits-for') {
-        const kids = this.childrenOf(target.id).map((k) => this.lookup(k)).filter((k): k is Bead => k !== undefined);
+        const kids = this.childrenOf(target.id).map((k) => this.lookup(k)).filter((k): k is GraphBead => k !== undefined);
         const open = kids.filter((k) => k.status !== 'closed');
         const blocked = waitsForGate(dep) === 'any-children' ? kids.length > 0 && open.length === kids.length : open.length > 0;
-        if (blocked) out.push(...(open.length ? open.map((k) => k.id) : [target.id]));
+        if (blocked) for (const k of open.length ? open.map((o) => o.id) : [target.id]) add(k);
       }
     }
     visiting.delete(id);
-    const unique = [...new Set(out)];
-    this.memo.set(id, unique);
-    return unique;
+    const result = out ?? NONE;
+    this.memo.set(id, result);
+    return result;
   }
 
   isBlocked(id: string): boolean {
@@ -98,17 +106,13 @@ export class BlockIndex {
   }
 }
 
-function deferredInFuture(bead: Bead, now: number): boolean {
-  return bead.defer_until !== undefined && bead.defer_until !== '' && Date.parse(bead.defer_until) > now;
-}
-
 /** Deferred itself or through any ancestor: work under a deferred epic waits too. */
-function isDeferred(bead: Bead, lookup: Lookup, now: number): boolean {
-  const seen = new Set<string>();
-  let cur: Bead | undefined = bead;
-  while (cur && !seen.has(cur.id)) {
-    if (deferredInFuture(cur, now) || (cur !== bead && cur.status === 'deferred')) return true;
-    seen.add(cur.id);
+function isDeferred(bead: GraphBead, lookup: Lookup, now: number): boolean {
+  let cur: GraphBead | undefined = bead;
+  // A depth cap instead of a visited set: parent chains are short, and this runs for every bead.
+  for (let depth = 0; cur && depth < 64; depth++) {
+    if ((cur.defer_until && Date.parse(cur.defer_until) > now) || (cur !== bead && cur.status === 'deferred')) return true;
+    if (!cur.dependencies) return false;
     const parent = parentOf(cur);
     cur = parent ? lookup(parent) : undefined;
   }
@@ -116,7 +120,7 @@ function isDeferred(bead: Bead, lookup: Lookup, now: number): boolean {
 }
 
 /** Priority first (0 is most urgent), then oldest first, then id for a stable order. */
-export function byPriorityThenAge(beads: Bead[]): Bead[] {
+export function byPriorityThenAge<T extends GraphBead>(beads: T[]): T[] {
   const keyed = beads.map((b) => ({ b, t: Date.parse(b.created_at) || 0 }));
   keyed.sort((x, y) => x.b.priority - y.b.priority || x.t - y.t || (x.b.id < y.b.id ? -1 : x.b.id > y.b.id ? 1 : 0));
   return keyed.map((k) => k.b);
@@ -126,10 +130,10 @@ export function byPriorityThenAge(beads: Bead[]): Bead[] {
  * Ready work: status open, not ephemeral, not a bookkeeping type, not deferred into the future
  * (itself or an ancestor), and not blocked. Sorted by priority, then age.
  */
-export function readyBeads(beads: Iterable<Bead>, lookup: Lookup, now = Date.now()): Bead[] {
+export function readyBeads<T extends GraphBead>(beads: Iterable<T>, lookup: Lookup, now = Date.now()): T[] {
   const all = [...beads];
   const index = new BlockIndex(lookup, () => all);
-  const out: Bead[] = [];
+  const out: T[] = [];
   for (const b of all) {
     if (b.status !== 'open' || b.ephemeral || BOOKKEEPING.has(b.issue_type)) continue;
     if (isDeferred(b, lookup, now)) continue;
@@ -140,17 +144,19 @@ export function readyBeads(beads: Iterable<Bead>, lookup: Lookup, now = Date.now
 }
 
 /** Beads that are not closed and are blocked by something unfinished, or marked `blocked`. */
-export function blockedBeads(beads: Iterable<Bead>, lookup: Lookup): BlockedBead[] {
+export function blockedBeads<T extends GraphBead>(beads: Iterable<T>, lookup: Lookup): Array<{ bead: T; blocked_by: string[] }> {
   const all = [...beads];
   const index = new BlockIndex(lookup, () => all);
-  const out: BlockedBead[] = [];
+  const out: T[] = [];
+  const by = new Map<string, string[]>();
   for (const b of all) {
     if (b.status === 'closed') continue;
-    const by = index.blockers(b.id);
-    if (by.length === 0 && b.status !== 'blocked') continue;
-    out.push({ ...b, blocked_by: by, blocked_by_count: by.length });
+    const blockers = index.blockers(b.id);
+    if (blockers.length === 0 && b.status !== 'blocked') continue;
+    out.push(b);
+    by.set(b.id, blockers);
   }
-  return byPriorityThenAge(out) as BlockedBead[];
+  return byPriorityThenAge(out).map((bead) => ({ bead, blocked_by: by.get(bead.id)! }));
 }
 
 /**
@@ -188,7 +194,7 @@ export function cycleThrough(from: string, to: string, lookup: Lookup): string[]
 }
 
 /** Every cycle through blocking edges (strongly connected components of more than one bead, or self-loops). */
-export function findCycles(beads: Iterable<Bead>): string[][] {
+export function findCycles(beads: Iterable<GraphBead>): string[][] {
   const graph = new Map<string, string[]>();
   for (const b of beads) {
     graph.set(b.id, (b.dependencies ?? []).filter((d) => BLOCKING.has(d.type)).map((d) => d.depends_on_id));
@@ -245,7 +251,7 @@ export function findCycles(beads: Iterable<Bead>): string[][] {
 }
 
 /** Beads that depend on `id` (the reverse edges), with the edge. */
-export function dependentsOf(id: string, beads: Iterable<Bead>): Dependency[] {
+export function dependentsOf(id: string, beads: Iterable<Pick<Bead, 'dependencies'>>): Dependency[] {
   const out: Dependency[] = [];
   for (const b of beads) for (const d of b.dependencies ?? []) if (d.depends_on_id === id) out.push(d);
   return out;

@@ -15,6 +15,8 @@
  *   tryGet(id): Bead | undefined                  exact id only
  *   list(filter?: ListFilter): Bead[]             closed beads only with `all` or a status filter
  *   ready(opts?: { limit? }): Bead[]              ready work, by priority then age (SPEC "Ready")
+ *   readyIds(opts?) / readySummaries(opts?)       the same without parsing whole beads (fast at 10k)
+ *   listSummaries(filter?): BeadSummary[]         `list` without parsing whole beads
  *   blocked(): BlockedBead[]                      open work held up, with `blocked_by`
  *   dependents(id): Dependency[]                  edges pointing at `id`
  *   children(id): Bead[]                          beads whose parent is `id`
@@ -23,6 +25,7 @@
  *   stats(): LedgerStats
  *   events(id?): BeadEvent[]
  *   exportJsonl({ all? }): string                 the original's export format (with counts)
+ *   jsonArray(beads): string                      beads as a JSON array, one a line (fast for 10k)
  *
  * Writes (each is one locked read-modify-write; all input is checked before anything changes;
  * every change is recorded as an event; in a git work tree the change is queued for a commit):
@@ -54,6 +57,7 @@ import { writeJsonFile } from '../town/layout.js';
 import { queueLedgerCommit } from './git.js';
 import {
   BlockIndex, blockedBeads, byPriorityThenAge, childrenIndex, cycleThrough, dependentsOf, findCycles, isBlockingType, parentOf, readyBeads,
+  type GraphBead,
 } from './graph.js';
 import { dottedParent, generateId, nextChildId, validateExplicitId, validatePrefix } from './ids.js';
 import {
@@ -61,8 +65,8 @@ import {
   type LedgerConfig, type Status, type WaitsForGate,
 } from './model.js';
 import {
-  appendEvents, corruptLine, fromRecord, ledgerPaths, loadState, parseJsonl, readEvents, readLedgerConfig, toRecord, writeGitignore, writeState,
-  type LedgerPaths, type LedgerState,
+  appendEvents, beadJson, corruptLine, fromRecord, ledgerPaths, loadState, parseJsonl, readEvents, readLedgerConfig, toRecord, writeGitignore, writeState,
+  type BeadSummary, type LedgerPaths, type LedgerState,
 } from './store.js';
 import {
   parseDepType, parseIssueType, parseMetadata, parsePriority, parseStatus, parseTime, parseWaitsForGate, validateLabel, validateName, validateTitle,
@@ -229,16 +233,29 @@ export class LedgerTx {
   }
 
   /** The current version of a bead (pending changes included), exact id. */
-  lookup = (id: string): Bead | undefined => this.working.get(id) ?? this.base.beads.get(id);
+  lookup = (id: string): Bead | undefined => this.working.get(id) ?? this.base.get(id);
 
+  /** For graph checks: pending changes over the cached summaries (no need to parse every bead). */
+  graphLookup = (id: string): GraphBead | undefined => this.working.get(id) ?? this.base.summary(id);
+
+  private exists(id: string): boolean {
+    return this.working.has(id) || this.base.has(id);
+  }
+
+  /** Every bead, parsed (slow at 10k beads: graph checks use summaries instead). */
   *all(): Iterable<Bead> {
-    for (const [id, b] of this.base.beads) yield this.working.get(id) ?? b;
-    for (const [id, b] of this.working) if (!this.base.beads.has(id)) yield b;
+    for (const id of this.base.ids()) yield this.working.get(id) ?? this.base.get(id)!;
+    for (const [id, b] of this.working) if (!this.base.has(id)) yield b;
+  }
+
+  private *graphAll(): Iterable<GraphBead> {
+    for (const [id, s] of this.base.summaries()) yield this.working.get(id) ?? s;
+    for (const [id, b] of this.working) if (!this.base.has(id)) yield b;
   }
 
   get size(): number {
-    let n = this.base.beads.size;
-    for (const id of this.working.keys()) if (!this.base.beads.has(id)) n++;
+    let n = this.base.size;
+    for (const id of this.working.keys()) if (!this.base.has(id)) n++;
     return n;
   }
 
@@ -248,12 +265,12 @@ export class LedgerTx {
   }
 
   resolve(idOrShort: string): string {
-    return resolveIn(idOrShort, this.ledger.prefix, this.ledger.dir, (id) => this.lookup(id) !== undefined, () => this.idList());
+    return resolveIn(idOrShort, this.ledger.prefix, this.ledger.dir, (id) => this.exists(id), () => this.idList());
   }
 
   private idList(): string[] {
-    const ids = [...this.base.beads.keys()];
-    for (const id of this.working.keys()) if (!this.base.beads.has(id)) ids.push(id);
+    const ids = [...this.base.ids()];
+    for (const id of this.working.keys()) if (!this.base.has(id)) ids.push(id);
     return ids;
   }
 
@@ -265,7 +282,7 @@ export class LedgerTx {
   private mut(id: string): Bead {
     let b = this.working.get(id);
     if (!b) {
-      const base = this.base.beads.get(id);
+      const base = this.base.get(id);
       if (!base) throw unknownId(id, this.ledger.dir);
       b = clone(base);
       this.working.set(id, b);
@@ -288,7 +305,7 @@ export class LedgerTx {
       if (ref.id === undefined) throw usageError('a dependency needs an id or a key');
       return this.resolveTarget(ref.id);
     }
-    const foreign = /^[a-z][a-z0-9-]*-[a-z0-9]/.test(ref) && !ref.startsWith(this.ledger.prefix + '-') && !this.lookup(ref);
+    const foreign = /^[a-z][a-z0-9-]*-[a-z0-9]/.test(ref) && !ref.startsWith(this.ledger.prefix + '-') && !this.exists(ref);
     const otherLedger = foreign && !this.idList().some((id) => id.startsWith(ref));
     return otherLedger ? ref : this.resolve(ref);
   }
@@ -319,9 +336,9 @@ export class LedgerTx {
     let id: string;
     if (input.id !== undefined) {
       id = validateExplicitId(input.id, this.ledger.prefix);
-      if (this.lookup(id)) throw new GtError(`a bead with id ${id} already exists`, { hint: 'choose another id, or leave out --id to get a new one' });
+      if (this.exists(id)) throw new GtError(`a bead with id ${id} already exists`, { hint: 'choose another id, or leave out --id to get a new one' });
       const dotted = dottedParent(id);
-      if (dotted && !this.lookup(dotted)) {
+      if (dotted && !this.exists(dotted)) {
         throw usageError(`${id} is a child id but its parent ${dotted} does not exist`, 'create the parent first');
       }
     } else if (parentId && !input.idPrefix) {
@@ -329,7 +346,7 @@ export class LedgerTx {
     } else {
       id = generateId(
         { prefix: this.ledger.prefix, subPrefix: input.idPrefix, title, actor: this.actor, time: this.now, count: this.size },
-        (candidate) => this.lookup(candidate) !== undefined,
+        (candidate) => this.exists(candidate),
       );
     }
 
@@ -471,8 +488,7 @@ export class LedgerTx {
 
   /** Unfinished things keeping `id` from being done (blocks / waits-for targets, a blocked parent). */
   openBlockers(id: string): string[] {
-    const all = [...this.all()];
-    return new BlockIndex(this.lookup, () => all).blockers(id);
+    return new BlockIndex(this.graphLookup, () => this.graphAll()).blockers(id);
   }
 
   close(idOrShort: string, opts: { reason?: string; force?: boolean } = {}): Bead {
@@ -535,7 +551,7 @@ export class LedgerTx {
       }
     }
     if (isBlockingType(depType)) {
-      const cycle = cycleThrough(id, target, this.lookup);
+      const cycle = cycleThrough(id, target, this.graphLookup);
       if (cycle) {
         throw new GtError(`adding ${id} → ${target} (${depType}) would make a dependency cycle: ${cycle.join(' → ')}`, {
           hint: 'remove one of the dependencies in the cycle, or use a non-blocking type such as related',
@@ -680,28 +696,40 @@ export class Ledger {
 
   resolveId(idOrShort: string): string {
     const s = this.state();
-    return resolveIn(idOrShort, this.prefix, this.dir, (id) => s.beads.has(id), () => s.beads.keys());
+    return resolveIn(idOrShort, this.prefix, this.dir, (id) => s.has(id), () => s.ids());
+  }
+
+  /** Beads (by id) as a JSON array, one a line, re-using stored lines: the fast path of `--json` lists. */
+  jsonArray(ids: Array<string | { id: string }>): string {
+    const s = this.state();
+    return ids.length ? '[\n' + ids.map((x) => beadJson(s, typeof x === 'string' ? x : x.id)).join(',\n') + '\n]\n' : '[]\n';
   }
 
   tryGet(id: string): Bead | undefined {
-    return this.state().beads.get(id);
+    return this.state().get(id);
   }
 
   get(idOrShort: string): Bead {
-    return this.state().beads.get(this.resolveId(idOrShort))!;
+    return this.state().get(this.resolveId(idOrShort))!;
   }
 
   all(): Bead[] {
-    return [...this.state().beads.values()];
+    return [...this.state().beads()];
   }
 
   list(filter: ListFilter = {}): Bead[] {
+    const s = this.state();
+    return this.listSummaries(filter).map((b) => s.get(b.id)!);
+  }
+
+  /** `list` without parsing the beads (what `bd list --json` prints from). */
+  listSummaries(filter: ListFilter = {}): BeadSummary[] {
     const statuses = filter.status === undefined ? undefined : new Set((Array.isArray(filter.status) ? filter.status : [filter.status]).map(parseStatus));
     const types = filter.issue_type === undefined ? undefined : new Set((Array.isArray(filter.issue_type) ? filter.issue_type : [filter.issue_type]).map(parseIssueType));
     const priority = filter.priority === undefined ? undefined : parsePriority(filter.priority);
     const parent = filter.parent === undefined ? undefined : this.resolveId(filter.parent);
-    const out: Bead[] = [];
-    for (const b of this.state().beads.values()) {
+    const out: BeadSummary[] = [];
+    for (const b of this.state().summaries().values()) {
       if (statuses ? !statuses.has(b.status) : !filter.all && b.status === 'closed') continue;
       if (types && !types.has(b.issue_type)) continue;
       if (filter.assignee !== undefined && (b.assignee ?? '') !== filter.assignee) continue;
@@ -717,34 +745,48 @@ export class Ledger {
 
   ready(opts: { limit?: number; now?: number } = {}): Bead[] {
     const s = this.state();
-    const out = readyBeads(s.beads.values(), (id) => s.beads.get(id), opts.now);
+    return this.readyIds(opts).map((id) => s.get(id)!);
+  }
+
+  /** Ids of the ready work, in order, without parsing the beads (what `bd ready --json` prints from). */
+  readyIds(opts: { limit?: number; now?: number } = {}): string[] {
+    return this.readySummaries(opts).map((b) => b.id);
+  }
+
+  readySummaries(opts: { limit?: number; now?: number } = {}): BeadSummary[] {
+    const sums = this.state().summaries();
+    const out = readyBeads(sums.values(), (id) => sums.get(id), opts.now);
     return opts.limit !== undefined && opts.limit >= 0 ? out.slice(0, opts.limit) : out;
   }
 
   blocked(): BlockedBead[] {
     const s = this.state();
-    return blockedBeads(s.beads.values(), (id) => s.beads.get(id));
+    const sums = s.summaries();
+    return blockedBeads(sums.values(), (id) => sums.get(id)).map(({ bead, blocked_by }) => ({
+      ...s.get(bead.id)!,
+      blocked_by,
+      blocked_by_count: blocked_by.length,
+    }));
   }
 
   /** Open blockers of one bead (what keeps it from being ready or closed). */
   blockersOf(idOrShort: string): string[] {
-    const s = this.state();
-    const all = [...s.beads.values()];
-    return new BlockIndex((id) => s.beads.get(id), () => all).blockers(this.resolveId(idOrShort));
+    const sums = this.state().summaries();
+    return new BlockIndex((id) => sums.get(id), () => sums.values()).blockers(this.resolveId(idOrShort));
   }
 
   dependents(idOrShort: string): Dependency[] {
-    return dependentsOf(this.resolveId(idOrShort), this.state().beads.values());
+    return dependentsOf(this.resolveId(idOrShort), this.state().summaries().values());
   }
 
   children(idOrShort: string): Bead[] {
     const id = this.resolveId(idOrShort);
     const s = this.state();
-    return (childrenIndex(s.beads.values()).get(id) ?? []).map((c) => s.beads.get(c)!);
+    return (childrenIndex(s.summaries().values()).get(id) ?? []).map((c) => s.get(c)!);
   }
 
   cycles(): string[][] {
-    return findCycles(this.state().beads.values());
+    return findCycles(this.state().summaries().values());
   }
 
   search(text: string, filter: ListFilter = {}): Bead[] {
@@ -756,7 +798,7 @@ export class Ledger {
   }
 
   stats(): LedgerStats {
-    const beads = this.all();
+    const beads = [...this.state().summaries().values()];
     const byStatus: Record<string, number> = Object.fromEntries(STATUSES.map((s) => [s, 0]));
     const byType: Record<string, number> = {};
     let lead = 0;
@@ -776,7 +818,7 @@ export class Ledger {
       total: beads.length,
       by_status: byStatus,
       by_type: byType,
-      ready: this.ready().length,
+      ready: this.readyIds().length,
       blocked: this.blocked().length,
       ephemeral: beads.filter((b) => b.ephemeral).length,
       average_lead_time_hours: closed ? Math.round((lead / closed / 3_600_000) * 100) / 100 : null,

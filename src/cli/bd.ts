@@ -1,8 +1,6 @@
 import { Command } from 'commander';
 import { reportError } from './run.js';
-import { registerLedgerCommands } from './bd/ledger.js';
-import { registerFormulaCommands } from './bd/formula.js';
-import { registerCookCommands } from './bd/cook.js';
+import { LEDGER_COMMANDS, registerLedgerCommands } from './bd/ledger.js';
 
 /** `bd`: the Beads ledger, formulas and molecules. Ledger commands never load the Temporal client. */
 const program = new Command('bd')
@@ -15,7 +13,13 @@ const program = new Command('bd')
   });
 
 registerLedgerCommands(program);
-registerFormulaCommands(program);
-registerCookCommands(program);
+// Formula and molecule commands load only when they may run: a ledger command at 10k beads has
+// no time to spare for their imports (about 30 ms). Help and unknown names load everything.
+const first = process.argv.slice(2).find((a) => !a.startsWith('-'));
+if (first === undefined || !(LEDGER_COMMANDS as readonly string[]).includes(first)) {
+  const [{ registerFormulaCommands }, { registerCookCommands }] = await Promise.all([import('./bd/formula.js'), import('./bd/cook.js')]);
+  registerFormulaCommands(program);
+  registerCookCommands(program);
+}
 
 program.parseAsync(process.argv).catch(reportError);

@@ -21,6 +21,12 @@ interface JsonOpt {
   json?: boolean;
 }
 
+/** The top-level commands registered here (bd.ts loads other command groups only for other names). */
+export const LEDGER_COMMANDS = [
+  'init', 'create', 'list', 'show', 'update', 'close', 'reopen', 'ready', 'blocked', 'dep', 'label', 'comments', 'search', 'stats', 'export',
+  'import', 'prime',
+] as const;
+
 // --- ledgers --------------------------------------------------------------------------------
 
 const opened = new Map<string, Ledger>();
@@ -226,7 +232,7 @@ export function registerLedgerCommands(program: Command): void {
         const priority = opts.priority === undefined ? undefined : parsePriority(opts.priority);
         const limit = parseCount('--limit', opts.limit as string | undefined);
         const ledger = opts.parent ? ledgerFor(opts.parent as string) : cwdLedger();
-        const beads = ledger.list({
+        const beads = ledger.listSummaries({
           status: statuses.length ? statuses : undefined,
           issue_type: types.length ? types : undefined,
           assignee: opts.assignee as string | undefined,
@@ -236,8 +242,8 @@ export function registerLedgerCommands(program: Command): void {
           all: opts.all === true,
           limit,
         });
-        if (opts.json) printJson(beads);
-        else printList(beads, 'no beads match');
+        if (opts.json) process.stdout.write(ledger.jsonArray(beads));
+        else printList(beads.map((b) => ledger.get(b.id)), 'no beads match');
       }),
     );
 
@@ -373,12 +379,14 @@ export function registerLedgerCommands(program: Command): void {
     .action(
       action((opts: { limit?: string; assignee?: string; unassigned?: boolean } & JsonOpt) => {
         const limit = parseCount('--limit', opts.limit);
-        let beads = cwdLedger().ready();
-        if (opts.assignee !== undefined) beads = beads.filter((b) => b.assignee === opts.assignee);
-        if (opts.unassigned) beads = beads.filter((b) => !b.assignee);
-        if (limit !== undefined) beads = beads.slice(0, limit);
-        if (opts.json) printJson(beads);
-        else printList(beads, 'no ready work');
+        const ledger = cwdLedger();
+        // Summaries, not whole beads: at 10k beads parsing every ready bead would double the time.
+        let ready = ledger.readySummaries();
+        if (opts.assignee !== undefined) ready = ready.filter((b) => b.assignee === opts.assignee);
+        if (opts.unassigned) ready = ready.filter((b) => !b.assignee);
+        if (limit !== undefined) ready = ready.slice(0, limit);
+        if (opts.json) process.stdout.write(ledger.jsonArray(ready));
+        else printList(ready.map((b) => ledger.get(b.id)), 'no ready work');
       }),
     );
 

@@ -97,8 +97,8 @@ describe('finding beads', () => {
   });
 
   it('lists with filters, open beads unless asked for all', () => {
-    const a = ledger.create({ title: 'a', priority: 1, labels: ['x', 'y'], assignee: 'bob' });
-    const b = ledger.create({ title: 'b', issue_type: 'bug' });
+    const a = ledger.create({ title: 'alpha', priority: 1, labels: ['x', 'y'], assignee: 'bob' });
+    const b = ledger.create({ title: 'beta', issue_type: 'bug' });
     ledger.close(b.id);
     expect(ledger.list().map((x) => x.id)).toEqual([a.id]);
     expect(ledger.list({ all: true })).toHaveLength(2);
@@ -106,7 +106,8 @@ describe('finding beads', () => {
     expect(ledger.list({ labels: ['x', 'y'] })).toHaveLength(1);
     expect(ledger.list({ labels: ['x', 'z'] })).toHaveLength(0);
     expect(ledger.list({ assignee: 'bob', priority: 1 })).toHaveLength(1);
-    expect(ledger.search('A').map((x) => x.id)).toEqual([a.id]);
+    expect(ledger.search('ALPH').map((x) => x.id)).toEqual([a.id]);
+    expect(ledger.search('bet').map((x) => x.id)).toEqual([b.id]);
   });
 });
 
@@ -359,5 +360,25 @@ describe('the file', () => {
   it('opens only a folder that holds a ledger', () => {
     expect(() => Ledger.open(join(dir, '..', 'nowhere'))).toThrow(/no beads ledger/);
     expect(Ledger.open(join(dir, '..')).dir).toBe(dir);
+  });
+});
+
+describe('the summary cache', () => {
+  it('is trusted only for the file versions it names: hand edits and a torn cache are seen', () => {
+    const a = ledger.create({ title: 'a' });
+    const b = ledger.create({ title: 'b', deps: [a.id] });
+    const cachePath = join(dir, 'summary-cache.jsonl');
+    expect(readFileSync(cachePath, 'utf8').split('\n')[0]).toMatch(/"count":2/);
+    // A hand edit closes a, which unblocks b: a fresh process must see it, whatever the cache says.
+    const edited = file().replace(/("id":"[^"]+","title":"a","status":)"open"/, '$1"closed","closed_at":"2025-01-01T00:00:00Z"');
+    expect(edited).not.toBe(file());
+    writeFileSync(join(dir, 'issues.jsonl'), edited);
+    dropCachedState();
+    expect(Ledger.open(dir).ready().map((x) => x.id)).toEqual([b.id]);
+    // A torn cache is ignored and rebuilt.
+    writeFileSync(cachePath, readFileSync(cachePath, 'utf8').slice(0, 40));
+    dropCachedState();
+    expect(Ledger.open(dir).ready().map((x) => x.id)).toEqual([b.id]);
+    expect(Ledger.open(dir).blocked()).toEqual([]);
   });
 });

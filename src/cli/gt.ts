@@ -4,6 +4,7 @@ import { registerWorkspaceCommands } from './gt/workspace.js';
 import { registerServiceCommands } from './gt/services.js';
 import { registerRigCommands } from './gt/rig.js';
 import { registerConfigCommands } from './gt/config.js';
+import { registerMqCommands } from './gt/mq.js';
 
 /** `gt`: Gas Town. Thin: each command group lives in its own file under cli/gt/. */
 const program = new Command('gt')
@@ -19,5 +20,6 @@ registerWorkspaceCommands(program);
 registerServiceCommands(program);
 registerRigCommands(program);
 registerConfigCommands(program);
+registerMqCommands(program);
 
 program.parseAsync(process.argv).catch(reportError);

@@ -52,7 +52,12 @@ export interface RigSettings {
   agent?: string;
   role_agents?: Record<string, string>;
   runtime?: RuntimeConfig;
-  merge_queue?: { test_command?: string; enabled?: boolean };
+  /**
+   * The refinery: `test_command` runs (with `sh -c`, in the refinery worktree) on every rebased
+   * branch before it is merged; `test_timeout` limits it (default 30m); the queue's workflow
+   * continues as new after `history_limit` history events (default 5000).
+   */
+  merge_queue?: { test_command?: string; enabled?: boolean; test_timeout?: string; history_limit?: number };
   namepool?: { style?: string; names?: string[] };
   thresholds?: Thresholds;
 }

@@ -1,1 +1,2 @@
 export { moleculeWorkflow } from './formula.js';
+export { refineryWorkflow } from './refinery.js';

@@ -1,0 +1,64 @@
+import type { Command } from 'commander';
+import type { MergeRecord, RefineryState } from '../../refinery/types.js';
+import { readRigs, requireTownRoot } from '../../town/layout.js';
+import { requireRig } from '../../town/rigs.js';
+import { action, printJson } from '../run.js';
+
+/** Finished requests shown in the text view (the JSON has all the workflow keeps). */
+const RECENT_SHOWN = 10;
+
+function emptyState(rig: string): RefineryState {
+  return { rig, pending: [], recent: [], merged: 0, rejected: 0, generation: 0 };
+}
+
+function firstLine(text: string | undefined, max = 100): string {
+  const line = (text ?? '').split('\n')[0]!;
+  return line.length > max ? `${line.slice(0, max - 3)}...` : line;
+}
+
+function row(r: MergeRecord): string {
+  const what = r.status === 'merged' ? (r.sha ?? '').slice(0, 10) : r.status === 'rejected' || r.status === 'failed' ? firstLine(r.reason) : `submitted ${r.submittedAt}`;
+  return `  ${r.status.padEnd(8)}  ${r.bead.padEnd(12)}  ${r.branch}  (${r.polecat})  ${what}\n`;
+}
+
+function render(state: RefineryState): string {
+  const counts = [
+    state.current ? '1 merging' : undefined,
+    `${state.pending.length} pending`,
+    `${state.merged} merged`,
+    `${state.rejected} sent back`,
+  ].filter(Boolean);
+  let out = `${state.rig}: ${counts.join(', ')}\n`;
+  if (state.current) out += row(state.current);
+  for (const r of state.pending) out += row(r);
+  for (const r of state.recent.slice(0, RECENT_SHOWN)) out += row(r);
+  return out;
+}
+
+export function registerMqCommands(program: Command): void {
+  const mq = program.command('mq').description('the merge queue: each rig\'s refinery merges finished branches one at a time');
+
+  mq
+    .command('list')
+    .description('show each rig\'s merge queue: the request being merged, those waiting, and recent results')
+    .option('--rig <rig>', 'only this rig')
+    .option('--json', 'print the queues as JSON (an array, one entry per rig)')
+    .action(action(async (opts: { rig?: string; json?: boolean }) => {
+      const root = requireTownRoot();
+      if (opts.rig !== undefined) requireRig(root, opts.rig);
+      const rigs = opts.rig !== undefined ? [opts.rig] : Object.keys(readRigs(root).rigs).sort();
+      if (!rigs.length) {
+        if (opts.json) return printJson([]);
+        return void process.stdout.write('No rigs yet. Add one with `gt rig add <name> <git-url>`.\n');
+      }
+      const { withEngine } = await import('../../temporal/engine.js');
+      const { queryRefinery } = await import('../../refinery/client.js');
+      const states = await withEngine(
+        root,
+        async (client) => Promise.all(rigs.map(async (rig) => (await queryRefinery(client, rig)) ?? emptyState(rig))),
+        { start: true },
+      );
+      if (opts.json) return printJson(states);
+      process.stdout.write(states.map(render).join('\n'));
+    }));
+}

@@ -1,42 +1,26 @@
 /**
- * The merge queue as seen from outside its workflow: names of its signals and query, the merge
- * request payload, and the state the query returns. Import-free, so the workflow, activities,
- * CLI and the polecat side all share it.
+ * The merge queue as seen from outside its workflow: its query and the state the query returns,
+ * the outcome of one merge, per-run settings. Free of Node and SDK imports, so the workflow,
+ * activities and CLI all share it.
  */
+import type { MergeRequest } from '../temporal/merge-protocol.js';
 
-export const REFINERY_WORKFLOW_TYPE = 'refineryWorkflow';
-/** Signal (with start) carrying one MergeRequest. */
-export const MERGE_REQUEST_SIGNAL = 'mergeRequest';
-/** Query returning RefineryState. */
+/**
+ * The protocol shared with the polecat side (signal names, MergeRequest, MergeRejection,
+ * workflow ids) lives in temporal/merge-protocol.ts; this adds the queue's own view.
+ */
+export {
+  MERGE_REJECTED_SIGNAL,
+  MERGE_REQUEST_SIGNAL,
+  REFINERY_WORKFLOW as REFINERY_WORKFLOW_TYPE,
+  polecatWorkflowId,
+  refineryWorkflowId,
+  type MergeRejection,
+  type MergeRequest,
+} from '../temporal/merge-protocol.js';
+
+/** Query returning RefineryState (`gt mq list`). */
 export const REFINERY_QUEUE_QUERY = 'queue';
-/** Signal sent to `polecat/<rig>/<name>` when its work goes back: payload MergeRejection. */
-export const MERGE_REJECTED_SIGNAL = 'mergeRejected';
-
-export function refineryWorkflowId(rig: string): string {
-  return `refinery/${rig}`;
-}
-
-export function polecatWorkflowId(rig: string, polecat: string): string {
-  return `polecat/${rig}/${polecat}`;
-}
-
-/** What `gt done` submits: a polecat's finished branch for one bead. */
-export interface MergeRequest {
-  bead: string;
-  /** A branch of the rig's repository, e.g. `polecat/toast/gt-abc12`. */
-  branch: string;
-  /** The polecat's name (not its address): `toast`. */
-  polecat: string;
-  /** The polecat's worktree, absolute. */
-  worktree: string;
-  /** ISO time of submission; with bead and branch it identifies the request. */
-  submittedAt: string;
-}
-
-export interface MergeRejection {
-  bead: string;
-  reason: string;
-}
 
 export type MergeStatus = 'pending' | 'merging' | 'merged' | 'rejected' | 'failed';
 

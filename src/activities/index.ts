@@ -1,10 +1,12 @@
 import { moleculeActivities } from './molecule.js';
+import { polecatActivities } from './polecat.js';
 import { refineryActivities } from './refinery.js';
 
 /** Every activity the worker registers, bound to the town they act on. */
 export function createActivities(root: string) {
   return {
     ...moleculeActivities(root),
+    ...polecatActivities(root),
     ...refineryActivities(root),
   };
 }

@@ -26,6 +26,8 @@ export interface ChildSpec {
   tickMs?: number;
   /** Stop the child after this long (counted from its start, also across an adoption). */
   timeoutMs?: number;
+  /** A file the child reads as its standard input (default: none). */
+  stdinFile?: string;
 }
 
 export interface ChildResult {
@@ -111,13 +113,15 @@ export async function runChild(spec: ChildSpec): Promise<ChildResult> {
   } else {
     remove(exitFile);
     const log = openSync(spec.logFile, 'a');
+    const stdin = spec.stdinFile ? openSync(spec.stdinFile, 'r') : 'ignore';
     const child = spawn('/bin/sh', ['-c', WRAPPER, 'gt-step', spec.command, ...spec.args], {
       cwd: spec.cwd,
       env: { ...spec.env, GT_EXIT_FILE: exitFile },
       detached: true,
-      stdio: ['ignore', log, log],
+      stdio: [stdin, log, log],
     });
     closeSync(log);
+    if (typeof stdin === 'number') closeSync(stdin);
     if (child.pid === undefined) {
       await new Promise((r) => child.once('error', r));
       throw new Error(`could not start ${spec.command} in ${spec.cwd}`);

@@ -5,6 +5,9 @@ import { registerServiceCommands } from './gt/services.js';
 import { registerRigCommands } from './gt/rig.js';
 import { registerConfigCommands } from './gt/config.js';
 import { registerMqCommands } from './gt/mq.js';
+import { registerSlingCommands } from './gt/sling.js';
+import { registerAgentCommands } from './gt/agents.js';
+import { noteAgentProgress } from '../polecat/progress.js';
 
 /** `gt`: Gas Town. Thin: each command group lives in its own file under cli/gt/. */
 const program = new Command('gt')
@@ -21,5 +24,8 @@ registerServiceCommands(program);
 registerRigCommands(program);
 registerConfigCommands(program);
 registerMqCommands(program);
+registerSlingCommands(program);
+registerAgentCommands(program);
 
+noteAgentProgress();
 program.parseAsync(process.argv).catch(reportError);

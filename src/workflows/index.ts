@@ -1,2 +1,3 @@
 export { moleculeWorkflow } from './formula.js';
+export { polecatWorkflow } from './polecat.js';
 export { refineryWorkflow } from './refinery.js';

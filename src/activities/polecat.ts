@@ -1,0 +1,502 @@
+import { Context } from '@temporalio/activity';
+import type { Client } from '@temporalio/client';
+import { closeSync, mkdirSync, openSync, readFileSync, readlinkSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Ledger } from '../beads/ledger.js';
+import type { Bead } from '../beads/model.js';
+import { formatDuration } from '../formula/duration.js';
+import { processAlive } from '../lock.js';
+import { polecatRunFile, type PolecatRunInfo } from '../polecat/hook.js';
+import { firstPrompt, nudgeText } from '../polecat/prompt.js';
+import { polecatLimits } from '../polecat/settings.js';
+import { polecatAddress, type DoneStatus, type PolecatLimits, type WorkItem } from '../polecat/state.js';
+import { PROJECT_ROOT } from '../temporal/binary.js';
+import { engineConfig } from '../temporal/config.js';
+import { refineryWorkflowId, type MergeRequest } from '../temporal/merge-protocol.js';
+import { readRigs, rigPaths, townPaths } from '../town/layout.js';
+import { ledgerDirForId } from '../town/routes.js';
+import { buildStartCommand, chooseRuntime } from '../town/runtimes.js';
+import { prepareWorktree, worktreeGitDir } from './git.js';
+import { killGroup, runChild, tailOf } from './process.js';
+import { hasSession, killSession, newSession, panePid, pipeToFile, sendText, tmuxAvailable } from './tmux.js';
+
+/**
+ * Activities of polecat workflows: the worktree, the agent session (tmux or headless) with stall
+ * detection, and the ledger changes of a bead's life. Each is safe to run again after a worker
+ * died part-way (the engine retries it): ledger changes check the state first, and the agent
+ * session is adopted rather than started twice.
+ */
+
+/** Runs "$@" and records its exit code atomically; the command is never pasted into shell text. */
+const WRAPPER = '"$@"; code=$?; printf "%s" "$code" > "$GT_EXIT_FILE.tmp" && mv "$GT_EXIT_FILE.tmp" "$GT_EXIT_FILE"; exit $code';
+
+/** Variables of a worker's own environment that must not leak into an agent's identity. */
+const IDENTITY_VARS = ['GT_ROLE', 'GT_RIG', 'GT_POLECAT', 'GT_BEAD', 'GT_CREW', 'GT_ATTEMPT', 'GT_PROGRESS_FILE', 'GT_EXIT_FILE', 'GT_MOLECULE', 'GT_STEP', 'BD_ACTOR', 'BEADS_DIR'];
+
+export interface PrepareInput {
+  rig: string;
+  name: string;
+  item: WorkItem;
+}
+
+export interface Prepared {
+  /** Set when the work cannot start (the bead moved on meanwhile): why. */
+  skip?: string;
+  worktree: string;
+  branch: string;
+  base: string;
+  title?: string;
+  session: string;
+  limits: PolecatLimits;
+  defaultBranch: string;
+}
+
+export interface AgentInput {
+  rig: string;
+  name: string;
+  bead: string;
+  title?: string;
+  worktree: string;
+  branch: string;
+  attempt: number;
+  agent?: string;
+  headless?: boolean;
+  handoff?: string;
+  limits: PolecatLimits;
+}
+
+export interface AgentOutcome {
+  outcome: 'exited' | 'stalled';
+  code?: number | null;
+  tail?: string;
+  nudged: boolean;
+  session?: string;
+}
+
+interface WatchDetails {
+  lastProgressAt: number;
+  nudgedAt?: number;
+}
+
+export function sessionName(prefix: string, name: string): string {
+  return `${prefix}-${name}`;
+}
+
+export function polecatActivities(root: string) {
+  const address = (rig: string, name: string) => polecatAddress(rig, name);
+  const files = (rig: string, name: string) => {
+    const run = join(townPaths(root).run, 'polecats', rig);
+    return {
+      log: join(townPaths(root).logs, 'polecats', rig, `${name}.log`),
+      state: join(run, `${name}.agent`),
+      progress: join(run, `${name}.progress`),
+      prompt: join(run, `${name}.prompt`),
+      info: polecatRunFile(root, rig, name),
+    };
+  };
+  const rigEntry = (rig: string) => {
+    const entry = readRigs(root).rigs[rig];
+    if (!entry) throw new Error(`rig ${rig} is not in mayor/rigs.json any more`);
+    return entry;
+  };
+
+  let client: Promise<Client> | undefined;
+  const getClient = () => {
+    client ??= import('../temporal/client.js').then((m) => m.connectClient(engineConfig(root)));
+    return client;
+  };
+
+  /** `gt` and `bd` for agents: the same build the worker runs, first on PATH. */
+  const shimDir = join(townPaths(root).gt, 'bin');
+  const ensureShims = () => {
+    mkdirSync(shimDir, { recursive: true });
+    for (const bin of ['gt', 'bd']) {
+      const link = join(shimDir, bin);
+      const target = join(PROJECT_ROOT, 'bin', `${bin}.js`);
+      let current: string | undefined;
+      try {
+        current = readlinkSync(link);
+      } catch {
+        current = undefined;
+      }
+      if (current === target) continue;
+      try {
+        unlinkSync(link);
+      } catch {
+        // none yet
+      }
+      try {
+        symlinkSync(target, link);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      }
+    }
+  };
+
+  const agentEnv = (input: AgentInput, f: ReturnType<typeof files>): Record<string, string> => {
+    const addr = address(input.rig, input.name);
+    return {
+      GT_ROOT: root,
+      GT_RIG: input.rig,
+      GT_ROLE: 'polecat',
+      GT_POLECAT: input.name,
+      GT_BEAD: input.bead,
+      GT_ATTEMPT: String(input.attempt),
+      GT_PROGRESS_FILE: f.progress,
+      BD_ACTOR: addr,
+      GIT_AUTHOR_NAME: addr,
+      GIT_COMMITTER_NAME: addr,
+      GIT_AUTHOR_EMAIL: `${input.rig}.${input.name}@gastown.local`,
+      GIT_COMMITTER_EMAIL: `${input.rig}.${input.name}@gastown.local`,
+      PATH: `${shimDir}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+    };
+  };
+
+  const baseEnv = (): NodeJS.ProcessEnv => {
+    const env: NodeJS.ProcessEnv = { ...process.env };
+    for (const k of IDENTITY_VARS) delete env[k];
+    return env;
+  };
+
+  /** Stop whatever runs for this polecat (tmux session and headless process group) and forget it. */
+  const stopAgent = async (rig: string, name: string): Promise<void> => {
+    const f = files(rig, name);
+    const session = sessionName(rigEntry(rig).prefix, name);
+    if (tmuxAvailable()) {
+      if (await hasSession(session)) {
+        try {
+          killGroup(await panePid(session), 'SIGTERM');
+        } catch {
+          // no pane any more
+        }
+        await killSession(session);
+      }
+    }
+    const pid = readNumber(`${f.state}.pid`);
+    if (pid !== undefined && processAlive(pid)) {
+      killGroup(pid, 'SIGTERM');
+      const deadline = Date.now() + 3000;
+      while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      killGroup(pid, 'SIGKILL');
+    }
+    for (const suffix of ['.pid', '.exit', '.exit.tmp', '.start']) remove(`${f.state}${suffix}`);
+  };
+
+  const ledgerWrite = async <T>(bead: string, actor: string, fn: (tx: Parameters<Parameters<Ledger['transactionAsync']>[0]>[0], current: Bead) => T): Promise<T> => {
+    const ledger = Ledger.open(ledgerDirForId(bead, root));
+    return ledger.transactionAsync((tx) => fn(tx, tx.get(bead)), { actor });
+  };
+
+  const mailMayor = async (from: string, subject: string, body: string): Promise<string> => {
+    const hq = Ledger.open(townPaths(root).beads);
+    const bead = await hq.transactionAsync((tx) => tx.create({
+      title: subject,
+      description: body,
+      issue_type: 'message',
+      assignee: 'mayor',
+      labels: ['to:mayor', `from:${from}`],
+      metadata: { from, to: 'mayor' },
+    }), { actor: from });
+    return bead.id;
+  };
+
+  return {
+    /**
+     * Get a piece of work ready: the bead still hooked to this polecat (a sent-back bead is
+     * hooked again), no stale session, the worktree on the bead's branch, the session notes
+     * `gt prime` reads. Returns `skip` when the bead moved on meanwhile (unslung, closed, re-slung).
+     */
+    async preparePolecatWork(input: PrepareInput): Promise<Prepared> {
+      const { rig, name, item } = input;
+      const entry = rigEntry(rig);
+      const addr = address(rig, name);
+      const limits = polecatLimits(root, rig);
+      const session = sessionName(entry.prefix, name);
+      const worktree = join(rigPaths(root, rig).polecats, name);
+      const branch = `polecat/${name}/${item.bead}`;
+      const base = { worktree, branch, base: '', session, limits, defaultBranch: entry.default_branch };
+      const check = await ledgerWrite(item.bead, addr, (tx, bead) => {
+        if (bead.status === 'hooked' && bead.assignee === addr) return { title: bead.title };
+        if (item.kind === 'sling') return { skip: `bead ${item.bead} is ${bead.status}${bead.assignee ? ` (assignee ${bead.assignee})` : ''}, no longer on this polecat's hook` };
+        if (bead.status === 'closed') return { skip: `bead ${item.bead} was closed meanwhile` };
+        if (bead.status === 'hooked') return { skip: `bead ${item.bead} is on ${bead.assignee}'s hook now` };
+        tx.update(bead.id, { status: 'hooked', assignee: addr });
+        return { title: bead.title };
+      });
+      if ('skip' in check) return { ...base, skip: check.skip };
+      await stopAgent(rig, name);
+      const prepared = await prepareWorktree({ repo: rigPaths(root, rig).repo, worktree, branch, defaultBranch: entry.default_branch, who: addr });
+      const f = files(rig, name);
+      mkdirSync(dirname(f.info), { recursive: true });
+      const info: PolecatRunInfo = {
+        bead: item.bead,
+        branch,
+        worktree,
+        attempt: 0,
+        formula: item.formula ?? 'mol-polecat-work',
+        vars: item.vars ?? {},
+        session,
+        headless: item.headless,
+        startedAt: new Date().toISOString(),
+      };
+      if (item.kind === 'rework') info.handoff = `The merge queue sent this work back: ${item.reason ?? 'no reason given'}. Rebase onto origin/${entry.default_branch}, fix what it names, commit, and run \`gt done\` again.`;
+      writeFileSync(f.info, JSON.stringify(info, null, 2) + '\n');
+      if (prepared.savedWip) {
+        await ledgerWrite(item.bead, addr, (tx, bead) => tx.addComment(bead.id, `uncommitted work left on ${prepared.savedWip} was committed there before ${name} switched to ${branch}`));
+      }
+      return { ...base, base: prepared.base, title: check.title };
+    },
+
+    /**
+     * One agent session: start (or adopt, after a worker died) the agent in the worktree and
+     * watch it. Heartbeats every tick so the engine notices a dead worker; progress (output,
+     * commits, gt/bd calls) is judged here: silent past the stall timeout → a nudge; silent
+     * past the grace that follows → the session is stopped and reported `stalled`. A session
+     * that ends by itself is reported `exited` with its exit code; `gt done` arrives at the
+     * workflow, which then stops the session.
+     */
+    async runPolecatAgent(input: AgentInput): Promise<AgentOutcome> {
+      const ctx = Context.current();
+      const entry = rigEntry(input.rig);
+      const f = files(input.rig, input.name);
+      mkdirSync(dirname(f.log), { recursive: true });
+      mkdirSync(dirname(f.state), { recursive: true });
+      ensureShims();
+      const runtime = chooseRuntime({ root, rig: input.rig, role: 'polecat', agentFlag: input.agent });
+      const prompt = firstPrompt({ rig: input.rig, name: input.name, bead: input.bead, title: input.title, attempt: input.attempt, handoff: input.handoff });
+      const start = buildStartCommand(runtime, prompt);
+      const env = { ...runtime.env, ...agentEnv(input, f) };
+      updateInfo(f.info, { attempt: input.attempt, handoff: input.handoff });
+
+      const gitDir = worktreeGitDir(input.worktree);
+      const signature = () => [sizeAndTime(f.log), sizeAndTime(f.progress), gitDir ? sizeAndTime(join(gitDir, 'logs', 'HEAD')) : ''].join('|');
+      const earlier = ctx.info.heartbeatDetails as WatchDetails | undefined;
+      const watch: WatchDetails = { lastProgressAt: earlier?.lastProgressAt ?? Date.now(), nudgedAt: earlier?.nudgedAt };
+      let lastSig = signature();
+      let ignoreUntil = 0;
+      let nudged = watch.nudgedAt !== undefined;
+      const session = sessionName(entry.prefix, input.name);
+      const useTmux = !input.headless && tmuxAvailable();
+
+      /** true when the session must be stopped as stalled. */
+      const judge = async (): Promise<boolean> => {
+        const now = Date.now();
+        const sig = signature();
+        if (sig !== lastSig) {
+          lastSig = sig;
+          // The echo of our own nudge is not the agent's progress.
+          if (now >= ignoreUntil) {
+            watch.lastProgressAt = now;
+            watch.nudgedAt = undefined;
+          }
+        }
+        if (watch.nudgedAt === undefined && now - watch.lastProgressAt >= input.limits.stallMs) {
+          watch.nudgedAt = now;
+          nudged = true;
+          ignoreUntil = now + 1500;
+          appendLine(f.log, `[gt] no progress for ${formatDuration(input.limits.stallMs)}: nudging`);
+          if (useTmux) await sendText(session, nudgeText(formatDuration(input.limits.stallMs))).catch(() => undefined);
+          lastSig = signature();
+        } else if (watch.nudgedAt !== undefined && now - watch.nudgedAt >= input.limits.nudgeGraceMs) {
+          return true;
+        }
+        ctx.heartbeat(watch);
+        return false;
+      };
+      const stalledDetail = () => `no progress for ${formatDuration(Date.now() - watch.lastProgressAt)} (stall_timeout ${formatDuration(input.limits.stallMs)}, then a nudge and ${formatDuration(input.limits.nudgeGraceMs)} grace)`;
+
+      if (!useTmux) {
+        let stdinFile: string | undefined;
+        if (start.typedPrompt) {
+          writeFileSync(f.prompt, start.typedPrompt + '\n');
+          stdinFile = f.prompt;
+        }
+        let stalled = false;
+        const result = await runChild({
+          command: start.argv[0]!,
+          args: start.argv.slice(1),
+          cwd: input.worktree,
+          env: { ...baseEnv(), ...env },
+          logFile: f.log,
+          stateFile: f.state,
+          stdinFile,
+          onTick: async () => (stalled = await judge()),
+        });
+        if (stalled) {
+          appendLine(f.log, `[gt] stopped: ${stalledDetail()}`);
+          return { outcome: 'stalled', nudged, tail: tailOf(f.log), code: null };
+        }
+        return { outcome: 'exited', code: result.code, tail: result.tail, nudged };
+      }
+
+      const exitFile = `${f.state}.exit`;
+      let pid: number | undefined;
+      if (await hasSession(session)) pid = await panePid(session).catch(() => undefined);
+      if (pid === undefined && readNumber(exitFile) === undefined) {
+        remove(exitFile);
+        appendLine(f.log, `[gt] attempt ${input.attempt}: starting ${runtime.name} in tmux session ${session}`);
+        pid = await newSession({
+          session,
+          cwd: input.worktree,
+          env: { ...env, GT_EXIT_FILE: exitFile },
+          // tmux gives a new pane the PATH of its server, whatever `-e` says: set it in the argv.
+          argv: ['/usr/bin/env', `PATH=${env.PATH}`, '/bin/sh', '-c', WRAPPER, 'gt-agent', ...start.argv],
+        });
+        writeFileSync(`${f.state}.pid`, `${pid}\n`);
+        await pipeToFile(session, f.log).catch(() => undefined);
+        if (start.typedPrompt) {
+          // Type the prompt once the agent has drawn something (it is ready to read input).
+          const size = sizeOf(f.log);
+          const deadline = Date.now() + 15_000;
+          while (sizeOf(f.log) === size && Date.now() < deadline && processAlive(pid)) await new Promise((r) => setTimeout(r, 200));
+          await sendText(session, start.typedPrompt).catch(() => undefined);
+        }
+      }
+      const cancelled = new Promise<void>((r) => ctx.cancellationSignal.addEventListener('abort', () => r()));
+      try {
+        for (;;) {
+          if (pid === undefined || !processAlive(pid)) {
+            // Let tmux finish closing the session so the next attempt starts clean.
+            await killSession(session);
+            const code = readNumber(exitFile) ?? null;
+            remove(exitFile);
+            remove(`${f.state}.pid`);
+            return { outcome: 'exited', code, tail: tailOf(f.log), nudged, session };
+          }
+          if (await judge()) {
+            appendLine(f.log, `[gt] stopped: ${stalledDetail()}`);
+            await stopAgent(input.rig, input.name);
+            return { outcome: 'stalled', code: null, tail: tailOf(f.log), nudged, session };
+          }
+          const stop = await Promise.race([cancelled.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1000))]);
+          if (stop) break;
+        }
+      } finally {
+        if (ctx.cancellationSignal.aborted) await stopAgent(input.rig, input.name);
+      }
+      throw ctx.cancellationSignal.reason ?? new Error('cancelled');
+    },
+
+    async stopPolecatAgent(rig: string, name: string): Promise<void> {
+      await stopAgent(rig, name);
+    },
+
+    /** A line on the bead for each session that ended without `gt done`, so people see the history. */
+    async notePolecatAttempt(rig: string, name: string, bead: string, text: string): Promise<void> {
+      await ledgerWrite(bead, address(rig, name), (tx, b) => {
+        if (b.comments?.at(-1)?.text !== text) tx.addComment(b.id, text);
+      });
+    },
+
+    /**
+     * `gt done`: the hook is released. COMPLETED → in_progress while the merge queue has it;
+     * ESCALATED → blocked, with mail to the Mayor; DEFERRED → deferred and unassigned.
+     * Only a bead still hooked to this polecat is changed (a retry changes nothing twice).
+     */
+    async releasePolecatHook(input: { rig: string; name: string; bead: string; status: DoneStatus; message?: string; branch: string }): Promise<{ mail?: string }> {
+      const addr = address(input.rig, input.name);
+      const note = input.message ? `: ${input.message}` : '';
+      const changed = await ledgerWrite(input.bead, addr, (tx, bead) => {
+        if (!(bead.status === 'hooked' && bead.assignee === addr)) return false;
+        if (input.status === 'COMPLETED') {
+          tx.update(bead.id, { status: 'in_progress' });
+          tx.addComment(bead.id, `gt done by ${addr}: branch ${input.branch} submitted to the merge queue${note}`);
+        } else if (input.status === 'ESCALATED') {
+          tx.update(bead.id, { status: 'blocked' });
+          tx.addComment(bead.id, `escalated by ${addr} (branch ${input.branch})${note}`);
+        } else {
+          tx.update(bead.id, { status: 'deferred', assignee: null });
+          tx.addComment(bead.id, `deferred by ${addr} (branch ${input.branch} keeps the work)${note}`);
+        }
+        return true;
+      });
+      if (changed && input.status === 'ESCALATED') {
+        return { mail: await mailMayor(addr, `ESCALATED: ${input.bead} needs a person`, `${addr} escalated ${input.bead}${note || '.'}\nIts work is on branch ${input.branch}.`) };
+      }
+      return {};
+    },
+
+    async submitPolecatMergeRequest(rig: string, mr: MergeRequest): Promise<string> {
+      const { submitMergeRequest } = await import('../refinery/client.js');
+      await submitMergeRequest(await getClient(), engineConfig(root), rig, mr);
+      return refineryWorkflowId(rig);
+    },
+
+    /** After the last attempt: the bead is blocked with the reason and the Mayor gets mail. */
+    async blockPolecatBead(input: { rig: string; name: string; bead: string; reason: string; branch: string }): Promise<{ blocked: boolean; mail?: string }> {
+      const addr = address(input.rig, input.name);
+      const blocked = await ledgerWrite(input.bead, addr, (tx, bead) => {
+        if (!(bead.status === 'hooked' && bead.assignee === addr)) return false;
+        tx.update(bead.id, { status: 'blocked', add_labels: ['polecat:failed'] });
+        tx.addComment(bead.id, `blocked: ${input.reason}`);
+        return true;
+      });
+      if (!blocked) return { blocked };
+      const mail = await mailMayor(
+        addr,
+        `BLOCKED: ${input.bead} (${input.rig})`,
+        `${addr} could not finish ${input.bead}: ${input.reason}\nIts work is on branch ${input.branch}. Fix the cause, then \`gt sling ${input.bead} ${input.rig}\` again.`,
+      );
+      return { blocked, mail };
+    },
+  };
+}
+
+function readNumber(file: string): number | undefined {
+  try {
+    const text = readFileSync(file, 'utf8').trim();
+    if (!text) return undefined;
+    const n = Number(text);
+    return Number.isFinite(n) ? n : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function remove(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // gone
+  }
+}
+
+function sizeAndTime(file: string): string {
+  try {
+    const st = statSync(file);
+    return `${st.size}:${st.mtimeMs}`;
+  } catch {
+    return '-';
+  }
+}
+
+function sizeOf(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+function appendLine(file: string, line: string): void {
+  try {
+    const fd = openSync(file, 'a');
+    try {
+      writeFileSync(fd, `${line}\n`);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // the log is a convenience
+  }
+}
+
+function updateInfo(file: string, patch: Partial<PolecatRunInfo>): void {
+  try {
+    const info = JSON.parse(readFileSync(file, 'utf8')) as PolecatRunInfo;
+    writeFileSync(file, JSON.stringify({ ...info, ...patch }, null, 2) + '\n');
+  } catch {
+    // written by prepare; missing only if the polecat was nuked meanwhile
+  }
+}
+

@@ -1,0 +1,83 @@
+import type { Command } from 'commander';
+import { usageError } from '../../errors.js';
+import { requireTownRoot } from '../../town/layout.js';
+import { action, printJson } from '../run.js';
+
+/** Who am I and who else is working: `gt whoami`, `gt prime`, `gt agents`, `gt polecat list|nuke`. */
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n') + '\n';
+}
+
+export function registerAgentCommands(program: Command): void {
+  program
+    .command('whoami')
+    .description('the agent identity of this shell: from GT_ROLE/GT_RIG/GT_POLECAT, else from the folder')
+    .option('--json', 'print as JSON')
+    .action(action(async (opts: { json?: boolean }) => {
+      const root = requireTownRoot();
+      const { currentIdentity } = await import('../../polecat/identity.js');
+      const me = currentIdentity(root);
+      if (opts.json) return printJson({ ...me, town: root });
+      process.stdout.write(`${me.address} (role ${me.role}${me.rig ? `, rig ${me.rig}` : ''}; from ${me.source === 'env' ? 'GT_* environment' : 'the current folder'})\n`);
+    }));
+
+  program
+    .command('prime')
+    .description('context for an agent: its role, the bead on its hook and that bead\'s work checklist')
+    .option('--json', 'print the hook and checklist as JSON')
+    .action(action(async (opts: { json?: boolean }) => {
+      const root = requireTownRoot();
+      const { hookView, primeText } = await import('../../polecat/view.js');
+      if (opts.json) {
+        const view = hookView(root, process.cwd());
+        const { workChecklist, DEFAULT_WORK_FORMULA } = await import('../../polecat/checklist.js');
+        const checklist = view.bead && view.rig && view.role === 'polecat' ? workChecklist(root, view.rig, view.bead.id, view.formula ?? DEFAULT_WORK_FORMULA, view.vars ?? {}) : null;
+        return printJson({ ...view, checklist });
+      }
+      process.stdout.write(primeText(root, process.cwd()));
+    }));
+
+  const listAction = action(async (rig: string | undefined, opts: { json?: boolean }) => {
+    const root = requireTownRoot();
+    const { listPolecats } = await import('../../polecat/view.js');
+    const list = listPolecats(root, rig);
+    if (opts.json) return printJson(list);
+    if (list.length === 0) {
+      process.stdout.write(`No polecats${rig ? ` in rig ${rig}` : ''} yet. gt sling <bead> <rig> makes one.\n`);
+      return;
+    }
+    const rows = [['AGENT', 'STATE', 'BEAD', 'SESSION'], ...list.map((p) => [p.address, p.state, p.bead ?? '-', p.sessionAlive ? p.session! : '-'])];
+    process.stdout.write(table(rows));
+  });
+
+  program
+    .command('agents [rig]')
+    .description('the town\'s worker agents (polecats) with their hooks and sessions')
+    .option('--json', 'print as JSON')
+    .action(listAction);
+
+  const polecat = program.command('polecat').description('the worker agents of a rig');
+  polecat
+    .command('list [rig]')
+    .description('polecats (all rigs, or one): working or idle, hooked bead, tmux session')
+    .option('--json', 'print as JSON')
+    .action(listAction);
+  polecat
+    .command('nuke <polecat>')
+    .description('end a polecat: stop its workflow and session, remove its worktree (branches stay); <polecat> is <rig>/<name> or <rig>/polecats/<name>')
+    .option('--force', 'also when a bead is on its hook (the bead goes back to open)')
+    .option('--json', 'print the result as JSON')
+    .action(action(async (target: string, opts: { force?: boolean; json?: boolean }) => {
+      const m = /^([^/]+)\/(?:polecats\/)?([^/]+)$/.exec(target);
+      if (!m) throw usageError(`"${target}" is not a polecat`, 'write <rig>/<name>, e.g. gt polecat nuke myrig/furiosa');
+      const root = requireTownRoot();
+      const { validatePolecatName } = await import('../../polecat/names.js');
+      validatePolecatName(m[2]!);
+      const { nukePolecat } = await import('../../polecat/client.js');
+      const result = await nukePolecat(root, m[1]!, m[2]!, { force: opts.force, by: process.env.BD_ACTOR?.trim() || process.env.USER || 'overseer' });
+      if (opts.json) return printJson(result);
+      process.stdout.write(`Nuked ${m[1]}/polecats/${m[2]}${result.unslung ? ` (${result.unslung} back to open)` : ''}\n`);
+    }));
+}

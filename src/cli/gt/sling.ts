@@ -1,0 +1,105 @@
+import type { Command } from 'commander';
+import { requireTownRoot } from '../../town/layout.js';
+import { action, collect, printJson } from '../run.js';
+import { parseVars } from '../bd/cook.js';
+
+/**
+ * The bead's life on a hook: `gt sling` hands beads to polecats, `gt hook` shows (or takes) the
+ * current agent's hook, `gt done` ends a polecat's work, `gt handoff` asks for a fresh session,
+ * `gt unsling` takes a bead back. The engine client is loaded only by commands that need it.
+ */
+
+function actor(): string {
+  return process.env.BD_ACTOR?.trim() || process.env.USER?.trim() || 'overseer';
+}
+
+export function registerSlingCommands(program: Command): void {
+  program
+    .command('sling <args...>')
+    .usage('<bead…> <rig> [options]')
+    .description('hand beads to polecats of a rig: each gets a worktree, a branch and an agent session')
+    .option('--agent <name>', 'agent runtime for these polecats (default: the rig\'s or town\'s polecat agent)')
+    .option('--formula <name>', 'work checklist formula shown by gt prime (default: mol-polecat-work)')
+    .option('--var <name=value>', 'a var for the formula (repeatable)', collect, [])
+    .option('--headless', 'run the agent as a background process instead of in a tmux session')
+    .option('--force', 'sling a bead whose prefix belongs to another rig (or the town)')
+    .option('--no-convoy', 'do not create a one-bead convoy (accepted; convoys are not tracked yet)')
+    .option('--json', 'print the result as JSON')
+    .action(action(async (args: string[], opts: { agent?: string; formula?: string; var: string[]; headless?: boolean; force?: boolean; json?: boolean }) => {
+      const { usageError } = await import('../../errors.js');
+      if (args.length < 2) throw usageError('gt sling needs at least one bead and a rig', 'usage: gt sling <bead…> <rig>, e.g. gt sling gt-abc12 myrig');
+      const rig = args.at(-1)!;
+      const beads = args.slice(0, -1);
+      const root = requireTownRoot();
+      const vars = parseVars(opts.var);
+      const { sling } = await import('../../polecat/client.js');
+      const slung = await sling(root, { beads, rig, agent: opts.agent, formula: opts.formula, vars, headless: opts.headless, force: opts.force, by: actor() });
+      if (opts.json) return printJson(slung);
+      for (const s of slung) process.stdout.write(`Slung ${s.bead} to ${s.address} (branch ${s.branch})\n`);
+      process.stdout.write(`Watch: gt polecat list ${rig}${opts.headless ? '' : '; attach: tmux attach -t <prefix>-<name>'}\n`);
+    }));
+
+  program
+    .command('hook [bead]')
+    .description('show the bead on your hook (found from GT_* or the folder you are in); with a bead, put it on your own hook')
+    .option('--json', 'print as JSON')
+    .action(action(async (beadArg: string | undefined, opts: { json?: boolean }) => {
+      const root = requireTownRoot();
+      const { attachHook, hookView } = await import('../../polecat/view.js');
+      if (beadArg) {
+        const bead = attachHook(root, process.cwd(), beadArg, actor());
+        if (opts.json) return printJson(bead);
+        process.stdout.write(`${bead.id} is on the hook of ${bead.assignee}\n`);
+        return;
+      }
+      const view = hookView(root, process.cwd());
+      if (opts.json) return printJson(view);
+      if (!view.bead) {
+        process.stdout.write(`Nothing on the hook of ${view.agent}.\n`);
+        return;
+      }
+      process.stdout.write(`${view.agent}: ${view.bead.id} ${view.bead.title} [${view.bead.status}]\n`);
+      if (view.branch) process.stdout.write(`  branch ${view.branch}${view.attempt ? `, session ${view.attempt}` : ''}\n`);
+      if (view.handoff) process.stdout.write(`  handoff: ${view.handoff}\n`);
+    }));
+
+  program
+    .command('done')
+    .description('inside a polecat worktree: finish the hooked bead (send the branch to the merge queue) and release the hook')
+    .option('--status <status>', 'COMPLETED (default), ESCALATED (needs a person) or DEFERRED (not now)')
+    .option('-m, --message <text>', 'a note for the bead')
+    .option('--json', 'print the receipt as JSON')
+    .action(action(async (opts: { status?: string; message?: string; json?: boolean }) => {
+      const root = requireTownRoot();
+      const { done } = await import('../../polecat/client.js');
+      const receipt = await done(root, process.cwd(), { status: opts.status, message: opts.message });
+      if (opts.json) return printJson(receipt);
+      if (receipt.status === 'COMPLETED') process.stdout.write(`${receipt.bead}: branch ${receipt.branch} sent to ${receipt.mergeQueue}; hook released\n`);
+      else process.stdout.write(`${receipt.bead}: ${receipt.status.toLowerCase()}; hook released\n`);
+    }));
+
+  program
+    .command('handoff')
+    .description('polecat: end this session and start a fresh one in the same worktree, with a note for it')
+    .option('-m, --message <note>', 'what the next session should know')
+    .option('--json', 'print the receipt as JSON')
+    .action(action(async (opts: { message?: string; json?: boolean }) => {
+      const root = requireTownRoot();
+      const { handoff } = await import('../../polecat/client.js');
+      const receipt = await handoff(root, process.cwd(), opts.message);
+      if (opts.json) return printJson(receipt);
+      process.stdout.write(`Handing off ${receipt.bead}: session ${receipt.attempt} ends, a fresh one starts in the same worktree\n`);
+    }));
+
+  program
+    .command('unsling [bead]')
+    .description('take a bead off its hook (back to open) and stop the polecat working it; without a bead, your own hook')
+    .option('--json', 'print the result as JSON')
+    .action(action(async (beadArg: string | undefined, opts: { json?: boolean }) => {
+      const root = requireTownRoot();
+      const { unsling } = await import('../../polecat/client.js');
+      const result = await unsling(root, process.cwd(), beadArg, actor());
+      if (opts.json) return printJson(result);
+      process.stdout.write(`${result.bead} taken off the hook of ${result.from} (now ${result.status})\n`);
+    }));
+}

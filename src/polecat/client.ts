@@ -1,0 +1,398 @@
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ledger } from '../beads/ledger.js';
+import type { Bead } from '../beads/model.js';
+import { GtError, usageError } from '../errors.js';
+import { withLockSync } from '../lock.js';
+import { rigTaskQueue, type EngineConfig } from '../temporal/config.js';
+import { withEngine } from '../temporal/engine.js';
+import { polecatWorkflowId } from '../temporal/merge-protocol.js';
+import { GtKind, GtRig, GtStatus } from '../temporal/search-attributes.js';
+import { readRigs, rigPaths, townPaths, type RigEntry } from '../town/layout.js';
+import { requireRig } from '../town/rigs.js';
+import { ledgerDirForId } from '../town/routes.js';
+import { chooseRuntime } from '../town/runtimes.js';
+import { readRigSettings } from '../town/settings.js';
+import { DEFAULT_WORK_FORMULA, workChecklist } from './checklist.js';
+import { hookedTo, polecatRunFile, workingPolecats } from './hook.js';
+import { currentIdentity } from './identity.js';
+import { requirePolecatHere } from './view.js';
+import { chooseName, poolNames } from './names.js';
+import { maxPolecatsPerRig } from './settings.js';
+import {
+  ASSIGN_SIGNAL,
+  DONE_STATUSES,
+  DONE_UPDATE,
+  HANDOFF_UPDATE,
+  POLECAT_QUERY,
+  POLECAT_WORKFLOW,
+  UNSLING_SIGNAL,
+  polecatAddress,
+  polecatBranch,
+  type DoneReceipt,
+  type DoneRequest,
+  type DoneStatus,
+  type HandoffReceipt,
+  type PolecatInput,
+  type PolecatState,
+  type WorkItem,
+} from './state.js';
+
+/** Client side of polecats: sling, done, handoff, unsling, and what `gt hook`/`prime`/`polecat list` show. Loaded lazily by the CLI. */
+
+export interface SlingOptions {
+  beads: string[];
+  rig: string;
+  agent?: string;
+  formula?: string;
+  vars?: Record<string, string>;
+  headless?: boolean;
+  force?: boolean;
+  /** Who slings (BD_ACTOR or the user). */
+  by: string;
+}
+
+export interface Slung {
+  bead: string;
+  title: string;
+  rig: string;
+  polecat: string;
+  address: string;
+  branch: string;
+  worktree: string;
+  workflow: string;
+}
+
+interface Checked {
+  id: string;
+  title: string;
+  ledgerDir: string;
+}
+
+function beadPrefixOf(id: string): string {
+  const dash = id.indexOf('-');
+  return dash > 0 ? id.slice(0, dash) : id;
+}
+
+/** Every check of `gt sling` that needs no lock: rig, agent, formula, beads. Throws before anything changes. */
+function checkSling(root: string, opts: SlingOptions): { entry: RigEntry; beads: Checked[] } {
+  if (opts.beads.length === 0) throw usageError('no bead given', 'usage: gt sling <bead…> <rig>');
+  const entry = requireRig(root, opts.rig);
+  chooseRuntime({ root, rig: opts.rig, role: 'polecat', agentFlag: opts.agent });
+  const beads: Checked[] = [];
+  for (const arg of opts.beads) {
+    const ledgerDir = ledgerDirForId(arg, root);
+    const bead = Ledger.open(ledgerDir).get(arg);
+    if (beads.some((b) => b.id === bead.id)) throw usageError(`bead ${bead.id} is given twice`, 'give each bead once');
+    if (bead.status === 'closed') {
+      throw new GtError(`bead ${bead.id} is closed`, { hint: `reopen it first (\`bd reopen ${bead.id}\`) if there is more to do` });
+    }
+    if (bead.status === 'hooked') {
+      throw new GtError(`bead ${bead.id} is already on the hook of ${bead.assignee ?? 'someone'}`, { hint: `take it off first: gt unsling ${bead.id}` });
+    }
+    const prefix = beadPrefixOf(bead.id);
+    if (prefix !== entry.prefix && !opts.force) {
+      const owner = Object.entries(readRigs(root).rigs).find(([, r]) => r.prefix === prefix)?.[0];
+      throw new GtError(`bead ${bead.id} belongs to ${owner ? `rig ${owner}` : prefix === 'hq' ? 'the town (hq)' : `prefix "${prefix}"`}, not to rig ${opts.rig} (prefix ${entry.prefix})`, {
+        hint: owner ? `sling it to its own rig: gt sling ${bead.id} ${owner}; or pass --force` : 'pass --force to work it in this rig anyway',
+      });
+    }
+    beads.push({ id: bead.id, title: bead.title, ledgerDir });
+  }
+  // The checklist must resolve for these beads, or the agent would find a broken `gt prime`.
+  workChecklist(root, opts.rig, beads[0]!.id, opts.formula ?? DEFAULT_WORK_FORMULA, opts.vars ?? {});
+  return { entry, beads };
+}
+
+/**
+ * `gt sling`: check everything, then under the rig's sling lock pick polecat names (lowest free
+ * names of the pool; busy = a bead on its hook) and hook each bead to its polecat in the ledger,
+ * which reserves the name. Then each polecat workflow is told by signal-with-start. If telling
+ * fails, the hooks of the beads not handed over are taken back.
+ */
+export async function sling(root: string, opts: SlingOptions): Promise<Slung[]> {
+  checkSling(root, opts);
+  return withEngine(root, async (client, config) => {
+    const { entry, beads } = checkSling(root, opts);
+    const p = rigPaths(root, opts.rig);
+    const plan = withLockSync(join(p.polecats, '.sling.lock'), () => {
+      const busy = workingPolecats(root, opts.rig);
+      const cap = maxPolecatsPerRig(root, opts.rig);
+      if (busy.size + beads.length > cap) {
+        throw new GtError(`rig ${opts.rig} has ${busy.size} working polecat${busy.size === 1 ? '' : 's'} and a cap of ${cap}; ${beads.length} more would pass it`, {
+          hint: 'wait for some to finish (gt polecat list), or raise scheduler.max_polecats_per_rig in settings/config.json',
+        });
+      }
+      const pool = poolNames(readRigSettings(root, opts.rig));
+      const taken = new Set(busy.keys());
+      const chosen = beads.map((b) => {
+        const name = chooseName(opts.rig, pool, taken);
+        taken.add(name);
+        return { ...b, name };
+      });
+      for (const c of chosen) {
+        const address = polecatAddress(opts.rig, c.name);
+        Ledger.open(c.ledgerDir).transaction((tx) => {
+          const bead = tx.get(c.id);
+          // Re-checked under the ledger lock: another process may have moved it since.
+          if (bead.status === 'closed' || bead.status === 'hooked') throw new GtError(`bead ${c.id} became ${bead.status} meanwhile`, { hint: 'look at it with bd show' });
+          tx.update(c.id, { status: 'hooked', assignee: address });
+          tx.addComment(c.id, `slung to ${address} by ${opts.by}`);
+        }, { actor: opts.by });
+      }
+      return chosen;
+    }, { what: `the sling lock of rig ${opts.rig}` });
+
+    const slung: Slung[] = [];
+    try {
+      for (const c of plan) {
+        const item: WorkItem = {
+          bead: c.id,
+          kind: 'sling',
+          agent: opts.agent,
+          headless: opts.headless,
+          formula: opts.formula,
+          vars: opts.vars,
+          by: opts.by,
+          at: new Date().toISOString(),
+        };
+        const workflow = await startPolecat(client, config, opts.rig, c.name, item);
+        const worktree = join(p.polecats, c.name);
+        slung.push({ bead: c.id, title: c.title, rig: opts.rig, polecat: c.name, address: polecatAddress(opts.rig, c.name), branch: polecatBranch(c.name, c.id), worktree, workflow });
+      }
+    } catch (err) {
+      const handed = new Set(slung.map((s) => s.bead));
+      for (const c of plan) {
+        if (handed.has(c.id)) continue;
+        Ledger.open(c.ledgerDir).transaction((tx) => {
+          const bead = tx.get(c.id);
+          if (bead.status === 'hooked' && bead.assignee === polecatAddress(opts.rig, c.name)) {
+            tx.update(c.id, { status: 'open', assignee: null });
+            tx.addComment(c.id, `sling to ${opts.rig} failed and was taken back: ${(err as Error).message}`);
+          }
+        }, { actor: opts.by });
+      }
+      throw err;
+    }
+    void entry;
+    return slung;
+  }, { start: true });
+}
+
+async function startPolecat(client: Client, config: EngineConfig, rig: string, name: string, item: WorkItem): Promise<string> {
+  const workflowId = polecatWorkflowId(rig, name);
+  const input: PolecatInput = { rig, name };
+  await client.workflow.signalWithStart(POLECAT_WORKFLOW, {
+    workflowId,
+    taskQueue: rigTaskQueue(config, rig),
+    args: [input],
+    signal: ASSIGN_SIGNAL,
+    signalArgs: [item],
+    typedSearchAttributes: [
+      { key: GtKind, value: 'polecat' },
+      { key: GtRig, value: rig },
+      { key: GtStatus, value: 'idle' },
+    ],
+    staticSummary: `polecat ${name} of rig ${rig}`,
+  });
+  return workflowId;
+}
+
+function gitIn(cwd: string, args: string[]): string {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } }).trim();
+}
+
+function updateError(err: unknown, what: string): never {
+  if (err instanceof WorkflowNotFoundError) throw new GtError(`${what}: no polecat workflow is running for it`, { hint: 'is the engine up (`gt status`)? was the polecat nuked?' });
+  if (err instanceof WorkflowUpdateFailedError) {
+    const cause = (err.cause as Error | undefined)?.message ?? err.message;
+    throw new GtError(`${what}: ${cause}`);
+  }
+  throw err;
+}
+
+export function parseDoneStatus(text: string | undefined): DoneStatus {
+  const status = (text ?? 'COMPLETED').toUpperCase();
+  if (!(DONE_STATUSES as readonly string[]).includes(status)) {
+    throw usageError(`--status must be one of ${DONE_STATUSES.join(', ')}, not "${text}"`);
+  }
+  return status as DoneStatus;
+}
+
+/**
+ * `gt done`, inside a polecat worktree: the hooked bead, and for COMPLETED a clean tree at least
+ * one commit ahead of the default branch; then the `done` update, whose receipt says the merge
+ * request went to the rig's refinery and the hook was released.
+ */
+export async function done(root: string, cwd: string, opts: { status?: string; message?: string }): Promise<DoneReceipt> {
+  const status = parseDoneStatus(opts.status);
+  const me = requirePolecatHere(root, cwd, 'gt done');
+  const entry = requireRig(root, me.rig);
+  const hooked = hookedTo(root, me.address, process.env.GT_BEAD);
+  if (hooked.length === 0) {
+    throw new GtError(`nothing is on the hook of ${me.address}`, { hint: 'gt hook shows the hook; a bead is put there by `gt sling <bead> <rig>`' });
+  }
+  const bead = hooked[0]!.bead;
+  let ahead: number | undefined;
+  let head: string | undefined;
+  if (status === 'COMPLETED') {
+    try {
+      head = gitIn(me.home, ['rev-parse', 'HEAD']);
+      ahead = Number(gitIn(me.home, ['rev-list', '--count', `refs/remotes/origin/${entry.default_branch}..HEAD`]));
+    } catch (err) {
+      throw new GtError(`cannot compare ${me.home} with origin/${entry.default_branch}: ${String((err as { stderr?: unknown }).stderr ?? (err as Error).message).trim()}`);
+    }
+    if (ahead === 0) {
+      throw new GtError(`no commits ahead of origin/${entry.default_branch}: there is nothing to merge for ${bead.id}`, {
+        hint: 'commit your work first (git add, git commit); if it cannot be done, use gt done --status ESCALATED or --status DEFERRED',
+      });
+    }
+    const dirty = gitIn(me.home, ['status', '--porcelain', '--untracked-files=no']);
+    if (dirty) {
+      throw new GtError(`uncommitted changes in ${me.home} would not be merged:\n${dirty}`, { hint: 'commit them (or `git restore` what you do not want), then run gt done again' });
+    }
+  }
+  const req: DoneRequest = { bead: bead.id, status, message: opts.message, head, ahead };
+  return withEngine(root, async (client) => {
+    try {
+      return await client.workflow.getHandle(polecatWorkflowId(me.rig, me.name)).executeUpdate<DoneReceipt, [DoneRequest]>(DONE_UPDATE, { args: [req] });
+    } catch (err) {
+      return updateError(err, `gt done for ${bead.id} was refused`);
+    }
+  }, { start: true });
+}
+
+/** `gt handoff`: the polecat asks for a fresh session in the same worktree, with a note for it. */
+export async function handoff(root: string, cwd: string, note?: string): Promise<HandoffReceipt> {
+  const me = currentIdentity(root, cwd);
+  if (me.role !== 'polecat' || !me.rig || !me.name) {
+    throw new GtError(`\`gt handoff\` restarts a polecat's session; you are ${me.address} (${me.role})`, { hint: 'run it inside a polecat session (GT_ROLE=polecat) or its worktree' });
+  }
+  return withEngine(root, async (client) => {
+    try {
+      return await client.workflow.getHandle(polecatWorkflowId(me.rig!, me.name!)).executeUpdate<HandoffReceipt, [{ note?: string }]>(HANDOFF_UPDATE, { args: [{ note }] });
+    } catch (err) {
+      return updateError(err, 'gt handoff was refused');
+    }
+  }, { start: true });
+}
+
+export interface Unslung {
+  bead: string;
+  from: string;
+  status: string;
+}
+
+/** `gt unsling [bead]`: take a bead off its hook (back to open, unassigned) and stop the polecat working it. */
+export async function unsling(root: string, cwd: string, beadArg: string | undefined, by: string): Promise<Unslung> {
+  let bead: Bead;
+  let ledgerDir: string;
+  if (beadArg) {
+    ledgerDir = ledgerDirForId(beadArg, root);
+    bead = Ledger.open(ledgerDir).get(beadArg);
+  } else {
+    const me = currentIdentity(root, cwd);
+    const hooked = hookedTo(root, me.address, process.env.GT_BEAD);
+    if (hooked.length === 0) throw new GtError(`nothing is on the hook of ${me.address}`, { hint: 'name the bead: gt unsling <bead>' });
+    bead = hooked[0]!.bead;
+    ledgerDir = hooked[0]!.ledgerDir;
+  }
+  if (bead.status !== 'hooked') {
+    throw new GtError(`bead ${bead.id} is not on a hook (status ${bead.status})`, { hint: 'gt hook shows what is on your hook' });
+  }
+  const from = bead.assignee ?? '';
+  const m = /^([^/]+)\/polecats\/([^/]+)$/.exec(from);
+  if (m && readRigs(root).rigs[m[1]!]) {
+    await withEngine(root, async (client) => {
+      try {
+        await client.workflow.getHandle(polecatWorkflowId(m[1]!, m[2]!)).signal(UNSLING_SIGNAL, { bead: bead.id, by });
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) throw err;
+      }
+    }, { start: true });
+  }
+  const after = Ledger.open(ledgerDir).transaction((tx) => {
+    const b = tx.get(bead.id);
+    if (b.status === 'hooked' && b.assignee === from) {
+      tx.update(b.id, { status: 'open', assignee: null });
+      tx.addComment(b.id, `unslung from ${from} by ${by}`);
+    }
+    return tx.get(b.id);
+  }, { actor: by });
+  return { bead: bead.id, from, status: after.status };
+}
+
+/** The workflow's own view of a polecat (status, attempts), when the engine can tell. */
+export async function polecatState(client: Client, rig: string, name: string): Promise<PolecatState | undefined> {
+  try {
+    return await client.workflow.getHandle(polecatWorkflowId(rig, name)).query<PolecatState>(POLECAT_QUERY);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * `gt polecat nuke <rig>/<name>`: end the polecat's workflow, stop its session, remove its
+ * worktree (branches stay in the rig's repository). Refused while a bead is on its hook unless
+ * `force`, which first puts the bead back to open.
+ */
+export async function nukePolecat(root: string, rig: string, name: string, opts: { force?: boolean; by: string }): Promise<{ rig: string; name: string; removed: boolean; unslung?: string }> {
+  requireRig(root, rig);
+  const address = polecatAddress(rig, name);
+  const hooked = hookedTo(root, address);
+  const dir = join(rigPaths(root, rig).polecats, name);
+  if (!existsSync(dir) && hooked.length === 0) {
+    throw new GtError(`rig ${rig} has no polecat named ${name}`, { hint: `gt polecat list ${rig} shows its polecats` });
+  }
+  if (hooked.length && !opts.force) {
+    throw new GtError(`polecat ${address} is working ${hooked[0]!.bead.id}`, { hint: 'wait for it, take the bead off with gt unsling, or pass --force' });
+  }
+  let unslung: string | undefined;
+  await withEngine(root, async (client) => {
+    try {
+      await client.workflow.getHandle(polecatWorkflowId(rig, name)).terminate(`nuked by ${opts.by}`);
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+    }
+  }, { start: true });
+  for (const h of hooked) {
+    Ledger.open(h.ledgerDir).transaction((tx) => {
+      tx.update(h.bead.id, { status: 'open', assignee: null });
+      tx.addComment(h.bead.id, `taken back from ${address} when it was nuked by ${opts.by}`);
+    }, { actor: opts.by });
+    unslung = h.bead.id;
+  }
+  const session = `${readRigs(root).rigs[rig]!.prefix}-${name}`;
+  try {
+    const socket = process.env.GT_TMUX_SOCKET;
+    execFileSync('tmux', [...(socket ? ['-L', socket] : []), 'kill-session', '-t', `=${session}`], { stdio: 'ignore' });
+  } catch {
+    // no session
+  }
+  const pidFile = join(townPaths(root).run, 'polecats', rig, `${name}.agent.pid`);
+  try {
+    const pid = Number(readFileSync(pidFile, 'utf8').trim());
+    if (pid > 0) process.kill(-pid, 'SIGKILL');
+  } catch {
+    // no headless agent
+  }
+  const repo = rigPaths(root, rig).repo;
+  if (existsSync(dir)) {
+    try {
+      execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: repo, stdio: 'ignore' });
+    } catch {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    try {
+      execFileSync('git', ['worktree', 'prune'], { cwd: repo, stdio: 'ignore' });
+    } catch {
+      // pruned later by the next worktree change
+    }
+  }
+  rmSync(polecatRunFile(root, rig, name), { force: true });
+  return { rig, name, removed: true, unslung };
+}
+
+export { requirePolecatHere } from './view.js';

@@ -1,0 +1,54 @@
+import { GtError } from '../errors.js';
+import { durationProblem, parseDuration } from '../formula/duration.js';
+import { readRigSettings, readTownSettings, type Thresholds } from '../town/settings.js';
+import type { PolecatLimits } from './state.js';
+
+export const DEFAULT_MAX_POLECATS = 25;
+
+const DEFAULTS: Required<Pick<Thresholds, 'heartbeat_timeout' | 'stall_timeout' | 'nudge_grace' | 'max_attempts'>> = {
+  heartbeat_timeout: '30s',
+  stall_timeout: '15m',
+  nudge_grace: '2m',
+  max_attempts: 3,
+};
+
+/** Town thresholds overridden field by field by the rig's. */
+export function rigThresholds(root: string, rig: string): Thresholds {
+  return { ...(readTownSettings(root).thresholds ?? {}), ...(readRigSettings(root, rig).thresholds ?? {}) };
+}
+
+function duration(t: Thresholds, key: 'heartbeat_timeout' | 'stall_timeout' | 'nudge_grace', rig: string): number {
+  const text = t[key] ?? DEFAULTS[key];
+  const problem = durationProblem(text);
+  if (problem) {
+    throw new GtError(`thresholds.${key} "${String(text)}" is not a duration (${problem})`, {
+      hint: `fix it in settings/config.json or ${rig}/settings/config.json, e.g. "${DEFAULTS[key]}"`,
+    });
+  }
+  return parseDuration(text);
+}
+
+export function polecatLimits(root: string, rig: string): PolecatLimits {
+  const t = rigThresholds(root, rig);
+  const maxAttempts = t.max_attempts ?? DEFAULTS.max_attempts;
+  if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {
+    throw new GtError(`thresholds.max_attempts must be a whole number of at least 1, not ${JSON.stringify(maxAttempts)}`, { hint: 'fix it in the town or rig settings' });
+  }
+  return {
+    stallMs: duration(t, 'stall_timeout', rig),
+    nudgeGraceMs: duration(t, 'nudge_grace', rig),
+    heartbeatMs: duration(t, 'heartbeat_timeout', rig),
+    maxAttempts,
+  };
+}
+
+/** The most polecats of one rig that may work at once: rig threshold, else town scheduler, else 25. */
+export function maxPolecatsPerRig(root: string, rig: string): number {
+  const rigSettings = readRigSettings(root, rig);
+  const town = readTownSettings(root);
+  const cap = rigSettings.thresholds?.max_polecats_per_rig ?? town.scheduler?.max_polecats_per_rig ?? town.thresholds?.max_polecats_per_rig ?? DEFAULT_MAX_POLECATS;
+  if (!Number.isInteger(cap) || cap < 1) {
+    throw new GtError(`max_polecats_per_rig must be a whole number of at least 1, not ${JSON.stringify(cap)}`, { hint: 'fix scheduler.max_polecats_per_rig in settings/config.json' });
+  }
+  return cap;
+}

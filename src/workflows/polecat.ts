@@ -1,0 +1,303 @@
+import { TimeoutType, type SearchAttributeUpdatePair } from '@temporalio/common';
+import * as wf from '@temporalio/workflow';
+import { handoffNote } from '../polecat/prompt.js';
+import {
+  ASSIGN_SIGNAL,
+  DONE_UPDATE,
+  HANDOFF_UPDATE,
+  POLECAT_QUERY,
+  UNSLING_SIGNAL,
+  type AttemptRecord,
+  type CurrentWork,
+  type DoneReceipt,
+  type DoneRequest,
+  type HandoffReceipt,
+  type HandoffRequest,
+  type PolecatInput,
+  type PolecatState,
+  type PolecatStatus,
+  type UnslingRequest,
+  type WorkItem,
+  type WorkResult,
+} from '../polecat/state.js';
+import { MERGE_REJECTED_SIGNAL, type MergeRejection } from '../temporal/merge-protocol.js';
+import { GtBead, GtStatus } from '../temporal/search-attributes.js';
+import type { Activities } from '../activities/index.js';
+import type { AgentOutcome } from '../activities/polecat.js';
+
+/**
+ * A polecat: a durable worker identity `polecat/<rig>/<name>`. It works one bead at a time in
+ * its own worktree: prepare (hook, worktree, branch) → agent sessions until `gt done` → hook
+ * released and a merge request sent to the refinery → idle until the next bead.
+ *
+ * A session that ends without `gt done`, or shows no progress (nudged, then stopped), is
+ * followed by a new one in the same worktree with a handoff note, up to max_attempts; then the
+ * bead is blocked and the Mayor gets mail. A dead worker is not a failed session: the engine
+ * retries the session activity (heartbeat timeout), which adopts the still-running agent.
+ * The refinery may send a bead back (`mergeRejected`): it is queued as rework for this polecat.
+ */
+export const stateQuery = wf.defineQuery<PolecatState>(POLECAT_QUERY);
+export const assignSignal = wf.defineSignal<[WorkItem]>(ASSIGN_SIGNAL);
+export const unslingSignal = wf.defineSignal<[UnslingRequest]>(UNSLING_SIGNAL);
+export const mergeRejectedSignal = wf.defineSignal<[MergeRejection]>(MERGE_REJECTED_SIGNAL);
+export const doneUpdate = wf.defineUpdate<DoneReceipt, [DoneRequest]>(DONE_UPDATE);
+export const handoffUpdate = wf.defineUpdate<HandoffReceipt, [HandoffRequest]>(HANDOFF_UPDATE);
+
+/** An agent that ended `gt done` gets this long to exit by itself before its session is stopped. */
+const EXIT_GRACE = '10s';
+const RECENT = 20;
+/** Continue-as-new between beads once the history is this long, so replay stays cheap. */
+const HISTORY_LIMIT = 3000;
+
+export async function polecatWorkflow(input: PolecatInput): Promise<void> {
+  const { rig, name } = input;
+  const acts = wf.proxyActivities<Activities>({
+    startToCloseTimeout: '10m',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 30 },
+  });
+  const state: PolecatState = { rig, name, status: 'idle', queue: [...(input.queue ?? [])], recent: [] };
+  const rejections: Record<string, number> = { ...(input.rejections ?? {}) };
+  const receipts = new Map<string, DoneReceipt>();
+  let doneRequest: DoneRequest | undefined;
+  let doneReceipt: DoneReceipt | undefined;
+  let handoffRequest: HandoffRequest | undefined;
+  let unslungBy: string | undefined;
+
+  const setStatus = (status: PolecatStatus) => {
+    state.status = status;
+    const attrs: SearchAttributeUpdatePair[] = [{ key: GtStatus, value: status }];
+    if (state.current) attrs.push({ key: GtBead, value: state.current.bead });
+    wf.upsertSearchAttributes(attrs);
+  };
+  const queued = (bead: string) => state.current?.bead === bead || state.queue.some((q) => q.bead === bead);
+
+  wf.setHandler(stateQuery, () => state);
+  wf.setHandler(assignSignal, (item) => {
+    if (!queued(item.bead)) state.queue.push(item);
+  });
+  wf.setHandler(mergeRejectedSignal, (rejection) => {
+    rejections[rejection.bead] = (rejections[rejection.bead] ?? 0) + 1;
+    if (!queued(rejection.bead)) {
+      state.queue.push({ bead: rejection.bead, kind: 'rework', reason: rejection.reason, at: new Date().toISOString() });
+    }
+  });
+  wf.setHandler(unslingSignal, (req) => {
+    if (state.current?.bead === req.bead) unslungBy = req.by ?? 'someone';
+    else state.queue = state.queue.filter((q) => q.bead !== req.bead);
+  });
+
+  wf.setHandler(
+    doneUpdate,
+    async (req) => {
+      const earlier = receipts.get(req.bead);
+      if (earlier) return earlier;
+      const current = state.current!;
+      doneRequest = req;
+      setStatus('submitting');
+      await acts.releasePolecatHook({ rig, name, bead: req.bead, status: req.status, message: req.message, branch: current.branch! });
+      let mergeQueue: string | undefined;
+      if (req.status === 'COMPLETED') {
+        mergeQueue = await acts.submitPolecatMergeRequest(rig, {
+          bead: req.bead,
+          branch: current.branch!,
+          polecat: name,
+          worktree: current.worktree!,
+          submittedAt: new Date().toISOString(),
+        });
+      }
+      const receipt: DoneReceipt = {
+        polecat: name,
+        rig,
+        bead: req.bead,
+        status: req.status,
+        branch: current.branch,
+        worktree: current.worktree,
+        mergeQueue,
+        acceptedAt: new Date().toISOString(),
+      };
+      receipts.set(req.bead, receipt);
+      doneReceipt = receipt;
+      return receipt;
+    },
+    {
+      validator: (req) => {
+        if (receipts.has(req.bead)) return;
+        const current = state.current;
+        if (!current) throw new Error(`polecat ${name} has no work on its hook`);
+        if (current.bead !== req.bead) throw new Error(`polecat ${name} is working ${current.bead}, not ${req.bead}`);
+        if (doneRequest) throw new Error(`gt done for ${req.bead} is already being handled`);
+        if (state.status !== 'working') throw new Error(`polecat ${name} is ${state.status}, not working`);
+      },
+    },
+  );
+
+  wf.setHandler(
+    handoffUpdate,
+    (req) => {
+      handoffRequest = req;
+      return { polecat: name, bead: state.current!.bead, attempt: state.current!.attempt, acceptedAt: new Date().toISOString() };
+    },
+    {
+      validator: (_req) => {
+        if (!state.current || state.status !== 'working') throw new Error(`polecat ${name} has no running session to hand off`);
+        if (doneRequest) throw new Error('gt done is being handled; no handoff now');
+        if (handoffRequest) throw new Error('a handoff is already under way');
+      },
+    },
+  );
+
+  const finish = (result: Omit<WorkResult, 'at'>) => {
+    state.recent.push({ ...result, at: new Date().toISOString() });
+    if (state.recent.length > RECENT) state.recent.splice(0, state.recent.length - RECENT);
+    state.current = undefined;
+    setStatus('idle');
+  };
+
+  async function work(item: WorkItem): Promise<void> {
+    doneRequest = undefined;
+    doneReceipt = undefined;
+    handoffRequest = undefined;
+    unslungBy = undefined;
+    const current: CurrentWork = { ...item, attempt: 0, attempts: [], startedAt: new Date().toISOString() };
+    state.current = current;
+    setStatus('preparing');
+    const prep = await acts.preparePolecatWork({ rig, name, item });
+    if (prep.skip) return finish({ bead: item.bead, outcome: 'skipped', detail: prep.skip });
+    current.worktree = prep.worktree;
+    current.branch = prep.branch;
+    current.session = prep.session;
+    const { limits } = prep;
+    if (item.kind === 'rework' && (rejections[item.bead] ?? 0) > limits.maxAttempts) {
+      const reason = `the merge queue refused it ${rejections[item.bead]} times; last: ${item.reason ?? 'no reason given'}`;
+      await acts.blockPolecatBead({ rig, name, bead: item.bead, reason, branch: prep.branch });
+      return finish({ bead: item.bead, outcome: 'blocked', detail: reason });
+    }
+    const agentActs = wf.proxyActivities<Activities>({
+      startToCloseTimeout: '30d',
+      heartbeatTimeout: limits.heartbeatMs,
+      // Retries here are for a lost worker only (the session activity reports a failed agent
+      // as a value): the next try adopts the agent the dead worker left running.
+      retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 20 },
+    });
+
+    let handoff = item.kind === 'rework' ? handoffNote('rejected', item.reason, 0) : undefined;
+    let failures = 0;
+    let lastReason = '';
+    for (;;) {
+      current.attempt += 1;
+      const record: AttemptRecord = { attempt: current.attempt, startedAt: new Date().toISOString() };
+      current.attempts.push(record);
+      setStatus('working');
+      const scope = new wf.CancellationScope();
+      let outcome: AgentOutcome | undefined;
+      let failure: unknown;
+      let settled = false;
+      void scope
+        .run(() =>
+          agentActs.runPolecatAgent.executeWithOptions({ summary: `${item.bead}: session ${current.attempt}` }, [
+            {
+              rig,
+              name,
+              bead: item.bead,
+              title: prep.title,
+              worktree: prep.worktree,
+              branch: prep.branch,
+              attempt: current.attempt,
+              agent: item.agent,
+              headless: item.headless,
+              handoff,
+              limits,
+            },
+          ]),
+        )
+        .then(
+          (o) => void (outcome = o),
+          (e) => void (failure = e),
+        )
+        .finally(() => (settled = true));
+      await wf.condition(() => settled || doneRequest !== undefined || handoffRequest !== undefined || unslungBy !== undefined);
+
+      if (doneRequest) {
+        await wf.condition(() => doneReceipt !== undefined);
+        await wf.condition(() => settled, EXIT_GRACE);
+        if (!settled) scope.cancel();
+        setStatus('stopping');
+        await acts.stopPolecatAgent(rig, name);
+        record.endedAt = new Date().toISOString();
+        record.outcome = 'done';
+        const status = (doneRequest as DoneRequest).status;
+        return finish({
+          bead: item.bead,
+          outcome: status === 'COMPLETED' ? 'submitted' : status === 'ESCALATED' ? 'escalated' : 'deferred',
+          detail: doneReceipt!.mergeQueue,
+        });
+      }
+      if (unslungBy !== undefined || handoffRequest) {
+        if (!settled) scope.cancel();
+        setStatus('stopping');
+        await acts.stopPolecatAgent(rig, name);
+        record.endedAt = new Date().toISOString();
+        if (unslungBy !== undefined) {
+          record.outcome = 'unslung';
+          return finish({ bead: item.bead, outcome: 'unslung', detail: `by ${unslungBy}` });
+        }
+        // A handoff is the agent's own choice: a fresh session that does not count as a failure.
+        record.outcome = 'handoff';
+        handoff = handoffNote('handoff', handoffRequest!.note, current.attempt);
+        handoffRequest = undefined;
+        continue;
+      }
+
+      record.endedAt = new Date().toISOString();
+      let detail: string;
+      if (failure) {
+        record.outcome = 'failed';
+        detail = describeFailure(failure);
+      } else if (outcome!.outcome === 'stalled') {
+        record.outcome = 'stalled';
+        detail = `no progress for ${Math.round((limits.stallMs + limits.nudgeGraceMs) / 1000)}s after a nudge`;
+      } else {
+        record.outcome = 'exited';
+        detail = `exit code ${outcome!.code ?? 'unknown'}${outcome!.tail ? `; last output: ${lastLine(outcome!.tail)}` : ''}`;
+      }
+      record.detail = detail;
+      failures += 1;
+      lastReason = `session ${current.attempt} ${record.outcome === 'exited' ? 'ended without `gt done`' : record.outcome === 'stalled' ? 'stalled' : 'failed'} (${detail})`;
+      if (failures >= limits.maxAttempts) {
+        const reason = `${failures} sessions failed; last: ${lastReason}`;
+        await acts.blockPolecatBead({ rig, name, bead: item.bead, reason, branch: prep.branch });
+        return finish({ bead: item.bead, outcome: 'blocked', detail: reason });
+      }
+      await acts.notePolecatAttempt(rig, name, item.bead, `${lastReason}; starting session ${current.attempt + 1} in the same worktree`);
+      handoff = handoffNote(record.outcome, detail, current.attempt);
+    }
+  }
+
+  for (;;) {
+    await wf.condition(() => state.queue.length > 0 || tooLong());
+    if (state.queue.length === 0 || tooLong()) {
+      await wf.condition(wf.allHandlersFinished);
+      return wf.continueAsNew<typeof polecatWorkflow>({ rig, name, queue: state.queue, rejections });
+    }
+    await work(state.queue.shift()!);
+  }
+
+  function tooLong(): boolean {
+    const info = wf.workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength > HISTORY_LIMIT;
+  }
+}
+
+function lastLine(text: string): string {
+  const lines = text.trim().split('\n').filter((l) => l.trim() && !l.startsWith('[gt]'));
+  return (lines.at(-1) ?? '').slice(0, 200);
+}
+
+function describeFailure(err: unknown): string {
+  let innermost: unknown = err;
+  for (let e: unknown = err; e instanceof Error; e = (e as Error & { cause?: unknown }).cause) {
+    if (e instanceof wf.TimeoutFailure && e.timeoutType === TimeoutType.HEARTBEAT) return 'the worker running it stopped responding, too many times';
+    innermost = e;
+  }
+  return innermost instanceof Error ? innermost.message : String(innermost);
+}

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { maybeRecordHistory } from '../helpers/histories.js';
 import { git, pidOf, waitFor } from '../helpers/town.js';
 import { LINES, refExists, rigFixture, type RigFixture } from './refinery-fixture.js';
 
@@ -28,6 +29,7 @@ describe('refinery', () => {
     await fx.submit(mrA);
     await fx.submit(mrB);
     const q = await fx.settled([a, b]);
+    maybeRecordHistory(`refinery/${fx.rig}`, 'refinery-merged');
 
     expect(fx.remoteLog().slice(0, 3)).toEqual(['add beta', 'add alpha', 'seed']);
     const merged = q.recent.filter((r) => r.status === 'merged');
@@ -66,6 +68,7 @@ describe('refinery', () => {
     await fx.submit(mrA);
     await fx.submit(mrB);
     const q = await fx.settled([a, b]);
+    maybeRecordHistory(`refinery/${fx.rig}`, 'refinery-conflict');
 
     expect(git(fx.remote, 'show', 'main:lines.txt')).toBe(LINES.replace('two', '2'));
     const rejected = q.recent.find((r) => r.bead === b)!;
@@ -99,6 +102,7 @@ describe('refinery', () => {
     await fx.submit(fx.branch('toast', good, { 'extra.txt': 'fine\n' }));
     await fx.submit(fx.branch('nux', bad, { 'lines.txt': LINES + 'BROKEN\n' }));
     const q = await fx.settled([good, bad]);
+    maybeRecordHistory(`refinery/${fx.rig}`, 'refinery-test-failed');
 
     expect(q.recent.find((r) => r.bead === good)!.status).toBe('merged');
     const rejected = q.recent.find((r) => r.bead === bad)!;
@@ -140,6 +144,7 @@ describe('refinery', () => {
     expect(fx.t.gt(['up']).code).toBe(0);
 
     const q = await fx.settled(ids, 120_000);
+    maybeRecordHistory(`refinery/${fx.rig}`, 'refinery-worker-killed');
     expect(q.recent.map((r) => r.status)).toEqual(['merged', 'merged', 'merged']);
     expect(q.recent.map((r) => r.bead)).toEqual([...ids].reverse());
     const log = fx.remoteLog();
@@ -168,6 +173,7 @@ describe('refinery', () => {
     // The same request again (a retried `gt done`) is queued once.
     await fx.submit(mrs[3]!);
     const q = await fx.settled(ids);
+    maybeRecordHistory(`refinery/${fx.rig}`, 'refinery-continued');
     expect(q.generation).toBeGreaterThanOrEqual(1);
     expect(q.merged).toBe(4);
     expect(q.recent.map((r) => r.bead)).toEqual([...ids].reverse());

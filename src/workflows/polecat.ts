@@ -77,7 +77,8 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
   });
   wf.setHandler(mergeRejectedSignal, (rejection) => {
     rejections[rejection.bead] = (rejections[rejection.bead] ?? 0) + 1;
-    if (!queued(rejection.bead)) {
+    // The bead may still be `current` while its finished session is being stopped: queue it anyway.
+    if (!state.queue.some((q) => q.bead === rejection.bead)) {
       state.queue.push({ bead: rejection.bead, kind: 'rework', reason: rejection.reason, at: new Date().toISOString() });
     }
   });
@@ -158,6 +159,8 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
     doneReceipt = undefined;
     handoffRequest = undefined;
     unslungBy = undefined;
+    // A bead sent back by the merge queue needs a new `gt done`, not the receipt of the last one.
+    receipts.delete(item.bead);
     const current: CurrentWork = { ...item, attempt: 0, attempts: [], startedAt: new Date().toISOString() };
     state.current = current;
     setStatus('preparing');

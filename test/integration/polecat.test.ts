@@ -1,0 +1,154 @@
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { git, pidOf, waitFor } from '../helpers/town.js';
+import { makeRigTown, sessionsOf, type Bead, type RigTown } from './polecat-helpers.js';
+
+/**
+ * The Gas Town loop end to end: the built CLI, a real worker, the test run's Temporal server,
+ * real git remotes and worktrees, real tmux, and the scripted agent in place of an AI.
+ */
+
+const towns: RigTown[] = [];
+function town(opts?: Parameters<typeof makeRigTown>[0]): RigTown {
+  const t = makeRigTown(opts);
+  towns.push(t);
+  return t;
+}
+afterEach(() => {
+  for (const t of towns.splice(0)) t.cleanup();
+});
+
+const FINAL = new Set(['closed', 'blocked']);
+
+async function settle(t: RigTown, ids: string[], timeoutMs = 150_000): Promise<Record<string, Bead>> {
+  return waitFor(() => {
+    const beads = Object.fromEntries(ids.map((id) => [id, t.bead(id)]));
+    return Object.values(beads).every((b) => FINAL.has(b.status)) ? beads : undefined;
+  }, timeoutMs, `beads ${ids.join(', ')} to be closed or blocked`);
+}
+
+function mergeCommitsFor(t: RigTown, id: string): number {
+  return git(t.remote, 'log', '--format=%s', 'main').split('\n').filter((s) => s.startsWith(`${id}:`)).length;
+}
+
+describe('polecats', { timeout: 240_000 }, () => {
+  it('sling 5 beads (tmux and headless): all merged into the remote, beads closed, worktrees clean', async () => {
+    const t = town();
+    const ids = [1, 2, 3, 4, 5].map((i) => t.create(`Task ${i}`));
+    const first = t.gt(['sling', ...ids.slice(0, 3), t.rig, '--json']);
+    expect(first.stderr).toBe('');
+    expect(first.code).toBe(0);
+    const second = t.gt(['sling', ...ids.slice(3), t.rig, '--headless', '--json']);
+    expect(second.code).toBe(0);
+    const slung = [...JSON.parse(first.stdout), ...JSON.parse(second.stdout)] as { bead: string; polecat: string; branch: string; worktree: string }[];
+    expect(new Set(slung.map((s) => s.polecat)).size).toBe(5);
+    for (const s of slung) expect(s.branch).toBe(`polecat/${s.polecat}/${s.bead}`);
+    // Hooked at once, by the sling itself.
+    for (const id of ids) expect(['hooked', 'in_progress', 'closed']).toContain(t.bead(id).status);
+
+    const beads = await settle(t, ids);
+    for (const id of ids) {
+      expect(beads[id]!.status).toBe('closed');
+      expect(mergeCommitsFor(t, id)).toBe(1);
+    }
+    expect(t.remoteFiles()).toEqual(expect.arrayContaining(ids.map((id) => `${id}.txt`)));
+    for (const s of slung) {
+      expect(existsSync(s.worktree)).toBe(true);
+      expect(git(s.worktree, 'status', '--porcelain').trim()).toBe('');
+    }
+    const list = await waitFor(() => {
+      const l = JSON.parse(t.gt(['polecat', 'list', t.rig, '--json']).stdout) as { name: string; state: string; sessionAlive: boolean }[];
+      return l.length === 5 && l.every((p) => p.state === 'idle' && !p.sessionAlive) ? l : undefined;
+    }, 30_000, 'all polecats idle with no session');
+    expect(list.map((p) => p.name).sort()).toEqual(slung.map((s) => s.polecat).sort());
+    // Each agent ran exactly one session.
+    for (const id of ids) expect(sessionsOf(t.agentLog, id)).toEqual([1]);
+
+    // An idle polecat is reused for the next bead, in the same worktree, from the new main.
+    const next = t.create('Task 6');
+    const again = JSON.parse(t.gt(['sling', next, t.rig, '--json']).stdout) as { polecat: string; worktree: string }[];
+    expect(slung.map((s) => s.polecat)).toContain(again[0]!.polecat);
+    await settle(t, [next]);
+    expect(t.bead(next).status).toBe('closed');
+    expect(t.remoteFiles()).toEqual(expect.arrayContaining([...ids, next].map((id) => `${id}.txt`)));
+  });
+
+  it('crash → restarted and merged; hang → nudged, stopped and restarted; always crashing → blocked after 3 sessions with mail to the Mayor', async () => {
+    const t = town();
+    const crash = t.create('Crashes once', 'crash');
+    const hang = t.create('Hangs once', 'hang');
+    const doomed = t.create('Always crashes', 'crash-always');
+    const slow = t.create('Slow but steady', 'slow');
+    const r = t.gt(['sling', crash, hang, doomed, slow, t.rig]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const beads = await settle(t, [crash, hang, doomed, slow]);
+
+    expect(beads[crash]!.status).toBe('closed');
+    expect(sessionsOf(t.agentLog, crash)).toEqual([1, 2]);
+    expect(beads[crash]!.comments!.map((c) => c.text).join('\n')).toMatch(/session 1 ended without `gt done` \(exit code 3/);
+
+    expect(beads[hang]!.status).toBe('closed');
+    expect(sessionsOf(t.agentLog, hang)).toEqual([1, 2]);
+    expect(beads[hang]!.comments!.map((c) => c.text).join('\n')).toMatch(/session 1 stalled/);
+    const log = readFileSync(join(t.root, '.gt', 'logs', 'polecats', t.rig, `${t.bead(hang).assignee!.split('/').at(-1)}.log`), 'utf8');
+    expect(log).toMatch(/no progress for 4s: nudging/);
+
+    // Output every second for longer than the stall timeout: progress, so never stopped.
+    expect(beads[slow]!.status).toBe('closed');
+    expect(sessionsOf(t.agentLog, slow)).toEqual([1]);
+
+    expect(beads[doomed]!.status).toBe('blocked');
+    expect(beads[doomed]!.labels).toContain('polecat:failed');
+    expect(sessionsOf(t.agentLog, doomed)).toEqual([1, 2, 3]);
+    expect(beads[doomed]!.comments!.at(-1)!.text).toMatch(/^blocked: 3 sessions failed/);
+    expect(mergeCommitsFor(t, doomed)).toBe(0);
+    const mail = t.bdJson<{ title: string; issue_type: string; assignee: string; labels: string[]; description: string }[]>(['list', '--type', 'message']);
+    const note = mail.find((m) => m.title.includes(doomed));
+    expect(note).toBeDefined();
+    expect(note!.assignee).toBe('mayor');
+    expect(note!.labels).toContain('to:mayor');
+    expect(note!.description).toMatch(/exit code 3/);
+  });
+
+  it('the refinery sends a conflicting branch back: the polecat reworks it and both land', async () => {
+    const t = town();
+    const a = t.create('Edit the shared file (a)', 'conflict');
+    const b = t.create('Edit the shared file (b)', 'conflict');
+    expect(t.gt(['sling', a, b, t.rig]).code).toBe(0);
+    const beads = await settle(t, [a, b]);
+    expect(beads[a]!.status).toBe('closed');
+    expect(beads[b]!.status).toBe('closed');
+    const shared = git(t.remote, 'show', 'main:CONFLICT.txt').trim().split('\n').sort();
+    expect(shared).toEqual([a, b].sort());
+    // Exactly one of them was sent back and worked again.
+    const sessions = [sessionsOf(t.agentLog, a).length, sessionsOf(t.agentLog, b).length].sort();
+    expect(sessions).toEqual([1, 2]);
+  });
+
+  it('kill -9 of the worker while agents run: every bead still ends merged or blocked, none lost or merged twice', async () => {
+    const t = town();
+    const ids = [
+      ...[1, 2, 3].map((i) => t.create(`Slow ${i}`, 'slow')),
+      t.create('Crash once', 'crash'),
+      t.create('Quick', 'ok'),
+      t.create('Always crashes', 'crash-always'),
+    ];
+    expect(t.gt(['sling', ...ids, t.rig]).code).toBe(0);
+    await waitFor(() => ids.slice(0, 3).every((id) => sessionsOf(t.agentLog, id).length > 0), 60_000, 'slow agents to start');
+    process.kill(pidOf(t.root, 'worker'), 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(t.gt(['up']).code).toBe(0);
+    const beads = await settle(t, ids, 180_000);
+    for (const id of ids.slice(0, 5)) {
+      expect(beads[id]!.status, id).toBe('closed');
+      expect(mergeCommitsFor(t, id), id).toBe(1);
+    }
+    expect(beads[ids[5]!]!.status).toBe('blocked');
+    expect(mergeCommitsFor(t, ids[5]!)).toBe(0);
+    // The slow agents were adopted by the new worker, not started again.
+    for (const id of ids.slice(0, 3)) expect(sessionsOf(t.agentLog, id)).toEqual([1]);
+    expect(readdirSync(join(t.root, t.rig, 'polecats')).filter((n) => !n.startsWith('.')).length).toBe(6);
+  });
+});

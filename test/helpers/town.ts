@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { inject } from 'vitest';
 import { runCli, tempDir, type CliResult } from './cli.js';
 
@@ -22,7 +22,9 @@ export interface TestTown {
 export function makeTown(opts: { git?: boolean; external?: boolean } = {}): TestTown {
   const base = tempDir('gt-town-');
   const root = join(base, 'town');
-  const install = runCli('gt', ['install', root, ...(opts.git ? ['--git'] : [])], { cwd: base });
+  // A unique town name gives each test town its own task queue on the shared test server.
+  const name = basename(base).replace(/[^A-Za-z0-9_.-]/g, '-');
+  const install = runCli('gt', ['install', root, '--name', name, ...(opts.git ? ['--git'] : [])], { cwd: base });
   if (install.code !== 0) throw new Error(`gt install failed: ${install.stderr}`);
   const env: Record<string, string> = { BD_ACTOR: 'tester' };
   if (opts.external !== false) env.TEMPORAL_ADDRESS = inject('temporalAddress');

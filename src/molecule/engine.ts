@@ -66,10 +66,28 @@ export async function watchMolecule(client: Client, config: EngineConfig, id: st
   process.on('SIGINT', onSigint);
   let last: MoleculeState | undefined;
   let drawnLines = 0;
+  // A run that ends without reaching its own bookkeeping (terminated, or an internal error)
+  // would look "running" forever to a query: the workflow's result tells.
+  let closedWith: string | undefined;
+  const handle = client.workflow.getHandle(id);
+  handle.result().then(
+    () => {
+      closedWith = 'completed';
+    },
+    (err: Error) => {
+      closedWith = (err as { cause?: Error }).cause?.message ?? err.message;
+    },
+  );
   try {
     if (!opts.tty && !opts.quiet) process.stdout.write(`${id}: running formula${link ? `; Web UI: ${link}` : ''}\n`);
     for (;;) {
+      const closed = closedWith;
       const state = await queryMolecule(client, id);
+      if (closed !== undefined && state.status === 'running') {
+        state.status = 'failed';
+        for (const s of state.steps) if (s.status === 'running' || s.status === 'waiting' || s.status === 'pending') s.status = 'not-run';
+        state.steps.push({ id: '(run)', title: 'the run itself', bead: id, kind: 'run', needs: [], status: 'failed', reason: closed });
+      }
       if (opts.tty) {
         const text = renderMolecule(state, link);
         if (drawnLines) process.stdout.write(`\x1b[${drawnLines}F\x1b[J`);
@@ -84,7 +102,7 @@ export async function watchMolecule(client: Client, config: EngineConfig, id: st
         process.stdout.write(`\nDetached; the run goes on. Reattach with: bd mol watch ${id}\n`);
         return state;
       }
-      await new Promise((r) => setTimeout(r, opts.tty ? 250 : 200));
+      await new Promise((r) => setTimeout(r, opts.tty ? 250 : 500));
       if (detached) {
         process.stdout.write(`\nDetached; the run goes on. Reattach with: bd mol watch ${id}\n`);
         return last;

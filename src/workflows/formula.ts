@@ -19,7 +19,7 @@ import type { Activities } from '../activities/index.js';
  * A molecule: one run of a formula. Walks the DAG: every step whose needs have succeeded starts
  * at once (up to maxParallel); a failed step leaves its dependents not run while independent
  * branches go on. Gates are an update (human), a durable timer, or an activity that waits for a
- * bead to close. Step beads mirror progress through batched local activities.
+ * bead to close. Step beads mirror progress through batched ledger activities.
  */
 export const stateQuery = wf.defineQuery<MoleculeState>(MOLECULE_QUERY);
 export const approveGateUpdate = wf.defineUpdate<GateReceipt, [GateApproval]>(APPROVE_GATE_UPDATE);
@@ -31,9 +31,11 @@ const TERMINAL = new Set(['succeeded', 'failed', 'not-run', 'cancelled']);
 
 export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeState> {
   const { formula } = input;
-  const ledger = wf.proxyLocalActivities<Activities>({
+  // Regular (not local) activities: their results are in the history, so a query or a new
+  // worker replaying the run never depends on a local activity that was still in flight.
+  const ledger = wf.proxyActivities<Activities>({
     startToCloseTimeout: '60s',
-    retry: { initialInterval: '200ms', maximumAttempts: 20 },
+    retry: { initialInterval: '200ms', maximumInterval: '5s' },
   });
   const specs = new Map<string, ResolvedStep>(formula.steps.map((s) => [s.id, s]));
   const state: MoleculeState = {
@@ -86,11 +88,19 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
   const record = (change: StepBeadChange) => {
     changes.push(change);
   };
-  const flush = async () => {
-    while (changes.length) {
-      const batch = changes.splice(0, changes.length);
-      await ledger.applyStepChanges(input.ledgerDir, batch);
-    }
+  // Ledger writes run behind the DAG walk (one at a time, in order) so the next step never waits
+  // for the previous one's bookkeeping. A batch leaves `changes` only once written, so a write
+  // cut short by cancellation is redone by the final, non-cancellable flush.
+  let flushing: Promise<void> = Promise.resolve();
+  const flush = (): Promise<void> => {
+    flushing = flushing.then(async () => {
+      while (changes.length) {
+        const n = changes.length;
+        await ledger.applyStepChanges(input.ledgerDir, changes.slice(0, n));
+        changes.splice(0, n);
+      }
+    });
+    return flushing;
   };
 
   async function runGate(spec: ResolvedStep, step: StepState): Promise<string> {
@@ -204,16 +214,22 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
         const branch: Promise<void> = runStepBranch(specs.get(step.id)!, step).finally(() => running.delete(branch));
         running.add(branch);
       }
-      await flush();
-      if (state.steps.every((s) => TERMINAL.has(s.status))) break;
-      if (running.size === 0) throw wf.ApplicationFailure.nonRetryable('no step can start and none is running', 'MoleculeStuck');
+      const done = state.steps.every((s) => TERMINAL.has(s.status));
+      // Right after the start pass no branch can have ended yet: nothing running means stuck.
+      if (!done && running.size === 0) throw wf.ApplicationFailure.nonRetryable('no step can start and none is running', 'MoleculeStuck');
+      if (done) {
+        await flush();
+        break;
+      }
+      void flush().catch(() => undefined);
       // Wake when any step ends (branches never reject) or the run is cancelled.
       await Promise.race([...running, scope.cancelRequested]);
     }
   } catch (err) {
     if (!wf.isCancellation(err)) throw err;
     await wf.CancellationScope.nonCancellable(async () => {
-      await Promise.allSettled([...running]);
+      await Promise.allSettled([...running, flushing]);
+      flushing = Promise.resolve();
       for (const step of state.steps) {
         if (!TERMINAL.has(step.status) || step.status === 'cancelled') {
           step.status = 'cancelled';

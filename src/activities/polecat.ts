@@ -188,16 +188,8 @@ export function polecatActivities(root: string) {
   };
 
   const mailMayor = async (from: string, subject: string, body: string): Promise<string> => {
-    const hq = Ledger.open(townPaths(root).beads);
-    const bead = await hq.transactionAsync((tx) => tx.create({
-      title: subject,
-      description: body,
-      issue_type: 'message',
-      assignee: 'mayor',
-      labels: ['to:mayor', `from:${from}`],
-      metadata: { from, to: 'mayor' },
-    }), { actor: from });
-    return bead.id;
+    const { sendMailAsync } = await import('../mail/mail.js');
+    return (await sendMailAsync(root, { from, to: 'mayor', subject, body })).id;
   };
 
   return {

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { reportError } from './run.js';
 import { LEDGER_COMMANDS, registerLedgerCommands } from './bd/ledger.js';
+import { noteAgentProgress } from '../polecat/progress.js';
 
 /** `bd`: the Beads ledger, formulas and molecules. Ledger commands never load the Temporal client. */
 const program = new Command('bd')
@@ -22,4 +23,5 @@ if (first === undefined || !(LEDGER_COMMANDS as readonly string[]).includes(firs
   registerCookCommands(program);
 }
 
+noteAgentProgress();
 program.parseAsync(process.argv).catch(reportError);

@@ -77,6 +77,8 @@ export interface PolecatState {
   queue: WorkItem[];
   /** The most recent results, newest last (a few only: the ledger keeps the history). */
   recent: WorkResult[];
+  /** Notices of mail sent to this polecat, newest last. */
+  mail?: { id: string; from: string; subject: string }[];
 }
 
 export interface DoneRequest {

@@ -20,6 +20,7 @@ import {
   type WorkItem,
   type WorkResult,
 } from '../polecat/state.js';
+import { MAIL_SIGNAL, type MailNotice } from '../mail/types.js';
 import { MERGE_REJECTED_SIGNAL, type MergeRejection } from '../temporal/merge-protocol.js';
 import { GtBead, GtStatus } from '../temporal/search-attributes.js';
 import type { Activities } from '../activities/index.js';
@@ -40,6 +41,7 @@ export const stateQuery = wf.defineQuery<PolecatState>(POLECAT_QUERY);
 export const assignSignal = wf.defineSignal<[WorkItem]>(ASSIGN_SIGNAL);
 export const unslingSignal = wf.defineSignal<[UnslingRequest]>(UNSLING_SIGNAL);
 export const mergeRejectedSignal = wf.defineSignal<[MergeRejection]>(MERGE_REJECTED_SIGNAL);
+export const mailSignal = wf.defineSignal<[MailNotice]>(MAIL_SIGNAL);
 export const doneUpdate = wf.defineUpdate<DoneReceipt, [DoneRequest]>(DONE_UPDATE);
 export const handoffUpdate = wf.defineUpdate<HandoffReceipt, [HandoffRequest]>(HANDOFF_UPDATE);
 
@@ -54,6 +56,11 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
   const acts = wf.proxyActivities<Activities>({
     startToCloseTimeout: '10m',
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 30 },
+  });
+  // A worktree that cannot be made after a few minutes of tries will not be made: block the bead.
+  const prepActs = wf.proxyActivities<Activities>({
+    startToCloseTimeout: '10m',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 },
   });
   const state: PolecatState = { rig, name, status: 'idle', queue: [...(input.queue ?? [])], recent: [] };
   const rejections: Record<string, number> = { ...(input.rejections ?? {}) };
@@ -82,6 +89,10 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
       state.queue.push({ bead: rejection.bead, kind: 'rework', reason: rejection.reason, at: new Date().toISOString() });
     }
   });
+  // Mail itself is a bead (`gt mail inbox`); the workflow keeps the latest notices for `gt polecat` views.
+  wf.setHandler(mailSignal, (notice) => {
+    state.mail = [...(state.mail ?? []), notice].slice(-RECENT);
+  });
   wf.setHandler(unslingSignal, (req) => {
     if (state.current?.bead === req.bead) unslungBy = req.by ?? 'someone';
     else state.queue = state.queue.filter((q) => q.bead !== req.bead);
@@ -95,16 +106,23 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
       const current = state.current!;
       doneRequest = req;
       setStatus('submitting');
-      await acts.releasePolecatHook({ rig, name, bead: req.bead, status: req.status, message: req.message, branch: current.branch! });
       let mergeQueue: string | undefined;
-      if (req.status === 'COMPLETED') {
-        mergeQueue = await acts.submitPolecatMergeRequest(rig, {
-          bead: req.bead,
-          branch: current.branch!,
-          polecat: name,
-          worktree: current.worktree!,
-          submittedAt: new Date().toISOString(),
-        });
+      try {
+        await acts.releasePolecatHook({ rig, name, bead: req.bead, status: req.status, message: req.message, branch: current.branch! });
+        if (req.status === 'COMPLETED') {
+          mergeQueue = await acts.submitPolecatMergeRequest(rig, {
+            bead: req.bead,
+            branch: current.branch!,
+            polecat: name,
+            worktree: current.worktree!,
+            submittedAt: new Date().toISOString(),
+          });
+        }
+      } catch (err) {
+        // The agent sees the failure and may run `gt done` again; its session goes on meanwhile.
+        doneRequest = undefined;
+        setStatus('working');
+        throw wf.ApplicationFailure.nonRetryable(`gt done could not be completed: ${describeFailure(err)}`, 'DoneFailed');
       }
       const receipt: DoneReceipt = {
         polecat: name,
@@ -164,7 +182,15 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
     const current: CurrentWork = { ...item, attempt: 0, attempts: [], startedAt: new Date().toISOString() };
     state.current = current;
     setStatus('preparing');
-    const prep = await acts.preparePolecatWork({ rig, name, item });
+    let prep: Awaited<ReturnType<typeof prepActs.preparePolecatWork>>;
+    try {
+      prep = await prepActs.preparePolecatWork({ rig, name, item });
+    } catch (err) {
+      // No worktree, so no agent can work the bead: hand it back to people rather than fail the polecat.
+      const reason = `could not prepare the worktree: ${describeFailure(err)}`;
+      await acts.blockPolecatBead({ rig, name, bead: item.bead, reason, branch: `polecat/${name}/${item.bead}` });
+      return finish({ bead: item.bead, outcome: 'blocked', detail: reason });
+    }
     if (prep.skip) return finish({ bead: item.bead, outcome: 'skipped', detail: prep.skip });
     current.worktree = prep.worktree;
     current.branch = prep.branch;

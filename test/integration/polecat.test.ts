@@ -1,6 +1,9 @@
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { Worker } from '@temporalio/worker';
+import { PROJECT } from '../helpers/cli.js';
+import { fetchHistory, maybeRecordHistory } from '../helpers/histories.js';
 import { git, pidOf, waitFor } from '../helpers/town.js';
 import { makeRigTown, sessionsOf, type Bead, type RigTown } from './polecat-helpers.js';
 
@@ -18,6 +21,20 @@ function town(opts?: Parameters<typeof makeRigTown>[0]): RigTown {
 afterEach(() => {
   for (const t of towns.splice(0)) t.cleanup();
 });
+
+/**
+ * Every polecat workflow of the rig replays against the current bundle (determinism); the one
+ * that worked `bead` is kept as a fixture `name` when recording.
+ */
+async function replayPolecats(t: RigTown, bead: string, name: string): Promise<void> {
+  const list = JSON.parse(t.gt(['polecat', 'list', t.rig, '--json']).stdout) as { name: string }[];
+  const keep = t.bead(bead).assignee?.split('/').at(-1);
+  for (const p of list) {
+    const id = `polecat/${t.rig}/${p.name}`;
+    if (p.name === keep) maybeRecordHistory(id, name);
+    await Worker.runReplayHistory({ workflowBundle: { codePath: join(PROJECT, 'dist', 'workflow-bundle.js') }, replayName: id }, fetchHistory(id));
+  }
+}
 
 const FINAL = new Set(['closed', 'blocked']);
 
@@ -72,6 +89,7 @@ describe('polecats', { timeout: 240_000 }, () => {
     await settle(t, [next]);
     expect(t.bead(next).status).toBe('closed');
     expect(t.remoteFiles()).toEqual(expect.arrayContaining([...ids, next].map((id) => `${id}.txt`)));
+    await replayPolecats(t, next, 'polecat-merged-reused');
   });
 
   it('crash → restarted and merged; hang → nudged, stopped and restarted; always crashing → blocked after 3 sessions with mail to the Mayor', async () => {
@@ -104,12 +122,15 @@ describe('polecats', { timeout: 240_000 }, () => {
     expect(sessionsOf(t.agentLog, doomed)).toEqual([1, 2, 3]);
     expect(beads[doomed]!.comments!.at(-1)!.text).toMatch(/^blocked: 3 sessions failed/);
     expect(mergeCommitsFor(t, doomed)).toBe(0);
-    const mail = t.bdJson<{ title: string; issue_type: string; assignee: string; labels: string[]; description: string }[]>(['list', '--type', 'message']);
-    const note = mail.find((m) => m.title.includes(doomed));
+    const inbox = t.gt(['mail', 'inbox', '--identity', 'mayor', '--json']);
+    expect(inbox.code).toBe(0);
+    const note = (JSON.parse(inbox.stdout) as { from: string; to: string; subject: string; body: string }[]).find((m) => m.subject.includes(doomed));
     expect(note).toBeDefined();
-    expect(note!.assignee).toBe('mayor');
-    expect(note!.labels).toContain('to:mayor');
-    expect(note!.description).toMatch(/exit code 3/);
+    expect(note!.to).toBe('mayor');
+    expect(note!.from).toBe(t.bead(doomed).assignee);
+    expect(note!.body).toMatch(/exit code 3/);
+    await replayPolecats(t, hang, 'polecat-hang-restarted');
+    await replayPolecats(t, doomed, 'polecat-blocked');
   });
 
   it('the refinery sends a conflicting branch back: the polecat reworks it and both land', async () => {
@@ -125,6 +146,7 @@ describe('polecats', { timeout: 240_000 }, () => {
     // Exactly one of them was sent back and worked again.
     const sessions = [sessionsOf(t.agentLog, a).length, sessionsOf(t.agentLog, b).length].sort();
     expect(sessions).toEqual([1, 2]);
+    await replayPolecats(t, sessionsOf(t.agentLog, a).length === 2 ? a : b, 'polecat-rework');
   });
 
   it('kill -9 of the worker while agents run: every bead still ends merged or blocked, none lost or merged twice', async () => {
@@ -150,5 +172,6 @@ describe('polecats', { timeout: 240_000 }, () => {
     // The slow agents were adopted by the new worker, not started again.
     for (const id of ids.slice(0, 3)) expect(sessionsOf(t.agentLog, id)).toEqual([1]);
     expect(readdirSync(join(t.root, t.rig, 'polecats')).filter((n) => !n.startsWith('.')).length).toBe(6);
+    await replayPolecats(t, ids[0]!, 'polecat-worker-killed');
   });
 });

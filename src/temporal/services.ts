@@ -47,19 +47,22 @@ export function devServerArgs(root: string, config: EngineConfig): string[] {
   ];
 }
 
+function portOpen(host: string, port: number): Promise<boolean> {
+  return new Promise<boolean>((resolve) => {
+    const socket = createConnection({ host, port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
 /** Resolve when a TCP port accepts connections, or reject after `timeoutMs`. */
 export async function waitForPort(host: string, port: number, timeoutMs: number, isAlive: () => boolean = () => true): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const socket = createConnection({ host, port });
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (ok) return;
+    if (await portOpen(host, port)) return;
     if (!isAlive()) throw new Error('process exited before it opened its port');
     if (Date.now() > deadline) throw new Error(`port ${host}:${port} did not open within ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 100));
@@ -89,6 +92,11 @@ function tail(path: string, lines = 15): string {
 async function startServer(root: string, config: EngineConfig): Promise<void> {
   if (servicePid(root, 'temporal')) return;
   mkdirSync(townPaths(root).temporal, { recursive: true });
+  if (await portOpen('127.0.0.1', config.grpcPort)) {
+    throw new GtError(`port ${config.grpcPort} is already in use (another town's engine, or another program)`, {
+      hint: `give this town its own ports: set temporal.grpc_port (and temporal.ui_port) in ${townPaths(root).settings}, or point it at a running cluster with temporal.address`,
+    });
+  }
   const cli = findTemporalCli();
   const pid = spawnDetached(root, 'temporal', cli, devServerArgs(root, config), process.env);
   try {

@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, readdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
@@ -248,6 +249,25 @@ run = "echo three >> ran.txt"
     expect(ran.filter((l) => l === 'one')).toHaveLength(1);
     expect(ran.filter((l) => l === 'two')).toHaveLength(1);
     expect(ran.filter((l) => l === 'three')).toHaveLength(1);
+  });
+
+  it('runs the built-in release formula on the sample repository', () => {
+    const t = town();
+    const repo = join(t.root, 'sample');
+    cpSync(join(PROJECT, 'examples', 'release-repo'), repo, { recursive: true });
+    for (const args of [['init', '-q'], ['config', 'user.name', 'Tester'], ['config', 'user.email', 'tester@example.invalid'], ['add', '-A'], ['commit', '-qm', 'sample']]) {
+      execFileSync('git', args, { cwd: repo });
+    }
+    const r = t.bd(['cook', 'release', '--var', 'version=1.2.0', '--cwd', repo]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/succeeded/);
+    expect(readFileSync(join(repo, 'VERSION'), 'utf8').trim()).toBe('1.2.0');
+    expect(execFileSync('git', ['describe', '--tags'], { cwd: repo, encoding: 'utf8' }).trim()).toBe('v1.2.0');
+    expect(readFileSync(join(repo, 'published', 'RELEASES'), 'utf8').trim().split('\n').at(-1)).toBe('1.2.0');
+    const bad = t.bd(['cook', 'release', '--var', 'version=1.2', '--cwd', repo]);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/version[\s\S]*pattern/);
   });
 
   it('refuses bad input before anything runs or is poured', () => {

@@ -25,6 +25,10 @@ export function registerServiceCommands(program: Command): void {
       const root = requireTownRoot();
       const { stopServices } = await import('../../temporal/services.js');
       const stopped = await stopServices(root);
+      // Ledger changes waiting for their batched git commit are committed now, not lost.
+      const { flushLedgerCommits } = await import('../../beads/ledger.js');
+      const { townRoutes } = await import('../../town/routes.js');
+      for (const route of townRoutes(root)) flushLedgerCommits(route.dir);
       if (opts.json) printJson({ stopped });
       else {
         const names = Object.entries(stopped).filter(([, v]) => v).map(([k]) => k);

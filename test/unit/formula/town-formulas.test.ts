@@ -9,7 +9,7 @@ import {
   BUILTIN_FORMULAS_DIR, findFormula, formulaSearchPath, lintFormula, listFormulas, loadResolvedFormula, renderDag,
 } from '../../../src/town/formulas.js';
 
-const FIXTURE = join(import.meta.dirname, '..', '..', 'fixtures', 'release-repo');
+const FIXTURE = join(import.meta.dirname, '..', '..', '..', 'examples', 'release-repo');
 
 function step(id: string, extra = ''): string {
   return `[[steps]]\nid = "${id}"\ntitle = "${id}"\n${extra}`;
@@ -147,7 +147,7 @@ describe('built-in formulas', () => {
     expect(() => loadResolvedFormula('release', { cwd, vars: { version: 'v1' } })).toThrow(/does not match the pattern/);
   });
 
-  it('release runs its five commands on the sample repository in test/fixtures/release-repo', () => {
+  it('release runs its five commands on the sample repository in examples/release-repo', () => {
     const t = makeTown();
     const repo = join(t.base, 'repo');
     cpSync(FIXTURE, repo, { recursive: true });

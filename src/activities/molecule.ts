@@ -85,7 +85,7 @@ export function moleculeActivities(root: string) {
   });
 
   return {
-    /** Apply a batch of step bead changes in one ledger write (a local activity; idempotent). */
+    /** Apply a batch of step bead changes in one ledger write (idempotent, so retries are safe). */
     async applyStepChanges(ledgerDir: string, changes: StepBeadChange[]): Promise<void> {
       await applyChanges(ledgerDir, changes, 'gt-molecule');
     },

@@ -61,7 +61,7 @@ export interface GateReceipt {
   approvedAt: string;
 }
 
-/** A batch of ledger changes the workflow asks for in one local activity. */
+/** A batch of ledger changes the workflow asks for in one activity. */
 export interface StepBeadChange {
   bead: string;
   status: 'in_progress' | 'closed' | 'blocked' | 'open';

@@ -8,6 +8,7 @@ import { ledgerDirForId } from '../town/routes.js';
 import { applyChanges, beadStatus } from './ledger.js';
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { runChild } from './process.js';
+import { agentPath } from './shims.js';
 
 /**
  * A step's own failures (bad exit, agent gave up, timeout) are counted in a file so they are
@@ -131,7 +132,7 @@ export function moleculeActivities(root: string) {
         command: command!,
         args,
         cwd: input.cwd,
-        env: { ...stepEnv(input), ...runtime.env, GT_ROLE: 'polecat' },
+        env: { ...stepEnv(input), ...runtime.env, GT_ROLE: 'polecat', PATH: agentPath(root) },
         onTick: isClosed,
         timeoutMs: input.timeoutMs,
         ...files,

@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { closeSync, mkdirSync, openSync, readFileSync, readlinkSync, statSync, symlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Ledger } from '../beads/ledger.js';
 import type { Bead } from '../beads/model.js';
@@ -10,7 +10,6 @@ import { polecatRunFile, type PolecatRunInfo } from '../polecat/hook.js';
 import { firstPrompt, nudgeText } from '../polecat/prompt.js';
 import { polecatLimits } from '../polecat/settings.js';
 import { polecatAddress, type DoneStatus, type PolecatLimits, type WorkItem } from '../polecat/state.js';
-import { PROJECT_ROOT } from '../temporal/binary.js';
 import { engineConfig } from '../temporal/config.js';
 import { refineryWorkflowId, type MergeRequest } from '../temporal/merge-protocol.js';
 import { readRigs, rigPaths, townPaths } from '../town/layout.js';
@@ -18,6 +17,7 @@ import { ledgerDirForId } from '../town/routes.js';
 import { buildStartCommand, chooseRuntime } from '../town/runtimes.js';
 import { prepareWorktree, worktreeGitDir } from './git.js';
 import { killGroup, runChild, tailOf } from './process.js';
+import { agentBinDir } from './shims.js';
 import { hasSession, killSession, newSession, panePid, pipeToFile, sendText, tmuxAvailable } from './tmux.js';
 
 /**
@@ -106,32 +106,7 @@ export function polecatActivities(root: string) {
     return client;
   };
 
-  /** `gt` and `bd` for agents: the same build the worker runs, first on PATH. */
   const shimDir = join(townPaths(root).gt, 'bin');
-  const ensureShims = () => {
-    mkdirSync(shimDir, { recursive: true });
-    for (const bin of ['gt', 'bd']) {
-      const link = join(shimDir, bin);
-      const target = join(PROJECT_ROOT, 'bin', `${bin}.js`);
-      let current: string | undefined;
-      try {
-        current = readlinkSync(link);
-      } catch {
-        current = undefined;
-      }
-      if (current === target) continue;
-      try {
-        unlinkSync(link);
-      } catch {
-        // none yet
-      }
-      try {
-        symlinkSync(target, link);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      }
-    }
-  };
 
   const agentEnv = (input: AgentInput, f: ReturnType<typeof files>): Record<string, string> => {
     const addr = address(input.rig, input.name);
@@ -253,7 +228,7 @@ export function polecatActivities(root: string) {
       const f = files(input.rig, input.name);
       mkdirSync(dirname(f.log), { recursive: true });
       mkdirSync(dirname(f.state), { recursive: true });
-      ensureShims();
+      agentBinDir(root);
       const runtime = chooseRuntime({ root, rig: input.rig, role: 'polecat', agentFlag: input.agent });
       const prompt = firstPrompt({ rig: input.rig, name: input.name, bead: input.bead, title: input.title, attempt: input.attempt, handoff: input.handoff });
       const start = buildStartCommand(runtime, prompt);

@@ -251,6 +251,60 @@ run = "echo three >> ran.txt"
     expect(ran.filter((l) => l === 'three')).toHaveLength(1);
   });
 
+  it('agent steps start the agent runtime with the step as prompt and end when it closes the step bead', () => {
+    const t = town();
+    expect(t.gt(['config', 'agent', 'set', 'stepper', join(PROJECT, 'test', 'fixtures', 'step-agent.sh'), '--prompt-mode', 'arg']).code).toBe(0);
+    t.writeFormula('agentic', `
+formula = "agentic"
+[vars]
+topic = "auth"
+[[steps]]
+id = "design"
+title = "Design {{topic}}"
+description = "Write the design of {{topic}}"
+acceptance = "a design file exists"
+agent = "stepper"
+[[steps]]
+id = "check"
+title = "Check"
+needs = ["design"]
+run = "test -f step-design.txt"
+[[steps]]
+id = "review"
+title = "Review"
+needs = ["check"]
+agent = "stepper"
+retries = 1
+`);
+    const r = t.bd(['cook', 'agentic', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const state = JSON.parse(r.stdout) as { steps: { id: string; bead: string; status: string }[] };
+    expect(state.steps.map((s) => s.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    const prompt = readFileSync(join(t.root, 'step-design.prompt'), 'utf8');
+    expect(prompt).toMatch(/Design auth/);
+    expect(prompt).toMatch(/Write the design of auth/);
+    expect(prompt).toMatch(/a design file exists/);
+    expect(prompt).toContain(`bd close ${state.steps[0]!.bead}`);
+    expect(t.bdJson<Bead[]>(['show', state.steps[0]!.bead])[0]!.close_reason).toBe('done by step-agent');
+
+    // An agent that leaves without closing its bead fails the step (after its retries).
+    expect(t.gt(['config', 'agent', 'set', 'quitter', `${join(PROJECT, 'test', 'fixtures', 'step-agent.sh')} --quit`, '--prompt-mode', 'arg']).code).toBe(0);
+    t.writeFormula('gives-up', `
+formula = "gives-up"
+[[steps]]
+id = "try"
+title = "Try"
+agent = "quitter"
+retries = 1
+`);
+    const quit = t.bd(['cook', 'gives-up', '--json']);
+    expect(quit.code).toBe(1);
+    const failed = JSON.parse(quit.stdout) as { steps: { id: string; status: string; reason?: string }[] };
+    expect(failed.steps[0]!.status).toBe('failed');
+    expect(failed.steps[0]!.reason).toMatch(/without closing[\s\S]*after 2 tries/);
+  });
+
   it('runs the built-in release formula on the sample repository', () => {
     const t = town();
     const repo = join(t.root, 'sample');

@@ -11,6 +11,7 @@ import { DEFAULT_WORK_FORMULA, workChecklist } from './checklist.js';
 import { hookedTo, polecatRunFile, workingPolecats, type PolecatRunInfo } from './hook.js';
 import { currentIdentity, identityFromCwd, type Identity } from './identity.js';
 import { polecatAddress, polecatBranch } from './state.js';
+import { inbox } from '../mail/mail.js';
 
 /** What `gt hook`, `gt prime` and `gt polecat list` show: ledger and files only, no engine (agents call these often). */
 
@@ -99,8 +100,12 @@ export function primeText(root: string, cwd: string): string {
   } else if (me.role === 'mayor') {
     out.push('You are the Mayor: you break work into beads and sling them to polecats (`gt sling <bead> <rig>`).', '');
   }
+  const unread = inbox(root, me.address, { unreadOnly: true });
+  const mailLines = unread.length
+    ? [`## Mail (${unread.length} unread)`, '', ...unread.slice(0, 10).map((m) => `- ${m.id} from ${m.from}: ${m.subject} (\`gt mail read ${m.id}\`)`), '']
+    : ['Mail: none unread (`gt mail inbox`).', ''];
   if (!view.bead) {
-    out.push('## Your hook', '', 'Nothing is on your hook.', '');
+    out.push('## Your hook', '', 'Nothing is on your hook.', '', ...mailLines);
     return out.join('\n');
   }
   const b = view.bead;
@@ -124,7 +129,7 @@ export function primeText(root: string, cwd: string): string {
     });
     out.push('', '## When you are done', '', '`gt done` (needs at least one commit ahead of the default branch); `gt done --status ESCALATED` or `--status DEFERRED` if you cannot finish.');
   }
-  out.push('', 'Mail: `gt mail inbox`.', '');
+  out.push('', ...mailLines);
   return out.join('\n');
 }
 

@@ -71,6 +71,11 @@ describe('gt mail', () => {
     expect(json<{ address: string; unread: number }>(t.gt(['mail', 'check', '--json'], { cwd: toast }))).toMatchObject({ address: 'myrig/polecats/toast', unread: 1 });
     const inbox = json<Message[]>(t.gt(['mail', 'inbox', '--json'], { cwd: toast }));
     expect(inbox.map((m) => m.id)).toEqual([sent.id]);
+    // gt prime, the first thing an agent runs, shows unread mail too.
+    const prime = t.gt(['prime'], { cwd: toast });
+    expect(prime.code).toBe(0);
+    expect(prime.stdout).toContain('## Mail (1 unread)');
+    expect(prime.stdout).toContain(`${sent.id} from mayor: Fix the login bug`);
     // Nothing for the Mayor yet.
     expect(t.gt(['mail', 'check']).stdout).toBe('');
 

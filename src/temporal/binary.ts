@@ -1,10 +1,24 @@
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GtError } from '../errors.js';
 
-/** The project folder (where package.json and .tools/ live), from dist/temporal/ or src/temporal/. */
-export const PROJECT_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+/**
+ * The project folder (where package.json, formulas/ and .tools/ live): the nearest folder above
+ * this module holding our package.json, so it is right from src/, dist/ or a bundle.
+ */
+export const PROJECT_ROOT = findProjectRoot(dirname(fileURLToPath(import.meta.url)));
+
+function findProjectRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    try {
+      if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name === 'gastown-temporal') return dir;
+    } catch {
+      // not here
+    }
+    if (dirname(dir) === dir) return fileURLToPath(new URL('../../', import.meta.url));
+  }
+}
 
 function isExecutable(path: string): boolean {
   try {

@@ -345,20 +345,65 @@ retries = 1
   });
 });
 
-describe('bd cook with the embedded server', () => {
-  it('survives a restart of the dev server mid-run (file database)', async () => {
-    const t = makeTown({ external: false });
-    towns.push(t);
-    const { createServer } = await import('node:net');
-    const port = await new Promise<number>((resolve) => {
+/** A town with its own embedded dev server (file database) on free ports. */
+async function embeddedTown(): Promise<TestTown> {
+  const t = makeTown({ external: false });
+  towns.push(t);
+  const { createServer } = await import('node:net');
+  const free = () =>
+    new Promise<number>((resolve) => {
       const s = createServer().listen(0, '127.0.0.1', () => {
         const p = (s.address() as { port: number }).port;
         s.close(() => resolve(p));
       });
     });
-    t.settings((s) => {
-      s.temporal = { grpc_port: port, ui_port: port + 1 };
+  const [grpc, ui] = [await free(), await free()];
+  t.settings((s) => {
+    s.temporal = { grpc_port: grpc, ui_port: ui };
+  });
+  return t;
+}
+
+describe('bd cook with the embedded server', () => {
+  it('a run started before `gt down` is still there after `gt up` and finishes', async () => {
+    const t = await embeddedTown();
+    t.writeFormula('waits', `
+formula = "waits"
+[[steps]]
+id = "first"
+title = "First"
+run = "echo first >> ran.txt"
+[[steps]]
+id = "approve"
+title = "Approve"
+needs = ["first"]
+gate = { type = "human" }
+[[steps]]
+id = "last"
+title = "Last"
+needs = ["approve"]
+run = "echo last >> ran.txt"
+`);
+    const molecule = t.bd(['cook', 'waits', '--detach']).stdout.trim();
+    const gate = await waitFor(() => {
+      const s = t.bdJson<{ steps: { id: string; bead: string; status: string }[] }>(['mol', 'show', molecule]);
+      return s.steps.find((x) => x.id === 'approve' && x.status === 'waiting');
     });
+    const down = t.gt(['down']);
+    expect(down.code).toBe(0);
+    expect(down.stdout).toMatch(/worker/);
+    expect(t.gt(['status', '--json']).stdout).toMatch(/"running": false/);
+    expect(t.gt(['up']).code).toBe(0);
+    const approved = t.bd(['gate', 'approve', gate.bead]);
+    expect(approved.stderr).toBe('');
+    expect(approved.code).toBe(0);
+    const watched = t.bd(['mol', 'watch', molecule]);
+    expect(watched.code).toBe(0);
+    expect(readFileSync(join(t.root, 'ran.txt'), 'utf8')).toBe('first\nlast\n');
+  });
+
+  it('survives a restart of the dev server mid-run (file database)', async () => {
+    const t = await embeddedTown();
     t.writeFormula('chain', `
 formula = "chain"
 [[steps]]

@@ -1,3 +1,4 @@
+import { convoyActivities } from './convoy.js';
 import { moleculeActivities } from './molecule.js';
 import { polecatActivities } from './polecat.js';
 import { refineryActivities } from './refinery.js';
@@ -8,6 +9,7 @@ export function createActivities(root: string) {
     ...moleculeActivities(root),
     ...polecatActivities(root),
     ...refineryActivities(root),
+    ...convoyActivities(root),
   };
 }
 

@@ -10,6 +10,8 @@ import { registerNudgeCommands } from './gt/nudge.js';
 import { registerMayorCommands } from './gt/mayor.js';
 import { registerSlingCommands } from './gt/sling.js';
 import { registerAgentCommands } from './gt/agents.js';
+import { registerConvoyCommands } from './gt/convoy.js';
+import { registerMountainCommands } from './gt/mountain.js';
 import { noteAgentProgress } from '../polecat/progress.js';
 
 /** `gt`: Gas Town. Thin: each command group lives in its own file under cli/gt/. */
@@ -32,6 +34,8 @@ registerNudgeCommands(program);
 registerMayorCommands(program);
 registerSlingCommands(program);
 registerAgentCommands(program);
+registerConvoyCommands(program);
+registerMountainCommands(program);
 
 noteAgentProgress();
 program.parseAsync(process.argv).catch(reportError);

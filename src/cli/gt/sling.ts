@@ -23,9 +23,9 @@ export function registerSlingCommands(program: Command): void {
     .option('--var <name=value>', 'a var for the formula (repeatable)', collect, [])
     .option('--headless', 'run the agent as a background process instead of in a tmux session')
     .option('--force', 'sling a bead whose prefix belongs to another rig (or the town)')
-    .option('--no-convoy', 'do not create a one-bead convoy (accepted; convoys are not tracked yet)')
+    .option('--no-convoy', 'do not put the slung beads in a new convoy (by default those not already in one travel in one, which lands and tells you when they are merged)')
     .option('--json', 'print the result as JSON')
-    .action(action(async (args: string[], opts: { agent?: string; formula?: string; var: string[]; headless?: boolean; force?: boolean; json?: boolean }) => {
+    .action(action(async (args: string[], opts: { agent?: string; formula?: string; var: string[]; headless?: boolean; force?: boolean; convoy?: boolean; json?: boolean }) => {
       const { usageError } = await import('../../errors.js');
       if (args.length < 2) throw usageError('gt sling needs at least one bead and a rig', 'usage: gt sling <bead…> <rig>, e.g. gt sling gt-abc12 myrig');
       const rig = args.at(-1)!;
@@ -34,8 +34,19 @@ export function registerSlingCommands(program: Command): void {
       const vars = parseVars(opts.var);
       const { sling } = await import('../../polecat/client.js');
       const slung = await sling(root, { beads, rig, agent: opts.agent, formula: opts.formula, vars, headless: opts.headless, force: opts.force, by: actor() });
-      if (opts.json) return printJson(slung);
+      let convoy: string | undefined;
+      if (opts.convoy !== false) {
+        // The work is handed over already; a convoy that cannot be made is worth a warning, not a failure.
+        try {
+          const { convoyForSling } = await import('../../convoy/client.js');
+          convoy = (await convoyForSling(root, slung, rig, actor()))?.convoy;
+        } catch (err) {
+          process.stderr.write(`warning: the beads were slung, but no convoy tracks them: ${(err as Error).message}\n`);
+        }
+      }
+      if (opts.json) return printJson(slung.map((s) => (convoy ? { ...s, convoy } : s)));
       for (const s of slung) process.stdout.write(`Slung ${s.bead} to ${s.address} (branch ${s.branch})\n`);
+      if (convoy) process.stdout.write(`Convoy ${convoy} tracks them: gt convoy status ${convoy}\n`);
       process.stdout.write(`Watch: gt polecat list ${rig}${opts.headless ? '' : '; attach: tmux attach -t <prefix>-<name>'}\n`);
     }));
 

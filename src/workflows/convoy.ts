@@ -1,0 +1,318 @@
+import * as wf from '@temporalio/workflow';
+import { allClosed, emptyCounts, estimate, finishReport, hasOutstandingWork, isStuck, pickDispatch, reconcile } from '../convoy/plan.js';
+import {
+  APPROVE_UPDATE,
+  CANCEL_UPDATE,
+  CONVOY_QUERY,
+  MOUNTAIN_LABEL,
+  PAUSE_UPDATE,
+  REFRESH_SIGNAL,
+  RESUME_UPDATE,
+  type ConvoyActorRequest,
+  type ConvoyInput,
+  type ConvoyReceipt,
+  type ConvoySnapshot,
+  type ConvoyState,
+  type ConvoyStatus,
+} from '../convoy/types.js';
+import { GtConvoy, GtKind, GtStatus } from '../temporal/search-attributes.js';
+import type { Activities } from '../activities/index.js';
+
+/**
+ * A convoy (or, labelled `mountain`, a mountain): keeps feeding a batch of beads to polecats until
+ * every one is closed, then lands (convoy bead closed, owner told). It watches the ledgers through
+ * a heartbeating activity that returns the moment anything it tracks changes, so a bead whose last
+ * blocker closed is dispatched within a poll. Beads added later join in. A mountain also retries
+ * a failed bead until it has failed skip_after_failures times, then skips it and works around it,
+ * and mails the Mayor a stall report when nothing moves for stall_timeout.
+ */
+export const stateQuery = wf.defineQuery<ConvoyState>(CONVOY_QUERY);
+export const refreshSignal = wf.defineSignal(REFRESH_SIGNAL);
+export const pauseUpdate = wf.defineUpdate<ConvoyReceipt, [ConvoyActorRequest]>(PAUSE_UPDATE);
+export const resumeUpdate = wf.defineUpdate<ConvoyReceipt, [ConvoyActorRequest]>(RESUME_UPDATE);
+export const approveUpdate = wf.defineUpdate<ConvoyReceipt, [ConvoyActorRequest]>(APPROVE_UPDATE);
+export const cancelUpdate = wf.defineUpdate<ConvoyReceipt, [ConvoyActorRequest]>(CANCEL_UPDATE);
+
+/** Even with nothing to wait for, look again this often (and check the history length). */
+const IDLE_LOOK = 10 * 60_000;
+const HISTORY_LIMIT = 4000;
+
+export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
+  const { convoy } = input;
+  const acts = wf.proxyActivities<Activities>({
+    startToCloseTimeout: '5m',
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 50 },
+  });
+  const settings = await acts.convoySettings();
+  // The watch runs as long as nothing changes; a lost worker shows as a missed heartbeat and the watch moves to another.
+  const watcher = wf.proxyActivities<Activities>({
+    startToCloseTimeout: IDLE_LOOK + 60_000,
+    heartbeatTimeout: settings.heartbeatMs,
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s' },
+  });
+
+  const now = () => new Date().toISOString();
+  const state: ConvoyState = input.carried ?? {
+    convoy,
+    title: convoy,
+    mode: 'convoy',
+    status: 'running',
+    owner: 'mayor',
+    notify: false,
+    human: false,
+    startedAt: now(),
+    lastProgressAt: now(),
+    stallReports: 0,
+    beads: [],
+    waves: [],
+    counts: emptyCounts(),
+    generation: 0,
+  };
+  let reportedIncomplete = false;
+  let stallReported = state.status === 'stalled';
+  let lastStatus: ConvoyStatus | undefined;
+  const setStatus = (status: ConvoyStatus) => {
+    state.status = status;
+    if (status !== lastStatus) {
+      lastStatus = status;
+      wf.upsertSearchAttributes([{ key: GtStatus, value: status }]);
+    }
+  };
+
+  // Messages wake the main loop through a trigger that is re-armed each time it fires.
+  let fire!: () => void;
+  let woken!: Promise<void>;
+  const rearm = () => {
+    woken = new Promise<void>((resolve) => (fire = resolve));
+  };
+  rearm();
+  let refresh = false;
+
+  const running = () => state.beads.filter((b) => b.phase === 'running').length;
+  const receipt = (): ConvoyReceipt => ({ convoy, status: state.status, running: running(), at: now() });
+  const finished = () => state.status === 'landed' || state.status === 'cancelled' || state.cancelled !== undefined;
+
+  wf.setHandler(stateQuery, () => state);
+  wf.setHandler(refreshSignal, () => {
+    refresh = true;
+    fire();
+  });
+  wf.setHandler(
+    pauseUpdate,
+    (req) => {
+      state.paused = { by: req.by, at: now() };
+      setStatus('paused');
+      fire();
+      return receipt();
+    },
+    {
+      validator: (_req) => {
+        if (finished()) throw new Error(`${convoy} is ${state.status}`);
+        if (state.paused) throw new Error(`${convoy} is already paused (by ${state.paused.by})`);
+      },
+    },
+  );
+  wf.setHandler(
+    resumeUpdate,
+    (_req) => {
+      state.paused = undefined;
+      setStatus('running');
+      fire();
+      return receipt();
+    },
+    {
+      validator: (_req) => {
+        if (finished()) throw new Error(`${convoy} is ${state.status}`);
+        if (!state.paused) throw new Error(`${convoy} is not paused`);
+      },
+    },
+  );
+  wf.setHandler(
+    approveUpdate,
+    (req) => {
+      state.approved = { by: req.by, at: now() };
+      fire();
+      return receipt();
+    },
+    {
+      validator: (_req) => {
+        if (finished()) throw new Error(`${convoy} is ${state.status}`);
+        if (!state.human) throw new Error(`${convoy} does not wait for a person (it was not created with --human)`);
+        if (state.approved) throw new Error(`${convoy} is already approved (by ${state.approved.by})`);
+      },
+    },
+  );
+  wf.setHandler(
+    cancelUpdate,
+    (req) => {
+      state.cancelled = { by: req.by, at: now(), reason: req.reason };
+      fire();
+      return { ...receipt(), status: 'cancelled' };
+    },
+    {
+      validator: (_req) => {
+        if (state.status === 'landed') throw new Error(`${convoy} has already landed`);
+        if (state.cancelled) throw new Error(`${convoy} is already being cancelled`);
+      },
+    },
+  );
+
+  wf.upsertSearchAttributes([
+    { key: GtKind, value: state.mode },
+    { key: GtConvoy, value: convoy },
+  ]);
+  lastStatus = undefined;
+  setStatus(state.paused ? 'paused' : state.status);
+
+  const runningMap = () => Object.fromEntries(state.beads.filter((b) => b.phase === 'running' && b.polecat).map((b) => [b.id, b.polecat!]));
+  const look = () => acts.observeConvoy({ convoy, waitMs: 0, running: runningMap() });
+
+  let watchScope: wf.CancellationScope | undefined;
+  let watch: Promise<ConvoySnapshot> | undefined;
+  const stopWatch = () => {
+    watchScope?.cancel();
+    watchScope = undefined;
+    watch = undefined;
+  };
+  /** Beads a dispatch could not place (rig full, refused): not tried again until the watch sees a change. */
+  const notNow = new Set<string>();
+
+  let snap = await look();
+  for (;;) {
+    if (snap.convoy.status === 'closed' && !state.cancelled) {
+      // Closed by hand in the ledger (bd close): nothing more to do for it.
+      state.cancelled = { by: 'ledger', at: now(), reason: 'the convoy bead was closed' };
+    }
+    const mode = snap.convoy.labels.includes(MOUNTAIN_LABEL) ? 'mountain' : 'convoy';
+    if (mode !== state.mode) {
+      state.mode = mode;
+      wf.upsertSearchAttributes([{ key: GtKind, value: mode }]);
+    }
+    const r = reconcile(state, snap, settings, now());
+    if (r.progressed) {
+      stallReported = false;
+      state.stalledSince = undefined;
+    }
+
+    if (state.cancelled) {
+      stopWatch();
+      setStatus('cancelled');
+      await acts.closeConvoyBead({ convoy, reason: `cancelled by ${state.cancelled.by}${state.cancelled.reason ? `: ${state.cancelled.reason}` : ''}`, by: state.cancelled.by });
+      await wf.condition(wf.allHandlersFinished);
+      return state;
+    }
+
+    if (r.skip.length || r.retry.length) {
+      await acts.recordConvoyChanges({ convoy, skip: r.skip, retry: r.retry.map((x) => ({ ...x, skipAfter: settings.skipAfter })) });
+      for (const s of r.skip) {
+        const b = state.beads.find((x) => x.id === s.id)!;
+        b.reason = s.reason;
+        await acts.notifyConvoy({
+          convoy,
+          to: 'mayor',
+          subject: `SKIPPED: ${s.id} in mountain ${convoy} (${state.title})`,
+          body: `${s.id} "${b.title}" ${s.reason}.\nThe mountain goes on around it; beads that depend on it wait. To try again: fix the cause, then bd label remove ${s.id} mountain:skipped and bd update ${s.id} --status open.`,
+          notify: false,
+          kind: 'skipped',
+        });
+      }
+      snap = await look();
+      continue;
+    }
+
+    if (allClosed(state)) {
+      if (state.human && !state.approved) {
+        setStatus('awaiting-approval');
+      } else {
+        stopWatch();
+        setStatus('landed');
+        state.landedAt = now();
+        Object.assign(state, estimate(state, Date.now()));
+        await acts.landConvoy({ convoy, reason: `landed: all ${state.beads.length} beads closed`, epic: state.mode === 'mountain' ? state.epic : undefined });
+        const report = finishReport(state);
+        await acts.notifyConvoy({ convoy, to: state.owner, subject: report.subject, body: report.body, notify: state.notify, kind: 'landed' });
+        await wf.condition(wf.allHandlersFinished);
+        return state;
+      }
+    } else if (isStuck(state)) {
+      setStatus('incomplete');
+      if (!reportedIncomplete && state.mode === 'mountain') {
+        reportedIncomplete = true;
+        const report = finishReport(state);
+        await acts.notifyConvoy({ convoy, to: state.owner, subject: report.subject, body: report.body, notify: state.notify, kind: 'incomplete' });
+      }
+    } else {
+      reportedIncomplete = false;
+      const picks = pickDispatch(state).filter((id) => !notNow.has(id));
+      if (picks.length) {
+        const results = await acts.dispatchConvoyBeads.executeWithOptions({ summary: `dispatch ${picks.join(' ')}` }, [{ convoy, beads: picks }]);
+        const at = now();
+        for (const res of results) {
+          const b = state.beads.find((x) => x.id === res.bead);
+          if (!b) continue;
+          if (res.result === 'slung' || res.result === 'already') {
+            if (res.result === 'slung') b.attempts += 1;
+            b.phase = 'running';
+            b.polecat = res.polecat ?? b.polecat;
+            b.dispatchedAt = at;
+            b.reason = undefined;
+          } else {
+            notNow.add(b.id);
+            b.reason = res.reason;
+          }
+        }
+        state.lastProgressAt = at;
+        stallReported = false;
+        state.stalledSince = undefined;
+        // Decide again only from a look taken after these slings, never from the one before them.
+        stopWatch();
+        snap = await look();
+        continue;
+      }
+      setStatus(state.paused ? 'paused' : stallReported ? 'stalled' : 'running');
+    }
+
+    const nowMs = Date.now();
+    Object.assign(state, estimate(state, nowMs));
+    const stallDue = Date.parse(state.lastProgressAt) + settings.stallMs;
+    const watchingForStall = state.mode === 'mountain' && !state.paused && !stallReported && hasOutstandingWork(state);
+    if (watchingForStall && nowMs >= stallDue) {
+      stallReported = true;
+      state.stalledSince = state.lastProgressAt;
+      state.stallReports += 1;
+      setStatus('stalled');
+      await acts.reportConvoyStall({ state });
+    }
+
+    const info = wf.workflowInfo();
+    if (info.continueAsNewSuggested || info.historyLength > HISTORY_LIMIT) {
+      stopWatch();
+      await wf.condition(wf.allHandlersFinished);
+      return wf.continueAsNew<typeof convoyWorkflow>({ convoy, carried: { ...state, generation: state.generation + 1 } });
+    }
+
+    if (!watch) {
+      const waitMs = watchingForStall && !stallReported ? Math.max(1, stallDue - nowMs) : IDLE_LOOK;
+      const scope = new wf.CancellationScope();
+      const since = snap.fingerprint;
+      const running = runningMap();
+      watchScope = scope;
+      watch = scope.run(() => watcher.observeConvoy.executeWithOptions({ summary: 'watch the ledgers' }, [{ convoy, since, waitMs, running }]));
+      watch.catch(() => undefined);
+    }
+    const next = await Promise.race([watch.then((s) => s), woken.then(() => undefined)]);
+    if (next === undefined) {
+      rearm();
+      if (refresh) {
+        refresh = false;
+        stopWatch();
+        snap = await look();
+      }
+      continue;
+    }
+    watch = undefined;
+    watchScope = undefined;
+    notNow.clear();
+    snap = next;
+  }
+}

@@ -324,6 +324,23 @@ retries = 1
     expect(bad.stderr).toMatch(/version[\s\S]*pattern/);
   });
 
+  it('--dry-run resolves and prints the DAG (text, json, mermaid) and runs nothing', () => {
+    const t = town();
+    t.writeFormula('diamond', DIAMOND);
+    const before = readFileSync(join(t.root, '.beads', 'issues.jsonl'), 'utf8');
+    const text = t.bd(['cook', 'diamond', '--var', 'name=x', '--dry-run']);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/Start x/);
+    const dag = JSON.parse(t.bd(['cook', 'diamond', '--var', 'name=x', '--dry-run', '--json']).stdout);
+    expect(JSON.stringify(dag)).toContain('"d"');
+    const mermaid = t.bd(['cook', 'diamond', '--var', 'name=x', '--dry-run', '--format', 'mermaid']);
+    expect(mermaid.stdout).toMatch(/^graph TD/);
+    expect(mermaid.stdout.match(/-->/g)).toHaveLength(4);
+    expect(readFileSync(join(t.root, '.beads', 'issues.jsonl'), 'utf8')).toBe(before);
+    expect(existsSync(join(t.root, 'log.txt'))).toBe(false);
+    expect(existsSync(join(t.root, '.gt', 'run', 'worker.pid'))).toBe(false);
+  });
+
   it('refuses bad input before anything runs or is poured', () => {
     const t = town();
     t.writeFormula('diamond', DIAMOND);
@@ -416,7 +433,9 @@ title = "Two"
 needs = ["one"]
 run = "echo two >> ran.txt"
 `);
-    const molecule = t.bd(['cook', 'chain', '--detach']).stdout.trim();
+    const started = t.bd(['cook', 'chain', '--detach']);
+    expect(started.stderr).toBe('');
+    const molecule = started.stdout.trim();
     expect(molecule).toMatch(/^hq-/);
     await waitFor(() => existsSync(join(t.root, 'ran.txt')));
     process.kill(pidOf(t.root, 'temporal'), 'SIGKILL');

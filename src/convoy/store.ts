@@ -66,14 +66,9 @@ export function requireConvoy(root: string, id: string): Bead {
 
 /** Open convoys (other than `except`) that track `beadId`. */
 export function openConvoysTracking(root: string, beadId: string, except?: string): Bead[] {
-  const hq = hqLedger(root);
-  const out: Bead[] = [];
-  for (const dep of hq.dependents(beadId)) {
-    if (dep.type !== 'tracks' || dep.issue_id === except) continue;
-    const c = hq.tryGet(dep.issue_id);
-    if (c && c.issue_type === 'convoy' && c.status !== 'closed' && !out.some((o) => o.id === c.id)) out.push(c);
-  }
-  return out;
+  return hqLedger(root)
+    .list({ issue_type: 'convoy' })
+    .filter((c) => c.id !== except && c.status !== 'closed' && trackedIds(c).includes(beadId));
 }
 
 export interface TrackableBead {
@@ -128,9 +123,10 @@ export function createConvoyBead(root: string, c: NewConvoy): Bead {
   const title = c.title.trim();
   if (!title) throw usageError('the convoy needs a name', 'usage: gt convoy create <name> [beads…]');
   return hqLedger(root).transaction((tx) => {
+    const taken = tx.ledger.list({ issue_type: 'convoy' });
     for (const id of c.beads) {
-      const other = tx.ledger.dependents(id).find((d) => d.type === 'tracks' && tx.lookup(d.issue_id)?.status !== 'closed');
-      if (other) throw new GtError(`bead ${id} was just added to convoy ${other.issue_id}`, { hint: `gt convoy show ${other.issue_id}` });
+      const other = taken.find((o) => trackedIds(o).includes(id));
+      if (other) throw new GtError(`bead ${id} was just added to convoy ${other.id}`, { hint: `gt convoy show ${other.id}` });
     }
     const bead = tx.create({
       title,

@@ -30,7 +30,9 @@ export function registerMountainCommands(program: Command): void {
     .command('status [mountain]')
     .description('waves, done/running/ready/blocked/skipped and the ETA (a mountain id or its epic; all open mountains without one)')
     .option('--json', 'print the full state as JSON')
-    .action(action(async (id: string | undefined, opts: { json?: boolean }) => {
+    // `--json` after the subcommand is parsed by `mountain` itself (it has the option too): read both.
+    .action(action(async (id: string | undefined, _opts: unknown, cmd: Command) => {
+      const opts = cmd.optsWithGlobals() as { json?: boolean };
       const root = requireTownRoot();
       const { convoyStatus } = await import('../../convoy/client.js');
       let ids: string[];
@@ -49,7 +51,8 @@ export function registerMountainCommands(program: Command): void {
   const steer = (name: 'pause' | 'resume' | 'cancel', description: string) => {
     const cmd = mountain.command(`${name} <mountain>`).description(description).option('--json', 'print the receipt as JSON');
     if (name === 'cancel') cmd.option('-r, --reason <text>', 'why');
-    cmd.action(action(async (id: string, opts: { json?: boolean; reason?: string }) => {
+    cmd.action(action(async (id: string, _opts: unknown, self: Command) => {
+        const opts = self.optsWithGlobals() as { json?: boolean; reason?: string };
         const root = requireTownRoot();
         const client = await import('../../convoy/client.js');
         const r =

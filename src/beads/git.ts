@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { appendFileSync, existsSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { acquireLockSync, processAlive } from '../lock.js';
 import { writeFileAtomic } from '../fsutil.js';
@@ -63,8 +63,14 @@ function pendingAlive(paths: LedgerPaths): boolean {
 
 function committerScript(): string | undefined {
   const here = fileURLToPath(import.meta.url);
-  const script = join(dirname(here), 'committer.js');
-  return here.endsWith('.js') && existsSync(script) ? script : undefined;
+  if (!here.endsWith('.js')) return undefined;
+  // dist/beads/committer.js: next to this module when compiled by tsc; from the bundled `bd`
+  // (dist/bundle/, where this code may sit in dist/bundle/chunks/) it is a level or two up.
+  for (let dir = dirname(here), up = 0; up < 3; dir = dirname(dir), up++) {
+    const script = join(dir, basename(dir) === 'beads' ? '' : 'beads', 'committer.js');
+    if (existsSync(script)) return script;
+  }
+  return undefined;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { GtError, usageError } from '../errors.js';
 
 /** Ledger prefixes: lowercase, start with a letter, hyphen-separated words (`hq`, `gt`, `my-rig`). */
@@ -42,9 +42,14 @@ export function hashLengthFor(count: number): number {
   return len;
 }
 
+// node:crypto loads (about 2 ms) only when an id is made: most ledger commands never make one.
+const require = createRequire(import.meta.url);
+let crypto: typeof import('node:crypto') | undefined;
+
 /** The base36 hash characters for (title, actor, time, nonce). */
 export function hashChars(title: string, actor: string, time: string, nonce: number, length: number): string {
-  const digest = createHash('sha256').update(`${title}\0${actor}\0${time}\0${nonce}`).digest();
+  crypto ??= require('node:crypto') as typeof import('node:crypto');
+  const digest = crypto.createHash('sha256').update(`${title}\0${actor}\0${time}\0${nonce}`).digest();
   // 64 bits give 12+ base36 digits: enough for MAX_HASH_LENGTH.
   return digest.readBigUInt64BE(0).toString(36).padStart(13, '0').slice(0, length);
 }

@@ -232,15 +232,16 @@ function fromTuple(t: SummaryTuple): BeadSummary {
 }
 
 const OWN_LINE_HEAD = '{"_type":"issue","id":';
+const OWN_ID_HEAD = OWN_LINE_HEAD + '"';
 const ASCII_RE = /^[\x00-\x7f]*$/;
 const SUMMARY_HEAD = '["';
 const CACHE_VERSION = 1;
 
 /** The id of a line bd wrote, without parsing it; undefined for any other line. */
 function ownLineId(raw: string): string | undefined {
-  if (!raw.startsWith(OWN_LINE_HEAD + '"')) return undefined;
-  const end = raw.indexOf('"', OWN_LINE_HEAD.length + 1);
-  return end > 0 ? raw.slice(OWN_LINE_HEAD.length + 1, end) : undefined;
+  if (!raw.startsWith(OWN_ID_HEAD)) return undefined;
+  const end = raw.indexOf('"', OWN_ID_HEAD.length);
+  return end > 0 ? raw.slice(OWN_ID_HEAD.length, end) : undefined;
 }
 
 /**
@@ -301,7 +302,7 @@ export class LedgerState {
     if (!this.summaryMap) {
       const map = this.summaryLineMap ? parseSummaryBody([...this.summaryLineMap.values()].join('\n')) : parseSummaryBody(this.cacheBody ?? '');
       // A cache that does not cover every bead (a torn or stale file) is rebuilt from the beads.
-      if (map.size !== this.lines.size || [...this.lines.keys()].some((id) => !map.has(id))) {
+      if (map.size !== this.lines.size || !hasAll(map, this.lines.keys())) {
         map.clear();
         this.summaryLineMap = new Map();
         for (const b of this.beads()) {
@@ -335,14 +336,41 @@ export class LedgerState {
   /** Whether every stored line is ASCII (then files are written without UTF-8 encoding). */
   ascii = false;
 
+  /**
+   * For a state read from files (not one made by a write): where the line of each bead of
+   * issues.jsonl starts in the file, in the order of `lines`; set only when the file is ASCII and
+   * sorted by id.
+   */
+  issueStarts?: number[];
+
+  /** With `issueStarts`: the text of issues.jsonl, when it is exactly as bd writes it (ASCII). */
+  issuesText?: string;
+
+  /** The summary cache body as read, if it has not been split into lines since. */
+  rawCacheBody(): string | undefined {
+    return this.cacheBody;
+  }
+
+  /** The summary cache body (sorted by id), without splitting it when it is still as read. */
+  cacheBodyText(sortedIds?: string[]): string {
+    if (this.cacheBody !== undefined) return this.cacheBody;
+    const lines = this.summaryLines();
+    return (sortedIds ?? [...lines.keys()].sort()).map((id) => lines.get(id)!).join('\n');
+  }
+
   /** For a writer: the parsed beads so far (unchanged beads stay parsed in the next state). */
   parsedBeads(): Map<string, Bead> {
     return this.parsed;
   }
 }
 
+function hasAll(map: Map<string, unknown>, ids: Iterable<string>): boolean {
+  for (const id of ids) if (!map.has(id)) return false;
+  return true;
+}
+
 /** Call `fn` for each non-blank line. A plain loop: this runs over 10k lines on every command. */
-function splitLines(text: string, fn: (raw: string, lineNo: number) => void): void {
+function splitLines(text: string, fn: (raw: string, lineNo: number, start: number) => void): void {
   let start = 0;
   let lineNo = 0;
   const n = text.length;
@@ -353,7 +381,7 @@ function splitLines(text: string, fn: (raw: string, lineNo: number) => void): vo
     if (end > start) {
       const raw = text.charCodeAt(end - 1) === 13 ? text.slice(start, end - 1) : text.slice(start, end);
       const c = raw.charCodeAt(0);
-      if (c === 123 /* { */ || c === 91 /* [ */ || raw.trim() !== '') fn(raw, lineNo);
+      if (c === 123 /* { */ || c === 91 /* [ */ || raw.trim() !== '') fn(raw, lineNo, start);
     }
     start = end + 1;
   }
@@ -394,9 +422,11 @@ function readVersion(path: string): { text: string; stamp: string; ascii: boolea
 }
 
 /** Parse and check every line (the slow path, when the cache does not vouch for the file). */
-function parseBeadFile(path: string, text: string, wisps: boolean, lines: Map<string, string>, parsed: Map<string, Bead>, wispIds: Set<string>): void {
+function parseBeadFile(
+  path: string, text: string, wisps: boolean, lines: Map<string, string>, parsed: Map<string, Bead>, wispIds: Set<string>, layout?: Layout,
+): void {
   const lineOf = new Map<string, number>();
-  splitLines(text, (raw, lineNo) => {
+  splitLines(text, (raw, lineNo, start) => {
     let record: Record<string, unknown>;
     try {
       record = JSON.parse(raw);
@@ -420,12 +450,13 @@ function parseBeadFile(path: string, text: string, wisps: boolean, lines: Map<st
     }
     parsed.set(id, bead);
     lines.set(id, raw);
+    layout?.add(id, start, raw.length, text);
   });
 }
 
 /** Split a file the cache vouches for into lines by id, parsing only lines bd did not write. */
-function splitBeadFile(text: string, wisps: boolean, lines: Map<string, string>, wispIds: Set<string>): void {
-  splitLines(text, (raw) => {
+function splitBeadFile(text: string, wisps: boolean, lines: Map<string, string>, wispIds: Set<string>, layout?: Layout): void {
+  splitLines(text, (raw, _lineNo, start) => {
     let id = ownLineId(raw);
     if (id === undefined) {
       const record = JSON.parse(raw) as Record<string, unknown>;
@@ -434,7 +465,64 @@ function splitBeadFile(text: string, wisps: boolean, lines: Map<string, string>,
     }
     if (wisps) wispIds.add(id);
     lines.set(id, raw);
+    layout?.add(id, start, raw.length, text);
   });
+}
+
+/**
+ * Where each bead's line starts in issues.jsonl, in file order (the order of `lines` too), kept
+ * only while the ids come strictly ascending (the order bd writes). Used to point the ready
+ * index (below) at stored lines.
+ */
+class Layout {
+  readonly starts: number[] = [];
+  private last = '';
+  sorted = true;
+  /** Where the next line starts if the file is exactly bd's format: one line a bead, each ending in "\n". */
+  private next = 0;
+  private exact = true;
+
+  add(id: string, start: number, length: number, text: string): void {
+    if (!this.sorted) return;
+    if (id <= this.last && this.starts.length) this.sorted = false;
+    else {
+      this.starts.push(start);
+      this.last = id;
+      if (start !== this.next || text.charCodeAt(start + length) !== 10) this.exact = false;
+      this.next = start + length + 1;
+    }
+  }
+
+  /**
+   * Whether the file is exactly what bd writes for its beads (sorted lines, "\n" after each,
+   * nothing else): then a write may splice changed lines into it (see spliceWrite).
+   */
+  canonical(text: string): boolean {
+    return this.sorted && this.exact && this.next === text.length;
+  }
+}
+
+/** The first line of the summary cache. */
+interface CacheHead {
+  v: number;
+  issues: string;
+  wisps: string;
+  count: number;
+  ready?: ReadyIndex;
+}
+
+/**
+ * Ready work as last worked out for the file versions of the cache (written by the first
+ * `ready` of a version): the ready beads in order, each with where its stored line is in
+ * issues.jsonl, so `bd ready --json` can print them without loading the ledger. Ready work
+ * changes with time only through defer times: the answer holds from `at` until `until` (the
+ * first defer time still ahead at `at`; null when there is none).
+ */
+interface ReadyIndex {
+  at: number;
+  until: number | null;
+  /** [id, start of its line in issues.jsonl, length of the line, assignee?] */
+  beads: Array<[string, number, number, string?]>;
 }
 
 /** The cache's first line and its body; the body is parsed only when summaries are needed. */
@@ -449,7 +537,7 @@ function readSummaryCache(paths: LedgerPaths): { issues: string; wisps: string; 
   const nl = text.indexOf('\n');
   if (nl < 0) return undefined;
   try {
-    const head = JSON.parse(text.slice(0, nl)) as { v: number; issues: string; wisps: string; count: number };
+    const head = JSON.parse(text.slice(0, nl)) as CacheHead;
     if (head.v !== CACHE_VERSION || typeof head.count !== 'number') return undefined;
     return { issues: head.issues, wisps: head.wisps, body: text.slice(nl + 1).trimEnd(), count: head.count };
   } catch {
@@ -465,12 +553,11 @@ function parseSummaryBody(body: string): Map<string, BeadSummary> {
 }
 
 /** Best effort: a cache that cannot be written only makes the next command slower. */
-function writeSummaryCache(paths: LedgerPaths, state: LedgerState, sortedIds?: string[]): void {
+function writeSummaryCache(paths: LedgerPaths, state: LedgerState, sortedIds?: string[], ready?: ReadyIndex): void {
   try {
-    const lines = state.summaryLines();
-    const ids = sortedIds ?? [...lines.keys()].sort();
-    const body = ids.map((id) => lines.get(id)!).join('\n');
-    const head = { v: CACHE_VERSION, issues: state.issuesStamp, wisps: state.wispsStamp, count: ids.length };
+    const body = state.cacheBodyText(sortedIds);
+    const head: CacheHead = { v: CACHE_VERSION, issues: state.issuesStamp, wisps: state.wispsStamp, count: state.size };
+    if (ready) head.ready = ready;
     writeFileAtomic(paths.summaryCache, JSON.stringify(head) + '\n' + body + (body ? '\n' : ''), { fsync: false });
   } catch {
     // ignore
@@ -487,19 +574,21 @@ export function loadState(paths: LedgerPaths): LedgerState {
   const wispIds = new Set<string>();
   const cached = readSummaryCache(paths);
   let state: LedgerState | undefined;
+  let layout: Layout | undefined = issues.ascii ? new Layout() : undefined;
   if (cached && cached.issues === issues.stamp && cached.wisps === wisps.stamp) {
-    splitBeadFile(issues.text, false, lines, wispIds);
+    splitBeadFile(issues.text, false, lines, wispIds, layout);
     splitBeadFile(wisps.text, true, lines, wispIds);
     if (lines.size === cached.count) {
       state = new LedgerState(lines, wispIds, { body: cached.body }, issues.stamp, wisps.stamp);
     } else {
       lines.clear();
       wispIds.clear();
+      layout = issues.ascii ? new Layout() : undefined;
     }
   }
   if (!state) {
     const parsed = new Map<string, Bead>();
-    parseBeadFile(paths.issues, issues.text, false, lines, parsed, wispIds);
+    parseBeadFile(paths.issues, issues.text, false, lines, parsed, wispIds, layout);
     parseBeadFile(paths.wisps, wisps.text, true, lines, parsed, wispIds);
     const summaryLines = new Map<string, string>();
     for (const [id, b] of parsed) summaryLines.set(id, summaryLine(b));
@@ -507,8 +596,105 @@ export function loadState(paths: LedgerPaths): LedgerState {
     if (existsSync(paths.dir)) writeSummaryCache(paths, state);
   }
   state.ascii = issues.ascii && wisps.ascii;
+  if (layout?.sorted) state.issueStarts = layout.starts;
+  if (layout?.canonical(issues.text)) state.issuesText = issues.text;
   states.set(paths.dir, state);
   return state;
+}
+
+/**
+ * Keep the ready work of `state` (all of it, in order, worked out at `now`) in the summary cache
+ * for the next `readyJsonFromIndex`. Only for a state read from files that have not changed
+ * since, whose ready beads are all lines bd wrote to issues.jsonl. Best effort.
+ */
+export function saveReadyIndex(paths: LedgerPaths, state: LedgerState, ready: readonly BeadSummary[], now: number): void {
+  const starts = state.issueStarts;
+  if (!starts || !state.ascii || states.get(paths.dir) !== state) return;
+  try {
+    if (stamp(paths.issues) !== state.issuesStamp || stamp(paths.wisps) !== state.wispsStamp) return;
+    const startOf = new Map<string, number>();
+    let i = 0;
+    for (const id of state.lines.keys()) {
+      if (i >= starts.length) break;
+      startOf.set(id, starts[i++]);
+    }
+    const beads: ReadyIndex['beads'] = [];
+    for (const b of ready) {
+      const raw = state.lines.get(b.id);
+      const start = startOf.get(b.id);
+      if (raw === undefined || start === undefined || state.wispIds.has(b.id) || beadJsonOf(raw) === undefined) return;
+      beads.push(b.assignee ? [b.id, start, raw.length, b.assignee] : [b.id, start, raw.length]);
+    }
+    let until = Infinity;
+    for (const s of state.summaries().values()) {
+      if (!s.defer_until) continue;
+      const t = Date.parse(s.defer_until);
+      if (t > now && t < until) until = t;
+    }
+    writeSummaryCache(paths, state, undefined, { at: now, until: until === Infinity ? null : until, beads });
+  } catch {
+    // a cache that cannot be written only makes the next command slower
+  }
+}
+
+/**
+ * `bd ready --json` (the same bytes) from the ready index of the summary cache, when the cache
+ * matches the files and the index still holds at `now`; undefined otherwise (then the caller
+ * works it out from the ledger). Reads issues.jsonl, but parses and splits nothing of it.
+ */
+export function readyJsonFromIndex(
+  paths: LedgerPaths, now: number, filter: { assignee?: string; unassigned?: boolean; limit?: number } = {},
+): Buffer | undefined {
+  let head: CacheHead;
+  try {
+    const cache = readFileSync(paths.summaryCache);
+    const nl = cache.indexOf(10);
+    if (nl < 0) return undefined;
+    head = JSON.parse(cache.toString('utf8', 0, nl)) as CacheHead;
+  } catch {
+    return undefined;
+  }
+  const index = head.ready;
+  if (head.v !== CACHE_VERSION || !index || !Array.isArray(index.beads) || !(now >= index.at) || (index.until !== null && !(now < index.until))) return undefined;
+  if (stamp(paths.wisps) !== head.wisps) return undefined;
+  let buf: Buffer;
+  try {
+    const fd = openSync(paths.issues, 'r');
+    try {
+      if (statStamp(fstatSync(fd)) !== head.issues) return undefined;
+      buf = readFileSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  let beads = index.beads;
+  if (filter.assignee !== undefined) beads = beads.filter((b) => b[3] === filter.assignee);
+  if (filter.unassigned) beads = beads.filter((b) => !b[3]);
+  if (filter.limit !== undefined) beads = beads.slice(0, filter.limit);
+  if (!beads.length) return Buffer.from('[]\n');
+  // Each bead prints as its stored line without `"_type":"issue",` (as beadJson does).
+  const skip = OWN_LINE_HEAD.length - 5;
+  let size = 4;
+  for (const [id, start, len] of beads) {
+    const end = start + len;
+    // The line must still be the bead's own line: a cheap check that the index fits the file.
+    if (end > buf.length || (buf[end] !== 10 && buf[end] !== 13) || buf.toString('latin1', start, start + OWN_ID_HEAD.length + id.length + 1) !== OWN_ID_HEAD + id + '"') {
+      return undefined;
+    }
+    size += 1 + len - skip + 2;
+  }
+  const out = Buffer.allocUnsafe(size);
+  let at = out.write('[\n', 0, 'latin1');
+  for (let i = 0; i < beads.length; i++) {
+    const [, start, len] = beads[i];
+    if (i) at += out.write(',\n', at, 'latin1');
+    out[at++] = 123; // {
+    at += buf.copy(out, at, start + skip, start + len);
+  }
+  at += out.write('\n]\n', at, 'latin1');
+  return at === size ? out : out.subarray(0, at);
 }
 
 /**
@@ -517,6 +703,8 @@ export function loadState(paths: LedgerPaths): LedgerState {
  * Returns the new state (also cached).
  */
 export function writeState(paths: LedgerPaths, base: LedgerState, changed: Map<string, Bead>): LedgerState {
+  const spliced = spliceWrite(paths, base, changed);
+  if (spliced) return spliced;
   const lines = new Map(base.lines);
   const wispIds = new Set(base.wispIds);
   const summaryLines = new Map(base.summaryLines());
@@ -554,6 +742,84 @@ export function writeState(paths: LedgerPaths, base: LedgerState, changed: Map<s
   return next;
 }
 
+/**
+ * writeState for the common case, without re-joining every line: the ledger has no wisps and
+ * changes none, issues.jsonl is exactly as bd writes it (ASCII, sorted, one line a bead) and
+ * the summary cache body is as read. Both files are sorted by id over the same beads, so the
+ * n-th cache line is the n-th bead's: the changed lines are spliced into both texts. The result
+ * is byte for byte what the full rewrite makes. Undefined when the case does not apply.
+ */
+function spliceWrite(paths: LedgerPaths, base: LedgerState, changed: Map<string, Bead>): LedgerState | undefined {
+  const text = base.issuesText;
+  const starts = base.issueStarts;
+  const body = base.rawCacheBody();
+  if (text === undefined || !starts || body === undefined || !base.ascii || base.wispIds.size || starts.length !== base.size) return undefined;
+  const fileIds = [...base.lines.keys()];
+  const n = fileIds.length;
+  const edits: Array<{ i: number; id: string; line: string; summary: string; replace: boolean }> = [];
+  for (const [id, bead] of changed) {
+    if (bead.ephemeral) return undefined;
+    const line = serializeBead(bead);
+    if (!ASCII_RE.test(line)) return undefined;
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (fileIds[mid] < id) lo = mid + 1;
+      else hi = mid;
+    }
+    edits.push({ i: lo, id, line, summary: summaryLine(bead), replace: lo < n && fileIds[lo] === id });
+  }
+  // In file order; new beads before the line they go in front of.
+  edits.sort((a, b) => a.i - b.i || Number(a.replace) - Number(b.replace) || (a.id < b.id ? -1 : 1));
+
+  const cache = body ? body + '\n' : '';
+  const out: string[] = [];
+  const cacheOut: string[] = [];
+  let pos = 0;
+  let cachePos = 0;
+  let k = 0; // the cache line that starts at cacheStart
+  let cacheStart = 0;
+  for (const e of edits) {
+    while (k < e.i) {
+      const nl = cache.indexOf('\n', cacheStart);
+      if (nl < 0) return undefined;
+      cacheStart = nl + 1;
+      k++;
+    }
+    const start = e.i < n ? starts[e.i] : text.length;
+    // The cache line here must be the bead's the file has here: else the cache is not as expected.
+    if (e.i < n ? !cache.startsWith(`["${fileIds[e.i]}"`, cacheStart) : cacheStart !== cache.length) return undefined;
+    out.push(text.slice(pos, start), e.line, '\n');
+    cacheOut.push(cache.slice(cachePos, cacheStart), e.summary, '\n');
+    if (e.replace) {
+      pos = start + base.lines.get(e.id)!.length + 1;
+      const nl = cache.indexOf('\n', cacheStart);
+      if (nl < 0) return undefined;
+      cachePos = nl + 1;
+    } else {
+      pos = start;
+      cachePos = cacheStart;
+    }
+  }
+  out.push(text.slice(pos));
+  cacheOut.push(cache.slice(cachePos));
+  const newBody = cacheOut.join('');
+
+  const lines = new Map(base.lines);
+  const parsed = new Map(base.parsedBeads());
+  for (const e of edits) {
+    lines.set(e.id, e.line);
+    parsed.set(e.id, changed.get(e.id)!);
+  }
+  writeFileAtomic(paths.issues, Buffer.from(out.join(''), 'latin1'));
+  const next = new LedgerState(lines, new Set(), { body: newBody.slice(0, -1) }, stamp(paths.issues), stamp(paths.wisps), parsed);
+  next.ascii = true;
+  writeSummaryCache(paths, next);
+  states.set(paths.dir, next);
+  return next;
+}
+
 function fileText(sortedIds: string[], lines: Map<string, string>, wispIds: Set<string>, wisps: boolean): string {
   const out: string[] = [];
   for (const id of sortedIds) if (wispIds.has(id) === wisps) out.push(lines.get(id)!);
@@ -567,10 +833,12 @@ function fileText(sortedIds: string[], lines: Map<string, string>, wispIds: Set<
  */
 export function beadJson(state: LedgerState, id: string): string {
   const raw = state.lines.get(id);
-  if (raw !== undefined && ownLineId(raw) !== undefined && !raw.includes('"dependency_count":') && !state.wispIds.has(id)) {
-    return '{' + raw.slice(OWN_LINE_HEAD.length - 5);
-  }
-  return JSON.stringify(state.get(id));
+  return (raw !== undefined && !state.wispIds.has(id) && beadJsonOf(raw)) || JSON.stringify(state.get(id));
+}
+
+/** The `--json` form of a stored line bd wrote (without `_type`); undefined for any other line. */
+function beadJsonOf(raw: string): string | undefined {
+  return ownLineId(raw) !== undefined && !raw.includes('"dependency_count":') ? '{' + raw.slice(OWN_LINE_HEAD.length - 5) : undefined;
 }
 
 /** Forget the cached state (tests that edit files by hand within one process). */

@@ -380,13 +380,14 @@ export function registerLedgerCommands(program: Command): void {
       action((opts: { limit?: string; assignee?: string; unassigned?: boolean } & JsonOpt) => {
         const limit = parseCount('--limit', opts.limit);
         const ledger = cwdLedger();
+        // Stored lines as they are (from the ready index when it holds): no bead is parsed.
+        if (opts.json) return void process.stdout.write(ledger.readyJson({ assignee: opts.assignee, unassigned: opts.unassigned, limit }));
         // Summaries, not whole beads: at 10k beads parsing every ready bead would double the time.
         let ready = ledger.readySummaries();
         if (opts.assignee !== undefined) ready = ready.filter((b) => b.assignee === opts.assignee);
         if (opts.unassigned) ready = ready.filter((b) => !b.assignee);
         if (limit !== undefined) ready = ready.slice(0, limit);
-        if (opts.json) process.stdout.write(ledger.jsonArray(ready));
-        else printList(ready.map((b) => ledger.get(b.id)), 'no ready work');
+        printList(ready.map((b) => ledger.get(b.id)), 'no ready work');
       }),
     );
 

@@ -57,6 +57,7 @@ export function isStaged(convoy: Bead): boolean {
 /** The convoy bead `id` (short ids allowed); refuses any other kind of bead. */
 export function requireConvoy(root: string, id: string): Bead {
   if (!id || !id.trim()) throw usageError('no convoy given', 'name one: gt convoy list shows them');
+  if (!id.trim().startsWith('hq-')) throw new GtError(`${id.trim()} is not a convoy (convoy ids look like hq-cv-abc12)`, { hint: 'gt convoy list shows them' });
   const bead = hqLedger(root).get(id.trim());
   if (bead.issue_type !== 'convoy') {
     throw new GtError(`${bead.id} is not a convoy (it is a ${bead.issue_type})`, { hint: 'convoy ids look like hq-cv-abc12; gt convoy list shows them' });

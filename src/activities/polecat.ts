@@ -1,6 +1,6 @@
 import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Ledger } from '../beads/ledger.js';
 import type { Bead } from '../beads/model.js';
@@ -16,7 +16,7 @@ import { readRigs, rigPaths, townPaths } from '../town/layout.js';
 import { ledgerDirForId } from '../town/routes.js';
 import { buildStartCommand, chooseRuntime } from '../town/runtimes.js';
 import { prepareWorktree, worktreeGitDir } from './git.js';
-import { killGroup, runChild, tailOf } from './process.js';
+import { killGroup, readNumber, remove, runChild, tailOf } from './process.js';
 import { agentBinDir } from './shims.js';
 import { hasSession, killSession, newSession, panePid, pipeToFile, sendText, tmuxAvailable } from './tmux.js';
 
@@ -409,24 +409,6 @@ export function polecatActivities(root: string) {
   };
 }
 
-function readNumber(file: string): number | undefined {
-  try {
-    const text = readFileSync(file, 'utf8').trim();
-    if (!text) return undefined;
-    const n = Number(text);
-    return Number.isFinite(n) ? n : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function remove(file: string): void {
-  try {
-    unlinkSync(file);
-  } catch {
-    // gone
-  }
-}
 
 function sizeAndTime(file: string): string {
   try {

@@ -60,16 +60,20 @@ export function tailOf(file: string, lines = 20): string {
   }
 }
 
-function readNumber(file: string): number | undefined {
+/** A number kept in a small state file (pid, exit code, time), or undefined when absent or empty. */
+export function readNumber(file: string): number | undefined {
   try {
-    const n = Number(readFileSync(file, 'utf8').trim());
+    const text = readFileSync(file, 'utf8').trim();
+    if (!text) return undefined;
+    const n = Number(text);
     return Number.isFinite(n) ? n : undefined;
   } catch {
     return undefined;
   }
 }
 
-function remove(file: string): void {
+/** Remove a state file that may already be gone. */
+export function remove(file: string): void {
   try {
     unlinkSync(file);
   } catch {

@@ -1,0 +1,221 @@
+// `npm run bench -- mountain [--beads=200] [--width=20]`: a mountain of one epic whose children
+// form a random DAG (layers about `width` wide, each bead waiting for one to three beads of earlier
+// layers), worked by scripted agents in one rig: wall time from `gt mountain` until it lands,
+// beads per minute, dispatch latency (a bead's last blocker closing → the bead slung: p50/p95/max,
+// both times read from the ledger), and lost or duplicated work (beads not merged exactly once,
+// slung more than once, or run by more than one agent session: must be 0). A fresh town with its
+// own embedded Temporal dev server. Writes bench/results/mountain.md.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const project = fileURLToPath(new URL('..', import.meta.url));
+const gtBin = join(project, 'bin', 'gt.js');
+const bdBin = join(project, 'bin', 'bd.js');
+const scripted = join(project, 'test', 'fixtures', 'scripted-agent.mjs');
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function cli(bin, args, cwd, env) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+function git(cwd, ...args) {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+function beads(ledgerFile) {
+  const out = new Map();
+  for (const line of readFileSync(ledgerFile, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const b = JSON.parse(line);
+      if (b.id) out.set(b.id, b);
+    } catch {
+      // a line being written
+    }
+  }
+  return out;
+}
+
+/** A seeded generator, so every run works the same graph. */
+function rng(seed) {
+  let s = seed >>> 0;
+  return () => {
+    s = (s * 1664525 + 1013904223) >>> 0;
+    return s / 2 ** 32;
+  };
+}
+
+function pct(sorted, p) {
+  if (!sorted.length) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
+}
+
+export async function run(argv = []) {
+  const arg = (name, dflt) => {
+    const i = argv.indexOf(`--${name}`);
+    const eq = argv.find((a) => a.startsWith(`--${name}=`));
+    return Number(eq ? eq.split('=')[1] : i >= 0 ? argv[i + 1] : dflt);
+  };
+  const n = arg('beads', 200);
+  const width = arg('width', 20);
+  const base = mkdtempSync(join(tmpdir(), 'gt-bench-mountain-'));
+  const root = join(base, 'town');
+  const tag = `benchm${Math.random().toString(36).slice(2, 6)}`;
+  const env = { ...process.env, BD_ACTOR: 'bench', GT_TMUX_SOCKET: tag, SCRIPTED_AGENT_LOG: join(base, 'sessions.log') };
+  for (const k of ['GT_ROOT', 'GT_ROLE', 'GT_RIG', 'GT_POLECAT', 'GT_BEAD', 'BEADS_DIR', 'TEMPORAL_ADDRESS', 'GT_TASK_QUEUE']) delete env[k];
+
+  const remote = join(base, 'remote.git');
+  git(base, 'init', '-q', '--bare', '-b', 'main', remote);
+  const seed = join(base, 'seed');
+  mkdirSync(seed);
+  git(seed, 'init', '-q', '-b', 'main');
+  writeFileSync(join(seed, 'README.md'), '# bench\n');
+  git(seed, 'add', '.');
+  git(seed, '-c', 'user.name=b', '-c', 'user.email=b@localhost', 'commit', '-q', '-m', 'init');
+  git(seed, 'push', '-q', remote, 'main');
+
+  cli(gtBin, ['install', root], base, env);
+  const settingsFile = join(root, 'settings', 'config.json');
+  const settings = JSON.parse(readFileSync(settingsFile, 'utf8'));
+  settings.temporal = { ...settings.temporal, grpc_port: await freePort(), ui_port: await freePort() };
+  settings.scheduler = { ...settings.scheduler, max_polecats_per_rig: Math.max(40, width * 2) };
+  settings.thresholds = { ...settings.thresholds, heartbeat_timeout: '60s', stall_timeout: '10m', nudge_grace: '2m' };
+  writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
+  cli(gtBin, ['rig', 'add', 'bench', remote, '--prefix', 'bn'], root, env);
+  cli(gtBin, ['config', 'agent', 'set', 'scripted', scripted], root, env);
+  cli(gtBin, ['config', 'default-agent', 'scripted'], root, env);
+
+  process.stdout.write(`  creating an epic of ${n} beads (layers about ${width} wide) ... `);
+  const rigDir = join(root, 'bench');
+  const epic = JSON.parse(cli(bdBin, ['create', 'Bench epic', '-t', 'epic', '--json'], rigDir, env)).id;
+  const random = rng(42);
+  const ids = [];
+  const deps = new Map();
+  for (let i = 0; i < n; i++) {
+    const layer = Math.floor(i / width);
+    const earlier = ids.slice(0, layer * width);
+    const want = layer === 0 ? 0 : 1 + Math.floor(random() * 3);
+    const mine = new Set();
+    // Mostly the previous layer, sometimes further back: a DAG about `width` wide.
+    for (let k = 0; k < want; k++) {
+      const from = random() < 0.8 ? Math.max(0, (layer - 1) * width) : 0;
+      mine.add(earlier[from + Math.floor(random() * (earlier.length - from))]);
+    }
+    const args = ['create', `Bench part ${i}`, '--parent', epic, '--json'];
+    if (mine.size) args.push('--deps', [...mine].join(','));
+    const id = JSON.parse(cli(bdBin, args, rigDir, env)).id;
+    ids.push(id);
+    deps.set(id, [...mine]);
+  }
+  process.stdout.write('done\n');
+
+  cli(gtBin, ['up'], root, env);
+  const ledger = join(rigDir, '.beads', 'issues.jsonl');
+  const t0 = Date.now();
+  const started = JSON.parse(cli(gtBin, ['mountain', epic, '--json'], root, env));
+  const convoy = started.convoy;
+  const waves = started.plan.waves.length;
+  const timeoutMs = 30 * 60_000;
+  let done = 0;
+  let lastReport = 0;
+  for (;;) {
+    const st = beads(ledger);
+    done = ids.filter((id) => ['closed', 'blocked'].includes(st.get(id)?.status)).length;
+    const hq = beads(join(root, '.beads', 'issues.jsonl'));
+    if ((done === n && hq.get(convoy)?.status === 'closed') || Date.now() - t0 > timeoutMs) break;
+    if (Date.now() - lastReport > 15_000) {
+      lastReport = Date.now();
+      process.stdout.write(`  ${((Date.now() - t0) / 1000).toFixed(0)} s: ${done}/${n} done\n`);
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const wallMs = Date.now() - t0;
+
+  const st = beads(ledger);
+  const subjects = git(remote, 'log', '--format=%s', 'main').split('\n');
+  let sessionLines = [];
+  try {
+    sessionLines = readFileSync(env.SCRIPTED_AGENT_LOG, 'utf8').split('\n').filter(Boolean);
+  } catch {
+    sessionLines = [];
+  }
+  const latencies = [];
+  let lost = 0;
+  let duplicated = 0;
+  for (const id of ids) {
+    const b = st.get(id);
+    const merges = subjects.filter((s) => s.startsWith(`${id}:`)).length;
+    const slings = (b?.comments ?? []).filter((c) => c.text.startsWith('slung to '));
+    const sessions = sessionLines.filter((l) => l.startsWith(`${id} `)).length;
+    if (b?.status !== 'closed' || merges === 0) lost++;
+    if (merges > 1 || slings.length > 1 || sessions > 1) duplicated++;
+    const blockers = deps.get(id);
+    if (blockers.length && slings.length) {
+      const ready = Math.max(...blockers.map((d) => Date.parse(st.get(d)?.closed_at ?? 'x')));
+      const slung = Date.parse(slings[0].created_at);
+      if (Number.isFinite(ready) && Number.isFinite(slung)) latencies.push(slung - ready);
+    }
+  }
+  latencies.sort((a, b) => a - b);
+  const status = JSON.parse(cli(gtBin, ['mountain', 'status', convoy, '--json'], root, env));
+  spawnSync(process.execPath, [gtBin, 'down'], { cwd: root, env, stdio: 'ignore' });
+  spawnSync('tmux', ['-L', tag, 'kill-server'], { stdio: 'ignore' });
+
+  const row = {
+    beads: n,
+    waves,
+    wall: (wallMs / 1000).toFixed(1),
+    perMin: ((n - lost) / (wallMs / 60_000)).toFixed(1),
+    p50: pct(latencies, 50),
+    p95: pct(latencies, 95),
+    max: latencies.at(-1),
+    lost,
+    duplicated,
+  };
+  const header = ['beads', 'waves', 'gt mountain → landed (s)', 'beads/min', 'dispatch latency p50 (ms)', 'p95 (ms)', 'max (ms)', 'lost', 'duplicated', 'mountain status'];
+  const table = [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    `| ${[row.beads, row.waves, row.wall + (done < n ? ' (timed out)' : ''), row.perMin, row.p50, row.p95, row.max, row.lost, row.duplicated, status.status].join(' | ')} |`,
+  ].join('\n');
+  console.log(table);
+  const cpu = cpus();
+  const md = `# bench: mountain
+
+One epic of ${n} beads whose dependencies form a random DAG (seeded; layers about ${width} wide,
+each bead waiting for one to three beads of earlier layers, mostly the previous one: ${waves} waves),
+started with \`gt mountain <epic>\` and worked by scripted agents (test/fixtures/scripted-agent.mjs,
+mode ok) in one rig whose refinery merges one branch at a time into a bare remote. Timed from
+\`gt mountain\` until the mountain lands (every bead closed, convoy closed).
+
+- dispatch latency: for each bead with blockers, the time from its last blocker closing (the
+  refinery's close in the ledger) to the bead being slung (the sling's comment in the ledger).
+  Target: p95 under 1 s.
+- lost: beads not closed with a merge commit on main; duplicated: beads merged more than once,
+  slung more than once, or worked by more than one agent session. Both must be 0.
+- beads/min is bounded by the merge queue (one merge at a time, about 70/min on this machine in
+  the agents benchmark), not by dispatch.
+
+- machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${process.platform} ${process.arch}, Node ${process.version}
+- date: ${new Date().toISOString()}
+- command: \`npm run bench -- mountain${argv.filter((a) => a !== 'mountain').length ? ' ' + argv.filter((a) => a !== 'mountain').join(' ') : ''}\`
+
+${table}
+`;
+  mkdirSync(join(project, 'bench', 'results'), { recursive: true });
+  writeFileSync(join(project, 'bench', 'results', 'mountain.md'), md);
+}

@@ -778,15 +778,9 @@ function spliceWrite(paths: LedgerPaths, base: LedgerState, changed: Map<string,
   const cacheOut: string[] = [];
   let pos = 0;
   let cachePos = 0;
-  let k = 0; // the cache line that starts at cacheStart
-  let cacheStart = 0;
   for (const e of edits) {
-    while (k < e.i) {
-      const nl = cache.indexOf('\n', cacheStart);
-      if (nl < 0) return undefined;
-      cacheStart = nl + 1;
-      k++;
-    }
+    const cacheStart = cacheLineAtOrAfter(cache, e.id);
+    if (cacheStart < cachePos) return undefined;
     const start = e.i < n ? starts[e.i] : text.length;
     // The cache line here must be the bead's the file has here: else the cache is not as expected.
     if (e.i < n ? !cache.startsWith(`["${fileIds[e.i]}"`, cacheStart) : cacheStart !== cache.length) return undefined;
@@ -818,6 +812,24 @@ function spliceWrite(paths: LedgerPaths, base: LedgerState, changed: Map<string,
   writeSummaryCache(paths, next);
   states.set(paths.dir, next);
   return next;
+}
+
+/** In cache text sorted by id (lines `["<id>",...]\n`): where the first line with an id >= `id` starts. */
+function cacheLineAtOrAfter(cache: string, id: string): number {
+  let lo = 0; // always a line start
+  let hi = cache.length; // a line start, or the end
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    const start = mid === 0 ? 0 : cache.lastIndexOf('\n', mid - 1) + 1;
+    const lineId = cache.slice(start + SUMMARY_HEAD.length, cache.indexOf('"', start + SUMMARY_HEAD.length));
+    if (lineId < id) {
+      const nl = cache.indexOf('\n', start);
+      lo = nl < 0 ? cache.length : nl + 1;
+    } else {
+      hi = start;
+    }
+  }
+  return lo;
 }
 
 function fileText(sortedIds: string[], lines: Map<string, string>, wispIds: Set<string>, wisps: boolean): string {

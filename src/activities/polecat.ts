@@ -233,6 +233,13 @@ export function polecatActivities(root: string) {
       const prompt = firstPrompt({ rig: input.rig, name: input.name, bead: input.bead, title: input.title, attempt: input.attempt, handoff: input.handoff });
       const start = buildStartCommand(runtime, prompt);
       const env = { ...runtime.env, ...agentEnv(input, f) };
+      // Only a retry of this same session (its worker died) may adopt what runs or was recorded
+      // here; anything left by an earlier session (a handoff racing its own exit) is stopped first.
+      const attemptFile = `${f.state}.attempt`;
+      if (readNumber(attemptFile) !== input.attempt) {
+        await stopAgent(input.rig, input.name);
+        writeFileSync(attemptFile, `${input.attempt}\n`);
+      }
       updateInfo(f.info, { attempt: input.attempt, handoff: input.handoff });
 
       const gitDir = worktreeGitDir(input.worktree);
@@ -323,8 +330,9 @@ export function polecatActivities(root: string) {
       try {
         for (;;) {
           if (pid === undefined || !processAlive(pid)) {
-            // Let tmux finish closing the session so the next attempt starts clean.
-            await killSession(session);
+            // Let tmux finish closing the session so the next attempt starts clean (only ours:
+            // a session of that name with another pane belongs to a newer attempt).
+            if (pid !== undefined && (await panePid(session).catch(() => undefined)) === pid) await killSession(session);
             const code = readNumber(exitFile) ?? null;
             remove(exitFile);
             remove(`${f.state}.pid`);

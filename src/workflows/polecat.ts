@@ -202,6 +202,9 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
       return finish({ bead: item.bead, outcome: 'blocked', detail: reason });
     }
     const agentActs = wf.proxyActivities<Activities>({
+      // A cancelled session activity is waited for: until it has stopped its agent, the next
+      // session must not start (both use the same tmux session name).
+      cancellationType: wf.ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
       startToCloseTimeout: '30d',
       heartbeatTimeout: limits.heartbeatMs,
       // Retries here are for a lost worker only (the session activity reports a failed agent
@@ -249,7 +252,10 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
       if (doneRequest) {
         await wf.condition(() => doneReceipt !== undefined);
         await wf.condition(() => settled, EXIT_GRACE);
-        if (!settled) scope.cancel();
+        if (!settled) {
+          scope.cancel();
+          await wf.condition(() => settled);
+        }
         setStatus('stopping');
         await acts.stopPolecatAgent(rig, name);
         record.endedAt = new Date().toISOString();
@@ -262,7 +268,10 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
         });
       }
       if (unslungBy !== undefined || handoffRequest) {
-        if (!settled) scope.cancel();
+        if (!settled) {
+          scope.cancel();
+          await wf.condition(() => settled);
+        }
         setStatus('stopping');
         await acts.stopPolecatAgent(rig, name);
         record.endedAt = new Date().toISOString();

@@ -134,6 +134,18 @@ describe('polecats', { timeout: 240_000 }, () => {
     await replayPolecats(t, doomed, 'polecat-blocked');
   });
 
+  it('gt handoff: a fresh session in the same worktree finds the note on its hook and finishes the work', async () => {
+    const t = town();
+    const id = t.create('Two halves', 'handoff');
+    expect(t.gt(['sling', id, t.rig]).code).toBe(0);
+    const beads = await settle(t, [id]);
+    expect(beads[id]!.status).toBe('closed');
+    expect(sessionsOf(t.agentLog, id)).toEqual([1, 2]);
+    expect(readFileSync(t.agentLog, 'utf8')).toContain(`handoff-seen ${id} in session 2`);
+    // Both halves, the one committed before the handoff and the one after, were merged.
+    expect(t.remoteFiles()).toEqual(expect.arrayContaining([`${id}.part`, `${id}.txt`]));
+  });
+
   it('the refinery sends a conflicting branch back: the polecat reworks it and both land', async () => {
     const t = town();
     const a = t.create('Edit the shared file (a)', 'conflict');

@@ -1,9 +1,8 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sendMail, sendMailAsync } from '../../src/mail/index.js';
-import { tempDir } from '../helpers/cli.js';
-import { git, makeTown, type TestTown } from '../helpers/town.js';
+import { makeRemote, makeTown, type TestTown } from '../helpers/town.js';
 
 /** `gt mail`: messages as beads of type message in the HQ ledger, through the built CLI. */
 
@@ -28,15 +27,7 @@ afterEach(() => {
 function mailTown(): TestTown {
   const t = makeTown();
   towns.push(t);
-  const base = tempDir('gt-mail-remote-');
-  const remote = join(base, 'remote.git');
-  git(base, 'init', '-q', '--bare', '-b', 'main', remote);
-  const seed = join(base, 'seed');
-  git(base, 'clone', '-q', remote, seed);
-  writeFileSync(join(seed, 'README'), 'x\n');
-  git(seed, 'add', 'README');
-  git(seed, '-c', 'user.name=s', '-c', 'user.email=s@localhost', 'commit', '-qm', 'seed');
-  git(seed, 'push', '-q', 'origin', 'HEAD:main');
+  const remote = makeRemote();
   expect(t.gt(['rig', 'add', 'myrig', remote]).code).toBe(0);
   expect(t.gt(['crew', 'add', 'alice', '--rig', 'myrig']).code).toBe(0);
   mkdirSync(join(t.root, 'myrig', 'polecats', 'toast'), { recursive: true });

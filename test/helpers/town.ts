@@ -1,5 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { inject } from 'vitest';
 import { runCli, tempDir, type CliResult } from './cli.js';
@@ -82,4 +83,21 @@ export function git(cwd: string, ...args: string[]): string {
   const r = spawnSync('git', args, { cwd, encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`git ${args.join(' ')}: ${r.stderr}`);
   return r.stdout;
+}
+
+/**
+ * A bare "remote" repository on branch main with one commit holding `files` (default a README),
+ * like a project on a git host: what `gt rig add` clones in tests.
+ */
+export function makeRemote(files: Record<string, string> = { 'README.md': '# test project\n' }): string {
+  const base = mkdtempSync(join(tmpdir(), 'gt-remote-'));
+  const remote = join(base, 'remote.git');
+  git(base, 'init', '-q', '--bare', '-b', 'main', remote);
+  const seed = join(base, 'seed');
+  git(base, 'clone', '-q', remote, seed);
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(seed, name), text);
+  git(seed, 'add', '-A');
+  git(seed, '-c', 'user.name=seed', '-c', 'user.email=seed@localhost', 'commit', '-qm', 'seed');
+  git(seed, 'push', '-q', 'origin', 'HEAD:main');
+  return remote;
 }

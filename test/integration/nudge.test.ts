@@ -3,7 +3,7 @@ import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/cli.js';
-import { git, makeTown, waitFor, type TestTown } from '../helpers/town.js';
+import { makeRemote, makeTown, waitFor, type TestTown } from '../helpers/town.js';
 
 /**
  * gt mayor / nudge / peek / broadcast against real tmux. Each town gets a private tmux server
@@ -49,15 +49,7 @@ function town(): Town {
 }
 
 function withRig(t: Town): void {
-  const base = tempDir('gt-nudge-remote-');
-  const remote = join(base, 'remote.git');
-  git(base, 'init', '-q', '--bare', '-b', 'main', remote);
-  const seed = join(base, 'seed');
-  git(base, 'clone', '-q', remote, seed);
-  writeFileSync(join(seed, 'README'), 'x\n');
-  git(seed, 'add', 'README');
-  git(seed, '-c', 'user.name=s', '-c', 'user.email=s@localhost', 'commit', '-qm', 'seed');
-  git(seed, 'push', '-q', 'origin', 'HEAD:main');
+  const remote = makeRemote();
   expect(t.gt(['rig', 'add', 'myrig', remote, '--prefix', 'my']).code).toBe(0);
 }
 

@@ -6,8 +6,7 @@ import { inject } from 'vitest';
 import { submitMergeRequest, queryRefinery } from '../../src/refinery/client.js';
 import type { MergeRequest, RefineryState } from '../../src/refinery/types.js';
 import { engineConfig } from '../../src/temporal/config.js';
-import { tempDir } from '../helpers/cli.js';
-import { git, makeTown, waitFor, type TestTown } from '../helpers/town.js';
+import { git, makeRemote, makeTown, waitFor, type TestTown } from '../helpers/town.js';
 
 /**
  * A town with one rig whose remote is a bare repository in a temp folder, its worker running,
@@ -42,15 +41,7 @@ export async function rigFixture(): Promise<RigFixture> {
   t.settings((s) => {
     s.temporal = { ...s.temporal, task_queue: `gt-mqtest-${id}` };
   });
-  const base = tempDir('gt-remote-');
-  const remote = join(base, 'remote.git');
-  git(base, 'init', '-q', '--bare', '-b', 'main', remote);
-  const seed = join(base, 'seed');
-  git(base, 'clone', '-q', remote, seed);
-  writeFileSync(join(seed, 'lines.txt'), LINES);
-  git(seed, 'add', 'lines.txt');
-  git(seed, '-c', 'user.name=seed', '-c', 'user.email=seed@localhost', 'commit', '-qm', 'seed');
-  git(seed, 'push', '-q', 'origin', 'HEAD:main');
+  const remote = makeRemote({ 'lines.txt': LINES });
   const rig = `mq${id}`;
   const added = t.gt(['rig', 'add', rig, remote, '--prefix', 'mq']);
   if (added.code !== 0) throw new Error(`gt rig add failed: ${added.stderr}`);

@@ -1,8 +1,7 @@
-import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { makeTown, type TestTown } from '../helpers/town.js';
+import { makeRemote, makeTown, type TestTown } from '../helpers/town.js';
 
 /**
  * `gt convoy` / `gt mountain` refusals and staging, through the built CLI. Every refusal says
@@ -24,15 +23,7 @@ function town(): Town {
   const t = makeTown();
   towns.push(t);
   for (const [rig, prefix] of [['alpha', 'al'], ['beta', 'be']] as const) {
-    const remote = join(t.root, '..', `${rig}.git`);
-    const seed = join(t.root, '..', `${rig}-seed`);
-    spawnSync('git', ['init', '-q', '--bare', '-b', 'main', remote]);
-    spawnSync('git', ['init', '-q', '-b', 'main', seed]);
-    writeFileSync(join(seed, 'README.md'), 'x\n');
-    spawnSync('git', ['-C', seed, 'add', '.']);
-    spawnSync('git', ['-C', seed, '-c', 'user.name=t', '-c', 'user.email=t@localhost', 'commit', '-q', '-m', 'init']);
-    spawnSync('git', ['-C', seed, 'push', '-q', remote, 'main']);
-    const r = t.gt(['rig', 'add', rig, remote, '--prefix', prefix]);
+    const r = t.gt(['rig', 'add', rig, makeRemote(), '--prefix', prefix]);
     if (r.code !== 0) throw new Error(`gt rig add failed: ${r.stderr}`);
   }
   return Object.assign(t, {

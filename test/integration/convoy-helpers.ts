@@ -1,24 +1,14 @@
-import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from '@temporalio/worker';
-import { PROJECT, tempDir } from '../helpers/cli.js';
+import { PROJECT } from '../helpers/cli.js';
 import { fetchHistory, maybeRecordHistory } from '../helpers/histories.js';
-import { git, waitFor } from '../helpers/town.js';
+import { git, makeRemote, waitFor } from '../helpers/town.js';
 import { makeRigTown, type Bead, type RigTown } from './polecat-helpers.js';
 
 /** A second rig (own bare remote, own prefix) in a test town. */
 export function addRig(t: RigTown, name: string, prefix: string): { rig: string; prefix: string; remote: string } {
-  const base = tempDir('gt-remote-');
-  const remote = join(base, 'remote.git');
-  spawnSync('git', ['init', '-q', '--bare', '-b', 'main', remote]);
-  const seed = join(base, 'seed');
-  mkdirSync(seed);
-  git(seed, 'init', '-q', '-b', 'main');
-  writeFileSync(join(seed, 'README.md'), `# ${name}\n`);
-  git(seed, 'add', '.');
-  git(seed, '-c', 'user.name=t', '-c', 'user.email=t@localhost', 'commit', '-q', '-m', 'init');
-  git(seed, 'push', '-q', remote, 'main');
+  const remote = makeRemote({ 'README.md': `# ${name}\n` });
   const r = t.gt(['rig', 'add', name, remote, '--prefix', prefix]);
   if (r.code !== 0) throw new Error(`gt rig add ${name} failed: ${r.stderr}`);
   return { rig: name, prefix, remote };
@@ -55,8 +45,9 @@ export async function waitClosed(t: RigTown, id: string, timeoutMs = 180_000): P
 }
 
 /** When a bead was slung (each "slung to" comment) and when it closed. */
-export function slungTimes(bead: Bead & { comments?: { text: string; created_at?: string }[] }): number[] {
-  return (bead.comments ?? []).filter((c) => c.text.startsWith('slung to ')).map((c) => Date.parse(c.created_at!));
+export function slungTimes(bead: Bead): number[] {
+  const comments = (bead.comments ?? []) as { text: string; created_at?: string }[];
+  return comments.filter((c) => c.text.startsWith('slung to ')).map((c) => Date.parse(c.created_at!));
 }
 
 export function mergesOf(remote: string, id: string): number {

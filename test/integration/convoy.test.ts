@@ -1,4 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { findTemporalCli } from '../../src/temporal/binary.js';
 import type { ConvoyState } from '../../src/convoy/types.js';
 import { waitFor } from '../helpers/town.js';
 import { addRig, convoyBead, createIn, gtJson, makeRigTown, mayorMail, mergesOf, replayConvoy, slungTimes, townEvents, waitClosed, type RigTown } from './convoy-helpers.js';
@@ -115,4 +118,32 @@ describe('convoys', { timeout: 300_000 }, () => {
     expect(convoys).toHaveLength(2);
     await replayConvoy(created.convoy, 'convoy-human-reopened');
   });
+
+  it('gt convoy check restarts a convoy whose workflow was lost; close refuses unfinished work unless --force', async () => {
+    const t = makeRigTown();
+    towns.push(t);
+    const bead = t.create('Finished by hand');
+    const created = gtJson<{ convoy: string }>(t, ['convoy', 'create', 'Lost one', bead, '--max-concurrent', '1']);
+    // The workflow is lost (terminated from outside) while the bead is closed by a person.
+    execFileSync(findTemporalCli(), ['workflow', 'terminate', '--address', inject('temporalAddress'), '-w', created.convoy, '--reason', 'test: lost'], { stdio: 'ignore' });
+    expect(t.bd(['close', bead, '--force', '-r', 'done by hand'], { cwd: join(t.root, t.rig) }).code).toBe(0);
+    expect(convoyBead(t, created.convoy).status).toBe('open');
+    const check = t.gt(['convoy', 'check']);
+    expect(check.stderr).toBe('');
+    expect(check.code).toBe(0);
+    expect(check.stdout).toContain(created.convoy);
+    await waitClosed(t, created.convoy, 60_000);
+
+    // close: refused while a tracked bead is unfinished, done with --force (the bead stays as it is).
+    const open = t.create('Still open');
+    const staged = gtJson<{ convoy: string }>(t, ['convoy', 'stage', open]);
+    const refused = t.gt(['convoy', 'close', staged.convoy]);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/--force/);
+    expect(convoyBead(t, staged.convoy).status).not.toBe('closed');
+    expect(t.gt(['convoy', 'close', staged.convoy, '--force']).code).toBe(0);
+    expect(convoyBead(t, staged.convoy).status).toBe('closed');
+    expect(t.bead(open).status).toBe('open');
+  });
 });
+

@@ -1,5 +1,8 @@
 // `npm run bench -- ledger`: whole-process timings of `bd create`, `bd ready --json`, `bd show`
 // and `bd update` on ledgers of 1k and 10k beads (p50/p95 over repeated runs), plus peak memory.
+// `bd ready --json` repeated on an unchanged ledger prints from the ready index of the summary
+// cache; the "after a write" row times the first `bd ready --json` after each (untimed) update,
+// which works ready work out from the summaries.
 // Writes bench/results/ledger.md. Options: --runs=N (default 30), --sizes=1000,10000.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -132,21 +135,25 @@ export async function run(argv = []) {
       'bd ready --json': () => ['ready', '--json'],
       'bd show': (i) => ['show', pick(i)],
       'bd update': (i) => ['update', pick(i), '--notes', `bench note ${i}`],
+      'bd ready --json (after a write)': () => ['ready', '--json'],
     };
+    // Untimed, before each timed run: a write, so the ready index no longer holds.
+    const before = { 'bd ready --json (after a write)': (i) => bd(root, ['update', pick(i + 500), '--notes', `bench write ${i}`]) };
     for (const [name, args] of Object.entries(commands)) {
       for (let i = 0; i < 3; i++) bd(root, args(1000 + i)); // warm the page cache
       const times = [];
       let out = 0;
       for (let i = 0; i < runs; i++) {
+        before[name]?.(i);
         const r = bd(root, args(i));
         times.push(r.ms);
         out = r.stdout.length;
       }
       times.sort((a, b) => a - b);
-      const mem = Math.max(...[0, 1, 2].map((i) => peakMb(root, args(2000 + i)) ?? 0)) || undefined;
+      const mem = Math.max(...[0, 1, 2].map((i) => (before[name]?.(2000 + i), peakMb(root, args(2000 + i))) ?? 0)) || undefined;
       const row = { size, name, p50: pct(times, 50), p95: pct(times, 95), mem, out };
       rows.push(row);
-      console.log(`${String(size).padStart(6)}  ${name.padEnd(16)} p50 ${row.p50.toFixed(1).padStart(6)} ms  p95 ${row.p95.toFixed(1).padStart(6)} ms  peak ${mem ? mem.toFixed(0) + ' MB' : 'n/a'}`);
+      console.log(`${String(size).padStart(6)}  ${name.padEnd(32)} p50 ${row.p50.toFixed(1).padStart(6)} ms  p95 ${row.p95.toFixed(1).padStart(6)} ms  peak ${mem ? mem.toFixed(0) + ' MB' : 'n/a'}`);
     }
     console.log(`        (ledger of ${size} beads: ${(bytes / 1e6).toFixed(1)} MB issues.jsonl)`);
     rmSync(root, { recursive: true, force: true });
@@ -163,6 +170,8 @@ export async function run(argv = []) {
     '  of that many beads (60% open, 20% closed, a third blocked by another bead, epics with children); peak memory is',
     '  the largest max-RSS of 3 further runs (GNU time).',
     `- baseline: \`node -e ""\` alone takes p50 ${pct(baseline, 50).toFixed(1)} ms, p95 ${pct(baseline, 95).toFixed(1)} ms here.`,
+    '- `bd ready --json` repeated on an unchanged ledger prints from the ready index kept in the summary cache; the',
+    '  "after a write" row times the first `bd ready --json` after each (untimed) `bd update`, which works it out anew.',
     '- targets: `bd ready --json` and `bd create` at 10k beads, p50 under 150 ms.',
     '',
     '| beads | command | p50 ms | p95 ms | peak MB | stdout bytes |',

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 /**
@@ -28,5 +28,14 @@ export function writeFileAtomic(path: string, content: string | Uint8Array, opts
     }
   } catch {
     // Directory fsync is best effort (not supported on every filesystem).
+  }
+}
+
+/** The last lines of a text file (a log), or "" when it cannot be read. */
+export function tailOf(file: string, lines = 20): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
   }
 }

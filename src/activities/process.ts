@@ -2,7 +2,10 @@ import { Context } from '@temporalio/activity';
 import { spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { tailOf } from '../fsutil.js';
 import { processAlive } from '../lock.js';
+
+export { tailOf };
 
 /**
  * Run a child process for an activity, so that a worker crash never runs a command twice:
@@ -52,13 +55,6 @@ export function killGroup(pid: number, signal: NodeJS.Signals): void {
   }
 }
 
-export function tailOf(file: string, lines = 20): string {
-  try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '';
-  }
-}
 
 /** A number kept in a small state file (pid, exit code, time), or undefined when absent or empty. */
 export function readNumber(file: string): number | undefined {

@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSyn
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { GtError } from '../errors.js';
+import { tailOf } from '../fsutil.js';
 import { processAlive, withLock } from '../lock.js';
 import { townPaths } from '../town/layout.js';
 import { findTemporalCli, PROJECT_ROOT } from './binary.js';
@@ -81,13 +82,6 @@ function spawnDetached(root: string, name: ServiceName, command: string, args: s
   return child.pid;
 }
 
-function tail(path: string, lines = 15): string {
-  try {
-    return readFileSync(path, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
-  } catch {
-    return '(no log)';
-  }
-}
 
 async function startServer(root: string, config: EngineConfig): Promise<void> {
   if (servicePid(root, 'temporal')) return;
@@ -102,7 +96,7 @@ async function startServer(root: string, config: EngineConfig): Promise<void> {
   try {
     await waitForPort('127.0.0.1', config.grpcPort, 60_000, () => processAlive(pid));
   } catch (err) {
-    throw new GtError(`the Temporal dev server did not start: ${(err as Error).message}\n${tail(serviceFiles(root, 'temporal').log)}`, {
+    throw new GtError(`the Temporal dev server did not start: ${(err as Error).message}\n${tailOf(serviceFiles(root, 'temporal').log, 15) || '(no log)'}`, {
       hint: `see ${serviceFiles(root, 'temporal').log}; is port ${config.grpcPort} taken? set temporal.grpc_port in settings/config.json`,
     });
   }
@@ -127,7 +121,7 @@ async function startWorker(root: string, config: EngineConfig): Promise<void> {
   const deadline = Date.now() + 90_000;
   while (!existsSync(files.ready)) {
     if (!processAlive(pid)) {
-      throw new GtError(`the worker exited while starting:\n${tail(files.log)}`, { hint: `see ${files.log}` });
+      throw new GtError(`the worker exited while starting:\n${tailOf(files.log, 15) || '(no log)'}`, { hint: `see ${files.log}` });
     }
     if (Date.now() > deadline) throw new GtError('the worker did not become ready within 90 s', { hint: `see ${files.log}` });
     await new Promise((r) => setTimeout(r, 50));

@@ -20,10 +20,9 @@ import {
   type SnapshotBead,
 } from '../convoy/types.js';
 import { parseDuration } from '../formula/duration.js';
-import { ASSIGN_SIGNAL, POLECAT_QUERY, POLECAT_WORKFLOW, type PolecatState, type WorkItem } from '../polecat/state.js';
-import { engineConfig, rigTaskQueue } from '../temporal/config.js';
+import { POLECAT_QUERY, type PolecatState, type WorkItem } from '../polecat/state.js';
+import { engineConfig } from '../temporal/config.js';
 import { polecatWorkflowId } from '../temporal/merge-protocol.js';
-import { GtKind, GtRig, GtStatus } from '../temporal/search-attributes.js';
 import { readRigs, townPaths } from '../town/layout.js';
 import { townRoutes } from '../town/routes.js';
 import { readTownSettings } from '../town/settings.js';
@@ -322,19 +321,8 @@ export function convoyActivities(root: string) {
     const fresh = ledgerFor(bead.id)?.tryGet(bead.id);
     if (fresh?.status !== 'hooked' || fresh.assignee !== bead.assignee) return;
     const item: WorkItem = { bead: bead.id, kind: 'sling', by: convoy, at: new Date().toISOString() };
-    const c = await getClient();
-    await c.workflow.signalWithStart(POLECAT_WORKFLOW, {
-      workflowId: polecatWorkflowId(rig, m[2]!),
-      taskQueue: rigTaskQueue(engineConfig(root), rig),
-      args: [{ rig, name: m[2]! }],
-      signal: ASSIGN_SIGNAL,
-      signalArgs: [item],
-      typedSearchAttributes: [
-        { key: GtKind, value: 'polecat' },
-        { key: GtRig, value: rig },
-        { key: GtStatus, value: 'idle' },
-      ],
-    });
+    const { startPolecat } = await import('../polecat/client.js');
+    await startPolecat(await getClient(), engineConfig(root), rig, m[2]!, item);
   }
 }
 

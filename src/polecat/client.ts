@@ -181,7 +181,8 @@ export async function sling(root: string, opts: SlingOptions): Promise<Slung[]> 
   }, { start: true });
 }
 
-async function startPolecat(client: Client, config: EngineConfig, rig: string, name: string, item: WorkItem): Promise<string> {
+/** Tell polecat `<rig>/<name>` about a work item, starting its workflow if it is not running. */
+export async function startPolecat(client: Client, config: EngineConfig, rig: string, name: string, item: WorkItem): Promise<string> {
   const workflowId = polecatWorkflowId(rig, name);
   const input: PolecatInput = { rig, name };
   await client.workflow.signalWithStart(POLECAT_WORKFLOW, {

@@ -3,52 +3,11 @@
 // worker's CPU time and peak memory, agent sessions started, and lost work (beads not merged, or
 // merged other than exactly once: must be 0). Each size gets a fresh town with its own embedded
 // Temporal dev server. Writes bench/results/agents.md.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { benchTown, git, machineLine, project, statuses } from './_town.mjs';
 
-const project = fileURLToPath(new URL('..', import.meta.url));
-const gtBin = join(project, 'bin', 'gt.js');
-const bdBin = join(project, 'bin', 'bd.js');
-const scripted = join(project, 'test', 'fixtures', 'scripted-agent.mjs');
 const CLK_TCK = 100;
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-function cli(bin, args, cwd, env) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
-
-function git(cwd, ...args) {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
-/** Bead statuses straight from the ledger file (no process per poll). */
-function statuses(ledgerFile) {
-  const out = new Map();
-  for (const line of readFileSync(ledgerFile, 'utf8').split('\n')) {
-    if (!line.trim()) continue;
-    try {
-      const b = JSON.parse(line);
-      if (b.id) out.set(b.id, b.status);
-    } catch {
-      // a line being written
-    }
-  }
-  return out;
-}
 
 function cpuMs(pid) {
   try {
@@ -70,44 +29,20 @@ function memKb(pid, field) {
 }
 
 async function runSize(n, opts) {
-  const base = mkdtempSync(join(tmpdir(), `gt-bench-agents-${n}-`));
-  const root = join(base, 'town');
-  const tag = `bench${n}${Math.random().toString(36).slice(2, 6)}`;
-  const env = { ...process.env, BD_ACTOR: 'bench', GT_TMUX_SOCKET: tag, SCRIPTED_AGENT_LOG: join(base, 'sessions.log') };
-  for (const k of ['GT_ROOT', 'GT_ROLE', 'GT_RIG', 'GT_POLECAT', 'GT_BEAD', 'BEADS_DIR', 'TEMPORAL_ADDRESS', 'GT_TASK_QUEUE']) delete env[k];
-
-  // A bare remote with one commit: the rig's project.
-  const remote = join(base, 'remote.git');
-  git(base, 'init', '-q', '--bare', '-b', 'main', remote);
-  const seed = join(base, 'seed');
-  mkdirSync(seed);
-  git(seed, 'init', '-q', '-b', 'main');
-  writeFileSync(join(seed, 'README.md'), '# bench\n');
-  git(seed, 'add', '.');
-  git(seed, '-c', 'user.name=b', '-c', 'user.email=b@localhost', 'commit', '-q', '-m', 'init');
-  git(seed, 'push', '-q', remote, 'main');
-
-  cli(gtBin, ['install', root], base, env);
-  const port = await freePort();
-  const settingsFile = join(root, 'settings', 'config.json');
-  const settings = JSON.parse(readFileSync(settingsFile, 'utf8'));
-  settings.temporal = { ...settings.temporal, grpc_port: port, ui_port: await freePort() };
-  settings.scheduler = { ...settings.scheduler, max_polecats_per_rig: Math.max(n, 25) };
-  // Generous: on two cores a hundred agents wait for CPU; only a dead agent should be stopped.
-  settings.thresholds = { ...settings.thresholds, heartbeat_timeout: '60s', stall_timeout: '10m', nudge_grace: '2m' };
-  writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
-  cli(gtBin, ['rig', 'add', 'bench', remote, '--prefix', 'bn'], root, env);
-  cli(gtBin, ['config', 'agent', 'set', 'scripted', scripted], root, env);
-  cli(gtBin, ['config', 'default-agent', 'scripted'], root, env);
+  const town = await benchTown(`agents-${n}`, (settings) => {
+    settings.scheduler = { ...settings.scheduler, max_polecats_per_rig: Math.max(n, 25) };
+    // Generous: on two cores a hundred agents wait for CPU; only a dead agent should be stopped.
+    settings.thresholds = { ...settings.thresholds, heartbeat_timeout: '60s', stall_timeout: '10m', nudge_grace: '2m' };
+  });
   const ids = [];
-  for (let i = 0; i < n; i++) ids.push(JSON.parse(cli(bdBin, ['create', `Bench task ${i}`, '--json'], join(root, 'bench'), env)).id);
-  cli(gtBin, ['up'], root, env);
-  const workerPid = Number(readFileSync(join(root, '.gt', 'run', 'worker.pid'), 'utf8').trim());
+  for (let i = 0; i < n; i++) ids.push(town.create(`Bench task ${i}`));
+  town.gt(['up']);
+  const workerPid = town.workerPid();
   const cpu0 = cpuMs(workerPid);
-  const ledger = join(root, 'bench', '.beads', 'issues.jsonl');
+  const ledger = town.ledger;
 
   const t0 = Date.now();
-  cli(gtBin, ['sling', ...ids, 'bench', ...(opts.headless ? ['--headless'] : [])], root, env);
+  town.gt(['sling', ...ids, 'bench', ...(opts.headless ? ['--headless'] : [])]);
   const slingMs = Date.now() - t0;
   let peakRss = 0;
   let done = 0;
@@ -124,17 +59,16 @@ async function runSize(n, opts) {
   peakRss = Math.max(peakRss, memKb(workerPid, 'VmHWM') || 0);
 
   const st = statuses(ledger);
-  const subjects = git(remote, 'log', '--format=%s', 'main').split('\n');
+  const subjects = git(town.remote, 'log', '--format=%s', 'main').split('\n');
   const merged = ids.filter((id) => st.get(id) === 'closed' && subjects.filter((s) => s.startsWith(`${id}:`)).length === 1).length;
   const lost = n - merged;
   let sessions = 0;
   try {
-    sessions = readFileSync(env.SCRIPTED_AGENT_LOG, 'utf8').split('\n').filter(Boolean).length;
+    sessions = readFileSync(town.sessionsLog, 'utf8').split('\n').filter(Boolean).length;
   } catch {
     sessions = 0;
   }
-  spawnSync(process.execPath, [gtBin, 'down'], { cwd: root, env, stdio: 'ignore' });
-  spawnSync('tmux', ['-L', tag, 'kill-server'], { stdio: 'ignore' });
+  town.down();
   return { n, slingMs, wallMs, mergesPerMin: (merged / wallMs) * 60_000, cpuMs: cpu, peakRssMb: peakRss / 1024, sessions, merged, lost, timedOut: done < n };
 }
 
@@ -156,7 +90,6 @@ export async function run(argv = []) {
     ...rows.map((r) => `| ${[r.n, (r.slingMs / 1000).toFixed(1), (r.wallMs / 1000).toFixed(1) + (r.timedOut ? ' (timed out)' : ''), r.mergesPerMin.toFixed(1), (r.cpuMs / 1000).toFixed(1), r.peakRssMb.toFixed(0), r.sessions, r.merged, r.lost].join(' | ')} |`),
   ].join('\n');
   console.log(table);
-  const cpu = cpus();
   const md = `# bench: agents
 
 N scripted agents (test/fixtures/scripted-agent.mjs, mode ok: read the hook, commit one file,
@@ -167,7 +100,7 @@ Worker CPU is the worker process's user+system time during the run (it runs ever
 refinery workflow and activity); peak RSS is its high-water mark. Each size runs in a fresh town
 with its own embedded Temporal dev server.
 
-- machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${process.platform} ${process.arch}, Node ${process.version}
+- machine: ${await machineLine()}
 - date: ${new Date().toISOString()}
 - command: \`npm run bench -- agents${argv.filter((a) => a !== 'agents').length ? ' ' + argv.filter((a) => a !== 'agents').join(' ') : ''}\`
 

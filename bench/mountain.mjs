@@ -5,36 +5,9 @@
 // both times read from the ledger), and lost or duplicated work (beads not merged exactly once,
 // slung more than once, or run by more than one agent session: must be 0). A fresh town with its
 // own embedded Temporal dev server. Writes bench/results/mountain.md.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { cpus, totalmem, tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-
-const project = fileURLToPath(new URL('..', import.meta.url));
-const gtBin = join(project, 'bin', 'gt.js');
-const bdBin = join(project, 'bin', 'bd.js');
-const scripted = join(project, 'test', 'fixtures', 'scripted-agent.mjs');
-
-function freePort() {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => resolve(p));
-    });
-  });
-}
-
-function cli(bin, args, cwd, env) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed: ${r.stderr}`);
-  return r.stdout;
-}
-
-function git(cwd, ...args) {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
+import { bdBin, benchTown, cli, git, machineLine, project } from './_town.mjs';
 
 function beads(ledgerFile) {
   const out = new Map();
@@ -72,32 +45,11 @@ export async function run(argv = []) {
   };
   const n = arg('beads', 200);
   const width = arg('width', 20);
-  const base = mkdtempSync(join(tmpdir(), 'gt-bench-mountain-'));
-  const root = join(base, 'town');
-  const tag = `benchm${Math.random().toString(36).slice(2, 6)}`;
-  const env = { ...process.env, BD_ACTOR: 'bench', GT_TMUX_SOCKET: tag, SCRIPTED_AGENT_LOG: join(base, 'sessions.log') };
-  for (const k of ['GT_ROOT', 'GT_ROLE', 'GT_RIG', 'GT_POLECAT', 'GT_BEAD', 'BEADS_DIR', 'TEMPORAL_ADDRESS', 'GT_TASK_QUEUE']) delete env[k];
-
-  const remote = join(base, 'remote.git');
-  git(base, 'init', '-q', '--bare', '-b', 'main', remote);
-  const seed = join(base, 'seed');
-  mkdirSync(seed);
-  git(seed, 'init', '-q', '-b', 'main');
-  writeFileSync(join(seed, 'README.md'), '# bench\n');
-  git(seed, 'add', '.');
-  git(seed, '-c', 'user.name=b', '-c', 'user.email=b@localhost', 'commit', '-q', '-m', 'init');
-  git(seed, 'push', '-q', remote, 'main');
-
-  cli(gtBin, ['install', root], base, env);
-  const settingsFile = join(root, 'settings', 'config.json');
-  const settings = JSON.parse(readFileSync(settingsFile, 'utf8'));
-  settings.temporal = { ...settings.temporal, grpc_port: await freePort(), ui_port: await freePort() };
-  settings.scheduler = { ...settings.scheduler, max_polecats_per_rig: Math.max(40, width * 2) };
-  settings.thresholds = { ...settings.thresholds, heartbeat_timeout: '60s', stall_timeout: '10m', nudge_grace: '2m' };
-  writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
-  cli(gtBin, ['rig', 'add', 'bench', remote, '--prefix', 'bn'], root, env);
-  cli(gtBin, ['config', 'agent', 'set', 'scripted', scripted], root, env);
-  cli(gtBin, ['config', 'default-agent', 'scripted'], root, env);
+  const town = await benchTown('mountain', (settings) => {
+    settings.scheduler = { ...settings.scheduler, max_polecats_per_rig: Math.max(40, width * 2) };
+    settings.thresholds = { ...settings.thresholds, heartbeat_timeout: '60s', stall_timeout: '10m', nudge_grace: '2m' };
+  });
+  const { root, env } = town;
 
   process.stdout.write(`  creating an epic of ${n} beads (layers about ${width} wide) ... `);
   const rigDir = join(root, 'bench');
@@ -123,10 +75,10 @@ export async function run(argv = []) {
   }
   process.stdout.write('done\n');
 
-  cli(gtBin, ['up'], root, env);
+  town.gt(['up']);
   const ledger = join(rigDir, '.beads', 'issues.jsonl');
   const t0 = Date.now();
-  const started = JSON.parse(cli(gtBin, ['mountain', epic, '--json'], root, env));
+  const started = JSON.parse(town.gt(['mountain', epic, '--json']));
   const convoy = started.convoy;
   const waves = started.plan.waves.length;
   const timeoutMs = 30 * 60_000;
@@ -146,10 +98,10 @@ export async function run(argv = []) {
   const wallMs = Date.now() - t0;
 
   const st = beads(ledger);
-  const subjects = git(remote, 'log', '--format=%s', 'main').split('\n');
+  const subjects = git(town.remote, 'log', '--format=%s', 'main').split('\n');
   let sessionLines = [];
   try {
-    sessionLines = readFileSync(env.SCRIPTED_AGENT_LOG, 'utf8').split('\n').filter(Boolean);
+    sessionLines = readFileSync(town.sessionsLog, 'utf8').split('\n').filter(Boolean);
   } catch {
     sessionLines = [];
   }
@@ -171,9 +123,8 @@ export async function run(argv = []) {
     }
   }
   latencies.sort((a, b) => a - b);
-  const status = JSON.parse(cli(gtBin, ['mountain', 'status', convoy, '--json'], root, env));
-  spawnSync(process.execPath, [gtBin, 'down'], { cwd: root, env, stdio: 'ignore' });
-  spawnSync('tmux', ['-L', tag, 'kill-server'], { stdio: 'ignore' });
+  const status = JSON.parse(town.gt(['mountain', 'status', convoy, '--json']));
+  town.down();
 
   const row = {
     beads: n,
@@ -193,7 +144,6 @@ export async function run(argv = []) {
     `| ${[row.beads, row.waves, row.wall + (done < n ? ' (timed out)' : ''), row.perMin, row.p50, row.p95, row.max, row.lost, row.duplicated, status.status].join(' | ')} |`,
   ].join('\n');
   console.log(table);
-  const cpu = cpus();
   const md = `# bench: mountain
 
 One epic of ${n} beads whose dependencies form a random DAG (seeded; layers about ${width} wide,
@@ -210,7 +160,7 @@ mode ok) in one rig whose refinery merges one branch at a time into a bare remot
 - beads/min is bounded by the merge queue (one merge at a time, about 70/min on this machine in
   the agents benchmark), not by dispatch.
 
-- machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${process.platform} ${process.arch}, Node ${process.version}
+- machine: ${await machineLine()}
 - date: ${new Date().toISOString()}
 - command: \`npm run bench -- mountain${argv.filter((a) => a !== 'mountain').length ? ' ' + argv.filter((a) => a !== 'mountain').join(' ') : ''}\`
 

@@ -1,0 +1,101 @@
+// Shared by the benchmarks that need a town with a rig and the scripted agent (not a benchmark:
+// the dispatcher skips files starting with "_").
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const project = fileURLToPath(new URL('..', import.meta.url));
+export const gtBin = join(project, 'bin', 'gt.js');
+export const bdBin = join(project, 'bin', 'bd.js');
+export const scriptedAgent = join(project, 'test', 'fixtures', 'scripted-agent.mjs');
+
+export function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+export function cli(bin, args, cwd, env) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd, env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+export function git(cwd, ...args) {
+  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Bead statuses straight from a ledger file (no process per poll). */
+export function statuses(ledgerFile) {
+  const out = new Map();
+  for (const line of readFileSync(ledgerFile, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const b = JSON.parse(line);
+      if (b.id) out.set(b.id, b.status);
+    } catch {
+      // a line being written
+    }
+  }
+  return out;
+}
+
+/**
+ * A fresh town with its own embedded engine, rig `bench` (prefix bn) on a bare remote, and the
+ * scripted agent as default agent. `settings(s)` may adjust settings/config.json before start.
+ */
+export async function benchTown(name, settingsPatch = () => {}) {
+  const base = mkdtempSync(join(tmpdir(), `gt-bench-${name}-`));
+  const root = join(base, 'town');
+  const tag = `bench${name}${Math.random().toString(36).slice(2, 6)}`.replace(/[^a-z0-9]/gi, '');
+  const env = { ...process.env, BD_ACTOR: 'bench', GT_TMUX_SOCKET: tag, SCRIPTED_AGENT_LOG: join(base, 'sessions.log') };
+  for (const k of ['GT_ROOT', 'GT_ROLE', 'GT_RIG', 'GT_POLECAT', 'GT_BEAD', 'BEADS_DIR', 'TEMPORAL_ADDRESS', 'GT_TASK_QUEUE']) delete env[k];
+
+  const remote = join(base, 'remote.git');
+  git(base, 'init', '-q', '--bare', '-b', 'main', remote);
+  const seed = join(base, 'seed');
+  mkdirSync(seed);
+  git(seed, 'init', '-q', '-b', 'main');
+  writeFileSync(join(seed, 'README.md'), '# bench\n');
+  git(seed, 'add', '.');
+  git(seed, '-c', 'user.name=b', '-c', 'user.email=b@localhost', 'commit', '-q', '-m', 'init');
+  git(seed, 'push', '-q', remote, 'main');
+
+  cli(gtBin, ['install', root], base, env);
+  const settingsFile = join(root, 'settings', 'config.json');
+  const settings = JSON.parse(readFileSync(settingsFile, 'utf8'));
+  settings.temporal = { ...settings.temporal, grpc_port: await freePort(), ui_port: await freePort() };
+  settingsPatch(settings);
+  writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
+  cli(gtBin, ['rig', 'add', 'bench', remote, '--prefix', 'bn'], root, env);
+  cli(gtBin, ['config', 'agent', 'set', 'scripted', scriptedAgent], root, env);
+  cli(gtBin, ['config', 'default-agent', 'scripted'], root, env);
+  return {
+    base,
+    root,
+    env,
+    remote,
+    sessionsLog: env.SCRIPTED_AGENT_LOG,
+    ledger: join(root, 'bench', '.beads', 'issues.jsonl'),
+    create: (title, mode) => JSON.parse(cli(bdBin, ['create', title, '--json', ...(mode ? ['-l', `agent:${mode}`] : [])], join(root, 'bench'), env)).id,
+    gt: (args) => cli(gtBin, args, root, env),
+    workerPid: () => Number(readFileSync(join(root, '.gt', 'run', 'worker.pid'), 'utf8').trim()),
+    down: () => {
+      spawnSync(process.execPath, [gtBin, 'down'], { cwd: root, env, stdio: 'ignore' });
+      spawnSync('tmux', ['-L', tag, 'kill-server'], { stdio: 'ignore' });
+    },
+  };
+}
+
+export function machineLine() {
+  return import('node:os').then(({ cpus, totalmem }) => {
+    const cpu = cpus();
+    return `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${process.platform} ${process.arch}, Node ${process.version}`;
+  });
+}

@@ -2,7 +2,7 @@
 // and `bd update` on ledgers of 1k and 10k beads (p50/p95 over repeated runs), plus peak memory.
 // `bd ready --json` repeated on an unchanged ledger prints from the ready index of the summary
 // cache; the "after a write" row times the first `bd ready --json` after each (untimed) update,
-// which works ready work out from the summaries.
+// whose writer carried the ready index over (or, when it could not, which works it out anew).
 // Writes bench/results/ledger.md. Options: --runs=N (default 30), --sizes=1000,10000.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -137,7 +137,7 @@ export async function run(argv = []) {
       'bd update': (i) => ['update', pick(i), '--notes', `bench note ${i}`],
       'bd ready --json (after a write)': () => ['ready', '--json'],
     };
-    // Untimed, before each timed run: a write, so the ready index no longer holds.
+    // Untimed, before each timed run: a write, which must carry the ready index over for the next read.
     const before = { 'bd ready --json (after a write)': (i) => bd(root, ['update', pick(i + 500), '--notes', `bench write ${i}`]) };
     for (const [name, args] of Object.entries(commands)) {
       for (let i = 0; i < 3; i++) bd(root, args(1000 + i)); // warm the page cache
@@ -171,7 +171,8 @@ export async function run(argv = []) {
     '  the largest max-RSS of 3 further runs (GNU time).',
     `- baseline: \`node -e ""\` alone takes p50 ${pct(baseline, 50).toFixed(1)} ms, p95 ${pct(baseline, 95).toFixed(1)} ms here.`,
     '- `bd ready --json` repeated on an unchanged ledger prints from the ready index kept in the summary cache; the',
-    '  "after a write" row times the first `bd ready --json` after each (untimed) `bd update`, which works it out anew.',
+    '  "after a write" row times the first `bd ready --json` after each (untimed) `bd update`, whose writer updated the',
+    '  ready index for the beads it changed (and those depending on them).',
     '- targets: `bd ready --json` and `bd create` at 10k beads, p50 under 150 ms.',
     '',
     '| beads | command | p50 ms | p95 ms | peak MB | stdout bytes |',

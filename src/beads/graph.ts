@@ -56,9 +56,12 @@ export class BlockIndex {
   constructor(
     private readonly lookup: Lookup,
     private readonly all: () => Iterable<GraphBead>,
+    /** Children of a bead, when the caller can find them without going through every bead. */
+    private readonly childrenFn?: (id: string) => string[],
   ) {}
 
   private childrenOf(id: string): string[] {
+    if (this.childrenFn) return this.childrenFn(id);
     this.children ??= childrenIndex(this.all());
     return this.children.get(id) ?? [];
   }
@@ -134,13 +137,14 @@ export function readyBeads<T extends GraphBead>(beads: Iterable<T>, lookup: Look
   const all = [...beads];
   const index = new BlockIndex(lookup, () => all);
   const out: T[] = [];
-  for (const b of all) {
-    if (b.status !== 'open' || b.ephemeral || BOOKKEEPING.has(b.issue_type)) continue;
-    if (isDeferred(b, lookup, now)) continue;
-    if (index.isBlocked(b.id)) continue;
-    out.push(b);
-  }
+  for (const b of all) if (isReady(b, lookup, index, now)) out.push(b);
   return byPriorityThenAge(out);
+}
+
+/** Whether one bead is ready work (the test of `readyBeads`, for a caller that checks only some beads). */
+export function isReady(b: GraphBead, lookup: Lookup, index: BlockIndex, now: number): boolean {
+  if (b.status !== 'open' || b.ephemeral || BOOKKEEPING.has(b.issue_type)) return false;
+  return !isDeferred(b, lookup, now) && !index.isBlocked(b.id);
 }
 
 /** Beads that are not closed and are blocked by something unfinished, or marked `blocked`. */

@@ -18,7 +18,8 @@
  *   readyIds(opts?) / readySummaries(opts?)       the same without parsing whole beads (fast at 10k)
  *   readyJson(filter?): string | Buffer           `bd ready --json` output (filter: assignee, unassigned,
  *                                                 limit); from the summary cache's ready index when it
- *                                                 holds, without loading the ledger
+ *                                                 holds, without loading the ledger (writes keep the index
+ *                                                 up to date for the beads they change)
  *   listSummaries(filter?): BeadSummary[]         `list` without parsing whole beads
  *   blocked(): BlockedBead[]                      open work held up, with `blocked_by`
  *   dependents(id): Dependency[]                  edges pointing at `id`

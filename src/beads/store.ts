@@ -3,6 +3,7 @@ import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, st
 import { join } from 'node:path';
 import { GtError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
+import { BlockIndex, isBlockingType, isReady } from './graph.js';
 import type { Bead, BeadEvent, Comment, DepType, Dependency, IssueType, LedgerConfig, Status } from './model.js';
 
 /**
@@ -346,6 +347,12 @@ export class LedgerState {
   /** With `issueStarts`: the text of issues.jsonl, when it is exactly as bd writes it (ASCII). */
   issuesText?: string;
 
+  /**
+   * The ready work of this version as kept in the summary cache (read with it, or saved by
+   * `saveReadyIndex`, or carried over by the write that made this state); undefined when none.
+   */
+  readyIndex?: ReadyIndex;
+
   /** The summary cache body as read, if it has not been split into lines since. */
   rawCacheBody(): string | undefined {
     return this.cacheBody;
@@ -526,7 +533,7 @@ interface ReadyIndex {
 }
 
 /** The cache's first line and its body; the body is parsed only when summaries are needed. */
-function readSummaryCache(paths: LedgerPaths): { issues: string; wisps: string; body: string; count: number } | undefined {
+function readSummaryCache(paths: LedgerPaths): { issues: string; wisps: string; body: string; count: number; ready?: ReadyIndex } | undefined {
   let text: string;
   try {
     const buf = readFileSync(paths.summaryCache);
@@ -539,7 +546,8 @@ function readSummaryCache(paths: LedgerPaths): { issues: string; wisps: string; 
   try {
     const head = JSON.parse(text.slice(0, nl)) as CacheHead;
     if (head.v !== CACHE_VERSION || typeof head.count !== 'number') return undefined;
-    return { issues: head.issues, wisps: head.wisps, body: text.slice(nl + 1).trimEnd(), count: head.count };
+    const ready = head.ready && Array.isArray(head.ready.beads) && typeof head.ready.at === 'number' ? head.ready : undefined;
+    return { issues: head.issues, wisps: head.wisps, body: text.slice(nl + 1).trimEnd(), count: head.count, ready };
   } catch {
     return undefined;
   }
@@ -580,6 +588,7 @@ export function loadState(paths: LedgerPaths): LedgerState {
     splitBeadFile(wisps.text, true, lines, wispIds);
     if (lines.size === cached.count) {
       state = new LedgerState(lines, wispIds, { body: cached.body }, issues.stamp, wisps.stamp);
+      state.readyIndex = cached.ready;
     } else {
       lines.clear();
       wispIds.clear();
@@ -631,7 +640,9 @@ export function saveReadyIndex(paths: LedgerPaths, state: LedgerState, ready: re
       const t = Date.parse(s.defer_until);
       if (t > now && t < until) until = t;
     }
-    writeSummaryCache(paths, state, undefined, { at: now, until: until === Infinity ? null : until, beads });
+    const index: ReadyIndex = { at: now, until: until === Infinity ? null : until, beads };
+    writeSummaryCache(paths, state, undefined, index);
+    state.readyIndex = index;
   } catch {
     // a cache that cannot be written only makes the next command slower
   }
@@ -778,13 +789,19 @@ function spliceWrite(paths: LedgerPaths, base: LedgerState, changed: Map<string,
   const cacheOut: string[] = [];
   let pos = 0;
   let cachePos = 0;
+  let outLength = 0;
+  /** Where each changed bead's line starts in the new file. */
+  const newStarts = new Map<string, number>();
   for (const e of edits) {
     const cacheStart = cacheLineAtOrAfter(cache, e.id);
     if (cacheStart < cachePos) return undefined;
     const start = e.i < n ? starts[e.i] : text.length;
     // The cache line here must be the bead's the file has here: else the cache is not as expected.
     if (e.i < n ? !cache.startsWith(`["${fileIds[e.i]}"`, cacheStart) : cacheStart !== cache.length) return undefined;
-    out.push(text.slice(pos, start), e.line, '\n');
+    const before = text.slice(pos, start);
+    newStarts.set(e.id, outLength + before.length);
+    outLength += before.length + e.line.length + 1;
+    out.push(before, e.line, '\n');
     cacheOut.push(cache.slice(cachePos, cacheStart), e.summary, '\n');
     if (e.replace) {
       pos = start + base.lines.get(e.id)!.length + 1;
@@ -806,12 +823,239 @@ function spliceWrite(paths: LedgerPaths, base: LedgerState, changed: Map<string,
     lines.set(e.id, e.line);
     parsed.set(e.id, changed.get(e.id)!);
   }
+  let ready: ReadyIndex | undefined;
+  try {
+    ready = updatedReadyIndex(base, { oldCache: cache, newCache: newBody, edits, fileIds, starts, textLength: text.length, newStarts }, Date.now());
+  } catch {
+    ready = undefined; // the next `bd ready` works it out
+  }
   writeFileAtomic(paths.issues, Buffer.from(out.join(''), 'latin1'));
   const next = new LedgerState(lines, new Set(), { body: newBody.slice(0, -1) }, stamp(paths.issues), stamp(paths.wisps), parsed);
   next.ascii = true;
-  writeSummaryCache(paths, next);
+  next.readyIndex = ready;
+  writeSummaryCache(paths, next, undefined, ready);
   states.set(paths.dir, next);
   return next;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The writer keeps the ready index
+//
+// A write changes the readiness of few beads: the changed ones, the beads that depend on them
+// (any blocking edge), the beads that wait for (waits-for) a parent of a changed bead, and the
+// descendants (parent-child, which inherit blockedness and deferral) of all of those. Every other
+// bead is ready exactly when it was, so the writer, which knows what changed, checks only those
+// against the new summaries, splices them into the ready list of the version it read, and moves
+// the kept entries to where their lines are after the splice. The next `bd ready --json` then
+// prints from the index instead of working ready work out anew. When that would not be cheap or
+// certain (no index for the version read, defer times on a changed bead, many changes, a large
+// or cyclic neighbourhood), the index is dropped and the next reader rebuilds it, as before.
+
+const READY_MAX_CHANGED = 32;
+const READY_MAX_AFFECTED = 2000;
+const READY_MAX_SCANS = 64;
+
+/** Thrown inside the update to give it up (caught by spliceWrite). */
+class GiveUp extends Error {}
+
+interface SpliceResult {
+  /** The cache texts before and after the write (sorted lines, each ending in "\n"). */
+  oldCache: string;
+  newCache: string;
+  /** The changed lines, in file order; `i` is where they go among the old lines. */
+  edits: ReadonlyArray<{ i: number; id: string; line: string; replace: boolean }>;
+  /** Ids of the old file in order, and where each line starts. */
+  fileIds: readonly string[];
+  starts: readonly number[];
+  textLength: number;
+  newStarts: ReadonlyMap<string, number>;
+}
+
+function summaryAt(cache: string, at: number): BeadSummary {
+  const nl = cache.indexOf('\n', at);
+  return fromTuple(JSON.parse(cache.slice(at, nl < 0 ? cache.length : nl)) as SummaryTuple);
+}
+
+function summaryIn(cache: string, id: string): BeadSummary | undefined {
+  const at = cacheLineAtOrAfter(cache, id);
+  return cache.startsWith(`["${id}"`, at) ? summaryAt(cache, at) : undefined;
+}
+
+function sortKey(s: BeadSummary): { p: number; t: number; id: string } {
+  return { p: s.priority, t: Date.parse(s.created_at) || 0, id: s.id };
+}
+
+/** The order of `byPriorityThenAge`. */
+function compareKeys(x: { p: number; t: number; id: string }, y: { p: number; t: number; id: string }): number {
+  return x.p - y.p || x.t - y.t || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0);
+}
+
+/**
+ * The ready index of the state a splice write makes, from the index of the state it read;
+ * undefined when it cannot be carried over (see above).
+ */
+function updatedReadyIndex(base: LedgerState, w: SpliceResult, now: number): ReadyIndex | undefined {
+  const old = base.readyIndex;
+  if (!old || !(now >= old.at) || (old.until !== null && !(now < old.until))) return undefined;
+  if (w.edits.length > READY_MAX_CHANGED) return undefined;
+  const { newCache } = w;
+
+  const known = new Map<string, BeadSummary | null>();
+  const lookup = (id: string): BeadSummary | undefined => {
+    let s = known.get(id);
+    if (s === undefined) {
+      s = summaryIn(newCache, id) ?? null;
+      known.set(id, s);
+    }
+    return s ?? undefined;
+  };
+
+  // Lines of the new cache with a dependency on any of `targets`: one pass of one regex.
+  let scans = 0;
+  const scan = (targets: Set<string>, fn: (s: BeadSummary, d: { depends_on_id: string; type: string }) => void): void => {
+    if (!targets.size) return;
+    if (++scans > READY_MAX_SCANS) throw new GiveUp();
+    const re = new RegExp('"(?:' + [...targets].map((t) => t.replace(/[.*+?^${}()|[\]\\/-]/g, '\\$&')).join('|') + ')"', 'g');
+    let lastLine = -1;
+    for (const m of newCache.matchAll(re)) {
+      const start = newCache.lastIndexOf('\n', m.index) + 1;
+      if (start === lastLine) continue;
+      lastLine = start;
+      const s = summaryAt(newCache, start);
+      known.set(s.id, s);
+      for (const d of s.dependencies ?? []) if (targets.has(d.depends_on_id)) fn(s, d);
+    }
+  };
+
+  // What changed, and the parents (before and after) whose children changed.
+  const changed = new Set(w.edits.map((e) => e.id));
+  const parents = new Set<string>();
+  for (const e of w.edits) {
+    const after = lookup(e.id);
+    if (!after) return undefined;
+    for (const s of e.replace ? [after, summaryIn(w.oldCache, e.id)] : [after]) {
+      if (!s || s.defer_until) return undefined;
+      for (const d of s.dependencies ?? []) if (d.type === 'parent-child') parents.add(d.depends_on_id);
+    }
+  }
+
+  // Everything whose readiness may have changed.
+  const affected = new Set(changed);
+  let frontier: string[] = [];
+  const add = (id: string) => {
+    if (affected.has(id)) return;
+    affected.add(id);
+    frontier.push(id);
+    if (affected.size > READY_MAX_AFFECTED) throw new GiveUp();
+  };
+  scan(new Set([...changed, ...parents]), (s, d) => {
+    if ((changed.has(d.depends_on_id) && isBlockingType(d.type)) || (d.type === 'waits-for' && parents.has(d.depends_on_id))) add(s.id);
+  });
+  while (frontier.length) {
+    const round = new Set(frontier);
+    frontier = [];
+    scan(round, (s, d) => {
+      if (d.type === 'parent-child') add(s.id);
+    });
+  }
+
+  // A parent-child cycle (only from hand edits) makes blockedness depend on the order beads are
+  // looked at: leave such a ledger to the full computation.
+  const done = new Set<string>();
+  const onPath = new Set<string>();
+  const walk = (id: string): void => {
+    if (done.has(id)) return;
+    if (onPath.has(id)) throw new GiveUp();
+    onPath.add(id);
+    for (const d of lookup(id)?.dependencies ?? []) if (d.type === 'parent-child') walk(d.depends_on_id);
+    onPath.delete(id);
+    done.add(id);
+  };
+  for (const id of affected) walk(id);
+
+  const children = new Map<string, string[]>();
+  const childrenOf = (id: string): string[] => {
+    let kids = children.get(id);
+    if (!kids) {
+      const found: string[] = [];
+      scan(new Set([id]), (s, d) => {
+        if (d.type === 'parent-child') found.push(s.id);
+      });
+      kids = found;
+      children.set(id, kids);
+    }
+    return kids;
+  };
+  const index = new BlockIndex(lookup, () => [], childrenOf);
+  const nowReady: BeadSummary[] = [];
+  for (const id of affected) {
+    const s = lookup(id);
+    if (s && isReady(s, lookup, index, now)) nowReady.push(s);
+  }
+
+  // Where lines start after the splice: an unchanged line moves by what changed before it.
+  const editAt: number[] = [];
+  const shiftAfter: number[] = [];
+  let shift = 0;
+  for (const e of w.edits) {
+    editAt.push(e.i < w.fileIds.length ? w.starts[e.i] : w.textLength);
+    shift += e.replace ? e.line.length - base.lines.get(e.id)!.length : e.line.length + 1;
+    shiftAfter.push(shift);
+  }
+  const moved = (start: number): number => {
+    let lo = 0;
+    let hi = editAt.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (editAt[mid] <= start) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo ? start + shiftAfter[lo - 1] : start;
+  };
+  const oldStart = (id: string): number => {
+    let lo = 0;
+    let hi = w.fileIds.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (w.fileIds[mid] < id) lo = mid + 1;
+      else hi = mid;
+    }
+    if (w.fileIds[lo] !== id) throw new GiveUp();
+    return w.starts[lo];
+  };
+
+  type Entry = ReadyIndex['beads'][number];
+  const kept: Entry[] = [];
+  for (const b of old.beads) {
+    if (affected.has(b[0])) continue;
+    kept.push(b.length > 3 ? [b[0], moved(b[1]), b[2], b[3]] : [b[0], moved(b[1]), b[2]]);
+  }
+  const lineOf = new Map(w.edits.map((e) => [e.id, e.line]));
+  const fresh = nowReady.map((s) => ({ s, key: sortKey(s) })).sort((x, y) => compareKeys(x.key, y.key));
+  const beads: Entry[] = [];
+  let k = 0;
+  const keptKey = (i: number) => {
+    const s = lookup(kept[i][0]);
+    if (!s) throw new GiveUp();
+    return sortKey(s);
+  };
+  for (const { s, key } of fresh) {
+    // Kept entries are in order: find where this one goes among those not yet placed.
+    let lo = k;
+    let hi = kept.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareKeys(keptKey(mid), key) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    while (k < lo) beads.push(kept[k++]);
+    const line = lineOf.get(s.id) ?? base.lines.get(s.id);
+    if (line === undefined || beadJsonOf(line) === undefined) return undefined;
+    const start = w.newStarts.get(s.id) ?? moved(oldStart(s.id));
+    beads.push(s.assignee ? [s.id, start, line.length, s.assignee] : [s.id, start, line.length]);
+  }
+  while (k < kept.length) beads.push(kept[k++]);
+  return { at: now, until: old.until, beads };
 }
 
 /** In cache text sorted by id (lines `["<id>",...]\n`): where the first line with an id >= `id` starts. */

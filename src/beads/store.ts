@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { GtError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
 import { BlockIndex, isBlockingType, isReady } from './graph.js';
-import type { Bead, BeadEvent, Comment, DepType, Dependency, IssueType, LedgerConfig, Status } from './model.js';
+import type { Bead, BeadEvent, DepType, IssueType, LedgerConfig, Status } from './model.js';
 
 /**
  * The files of one ledger. `issues.jsonl` is the source of truth for kept beads, one bead a line

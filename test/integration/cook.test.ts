@@ -341,6 +341,49 @@ retries = 1
     expect(existsSync(join(t.root, '.gt', 'run', 'worker.pid'))).toBe(false);
   });
 
+  it('on a terminal: a live step table with the Web UI link; Ctrl-C detaches and the run goes on', async () => {
+    const t = town();
+    t.writeFormula('slowish', `
+formula = "slowish"
+[[steps]]
+id = "wait"
+title = "Wait a little"
+run = "sleep 4; echo waited > waited.txt"
+[[steps]]
+id = "after"
+title = "After"
+needs = ["wait"]
+run = "echo after > after.txt"
+`);
+    const socket = `gt-cook-${Math.random().toString(36).slice(2, 8)}`;
+    const tmux = (...args: string[]) => execFileSync('tmux', ['-L', socket, ...args], { encoding: 'utf8' });
+    // With an external cluster the Web UI address comes from TEMPORAL_UI_ADDRESS.
+    const envArgs = Object.entries({ ...t.env, TEMPORAL_UI_ADDRESS: 'http://localhost:8233' }).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
+    try {
+      tmux('new-session', '-d', '-s', 'cook', '-x', '160', '-y', '40', '-c', t.root, ...envArgs, process.execPath, join(PROJECT, 'bin', 'bd.js'), 'cook', 'slowish');
+      const screen = () => tmux('capture-pane', '-p', '-t', 'cook');
+      const shown = await waitFor(() => {
+        const text = screen();
+        return /▶ wait/.test(text) ? text : undefined;
+      }, 60_000, 'the live table');
+      expect(shown).toMatch(/Web UI: http:\/\/localhost:8233\/namespaces\/default\/workflows\/hq-/);
+      expect(shown).toMatch(/· after/);
+      const molecule = shown.match(/^(hq-\S+)\s+slowish\s+RUNNING/m)![1]!;
+      tmux('send-keys', '-t', 'cook', 'C-c');
+      await waitFor(() => /Detached; the run goes on/.test(screen()), 30_000, 'the detach message');
+      expect(existsSync(join(t.root, 'after.txt'))).toBe(false);
+      const watched = t.bd(['mol', 'watch', molecule]);
+      expect(watched.code).toBe(0);
+      expect(readFileSync(join(t.root, 'after.txt'), 'utf8')).toBe('after\n');
+    } finally {
+      try {
+        tmux('kill-server');
+      } catch {
+        // already gone
+      }
+    }
+  });
+
   it('refuses bad input before anything runs or is poured', () => {
     const t = town();
     t.writeFormula('diamond', DIAMOND);

@@ -1,7 +1,8 @@
 import { cpSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { findTemporalCli } from '../../src/temporal/binary.js';
 import { runCli } from '../helpers/cli.js';
 import { makeTown, pidOf, waitFor, type TestTown } from '../helpers/town.js';
 import { Worker } from '@temporalio/worker';
@@ -80,6 +81,12 @@ describe('bd cook', () => {
       expect(t.bdJson<Bead[]>(['show', s.bead])[0]!.status).toBe('closed');
     }
     expect(t.bdJson<Bead[]>(['show', molecule])[0]!.status).toBe('closed');
+    // "All succeeded runs of diamond" is one query (search attributes), and the memo keeps the vars.
+    const listed = await waitFor(() => {
+      const out = execFileSync(findTemporalCli(), ['workflow', 'list', '--address', inject('temporalAddress'), '-o', 'json', '--query', `GtKind="formula" AND GtFormula="diamond" AND GtStatus="succeeded" AND WorkflowId="${molecule}"`], { encoding: 'utf8' });
+      return out.includes(molecule) ? out : undefined;
+    }, 30_000, 'the run in a visibility query');
+    expect(listed).toContain('moleculeWorkflow');
     await replayNow(molecule, 'molecule-dag');
   });
 

@@ -55,6 +55,7 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { currentActor } from '../actor.js';
 import { GtError, usageError } from '../errors.js';
 import { acquireLock, acquireLockSync } from '../lock.js';
 import { writeJsonFile } from '../town/layout.js';
@@ -88,10 +89,7 @@ export function initLedger(dir: string, prefix: string): void {
   writeGitignore(ledgerPaths(dir));
 }
 
-/** Who is making changes: `BD_ACTOR`, else `USER`, else "unknown". */
-export function currentActor(): string {
-  return process.env.BD_ACTOR?.trim() || process.env.USER?.trim() || 'unknown';
-}
+export { currentActor };
 
 /** The ledger folder for `dir`: `dir` itself if it holds config.json, else `dir/.beads`. */
 export function findLedgerDir(dir: string): string | undefined {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { usageError } from '../../errors.js';
 import { action, collect, printJson } from '../run.js';
+import { currentActor } from '../../actor.js';
 
 /**
  * `bd cook`, `bd mol`, `bd gate`: formulas run as durable workflows. Everything that talks to
@@ -196,7 +197,7 @@ export function registerCookCommands(program: Command): void {
       const target = gateTarget(process.cwd(), beadId);
       const { withEngine, approveGate } = await import('../../molecule/engine.js');
       const receipt = await withEngine(root, (client) =>
-        approveGate(client, target.molecule, { step: target.step, approver: process.env.BD_ACTOR ?? process.env.USER ?? 'unknown', note: opts.note }), { start: true });
+        approveGate(client, target.molecule, { step: target.step, approver: currentActor(), note: opts.note }), { start: true });
       if (opts.json) printJson(receipt);
       else process.stdout.write(`Approved ${receipt.step} (${receipt.bead}) of ${receipt.molecule} as ${receipt.approver} at ${receipt.approvedAt}\n`);
     }));

@@ -3,15 +3,13 @@ import type { ConvoyState } from '../../convoy/types.js';
 import type { Created } from '../../convoy/client.js';
 import { requireTownRoot } from '../../town/layout.js';
 import { action, printJson } from '../run.js';
+import { gtActor } from '../../actor.js';
 
 /**
  * `gt convoy`: batches of beads, possibly across rigs, that a durable workflow feeds to polecats
  * until all are closed, then lands and tells the owner. The engine client loads only when needed.
  */
 
-export function actor(): string {
-  return process.env.BD_ACTOR?.trim() || process.env.USER?.trim() || 'overseer';
-}
 
 function clip(text: string | undefined, max: number): string {
   const line = (text ?? '').split('\n')[0]!;
@@ -91,7 +89,7 @@ export function registerConvoyCommands(program: Command): void {
     .action(action(async (name: string, beads: string[], opts: { notify?: boolean; human?: boolean; owner?: string; maxConcurrent?: string; json?: boolean }) => {
       const root = requireTownRoot();
       const { createConvoy } = await import('../../convoy/client.js');
-      const created = await createConvoy(root, { name, beads, notify: opts.notify, human: opts.human, owner: opts.owner, maxConcurrent: opts.maxConcurrent, by: actor() });
+      const created = await createConvoy(root, { name, beads, notify: opts.notify, human: opts.human, owner: opts.owner, maxConcurrent: opts.maxConcurrent, by: gtActor() });
       if (opts.json) return printJson(created);
       process.stdout.write(await renderCreated(created));
     }));
@@ -103,7 +101,7 @@ export function registerConvoyCommands(program: Command): void {
     .action(action(async (id: string, beads: string[], opts: { json?: boolean }) => {
       const root = requireTownRoot();
       const { addBeads } = await import('../../convoy/client.js');
-      const r = await addBeads(root, id, beads, actor());
+      const r = await addBeads(root, id, beads, gtActor());
       if (opts.json) return printJson(r);
       process.stdout.write(r.added.length ? `Added ${r.added.join(' ')} to ${r.convoy}${r.reopened ? ' (reopened)' : ''}\n` : `${r.convoy} already tracks ${beads.join(' ')}\n`);
     }));
@@ -156,7 +154,7 @@ export function registerConvoyCommands(program: Command): void {
     .action(action(async (id: string, opts: { force?: boolean; reason?: string; json?: boolean }) => {
       const root = requireTownRoot();
       const { closeConvoy } = await import('../../convoy/client.js');
-      const r = await closeConvoy(root, id, { force: opts.force, reason: opts.reason, by: actor() });
+      const r = await closeConvoy(root, id, { force: opts.force, reason: opts.reason, by: gtActor() });
       if (opts.json) return printJson(r);
       process.stdout.write(`Closed ${r.convoy}${r.open.length ? ` (${r.open.length} beads unfinished: ${r.open.join(' ')})` : ''}\n`);
     }));
@@ -188,7 +186,7 @@ export function registerConvoyCommands(program: Command): void {
     .action(action(async (args: string[], opts: { title?: string; launch?: boolean; owner?: string; notify?: boolean; human?: boolean; maxConcurrent?: string; json?: boolean }) => {
       const root = requireTownRoot();
       const { stageConvoy } = await import('../../convoy/client.js');
-      const created = await stageConvoy(root, args, { ...opts, by: actor() });
+      const created = await stageConvoy(root, args, { ...opts, by: gtActor() });
       if (opts.json) return printJson(created);
       process.stdout.write(await renderCreated(created));
     }));
@@ -200,7 +198,7 @@ export function registerConvoyCommands(program: Command): void {
     .action(action(async (id: string, opts: { json?: boolean }) => {
       const root = requireTownRoot();
       const { launchConvoy } = await import('../../convoy/client.js');
-      const created = await launchConvoy(root, id, actor());
+      const created = await launchConvoy(root, id, gtActor());
       if (opts.json) return printJson(created);
       process.stdout.write(await renderCreated(created));
     }));
@@ -212,7 +210,7 @@ export function registerConvoyCommands(program: Command): void {
     .action(action(async (id: string, opts: { json?: boolean }) => {
       const root = requireTownRoot();
       const { approveConvoy } = await import('../../convoy/client.js');
-      const r = await approveConvoy(root, id, actor());
+      const r = await approveConvoy(root, id, gtActor());
       if (opts.json) return printJson(r);
       process.stdout.write(`Approved ${r.convoy}: it lands once all its beads are closed\n`);
     }));

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { requireTownRoot } from '../../town/layout.js';
 import { action, printJson } from '../run.js';
-import { actor, renderCreated, renderState } from './convoy.js';
+import { gtActor } from '../../actor.js';
+import { renderCreated, renderState } from './convoy.js';
 
 /**
  * `gt mountain <epic>`: a convoy of an epic's children, labelled `mountain`, that retries failed
@@ -21,7 +22,7 @@ export function registerMountainCommands(program: Command): void {
       if (!epic) throw usageError('no epic given', 'usage: gt mountain <epic>, or gt mountain status|pause|resume|cancel <mountain>');
       const root = requireTownRoot();
       const { startMountain } = await import('../../convoy/client.js');
-      const created = await startMountain(root, epic, { ...opts, by: actor() });
+      const created = await startMountain(root, epic, { ...opts, by: gtActor() });
       if (opts.json) return printJson(created);
       process.stdout.write(await renderCreated(created));
     }));
@@ -56,7 +57,7 @@ export function registerMountainCommands(program: Command): void {
         const root = requireTownRoot();
         const client = await import('../../convoy/client.js');
         const r =
-          name === 'pause' ? await client.pauseConvoy(root, id, actor()) : name === 'resume' ? await client.resumeConvoy(root, id, actor()) : await client.cancelConvoy(root, id, actor(), opts.reason);
+          name === 'pause' ? await client.pauseConvoy(root, id, gtActor()) : name === 'resume' ? await client.resumeConvoy(root, id, gtActor()) : await client.cancelConvoy(root, id, gtActor(), opts.reason);
         if (opts.json) return printJson(r);
         const running = r.running ? `; ${r.running} bead${r.running === 1 ? '' : 's'} still being worked will finish` : '';
         process.stdout.write(

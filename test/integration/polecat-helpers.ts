@@ -1,8 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROJECT, tempDir } from '../helpers/cli.js';
-import { git, makeTown, type TestTown } from '../helpers/town.js';
+import { PROJECT } from '../helpers/cli.js';
+import { git, makeRemote, makeTown, type TestTown } from '../helpers/town.js';
 
 /**
  * A town with one rig on a real bare remote, the scripted agent as its default agent, its own
@@ -42,16 +42,7 @@ export function makeRigTown(opts: { thresholds?: Record<string, unknown> } = {})
   t.env.SCRIPTED_AGENT_LOG = agentLog;
   t.env.SCRIPTED_AGENT_SLOW_MS = '6000';
 
-  const base = tempDir('gt-remote-');
-  const remote = join(base, 'remote.git');
-  spawnSync('git', ['init', '-q', '--bare', '-b', 'main', remote]);
-  const seed = join(base, 'seed');
-  mkdirSync(seed);
-  git(seed, 'init', '-q', '-b', 'main');
-  writeFileSync(join(seed, 'README.md'), '# test project\n');
-  git(seed, 'add', '.');
-  git(seed, '-c', 'user.name=t', '-c', 'user.email=t@localhost', 'commit', '-q', '-m', 'init');
-  git(seed, 'push', '-q', remote, 'main');
+  const remote = makeRemote();
 
   const must = (args: string[]) => {
     const r = t.gt(args);

@@ -24,7 +24,6 @@ interface MoleculeMeta {
 }
 
 interface StepMeta {
-  molecule: string;
   step: string;
   gate?: string;
   kind: StepState['kind'];
@@ -52,17 +51,11 @@ export function pourMolecule(ledgerDir: string, formula: ResolvedFormula, opts: 
       acceptance_criteria: step.acceptance,
       issue_type: step.gate ? 'gate' : 'task',
       deps: step.needs.map((n) => ({ key: `step:${n}`, type: 'blocks' as const })),
-      metadata: { molecule: '', step: step.id, gate: step.gate?.type, kind } satisfies StepMeta,
+      metadata: { step: step.id, gate: step.gate?.type, kind } satisfies StepMeta,
     });
   }
   const ledger = Ledger.open(ledgerDir);
-  const created = ledger.transaction((tx) => {
-    const beads = tx.createMany(inputs);
-    const root = beads[0]!;
-    // Step beads name their molecule so `bd gate approve <step>` can find the run.
-    for (const bead of beads.slice(1)) tx.update(bead.id, { metadata: { ...(bead.metadata ?? {}), molecule: root.id } });
-    return beads;
-  });
+  const created = ledger.createMany(inputs);
   const stepBeads: Record<string, string> = {};
   formula.steps.forEach((s, i) => {
     stepBeads[s.id] = created[i + 1]!.id;
@@ -91,11 +84,17 @@ export function resolveMoleculeId(cwd: string, id: string): string {
   return bead.id;
 }
 
+/** The molecule a step bead belongs to: its parent. */
+function moleculeOf(bead: Bead): string | undefined {
+  return bead.dependencies?.find((d) => d.type === 'parent-child')?.depends_on_id;
+}
+
 /** The molecule and step a gate bead belongs to. */
 export function gateTarget(cwd: string, beadId: string): { molecule: string; step: string } {
   const bead = ledgerFor(cwd, beadId).get(beadId);
   const meta = bead.metadata as Partial<StepMeta> | undefined;
-  if (!meta?.molecule || !meta.step) {
+  const molecule = moleculeOf(bead);
+  if (!molecule || !meta?.step) {
     throw new GtError(`${bead.id} is not a step of a molecule`, { hint: '`bd gate list` shows open gates' });
   }
   if (meta.gate !== 'human') {
@@ -108,7 +107,7 @@ export function gateTarget(cwd: string, beadId: string): { molecule: string; ste
       hint: '`bd gate list` shows open gates',
     });
   }
-  return { molecule: meta.molecule, step: meta.step };
+  return { molecule, step: meta.step };
 }
 
 export interface GateRow {
@@ -123,10 +122,10 @@ export function listGates(cwd: string): GateRow[] {
   const ledger = Ledger.open(requireLedgerDirForCwd(cwd));
   return ledger
     .list({ issue_type: 'gate' })
-    .filter((b) => (b.metadata as Partial<StepMeta> | undefined)?.molecule)
+    .filter((b) => (b.metadata as Partial<StepMeta> | undefined)?.step && moleculeOf(b))
     .map((b) => {
       const meta = b.metadata as unknown as StepMeta;
-      return { bead: b.id, molecule: meta.molecule, step: meta.step, gate: meta.gate ?? '?', status: b.status };
+      return { bead: b.id, molecule: moleculeOf(b)!, step: meta.step, gate: meta.gate ?? '?', status: b.status };
     });
 }
 

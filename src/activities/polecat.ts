@@ -16,7 +16,7 @@ import { readRigs, rigPaths, townPaths } from '../town/layout.js';
 import { ledgerDirForId } from '../town/routes.js';
 import { buildStartCommand, chooseRuntime } from '../town/runtimes.js';
 import { prepareWorktree, worktreeGitDir } from './git.js';
-import { killGroup, readNumber, remove, runChild, tailOf } from './process.js';
+import { EXIT_RECORDING_WRAPPER, killGroup, readNumber, remove, runChild, tailOf } from './process.js';
 import { agentBinDir } from './shims.js';
 import { hasSession, killSession, newSession, panePid, pipeToFile, sendText, tmuxAvailable } from './tmux.js';
 
@@ -26,9 +26,6 @@ import { hasSession, killSession, newSession, panePid, pipeToFile, sendText, tmu
  * died part-way (the engine retries it): ledger changes check the state first, and the agent
  * session is adopted rather than started twice.
  */
-
-/** Runs "$@" and records its exit code atomically; the command is never pasted into shell text. */
-const WRAPPER = '"$@"; code=$?; printf "%s" "$code" > "$GT_EXIT_FILE.tmp" && mv "$GT_EXIT_FILE.tmp" "$GT_EXIT_FILE"; exit $code';
 
 /** Variables of a worker's own environment that must not leak into an agent's identity. */
 const IDENTITY_VARS = ['GT_ROLE', 'GT_RIG', 'GT_POLECAT', 'GT_BEAD', 'GT_CREW', 'GT_ATTEMPT', 'GT_PROGRESS_FILE', 'GT_EXIT_FILE', 'GT_MOLECULE', 'GT_STEP', 'BD_ACTOR', 'BEADS_DIR'];
@@ -314,7 +311,7 @@ export function polecatActivities(root: string) {
           cwd: input.worktree,
           env: { ...env, GT_EXIT_FILE: exitFile },
           // tmux gives a new pane the PATH of its server, whatever `-e` says: set it in the argv.
-          argv: ['/usr/bin/env', `PATH=${env.PATH}`, '/bin/sh', '-c', WRAPPER, 'gt-agent', ...start.argv],
+          argv: ['/usr/bin/env', `PATH=${env.PATH}`, '/bin/sh', '-c', EXIT_RECORDING_WRAPPER, 'gt-agent', ...start.argv],
         });
         writeFileSync(`${f.state}.pid`, `${pid}\n`);
         await pipeToFile(session, f.log).catch(() => undefined);

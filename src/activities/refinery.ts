@@ -10,6 +10,9 @@ import type { MergeOutcome, MergeRequest, RefinerySettings } from '../refinery/t
 import { readRigs, rigPaths, townPaths } from '../town/layout.js';
 import { ledgerDirForId } from '../town/routes.js';
 import { readRigSettings, readTownSettings } from '../town/settings.js';
+import { releaseInDispatcher } from '../dispatch/client.js';
+import { lazyClient } from './client.js';
+import { newsTeller } from './dispatch.js';
 import { killGroup, runChild } from './process.js';
 
 const DEFAULT_TEST_TIMEOUT = '30m';
@@ -39,6 +42,8 @@ function remove(file: string): void {
 
 /** Activities of a rig's merge queue, bound to the town they act on. */
 export function refineryActivities(root: string) {
+  const getClient = lazyClient(root);
+  const tell = newsTeller(root, getClient);
   const files = (rig: string, mr: MergeRequest) => {
     // One set of files per request: a retried attempt finds what an earlier (dead) one left.
     const key = createHash('sha256').update(`${mr.bead}\0${mr.branch}\0${mr.submittedAt}`).digest('hex').slice(0, 16);
@@ -280,6 +285,8 @@ export function refineryActivities(root: string) {
       }, { actor: `${rig}/refinery` });
       await deleteBranch(rig, mr.branch);
       remove(files(rig, mr).marker);
+      await releaseInDispatcher(await getClient(), rig, { beads: [mr.bead], why: `merged as ${sha}` });
+      await tell([mr.bead], `merged as ${short(sha)}`);
     },
 
     /** After a rejection: the bead is open again, unassigned, with the reason as a comment. Idempotent. */
@@ -293,6 +300,7 @@ export function refineryActivities(root: string) {
         if (bead.status === 'closed') tx.reopen(bead.id, 'merge rejected');
         tx.update(bead.id, { status: 'open', assignee: null });
       }, { actor: `${rig}/refinery` });
+      await tell([mr.bead], `merge rejected: ${reason.split('\n')[0]}`);
     },
   };
 }

@@ -330,7 +330,7 @@ export function mountainOfEpic(root: string, epicId: string): Bead | undefined {
 export type ConvoyLook = Omit<ConvoySnapshot, 'fingerprint' | 'at'>;
 
 /** The convoy bead and every bead it tracks, as the ledgers have them now, with their unfinished blockers town-wide. */
-export function lookAtConvoy(root: string, convoyId: string): { snap: ConvoyLook } {
+export function lookAtConvoy(root: string, convoyId: string, only?: (bead: Bead | undefined, id: string) => boolean): { snap: ConvoyLook } {
   const convoy = hqLedger(root).get(convoyId);
   const rigs = readRigs(root).rigs;
   const ledgers = new Map<string, Ledger | undefined>();
@@ -365,6 +365,7 @@ export function lookAtConvoy(root: string, convoyId: string): { snap: ConvoyLook
   for (const id of trackedIds(convoy)) {
     const ledger = ledgerFor(id);
     const bead = ledger?.tryGet(id);
+    if (only && !only(bead, id)) continue;
     if (!ledger || !bead) {
       beads.push({ id, title: id, status: 'missing', missing: true, labels: [], blockers: [] });
       continue;

@@ -9,8 +9,18 @@ export const PAUSE_UPDATE = 'convoyPause';
 export const RESUME_UPDATE = 'convoyResume';
 export const APPROVE_UPDATE = 'convoyApprove';
 export const CANCEL_UPDATE = 'convoyCancel';
-/** Beads were added (or the convoy reopened): look at the ledger again now. */
+/**
+ * Something changed: beads it tracks (or beads they depend on) moved on, beads were added, the
+ * convoy was reopened. The convoy looks at those beads again (all of them without `beads`).
+ */
 export const REFRESH_SIGNAL = 'convoyRefresh';
+
+export interface BeadNews {
+  /** The beads that changed; none: look at everything. */
+  beads?: string[];
+  /** What happened, for the Web UI and logs: slung, submitted, merged, rejected, blocked, by hand, ... */
+  what?: string;
+}
 
 /** Labels on the convoy bead and on tracked beads. */
 export const MOUNTAIN_LABEL = 'mountain';

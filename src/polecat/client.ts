@@ -1,33 +1,28 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ledger } from '../beads/ledger.js';
+import { hqLedger } from '../convoy/store.js';
 import type { Bead } from '../beads/model.js';
 import { GtError, usageError } from '../errors.js';
-import { withLockSync } from '../lock.js';
-import { rigTaskQueue, type EngineConfig } from '../temporal/config.js';
 import { withEngine } from '../temporal/engine.js';
 import { polecatWorkflowId } from '../temporal/merge-protocol.js';
-import { GtKind, GtRig, GtStatus } from '../temporal/search-attributes.js';
 import { readRigs, rigPaths, townPaths, type RigEntry } from '../town/layout.js';
 import { requireRig } from '../town/rigs.js';
 import { ledgerDirForId } from '../town/routes.js';
 import { chooseRuntime } from '../town/runtimes.js';
-import { readRigSettings } from '../town/settings.js';
 import { DEFAULT_WORK_FORMULA, workChecklist } from './checklist.js';
-import { hookedTo, polecatRunFile, workingPolecats } from './hook.js';
+import { hookedTo, polecatRunFile } from './hook.js';
 import { currentIdentity } from './identity.js';
 import { requirePolecatHere } from './view.js';
-import { chooseName, poolNames } from './names.js';
-import { maxPolecatsPerRig } from './settings.js';
+import { validatePolecatName } from './names.js';
 import {
-  ASSIGN_SIGNAL,
   DONE_STATUSES,
   DONE_UPDATE,
   HANDOFF_UPDATE,
   POLECAT_QUERY,
-  POLECAT_WORKFLOW,
   UNSLING_SIGNAL,
   polecatAddress,
   polecatBranch,
@@ -35,9 +30,7 @@ import {
   type DoneRequest,
   type DoneStatus,
   type HandoffReceipt,
-  type PolecatInput,
   type PolecatState,
-  type WorkItem,
 } from './state.js';
 
 /** Client side of polecats: sling, done, handoff, unsling, and what `gt hook`/`prime`/`polecat list` show. Loaded lazily by the CLI. */
@@ -45,6 +38,8 @@ import {
 export interface SlingOptions {
   beads: string[];
   rig: string;
+  /** A polecat asked for by name (`gt sling <bead> <rig>/<name>`): that one, created if the name is new. */
+  polecat?: string;
   agent?: string;
   formula?: string;
   vars?: Record<string, string>;
@@ -80,6 +75,10 @@ function beadPrefixOf(id: string): string {
 function checkSling(root: string, opts: SlingOptions): { entry: RigEntry; beads: Checked[] } {
   if (opts.beads.length === 0) throw usageError('no bead given', 'usage: gt sling <bead…> <rig>');
   const entry = requireRig(root, opts.rig);
+  if (opts.polecat !== undefined) {
+    validatePolecatName(opts.polecat);
+    if (opts.beads.length > 1) throw usageError(`one polecat (${opts.rig}/${opts.polecat}) cannot take ${opts.beads.length} beads at once`, `sling them to the rig (gt sling <bead…> ${opts.rig}) or one at a time`);
+  }
   chooseRuntime({ root, rig: opts.rig, role: 'polecat', agentFlag: opts.agent });
   const beads: Checked[] = [];
   for (const arg of opts.beads) {
@@ -107,98 +106,76 @@ function checkSling(root: string, opts: SlingOptions): { entry: RigEntry; beads:
 }
 
 /**
- * `gt sling`: check everything, then under the rig's sling lock pick polecat names (lowest free
- * names of the pool; busy = a bead on its hook) and hook each bead to its polecat in the ledger,
- * which reserves the name. Then each polecat workflow is told by signal-with-start. If telling
- * fails, the hooks of the beads not handed over are taken back.
+ * What `gt sling <args…>` names: `<bead…> <rig>`, `<bead> <rig>/<polecat>`, or only beads (the
+ * rig is the one their prefix belongs to).
+ */
+export function slingTarget(root: string, args: string[]): { rig: string; polecat?: string; beads: string[] } {
+  if (args.length === 0) throw usageError('gt sling needs a bead', 'usage: gt sling <bead…> [<rig> | <rig>/<polecat>], e.g. gt sling gt-abc12 myrig');
+  const rigs = readRigs(root).rigs;
+  const last = args.at(-1)!;
+  const slash = last.indexOf('/');
+  if (slash > 0) {
+    const rig = last.slice(0, slash);
+    const polecat = last.slice(slash + 1).replace(/^polecats\//, '');
+    if (!rigs[rig]) throw usageError(`"${last}" names rig ${rig}, which this town does not have`, `gt rig list shows the rigs; the form is <rig>/<polecat-name>`);
+    validatePolecatName(polecat);
+    if (args.length < 2) throw usageError(`gt sling ${last} needs a bead to hand to ${rig}/${polecat}`);
+    return { rig, polecat, beads: args.slice(0, -1) };
+  }
+  if (rigs[last]) {
+    if (args.length < 2) throw usageError(`gt sling ${last} needs a bead`, `usage: gt sling <bead…> ${last}`);
+    return { rig: last, beads: args.slice(0, -1) };
+  }
+  const owners = new Set(args.map((id) => Object.entries(rigs).find(([, r]) => r.prefix === beadPrefixOf(id))?.[0]));
+  if (owners.size === 1 && !owners.has(undefined)) return { rig: [...owners][0]!, beads: args };
+  if (args.length > 1 && !Object.values(rigs).some((r) => r.prefix === beadPrefixOf(last))) requireRig(root, last);
+  if (owners.has(undefined)) {
+    const stray = args.find((id) => !Object.values(rigs).some((r) => r.prefix === beadPrefixOf(id)))!;
+    throw usageError(`"${stray}" is neither a rig of this town nor a bead of one`, 'name the rig last: gt sling <bead…> <rig> (gt rig list shows the rigs)');
+  }
+  throw usageError(`these beads belong to different rigs (${[...owners].join(', ')})`, 'sling each rig\'s beads to it separately, or name the rig last');
+}
+
+/**
+ * `gt sling`: check everything here, then one durable request to the rig's dispatcher, which
+ * picks the polecats, hooks the beads and hands them over inside the engine. The request id
+ * makes a retry safe; a process killed at any point leaves either nothing or the whole dispatch.
  */
 export async function sling(root: string, opts: SlingOptions): Promise<Slung[]> {
   checkSling(root, opts);
   return withEngine(root, async (client, config) => {
-    const { entry, beads } = checkSling(root, opts);
+    const { beads } = checkSling(root, opts);
+    const { requestSling } = await import('../dispatch/client.js');
+    const receipt = await requestSling(client, config, opts.rig, {
+      requestId: `sling-${randomUUID()}`,
+      beads: beads.map((b) => ({ id: b.id, title: b.title })),
+      polecat: opts.polecat,
+      agent: opts.agent,
+      headless: opts.headless,
+      formula: opts.formula,
+      vars: opts.vars,
+      by: opts.by,
+      allOrNothing: true,
+    });
     const p = rigPaths(root, opts.rig);
-    const plan = withLockSync(join(p.polecats, '.sling.lock'), () => {
-      const busy = workingPolecats(root, opts.rig);
-      const cap = maxPolecatsPerRig(root, opts.rig);
-      if (busy.size + beads.length > cap) {
-        throw new GtError(`rig ${opts.rig} has ${busy.size} working polecat${busy.size === 1 ? '' : 's'} and a cap of ${cap}; ${beads.length} more would pass it`, {
-          hint: 'wait for some to finish (gt polecat list), or raise scheduler.max_polecats_per_rig in settings/config.json',
-        });
-      }
-      const pool = poolNames(readRigSettings(root, opts.rig));
-      const taken = new Set(busy.keys());
-      const chosen = beads.map((b) => {
-        const name = chooseName(opts.rig, pool, taken);
-        taken.add(name);
-        return { ...b, name };
-      });
-      for (const c of chosen) {
-        const address = polecatAddress(opts.rig, c.name);
-        Ledger.open(c.ledgerDir).transaction((tx) => {
-          const bead = tx.get(c.id);
-          // Re-checked under the ledger lock: another process may have moved it since.
-          if (bead.status === 'closed' || bead.status === 'hooked') throw new GtError(`bead ${c.id} became ${bead.status} meanwhile`, { hint: 'look at it with bd show' });
-          tx.update(c.id, { status: 'hooked', assignee: address });
-          tx.addComment(c.id, `slung to ${address} by ${opts.by}`);
-        }, { actor: opts.by });
-      }
-      return chosen;
-    }, { what: `the sling lock of rig ${opts.rig}` });
-
     const slung: Slung[] = [];
-    try {
-      for (const c of plan) {
-        const item: WorkItem = {
-          bead: c.id,
-          kind: 'sling',
-          agent: opts.agent,
-          headless: opts.headless,
-          formula: opts.formula,
-          vars: opts.vars,
-          by: opts.by,
-          at: new Date().toISOString(),
-        };
-        const workflow = await startPolecat(client, config, opts.rig, c.name, item);
-        const worktree = join(p.polecats, c.name);
-        slung.push({ bead: c.id, title: c.title, rig: opts.rig, polecat: c.name, address: polecatAddress(opts.rig, c.name), branch: polecatBranch(c.name, c.id), worktree, workflow });
+    const problems: string[] = [];
+    for (const r of receipt.results) {
+      const b = beads.find((x) => x.id === r.bead)!;
+      if (r.result === 'slung') {
+        slung.push({ bead: r.bead, title: b.title, rig: opts.rig, polecat: r.polecat!, address: polecatAddress(opts.rig, r.polecat!), branch: polecatBranch(r.polecat!, r.bead), worktree: join(p.polecats, r.polecat!), workflow: polecatWorkflowId(opts.rig, r.polecat!) });
+      } else if (r.result === 'already') {
+        problems.push(`bead ${r.bead} is already worked by ${polecatAddress(opts.rig, r.polecat!)}`);
+      } else {
+        problems.push(r.reason ?? `bead ${r.bead}: ${r.result}`);
       }
-    } catch (err) {
-      const handed = new Set(slung.map((s) => s.bead));
-      for (const c of plan) {
-        if (handed.has(c.id)) continue;
-        Ledger.open(c.ledgerDir).transaction((tx) => {
-          const bead = tx.get(c.id);
-          if (bead.status === 'hooked' && bead.assignee === polecatAddress(opts.rig, c.name)) {
-            tx.update(c.id, { status: 'open', assignee: null });
-            tx.addComment(c.id, `sling to ${opts.rig} failed and was taken back: ${(err as Error).message}`);
-          }
-        }, { actor: opts.by });
-      }
-      throw err;
     }
-    void entry;
+    if (problems.length) {
+      const done = slung.length ? ` (${slung.map((s) => `${s.bead} went to ${s.address}`).join(', ')})` : '';
+      throw new GtError(`${problems.join('; ')}${done}`, { hint: 'gt polecat list shows who works what; gt unsling <bead> takes a bead back' });
+    }
     return slung;
   }, { start: true });
-}
-
-/** Tell polecat `<rig>/<name>` about a work item, starting its workflow if it is not running. */
-export async function startPolecat(client: Client, config: EngineConfig, rig: string, name: string, item: WorkItem): Promise<string> {
-  const workflowId = polecatWorkflowId(rig, name);
-  const input: PolecatInput = { rig, name };
-  await client.workflow.signalWithStart(POLECAT_WORKFLOW, {
-    workflowId,
-    taskQueue: rigTaskQueue(config, rig),
-    args: [input],
-    signal: ASSIGN_SIGNAL,
-    signalArgs: [item],
-    typedSearchAttributes: [
-      { key: GtKind, value: 'polecat' },
-      { key: GtRig, value: rig },
-      { key: GtStatus, value: 'idle' },
-    ],
-    staticSummary: `polecat ${name} of rig ${rig}`,
-  });
-  return workflowId;
 }
 
 function gitIn(cwd: string, args: string[]): string {
@@ -284,6 +261,8 @@ export interface Unslung {
   bead: string;
   from: string;
   status: string;
+  /** Open convoys that track the bead: they hand it out again when there is room. */
+  convoys?: string[];
 }
 
 /** `gt unsling [bead]`: take a bead off its hook (back to open, unassigned) and stop the polecat working it. */
@@ -322,7 +301,16 @@ export async function unsling(root: string, cwd: string, beadArg: string | undef
     }
     return tx.get(b.id);
   }, { actor: by });
-  return { bead: bead.id, from, status: after.status };
+  if (m && readRigs(root).rigs[m[1]!]) {
+    await withEngine(root, async (client) => {
+      const { releaseInDispatcher } = await import('../dispatch/client.js');
+      await releaseInDispatcher(client, m[1]!, { beads: [bead.id], why: `unslung by ${by}` });
+    });
+  }
+  const { convoysTracking, tellConvoysByHand } = await import('../convoy/tell.js');
+  await tellConvoysByHand(root, [bead.id], `unslung by ${by}`);
+  const convoys = convoysTracking(root, [bead.id]).filter((c) => hqLedger(root).get(c).dependencies?.some((d) => d.type === 'tracks' && d.depends_on_id === bead.id));
+  return { bead: bead.id, from, status: after.status, ...(convoys.length ? { convoys } : {}) };
 }
 
 /** The workflow's own view of a polecat (status, attempts), when the engine can tell. */
@@ -357,6 +345,8 @@ export async function nukePolecat(root: string, rig: string, name: string, opts:
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
     }
+    const { releaseInDispatcher } = await import('../dispatch/client.js');
+    await releaseInDispatcher(client, rig, { polecat: name, why: `nuked by ${opts.by}` });
   }, { start: true });
   for (const h of hooked) {
     Ledger.open(h.ledgerDir).transaction((tx) => {

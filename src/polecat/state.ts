@@ -25,6 +25,8 @@ export interface PolecatInput {
   queue?: WorkItem[];
   /** bead → how many times the merge queue sent it back, carried over a continue-as-new. */
   rejections?: Record<string, number>;
+  /** The rig's heartbeat_timeout as last read, carried over a continue-as-new. */
+  heartbeatMs?: number;
 }
 
 export interface WorkItem {
@@ -40,6 +42,8 @@ export interface WorkItem {
   /** Who slung it and when (ISO). */
   by?: string;
   at?: string;
+  /** The rig's heartbeat_timeout when it was slung: how fast a lost worker is noticed while the worktree is made. */
+  heartbeatMs?: number;
 }
 
 export type PolecatStatus = 'idle' | 'preparing' | 'working' | 'submitting' | 'stopping';

@@ -4,10 +4,10 @@ import { SEARCH_ATTRIBUTE_NAMES } from './search-attributes.js';
 import type { EngineConfig } from './config.js';
 
 /** Connect a client to the town's engine. Heavy import: the CLI loads this module lazily. */
-export async function connectClient(config: EngineConfig): Promise<Client> {
+export async function connectClient(config: EngineConfig, opts: { connectTimeout?: string } = {}): Promise<Client> {
   let connection: Connection;
   try {
-    connection = await Connection.connect({ address: config.address, connectTimeout: '10s' });
+    connection = await Connection.connect({ address: config.address, connectTimeout: (opts.connectTimeout ?? '10s') as '10s' });
   } catch (err) {
     throw new GtError(`cannot reach Temporal at ${config.address}: ${(err as Error).message}`, {
       hint: config.external

@@ -38,7 +38,7 @@ export function engineConfig(root: string): EngineConfig {
 }
 
 /** Task queue for a rig's agent work, so its agents run where its worktrees are. */
-export function rigTaskQueue(config: EngineConfig, rig: string): string {
+export function rigTaskQueue(config: Pick<EngineConfig, 'taskQueue'>, rig: string): string {
   return `${config.taskQueue}-${rig}`;
 }
 

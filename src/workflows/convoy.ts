@@ -14,6 +14,9 @@ import {
   type ConvoySnapshot,
   type ConvoyState,
   type ConvoyStatus,
+  type BeadNews,
+  type DispatchResult,
+  type SnapshotBead,
 } from '../convoy/types.js';
 import { GtConvoy, GtKind, GtStatus } from '../temporal/search-attributes.js';
 import type { Activities } from '../activities/index.js';
@@ -27,23 +30,31 @@ import type { Activities } from '../activities/index.js';
  * and mails the Mayor a stall report when nothing moves for stall_timeout.
  */
 export const stateQuery = wf.defineQuery<ConvoyState>(CONVOY_QUERY);
-export const refreshSignal = wf.defineSignal(REFRESH_SIGNAL);
+export const refreshSignal = wf.defineSignal<[BeadNews?]>(REFRESH_SIGNAL);
 export const pauseUpdate = wf.defineUpdate<ConvoyReceipt, [ConvoyActorRequest]>(PAUSE_UPDATE);
 export const resumeUpdate = wf.defineUpdate<ConvoyReceipt, [ConvoyActorRequest]>(RESUME_UPDATE);
 export const approveUpdate = wf.defineUpdate<ConvoyReceipt, [ConvoyActorRequest]>(APPROVE_UPDATE);
 export const cancelUpdate = wf.defineUpdate<ConvoyReceipt, [ConvoyActorRequest]>(CANCEL_UPDATE);
 
+/** Convoys learn about their beads by message (REFRESH_SIGNAL with the beads); runs started before watch the ledgers. */
+const MESSAGES_PATCH = 'convoy-messages';
+
 /** Even with nothing to wait for, look again this often (and check the history length). */
 const IDLE_LOOK = 10 * 60_000;
+const DEFAULT_HEARTBEAT_MS = 30_000;
 const HISTORY_LIMIT = 4000;
 
 export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
   const { convoy } = input;
-  const acts = wf.proxyActivities<Activities>({
-    startToCloseTimeout: '5m',
-    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 50 },
-  });
-  const settings = await acts.convoySettings();
+  // Every activity beats while it runs, so a lost worker is noticed within the heartbeat timeout.
+  const proxy = (heartbeatTimeout: number) =>
+    wf.proxyActivities<Activities>({
+      startToCloseTimeout: '5m',
+      heartbeatTimeout,
+      retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '20s', maximumAttempts: 50 },
+    });
+  const settings = await proxy(DEFAULT_HEARTBEAT_MS).convoySettings();
+  const acts = proxy(settings.heartbeatMs);
   // The watch runs as long as nothing changes; a lost worker shows as a missed heartbeat and the watch moves to another.
   const watcher = wf.proxyActivities<Activities>({
     startToCloseTimeout: IDLE_LOOK + 60_000,
@@ -83,7 +94,10 @@ export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
   let fire!: () => void;
   let woken!: Promise<void>;
   const rearm = () => {
-    woken = new Promise<void>((resolve) => (fire = resolve));
+    woken = new Promise<void>((resolve) => (fire = () => {
+      poked += 1;
+      resolve();
+    }));
   };
   rearm();
   let refresh = false;
@@ -93,8 +107,14 @@ export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
   const finished = () => state.status === 'landed' || state.status === 'cancelled' || state.cancelled !== undefined;
 
   wf.setHandler(stateQuery, () => state);
-  wf.setHandler(refreshSignal, () => {
+  /** Message mode: what the next look must cover (news since the last one). */
+  let lookAtAll = true;
+  const lookAt = new Set<string>();
+  let poked = 0;
+  wf.setHandler(refreshSignal, (news) => {
     refresh = true;
+    if (news?.beads?.length) for (const b of news.beads) lookAt.add(b);
+    else lookAtAll = true;
     fire();
   });
   wf.setHandler(
@@ -174,11 +194,18 @@ export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
     watchScope = undefined;
     watch = undefined;
   };
-  /** Beads a dispatch could not place (rig full, refused): not tried again until the watch sees a change. */
+  /** Beads a dispatch could not place (rig full, refused): not tried again until something changes. */
   const notNow = new Set<string>();
 
-  let snap = await look();
-  for (;;) {
+  /** What the loop does after deciding on one look. */
+  type Step =
+    | { next: 'done' }
+    | { next: 'look'; stopWatch: boolean; beads?: string[] }
+    | { next: 'continue-as-new' }
+    | { next: 'wait'; waitMs: number };
+
+  /** Everything one look at the beads decides: land, cancel, skip, dispatch, report a stall. */
+  async function decide(snap: ConvoySnapshot): Promise<Step> {
     if (snap.convoy.status === 'closed' && !state.cancelled) {
       // Closed by hand in the ledger (bd close): nothing more to do for it.
       state.cancelled = { by: 'ledger', at: now(), reason: 'the convoy bead was closed' };
@@ -199,7 +226,7 @@ export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
       setStatus('cancelled');
       await acts.closeConvoyBead({ convoy, reason: `cancelled by ${state.cancelled.by}${state.cancelled.reason ? `: ${state.cancelled.reason}` : ''}`, by: state.cancelled.by });
       await wf.condition(wf.allHandlersFinished);
-      return state;
+      return { next: 'done' };
     }
 
     if (r.skip.length || r.retry.length) {
@@ -216,8 +243,7 @@ export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
           kind: 'skipped',
         });
       }
-      snap = await look();
-      continue;
+      return { next: 'look', stopWatch: false, beads: [...r.skip.map((x) => x.id), ...r.retry.map((x) => x.id)] };
     }
 
     if (allClosed(state)) {
@@ -232,7 +258,7 @@ export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
         const report = finishReport(state);
         await acts.notifyConvoy({ convoy, to: state.owner, subject: report.subject, body: report.body, notify: state.notify, kind: 'landed' });
         await wf.condition(wf.allHandlersFinished);
-        return state;
+        return { next: 'done' };
       }
     } else if (isStuck(state)) {
       setStatus('incomplete');
@@ -246,28 +272,9 @@ export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
       const picks = pickDispatch(state).filter((id) => !notNow.has(id));
       if (picks.length) {
         const results = await acts.dispatchConvoyBeads.executeWithOptions({ summary: `dispatch ${picks.join(' ')}` }, [{ convoy, beads: picks }]);
-        const at = now();
-        for (const res of results) {
-          const b = state.beads.find((x) => x.id === res.bead);
-          if (!b) continue;
-          if (res.result === 'slung' || res.result === 'already') {
-            if (res.result === 'slung') b.attempts += 1;
-            b.phase = 'running';
-            b.polecat = res.polecat ?? b.polecat;
-            b.dispatchedAt = at;
-            b.reason = undefined;
-          } else {
-            notNow.add(b.id);
-            b.reason = res.reason;
-          }
-        }
-        state.lastProgressAt = at;
-        stallReported = false;
-        state.stalledSince = undefined;
+        applyDispatch(results);
         // Decide again only from a look taken after these slings, never from the one before them.
-        stopWatch();
-        snap = await look();
-        continue;
+        return { next: 'look', stopWatch: true, beads: picks };
       }
       setStatus(state.paused ? 'paused' : stallReported ? 'stalled' : 'running');
     }
@@ -285,34 +292,109 @@ export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
     }
 
     const info = wf.workflowInfo();
-    if (info.continueAsNewSuggested || info.historyLength > HISTORY_LIMIT) {
-      stopWatch();
-      await wf.condition(wf.allHandlersFinished);
-      return wf.continueAsNew<typeof convoyWorkflow>({ convoy, carried: { ...state, generation: state.generation + 1 } });
-    }
+    if (info.continueAsNewSuggested || info.historyLength > HISTORY_LIMIT) return { next: 'continue-as-new' };
+    return { next: 'wait', waitMs: watchingForStall && !stallReported ? Math.max(1, stallDue - nowMs) : IDLE_LOOK };
+  }
 
-    if (!watch) {
-      const waitMs = watchingForStall && !stallReported ? Math.max(1, stallDue - nowMs) : IDLE_LOOK;
-      const scope = new wf.CancellationScope();
-      const since = snap.fingerprint;
-      const running = runningMap();
-      watchScope = scope;
-      watch = scope.run(() => watcher.observeConvoy.executeWithOptions({ summary: 'watch the ledgers' }, [{ convoy, since, waitMs, running }]));
-      watch.catch(() => undefined);
-    }
-    const next = await Promise.race([watch.then((s) => s), woken.then(() => undefined)]);
-    if (next === undefined) {
-      rearm();
-      if (refresh) {
-        refresh = false;
-        stopWatch();
-        snap = await look();
+  function applyDispatch(results: DispatchResult[]): void {
+    const at = now();
+    for (const res of results) {
+      const b = state.beads.find((x) => x.id === res.bead);
+      if (!b) continue;
+      if (res.result === 'slung' || res.result === 'already') {
+        if (res.result === 'slung') b.attempts += 1;
+        b.phase = 'running';
+        b.polecat = res.polecat ?? b.polecat;
+        b.dispatchedAt = at;
+        b.reason = undefined;
+      } else {
+        notNow.add(b.id);
+        b.reason = res.reason;
       }
+    }
+    state.lastProgressAt = at;
+    stallReported = false;
+    state.stalledSince = undefined;
+  }
+
+  const continueAsNew = async () => {
+    stopWatch();
+    await wf.condition(wf.allHandlersFinished);
+    return wf.continueAsNew<typeof convoyWorkflow>({ convoy, carried: { ...state, generation: state.generation + 1 } });
+  };
+
+  if (!wf.patched(MESSAGES_PATCH)) {
+    // A run started before convoys learned by message: it watches the ledgers until its next
+    // decision, then goes on in message mode (patched() is true from the first new decision).
+    let snap = await look();
+    for (;;) {
+      if (wf.patched(MESSAGES_PATCH)) {
+        stopWatch();
+        break;
+      }
+      const step = await decide(snap);
+      if (step.next === 'done') return state;
+      if (step.next === 'continue-as-new') return continueAsNew();
+      if (step.next === 'look') {
+        if (step.stopWatch) stopWatch();
+        snap = await look();
+        continue;
+      }
+      if (!watch) {
+        const scope = new wf.CancellationScope();
+        const since = snap.fingerprint;
+        const running = runningMap();
+        watchScope = scope;
+        watch = scope.run(() => watcher.observeConvoy.executeWithOptions({ summary: 'watch the ledgers' }, [{ convoy, since, waitMs: step.waitMs, running }]));
+        watch.catch(() => undefined);
+      }
+      const next = await Promise.race([watch.then((x) => x), woken.then(() => undefined)]);
+      if (next === undefined) {
+        rearm();
+        if (refresh) {
+          refresh = false;
+          stopWatch();
+          snap = await look();
+        }
+        continue;
+      }
+      watch = undefined;
+      watchScope = undefined;
+      notNow.clear();
+      snap = next;
+    }
+  }
+
+  // Message mode: look (at the beads the news is about, or at all of them), decide, wait for news.
+  const known = new Map<string, SnapshotBead>();
+  lookAtAll = true;
+  for (;;) {
+    const all = lookAtAll || [...lookAt].some((id) => !known.has(id));
+    const ids = all ? undefined : [...lookAt];
+    lookAtAll = false;
+    lookAt.clear();
+    refresh = false;
+    const seen = await acts.lookAtConvoyBeads.executeWithOptions({ summary: ids ? `look at ${ids.join(' ')}` : 'look at every bead' }, [{ convoy, beads: ids }]);
+    if (!ids) known.clear();
+    for (const b of seen.beads) known.set(b.id, b);
+    if (seen.tracked.some((id) => !known.has(id))) {
+      lookAtAll = true;
       continue;
     }
-    watch = undefined;
-    watchScope = undefined;
-    notNow.clear();
-    snap = next;
+    const snap: ConvoySnapshot = { convoy: seen.convoy, beads: seen.tracked.map((id) => known.get(id)!), fingerprint: '', at: now() };
+    const step = await decide(snap);
+    if (step.next === 'done') return state;
+    if (step.next === 'continue-as-new') return continueAsNew();
+    if (step.next === 'look') {
+      for (const id of step.beads ?? []) lookAt.add(id);
+      if (!step.beads) lookAtAll = true;
+      continue;
+    }
+    const before = poked;
+    await wf.condition(() => lookAtAll || lookAt.size > 0 || poked !== before, step.waitMs);
+    rearm();
+    if (lookAtAll || lookAt.size) notNow.clear();
+    // No news for IDLE_LOOK, or a stall report is due: look at everything once.
+    else if (poked === before) lookAtAll = true;
   }
 }

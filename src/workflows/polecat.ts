@@ -23,6 +23,7 @@ import {
 import { MAIL_SIGNAL, type MailNotice } from '../mail/types.js';
 import { MERGE_REJECTED_SIGNAL, type MergeRejection } from '../temporal/merge-protocol.js';
 import { GtBead, GtStatus } from '../temporal/search-attributes.js';
+import { POLECAT_CHANGED_SIGNAL, dispatchWorkflowId, type PolecatChange } from '../dispatch/types.js';
 import type { Activities } from '../activities/index.js';
 import type { AgentOutcome } from '../activities/polecat.js';
 
@@ -45,6 +46,10 @@ export const mailSignal = wf.defineSignal<[MailNotice]>(MAIL_SIGNAL);
 export const doneUpdate = wf.defineUpdate<DoneReceipt, [DoneRequest]>(DONE_UPDATE);
 export const handoffUpdate = wf.defineUpdate<HandoffReceipt, [HandoffRequest]>(HANDOFF_UPDATE);
 
+/** Polecats tell the rig's dispatcher when they take a bead on and when they are free (runs started before it ask nothing). */
+const DISPATCHER_PATCH = 'tell-dispatcher';
+const DEFAULT_HEARTBEAT_MS = 30_000;
+
 /** An agent that ended `gt done` gets this long to exit by itself before its session is stopped. */
 const EXIT_GRACE = '10s';
 const RECENT = 20;
@@ -53,15 +58,32 @@ const HISTORY_LIMIT = 3000;
 
 export async function polecatWorkflow(input: PolecatInput): Promise<void> {
   const { rig, name } = input;
-  const acts = wf.proxyActivities<Activities>({
-    startToCloseTimeout: '10m',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 30 },
-  });
+  // Every activity beats while it runs: a worker lost mid-call is noticed within the heartbeat timeout, not the start-to-close one.
+  let heartbeatTimeout = input.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const bookkeeping = () =>
+    wf.proxyActivities<Activities>({
+      startToCloseTimeout: '10m',
+      heartbeatTimeout,
+      retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 30 },
+    });
+  let acts = bookkeeping();
   // A worktree that cannot be made after a few minutes of tries will not be made: block the bead.
-  const prepActs = wf.proxyActivities<Activities>({
-    startToCloseTimeout: '10m',
-    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 },
-  });
+  const prepActs = () =>
+    wf.proxyActivities<Activities>({
+      startToCloseTimeout: '10m',
+      heartbeatTimeout,
+      retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 8 },
+    });
+  /** The rig's dispatcher hears when this polecat takes a bead on and when it is free again. */
+  const pendingTells: Promise<void>[] = [];
+  const tellDispatcher = (bead: string, change: PolecatChange['change']) => {
+    if (!wf.patched(DISPATCHER_PATCH)) return;
+    const told = wf
+      .getExternalWorkflowHandle(dispatchWorkflowId(rig))
+      .signal<[PolecatChange]>(POLECAT_CHANGED_SIGNAL, { name, bead, change })
+      .catch(() => undefined);
+    pendingTells.push(told);
+  };
   const state: PolecatState = { rig, name, status: 'idle', queue: [...(input.queue ?? [])], recent: [] };
   const rejections: Record<string, number> = { ...(input.rejections ?? {}) };
   const receipts = new Map<string, DoneReceipt>();
@@ -166,6 +188,7 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
   );
 
   const finish = (result: Omit<WorkResult, 'at'>) => {
+    tellDispatcher(result.bead, result.outcome === 'submitted' ? 'submitted' : 'released');
     state.recent.push({ ...result, at: new Date().toISOString() });
     if (state.recent.length > RECENT) state.recent.splice(0, state.recent.length - RECENT);
     state.current = undefined;
@@ -182,9 +205,11 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
     const current: CurrentWork = { ...item, attempt: 0, attempts: [], startedAt: new Date().toISOString() };
     state.current = current;
     setStatus('preparing');
-    let prep: Awaited<ReturnType<typeof prepActs.preparePolecatWork>>;
+    if (item.kind === 'rework') tellDispatcher(item.bead, 'working');
+    if (item.heartbeatMs) heartbeatTimeout = item.heartbeatMs;
+    let prep: Awaited<ReturnType<ReturnType<typeof prepActs>['preparePolecatWork']>>;
     try {
-      prep = await prepActs.preparePolecatWork({ rig, name, item });
+      prep = await prepActs().preparePolecatWork({ rig, name, item });
     } catch (err) {
       // No worktree, so no agent can work the bead: hand it back to people rather than fail the polecat.
       const reason = `could not prepare the worktree: ${describeFailure(err)}`;
@@ -196,6 +221,8 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
     current.branch = prep.branch;
     current.session = prep.session;
     const { limits } = prep;
+    heartbeatTimeout = limits.heartbeatMs;
+    acts = bookkeeping();
     if (item.kind === 'rework' && (rejections[item.bead] ?? 0) > limits.maxAttempts) {
       const reason = `the merge queue refused it ${rejections[item.bead]} times; last: ${item.reason ?? 'no reason given'}`;
       await acts.blockPolecatBead({ rig, name, bead: item.bead, reason, branch: prep.branch });
@@ -315,7 +342,8 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
     await wf.condition(() => state.queue.length > 0 || tooLong());
     if (state.queue.length === 0 || tooLong()) {
       await wf.condition(wf.allHandlersFinished);
-      return wf.continueAsNew<typeof polecatWorkflow>({ rig, name, queue: state.queue, rejections });
+      await Promise.all(pendingTells);
+      return wf.continueAsNew<typeof polecatWorkflow>({ rig, name, queue: state.queue, rejections, heartbeatMs: heartbeatTimeout });
     }
     await work(state.queue.shift()!);
   }

@@ -75,8 +75,10 @@ export async function refineryWorkflow(input: RefineryInput): Promise<void> {
     // reasons of its own (remote unreachable, disk full) eventually sends the work back.
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '60s', maximumAttempts: 20 },
   });
+  // Closing the bead and telling the polecat are short; a worker lost meanwhile is noticed within the heartbeat timeout.
   const bookkeeper = wf.proxyActivities<Activities>({
     startToCloseTimeout: '2m',
+    heartbeatTimeout: settings.heartbeatTimeout,
     retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 30 },
   });
 

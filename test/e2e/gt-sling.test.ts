@@ -39,7 +39,10 @@ describe('gt sling: bad input changes nothing', { timeout: 180_000 }, () => {
       [['sling', 'pc-zzzzz', t.rig], 1, /no bead "pc-zzzzz"/],
       [['sling', hq, t.rig], 1, new RegExp(`${hq} belongs to the town[\\s\\S]*--force`)],
       [['sling', open, open, t.rig], 2, /given twice/],
-      [['sling', open], 2, /at least one bead and a rig/],
+      [['sling', 'nosuch-thing'], 2, /"nosuch-thing" is neither a rig of this town nor a bead of one/],
+      [['sling', open, `${t.rig}/Bad Name`], 2, /polecat name "Bad Name" is not valid/],
+      [['sling', open, 'nosuchrig/furiosa'], 2, /names rig nosuchrig, which this town does not have/],
+      [['sling', open, other, `${t.rig}/furiosa`], 2, /one polecat .* cannot take 2 beads/],
       [['sling', open, t.rig, '--agent', 'nosuchagent'], 1, /unknown agent "nosuchagent"/],
       [['sling', open, t.rig, '--formula', 'nosuchformula'], 1, /nosuchformula/],
       [['sling', open, t.rig, '--var', 'novalue'], 2, /name=value/],
@@ -86,7 +89,8 @@ describe('gt sling: bad input changes nothing', { timeout: 180_000 }, () => {
 
     // A hanging agent keeps the polecat busy while we act in its worktree as a person would.
     const id = t.create('Hold the hook', 'hang-always');
-    const slung = JSON.parse(t.gt(['sling', id, t.rig, '--json']).stdout) as { polecat: string; worktree: string; branch: string }[];
+    // No convoy: one would hand the bead out again right after `gt unsling` (that is its job).
+    const slung = JSON.parse(t.gt(['sling', id, t.rig, '--no-convoy', '--json']).stdout) as { polecat: string; worktree: string; branch: string }[];
     const { polecat, worktree, branch } = slung[0]!;
     await waitFor(() => sessionsOf(t.agentLog, id).length > 0, 60_000, 'the agent to start');
 
@@ -116,6 +120,14 @@ describe('gt sling: bad input changes nothing', { timeout: 180_000 }, () => {
     expect(prime.stdout).toMatch(/## Checklist \(mol-polecat-work\)/);
     expect(prime.stdout).toContain(`Read the hook for ${id}`);
     expect(git(worktree, 'rev-parse', '--abbrev-ref', 'HEAD').trim()).toBe(branch);
+
+    // A polecat that works a bead cannot be given another by name; nothing changes.
+    const other = t.create('Wants the same polecat');
+    const beforeTaken = ledgers(t);
+    const taken = t.gt(['sling', other, `${t.rig}/${polecat}`]);
+    expect(taken.code).toBe(1);
+    expect(taken.stderr).toMatch(new RegExp(`polecat ${t.rig}/${polecat} is taken: it works ${id}`));
+    expect(ledgers(t)).toBe(beforeTaken);
 
     const un = t.gt(['unsling', id, '--json']);
     expect(un.stderr).toBe('');

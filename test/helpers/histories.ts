@@ -1,11 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inject } from 'vitest';
 import { findTemporalCli } from '../../src/temporal/binary.js';
 import { PROJECT } from './cli.js';
 
+/** One folder per release: the histories its workflows wrote, which every later release must replay. */
 export const HISTORIES_DIR = join(PROJECT, 'test', 'fixtures', 'histories');
+const RELEASE = (JSON.parse(readFileSync(join(PROJECT, 'package.json'), 'utf8')) as { version: string }).version;
 
 /** The event history of a workflow on the test server, as the JSON `temporal workflow show` writes. */
 export function fetchHistory(workflowId: string): unknown {
@@ -17,10 +19,11 @@ export function fetchHistory(workflowId: string): unknown {
 }
 
 /**
- * Keep a history as a replay fixture when GT_RECORD_HISTORIES=1 (run once after a deliberate,
- * versioned workflow change; the replay test then guards determinism against later changes).
+ * Keep a history as a replay fixture of this release (test/fixtures/histories/<version>/) when
+ * GT_RECORD_HISTORIES=1; the replay test then guards determinism against later changes.
  */
 export function maybeRecordHistory(workflowId: string, name: string): void {
   if (process.env.GT_RECORD_HISTORIES !== '1') return;
-  writeFileSync(join(HISTORIES_DIR, `${name}.json`), JSON.stringify(fetchHistory(workflowId), null, 1) + '\n');
+  mkdirSync(join(HISTORIES_DIR, RELEASE), { recursive: true });
+  writeFileSync(join(HISTORIES_DIR, RELEASE, `${name}.json`), JSON.stringify(fetchHistory(workflowId), null, 1) + '\n');
 }

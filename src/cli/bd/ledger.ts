@@ -10,6 +10,7 @@ import { parseDepType, parseIssueType, parsePriority, parseStatus, validateLabel
 import { parentOf } from '../../beads/graph.js';
 import { primeMarkdown } from '../../beads/prime.js';
 import { ledgerDirForId, requireLedgerDirForCwd } from '../../town/routes.js';
+import { findTownRoot } from '../../town/layout.js';
 import { action, collect, printJson } from '../run.js';
 
 /**
@@ -137,6 +138,14 @@ function showText(ledger: Ledger, b: Bead): string {
   }
   if (b.metadata) out.push('', `Metadata: ${JSON.stringify(b.metadata)}`);
   return out.join('\n');
+}
+
+/** A change by hand reaches the open convoys that track these beads, as the engine's own changes do (convoy/tell.ts). */
+async function tellConvoys(beads: Bead[], what: string): Promise<void> {
+  const root = findTownRoot();
+  if (!root || beads.length === 0) return;
+  const { tellConvoysByHand } = await import('../../convoy/tell.js');
+  await tellConvoysByHand(root, beads.map((b) => b.id), what);
 }
 
 // --- commands -------------------------------------------------------------------------------
@@ -293,7 +302,7 @@ export function registerLedgerCommands(program: Command): void {
     .option('--force', 'with -s closed: close even with open blockers')
     .option('--json', 'print JSON')
     .action(
-      action((ids: string[], opts: Record<string, string | string[] | boolean | undefined> & JsonOpt) => {
+      action(async (ids: string[], opts: Record<string, string | string[] | boolean | undefined> & JsonOpt) => {
         const str = (k: string) => opts[k] as string | undefined;
         const patch: UpdatePatch = {
           title: str('title'),
@@ -331,6 +340,7 @@ export function registerLedgerCommands(program: Command): void {
         }
         if (opts.json) printJson(out);
         else for (const b of out) process.stdout.write(`updated ${b.id}: ${b.status}${b.assignee ? ` @${b.assignee}` : ''}\n`);
+        await tellConvoys(out, 'bd update');
       }),
     );
 
@@ -342,13 +352,14 @@ export function registerLedgerCommands(program: Command): void {
     .option('--force', 'close even with open blockers')
     .option('--json', 'print JSON')
     .action(
-      action((ids: string[], opts: { reason?: string; force?: boolean } & JsonOpt) => {
+      action(async (ids: string[], opts: { reason?: string; force?: boolean } & JsonOpt) => {
         const out: Bead[] = [];
         for (const [ledger, list] of byLedger(resolveAll(ids))) {
           out.push(...ledger.transaction((tx) => list.map((id) => tx.close(id, { reason: opts.reason, force: opts.force }))));
         }
         if (opts.json) printJson(out);
         else for (const b of out) process.stdout.write(`closed ${b.id}: ${b.title}\n`);
+        await tellConvoys(out, 'bd close');
       }),
     );
 
@@ -359,13 +370,14 @@ export function registerLedgerCommands(program: Command): void {
     .option('-r, --reason <text>', 'why it is reopened')
     .option('--json', 'print JSON')
     .action(
-      action((ids: string[], opts: { reason?: string } & JsonOpt) => {
+      action(async (ids: string[], opts: { reason?: string } & JsonOpt) => {
         const out: Bead[] = [];
         for (const [ledger, list] of byLedger(resolveAll(ids))) {
           out.push(...ledger.transaction((tx) => list.map((id) => tx.reopen(id, opts.reason))));
         }
         if (opts.json) printJson(out);
         else for (const b of out) process.stdout.write(`reopened ${b.id}: ${b.title}\n`);
+        await tellConvoys(out, 'bd reopen');
       }),
     );
 

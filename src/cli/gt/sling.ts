@@ -14,8 +14,8 @@ import { gtActor } from '../../actor.js';
 export function registerSlingCommands(program: Command): void {
   program
     .command('sling <args...>')
-    .usage('<bead…> <rig> [options]')
-    .description('hand beads to polecats of a rig: each gets a worktree, a branch and an agent session')
+    .usage('<bead…> [<rig> | <rig>/<polecat>] [options]')
+    .description('hand beads to polecats of a rig (default: the rig of the beads\' prefix), or to one named polecat: each gets a worktree, a branch and an agent session')
     .option('--agent <name>', 'agent runtime for these polecats (default: the rig\'s or town\'s polecat agent)')
     .option('--formula <name>', 'work checklist formula shown by gt prime (default: mol-polecat-work)')
     .option('--var <name=value>', 'a var for the formula (repeatable)', collect, [])
@@ -24,14 +24,11 @@ export function registerSlingCommands(program: Command): void {
     .option('--no-convoy', 'do not put the slung beads in a new convoy (by default those not already in one travel in one, which lands and tells you when they are merged)')
     .option('--json', 'print the result as JSON')
     .action(action(async (args: string[], opts: { agent?: string; formula?: string; var: string[]; headless?: boolean; force?: boolean; convoy?: boolean; json?: boolean }) => {
-      const { usageError } = await import('../../errors.js');
-      if (args.length < 2) throw usageError('gt sling needs at least one bead and a rig', 'usage: gt sling <bead…> <rig>, e.g. gt sling gt-abc12 myrig');
-      const rig = args.at(-1)!;
-      const beads = args.slice(0, -1);
       const root = requireTownRoot();
       const vars = parseVars(opts.var);
-      const { sling } = await import('../../polecat/client.js');
-      const slung = await sling(root, { beads, rig, agent: opts.agent, formula: opts.formula, vars, headless: opts.headless, force: opts.force, by: gtActor() });
+      const { sling, slingTarget } = await import('../../polecat/client.js');
+      const { rig, polecat, beads } = slingTarget(root, args);
+      const slung = await sling(root, { beads, rig, polecat, agent: opts.agent, formula: opts.formula, vars, headless: opts.headless, force: opts.force, by: gtActor() });
       let convoy: string | undefined;
       if (opts.convoy !== false) {
         // The work is handed over already; a convoy that cannot be made is worth a warning, not a failure.
@@ -110,5 +107,6 @@ export function registerSlingCommands(program: Command): void {
       const result = await unsling(root, process.cwd(), beadArg, gtActor());
       if (opts.json) return printJson(result);
       process.stdout.write(`${result.bead} taken off the hook of ${result.from} (now ${result.status})\n`);
+      if (result.convoys) process.stdout.write(`Convoy ${result.convoys.join(', ')} will hand it out again; to keep it back: bd update ${result.bead} --status deferred\n`);
     }));
 }

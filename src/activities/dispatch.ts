@@ -1,0 +1,93 @@
+import type { Client } from '@temporalio/client';
+import { Ledger } from '../beads/ledger.js';
+import { convoysTracking, tellConvoys } from '../convoy/tell.js';
+import type { DispatchSettings } from '../dispatch/types.js';
+import { workingPolecats } from '../polecat/hook.js';
+import { poolNames } from '../polecat/names.js';
+import { maxPolecatsPerRig, polecatLimits } from '../polecat/settings.js';
+import { ASSIGN_SIGNAL, POLECAT_WORKFLOW, polecatAddress, type PolecatInput, type WorkItem } from '../polecat/state.js';
+import { engineConfig, rigTaskQueue } from '../temporal/config.js';
+import { polecatWorkflowId } from '../temporal/merge-protocol.js';
+import { GtKind, GtRig, GtStatus } from '../temporal/search-attributes.js';
+import { ledgerDirForId } from '../town/routes.js';
+import { readRigSettings } from '../town/settings.js';
+import { lazyClient } from './client.js';
+
+/**
+ * Activities of the rig dispatcher: its settings, what the ledger already has hooked, hooking a
+ * bead to the polecat chosen for it, and handing the bead to that polecat's workflow. Each is
+ * safe to run again: a bead already hooked to that polecat is left as it is, and a polecat
+ * ignores a bead it already has.
+ */
+export function dispatchActivities(root: string) {
+  const getClient = lazyClient(root);
+  const tell = newsTeller(root, getClient);
+  return {
+    async dispatchSettings(rig: string): Promise<DispatchSettings> {
+      return { pool: poolNames(readRigSettings(root, rig)), cap: maxPolecatsPerRig(root, rig), heartbeatMs: polecatLimits(root, rig).heartbeatMs };
+    },
+
+    /** polecat → bead for beads hooked to this rig's polecats (by slings made before the dispatcher ran). */
+    async dispatchSeed(rig: string): Promise<Record<string, string>> {
+      const out: Record<string, string> = {};
+      for (const [name, beads] of workingPolecats(root, rig)) out[name] = beads[0]!;
+      return out;
+    },
+
+    /** The bead goes on the polecat's hook, unless it was closed or hooked elsewhere meanwhile (then `refused` says why). */
+    async hookBeadForPolecat(input: { rig: string; name: string; bead: string; by: string }): Promise<{ refused?: string }> {
+      const addr = polecatAddress(input.rig, input.name);
+      const refused = await Ledger.open(ledgerDirForId(input.bead, root)).transactionAsync((tx) => {
+        const bead = tx.lookup(input.bead);
+        if (!bead) return `bead ${input.bead} is in no ledger of this town`;
+        if (bead.status === 'hooked' && bead.assignee === addr) return undefined;
+        if (bead.status === 'closed') return `bead ${bead.id} is closed`;
+        if (bead.status === 'hooked') return `bead ${bead.id} is already on the hook of ${bead.assignee ?? 'someone'}`;
+        tx.update(bead.id, { status: 'hooked', assignee: addr });
+        tx.addComment(bead.id, `slung to ${addr} by ${input.by}`);
+        return undefined;
+      }, { actor: input.by });
+      if (!refused) await tell([input.bead], `slung to ${addr}`);
+      return refused ? { refused } : {};
+    },
+
+    /** Tell polecat `<rig>/<name>` about the bead, starting its workflow if it is not running. */
+    async handBeadToPolecat(input: { rig: string; name: string; item: WorkItem }): Promise<string> {
+      return startPolecat(await getClient(), engineConfig(root).taskQueue, input.rig, input.name, input.item);
+    },
+  };
+}
+
+export async function startPolecat(client: Client, townQueue: string, rig: string, name: string, item: WorkItem): Promise<string> {
+  const workflowId = polecatWorkflowId(rig, name);
+  const input: PolecatInput = { rig, name };
+  await client.workflow.signalWithStart(POLECAT_WORKFLOW, {
+    workflowId,
+    taskQueue: rigTaskQueue({ taskQueue: townQueue }, rig),
+    args: [input],
+    signal: ASSIGN_SIGNAL,
+    signalArgs: [item],
+    typedSearchAttributes: [
+      { key: GtKind, value: 'polecat' },
+      { key: GtRig, value: rig },
+      { key: GtStatus, value: 'idle' },
+    ],
+    staticSummary: `polecat ${name} @ ${rig}`,
+  });
+  return workflowId;
+}
+
+/**
+ * After an activity changed beads in the ledger: tell the convoys that track them. Best effort:
+ * the change is already written, and a convoy that missed the news is caught by `gt convoy check`.
+ */
+export function newsTeller(root: string, getClient: () => Promise<Client>) {
+  return async (beads: string[], what: string): Promise<void> => {
+    try {
+      const convoys = convoysTracking(root, beads);
+      if (convoys.length) await tellConvoys(await getClient(), convoys, { beads, what });
+    } catch (err) {
+      process.stderr.write(`worker: could not tell the convoys of ${beads.join(' ')} (${what}): ${(err as Error).message}\n`);
+    }
+  };
+}

@@ -1,0 +1,66 @@
+import type { Client } from '@temporalio/client';
+import { Ledger } from '../beads/ledger.js';
+import { ledgerDirForId } from '../town/routes.js';
+import { hqLedger, trackedIds } from './store.js';
+import { REFRESH_SIGNAL, convoyWorkflowId, type BeadNews } from './types.js';
+
+/**
+ * Convoys learn about their beads by message, never by watching the ledgers: whoever changes a
+ * bead (a polecat's or the refinery's activity, the dispatcher, `bd` by hand) tells the open
+ * convoys that track it, or track a bead that depends on it (its readiness may have changed).
+ */
+
+/** Open convoys tracking any of `beads` or a bead of the same ledger that depends on one of them. */
+export function convoysTracking(root: string, beads: string[]): string[] {
+  const interesting = new Set(beads);
+  for (const id of beads) {
+    try {
+      for (const d of Ledger.open(ledgerDirForId(id, root)).dependents(id)) interesting.add(d.issue_id);
+    } catch {
+      // a bead of no ledger: only its own id counts
+    }
+  }
+  return hqLedger(root)
+    .list({ issue_type: 'convoy' })
+    .filter((c) => c.status !== 'closed' && trackedIds(c).some((t) => interesting.has(t)))
+    .map((c) => c.id);
+}
+
+/** Signal each convoy; a convoy whose workflow is gone is `gt convoy check`'s to restart. */
+export async function tellConvoys(client: Client, convoys: string[], news: BeadNews): Promise<void> {
+  await Promise.all(
+    convoys.map((c) =>
+      client.workflow
+        .getHandle(convoyWorkflowId(c))
+        .signal(REFRESH_SIGNAL, news)
+        .catch(() => undefined),
+    ),
+  );
+}
+
+/**
+ * A change made outside the engine (`bd close`, `bd update`, `gt unsling`): the same message,
+ * sent from this process. Quiet when no open convoy tracks the beads; when the engine cannot be
+ * reached the convoys are told later by `gt convoy check` (said on stderr).
+ */
+export async function tellConvoysByHand(root: string, beads: string[], what: string): Promise<void> {
+  let convoys: string[];
+  try {
+    convoys = convoysTracking(root, beads);
+  } catch {
+    return;
+  }
+  if (convoys.length === 0) return;
+  const { engineConfig } = await import('../temporal/config.js');
+  const { connectClient } = await import('../temporal/client.js');
+  try {
+    const client = await connectClient(engineConfig(root), { connectTimeout: '3s' });
+    try {
+      await tellConvoys(client, convoys, { beads, what });
+    } finally {
+      await client.connection.close();
+    }
+  } catch (err) {
+    process.stderr.write(`note: convoy ${convoys.join(', ')} will see this change at the next \`gt convoy check\` (the engine is not reachable: ${(err as Error).message})\n`);
+  }
+}

@@ -1,0 +1,185 @@
+import * as wf from '@temporalio/workflow';
+import {
+  DISPATCH_QUERY,
+  POLECAT_CHANGED_SIGNAL,
+  RELEASE_SIGNAL,
+  SLING_UPDATE,
+  type DispatchInput,
+  type DispatchState,
+  type PolecatChange,
+  type ReleaseRequest,
+  type SlingReceipt,
+  type SlingRequest,
+  type SlingResult,
+} from '../dispatch/types.js';
+import { chooseName } from '../polecat/names.js';
+import { GtKind, GtRig } from '../temporal/search-attributes.js';
+import type { Activities } from '../activities/index.js';
+
+/**
+ * A rig's dispatcher (`dispatch/<rig>`): the one source of truth for who works which bead.
+ * A `sling` update (with a request id, so a retried call changes nothing twice) picks polecat
+ * names (lowest free name of the pool, or the one asked for), reserves them in this workflow's
+ * state, hooks each bead in the ledger and hands it to its polecat workflow. Once the update is
+ * accepted the engine finishes it, whatever happens to the caller or the worker.
+ * Polecats say when they take a bead on and when they are free again; the refinery says when a
+ * bead is merged. A bead sent back by the merge queue stays its polecat's, so nobody else gets it.
+ */
+export const stateQuery = wf.defineQuery<DispatchState>(DISPATCH_QUERY);
+export const slingUpdate = wf.defineUpdate<SlingReceipt, [SlingRequest]>(SLING_UPDATE);
+export const polecatChangedSignal = wf.defineSignal<[PolecatChange]>(POLECAT_CHANGED_SIGNAL);
+export const releaseSignal = wf.defineSignal<[ReleaseRequest]>(RELEASE_SIGNAL);
+
+const RECEIPTS_KEPT = 200;
+const HISTORY_LIMIT = 5000;
+
+export async function dispatchWorkflow(input: DispatchInput): Promise<void> {
+  const { rig } = input;
+  const local = wf.proxyLocalActivities<Activities>({
+    startToCloseTimeout: '20s',
+    retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '5s', maximumAttempts: 10 },
+  });
+  // Ledger writes and the polecat's start are short and safe to repeat; a lost worker is noticed within the heartbeat timeout.
+  const activitiesFor = (heartbeatMs: number) =>
+    wf.proxyActivities<Activities>({
+      startToCloseTimeout: '2m',
+      heartbeatTimeout: heartbeatMs,
+      retry: { initialInterval: '500ms', backoffCoefficient: 2, maximumInterval: '10s' },
+    });
+
+  const state: DispatchState = {
+    rig,
+    owners: { ...(input.carried?.owners ?? {}) },
+    busy: { ...(input.carried?.busy ?? {}) },
+    generation: input.carried?.generation ?? 0,
+  };
+  const receipts: SlingReceipt[] = [...(input.carried?.receipts ?? [])];
+  /** Beads whose dispatch is under way in a handler: reserved, not yet handed over. */
+  const inFlight = new Set<string>();
+  let seeded = input.carried !== undefined;
+
+  const release = (bead: string) => {
+    const owner = state.owners[bead];
+    delete state.owners[bead];
+    if (owner && state.busy[owner] === bead) delete state.busy[owner];
+  };
+
+  wf.setHandler(stateQuery, () => state);
+  wf.setHandler(polecatChangedSignal, (c) => {
+    if (c.change === 'working') {
+      state.owners[c.bead] = c.name;
+      state.busy[c.name] = c.bead;
+      return;
+    }
+    if (state.busy[c.name] === c.bead) delete state.busy[c.name];
+    if (c.change === 'released' && state.owners[c.bead] === c.name) delete state.owners[c.bead];
+  });
+  wf.setHandler(releaseSignal, (req) => {
+    for (const bead of req.beads ?? []) if (!inFlight.has(bead)) release(bead);
+    if (req.polecat) {
+      for (const [bead, owner] of Object.entries(state.owners)) if (owner === req.polecat && !inFlight.has(bead)) delete state.owners[bead];
+      delete state.busy[req.polecat];
+    }
+  });
+
+  wf.setHandler(
+    slingUpdate,
+    async (req) => {
+      const earlier = receipts.find((r) => r.requestId === req.requestId);
+      if (earlier) return earlier;
+      await wf.condition(() => seeded);
+      const settings = await local.dispatchSettings(rig);
+      const acts = activitiesFor(settings.heartbeatMs);
+      const results: SlingResult[] = [];
+      const wanted = req.beads.filter((b) => {
+        const owner = state.owners[b.id];
+        if (owner === undefined) return true;
+        results.push({ bead: b.id, result: 'already', polecat: owner });
+        return false;
+      });
+      // Everything below up to the first await decides at once: no other request can interleave.
+      // A polecat whose last bead waits in the merge queue is free for the next (rework queues behind it).
+      const taken = new Set(Object.keys(state.busy));
+      const room = Math.max(0, settings.cap - Object.keys(state.busy).length);
+      if (req.polecat && wanted.length && taken.has(req.polecat)) {
+        throw wf.ApplicationFailure.nonRetryable(`polecat ${rig}/${req.polecat} is taken: it works ${state.busy[req.polecat]}`, 'PolecatTaken');
+      }
+      if (req.allOrNothing && wanted.length > room) {
+        throw wf.ApplicationFailure.nonRetryable(
+          `rig ${rig} has ${Object.keys(state.busy).length} working polecat${Object.keys(state.busy).length === 1 ? '' : 's'} and a cap of ${settings.cap}; ${wanted.length} more would pass it`,
+          'RigFull',
+        );
+      }
+      const chosen = wanted.slice(0, room).map((b) => {
+        const name = req.polecat ?? chooseName(rig, settings.pool, taken);
+        taken.add(name);
+        state.owners[b.id] = name;
+        state.busy[name] = b.id;
+        inFlight.add(b.id);
+        return { ...b, name };
+      });
+      for (const b of wanted.slice(room)) results.push({ bead: b.id, result: 'no-room', reason: `rig ${rig} has no free polecat (cap ${settings.cap})` });
+
+      await Promise.all(
+        chosen.map(async (c) => {
+          try {
+            const hooked = await acts.hookBeadForPolecat.executeWithOptions({ summary: `hook ${c.id} to ${c.name}` }, [{ rig, name: c.name, bead: c.id, by: req.by }]);
+            if (hooked.refused) {
+              release(c.id);
+              results.push({ bead: c.id, result: 'refused', reason: hooked.refused });
+              return;
+            }
+            await acts.handBeadToPolecat.executeWithOptions({ summary: `${c.id} → polecat ${c.name}` }, [
+              {
+                rig,
+                name: c.name,
+                item: { bead: c.id, kind: 'sling', agent: req.agent, headless: req.headless, formula: req.formula, vars: req.vars, by: req.by, at: new Date().toISOString(), heartbeatMs: settings.heartbeatMs },
+              },
+            ]);
+            results.push({ bead: c.id, result: 'slung', polecat: c.name });
+          } finally {
+            inFlight.delete(c.id);
+          }
+        }),
+      );
+      const order = new Map(req.beads.map((b, i) => [b.id, i]));
+      results.sort((a, b) => order.get(a.bead)! - order.get(b.bead)!);
+      const receipt: SlingReceipt = { requestId: req.requestId, rig, results, at: new Date().toISOString() };
+      receipts.push(receipt);
+      if (receipts.length > RECEIPTS_KEPT) receipts.splice(0, receipts.length - RECEIPTS_KEPT);
+      return receipt;
+    },
+    {
+      validator: (req) => {
+        if (!req || typeof req.requestId !== 'string' || !req.requestId) throw new Error('a sling request needs a requestId');
+        if (!Array.isArray(req.beads) || req.beads.length === 0) throw new Error('a sling request needs at least one bead');
+        if (req.polecat && req.beads.length > 1) throw new Error('a polecat name can be asked for with one bead only');
+      },
+    },
+  );
+
+  wf.upsertSearchAttributes([
+    { key: GtKind, value: 'dispatch' },
+    { key: GtRig, value: rig },
+  ]);
+
+  if (!seeded) {
+    // The first dispatcher of a rig learns what earlier slings left hooked in the ledger.
+    const found = await local.dispatchSeed(rig);
+    for (const [name, bead] of Object.entries(found)) {
+      state.owners[bead] = name;
+      state.busy[name] = bead;
+    }
+    seeded = true;
+  }
+
+  await wf.condition(() => {
+    const info = wf.workflowInfo();
+    return info.continueAsNewSuggested || info.historyLength > HISTORY_LIMIT;
+  });
+  await wf.condition(wf.allHandlersFinished);
+  await wf.continueAsNew<typeof dispatchWorkflow>({
+    rig,
+    carried: { owners: state.owners, busy: state.busy, receipts, generation: state.generation + 1 },
+  });
+}

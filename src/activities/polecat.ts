@@ -343,7 +343,10 @@ export function polecatActivities(root: string) {
           if (stop) break;
         }
       } finally {
-        if (ctx.cancellationSignal.aborted) await stopAgent(input.rig, input.name);
+        // Only the workflow's own cancel stops the agent. A heartbeat that timed out (the server
+        // was down, the worker stalled) or a worker shutting down leaves it running: the retry of
+        // this session adopts it instead of starting the same session again.
+        if (ctx.cancellationSignal.aborted && ctx.cancellationDetails?.cancelRequested) await stopAgent(input.rig, input.name);
       }
       throw ctx.cancellationSignal.reason ?? new Error('cancelled');
     },

@@ -160,7 +160,13 @@ export async function runChild(spec: ChildSpec): Promise<ChildResult> {
       if (aborted) break;
     }
   } finally {
-    if (!exited) {
+    // Cancelled by the workflow: stop the command. Cancelled because this attempt lost touch
+    // with the server (heartbeat timed out, worker shutting down): leave it running for the
+    // retry to adopt, so no work is started twice.
+    const abandoned = ctx.cancellationSignal.aborted && !ctx.cancellationDetails?.cancelRequested;
+    if (abandoned) {
+      // the pid and exit files stay: the next attempt finds them
+    } else if (!exited) {
       killGroup(pid!, 'SIGTERM');
       const grace = setTimeout(() => killGroup(pid!, 'SIGKILL'), 3000);
       await exitPromise;
@@ -171,8 +177,10 @@ export async function runChild(spec: ChildSpec): Promise<ChildResult> {
     }
   }
   if (ctx.cancellationSignal.aborted) {
-    remove(pidFile);
-    remove(exitFile);
+    if (ctx.cancellationDetails?.cancelRequested) {
+      remove(pidFile);
+      remove(exitFile);
+    }
     throw ctx.cancellationSignal.reason ?? new Error('cancelled');
   }
   // The wrapper's record is the truth (a shell killed by a signal has no code of its own).

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const available = readdirSync(here).filter((f) => f.endsWith('.mjs') && f !== 'run.mjs' && !f.startsWith('_')).map((f) => f.slice(0, -4));
-const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'));
+// Names are the words that are neither flags nor a flag's value (`--trials 4`).
+const wanted = process.argv.slice(2).filter((a, i, all) => !a.startsWith('-') && !(i > 0 && all[i - 1].startsWith('--') && /^\d+$/.test(a)));
 const unknown = wanted.filter((w) => !available.includes(w));
 if (unknown.length) {
   console.error(`error: unknown benchmark ${unknown.join(', ')}; available: ${available.join(', ')}`);

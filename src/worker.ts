@@ -17,7 +17,9 @@ const root = requireTownRoot();
 const config = engineConfig(root);
 const connection = await NativeConnection.connect({ address: config.address });
 const activities = createActivities(root);
-const codePath = join(fileURLToPath(new URL('.', import.meta.url)), 'workflow-bundle.js');
+// `--workflow-bundle <file>`: run another build's workflows (a rolling upgrade, or its test).
+const bundleFlag = process.argv.indexOf('--workflow-bundle');
+const codePath = bundleFlag > 0 ? process.argv[bundleFlag + 1]! : join(fileURLToPath(new URL('.', import.meta.url)), 'workflow-bundle.js');
 
 async function createWorker(taskQueue: string): Promise<Worker> {
   return Worker.create({

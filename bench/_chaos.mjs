@@ -56,7 +56,7 @@ export async function chaosTrial({ fault, seed = Date.now() % 100000, beads: cou
     s.thresholds = { ...s.thresholds, heartbeat_timeout: '5s', stall_timeout: '20s', nudge_grace: '5s', max_attempts: 3 };
   });
   town.env.SCRIPTED_AGENT_SLOW_MS = '2000';
-  const result = { fault, seed, beads: count, landed: false, lost: 0, twice: 0, outOfOrder: 0, landingMs: undefined, recoveryMs: undefined, faultAtMs: undefined, note: '' };
+  const result = { fault, seed, beads: count, landed: false, lost: 0, twice: 0, redone: 0, outOfOrder: 0, landingMs: undefined, recoveryMs: undefined, faultAtMs: undefined, note: '' };
   try {
     town.gt(['up']);
     const ids = [];
@@ -116,14 +116,21 @@ export async function chaosTrial({ fault, seed = Date.now() % 100000, beads: cou
     if (result.landed) result.landingMs = landedAt - started;
     if (recovered !== undefined) result.recoveryMs = recovered - faultAt;
 
-    // By content, on the remote: each bead's commit once, its file in the tree, dependencies first.
+    // By content, on the remote: each bead's work in the tree, merged once, dependencies first.
+    // "Merged twice": main received the bead's work in two merges (the refinery's merge notes name
+    // distinct commits). "Redone": the bead's work was committed by more than one agent session
+    // (an agent that died after committing; from an engine fault this is lost time).
     const subjects = mergesOnMain(town.remote);
     const tree = new Set(git(town.remote, 'ls-tree', '--name-only', 'main').split('\n').filter(Boolean));
+    const ledger = new Map(readFileSync(join(town.root, 'bench', '.beads', 'issues.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l)).map((b) => [b.id, b]));
     const position = new Map();
+    result.redone = 0;
     for (const id of ids) {
       const at = subjects.map((s, i) => (s.startsWith(`${id}:`) ? i : -1)).filter((i) => i >= 0);
       if (at.length === 0 || !tree.has(`${id}.txt`)) result.lost += 1;
-      if (at.length > 1) result.twice += 1;
+      const merges = new Set((ledger.get(id)?.comments ?? []).map((c) => /^Merged into \S+ as ([0-9a-f]+)/.exec(c.text)?.[1]).filter(Boolean));
+      if (merges.size > 1) result.twice += 1;
+      if (at.length > 1) result.redone += 1;
       if (at.length) position.set(id, at[0]);
     }
     for (const [id, mine] of deps) {

@@ -38,6 +38,7 @@ export async function run(argv = []) {
       landed: rs.filter((r) => r.landed).length,
       lost: rs.reduce((a, r) => a + r.lost, 0),
       twice: rs.reduce((a, r) => a + r.twice, 0),
+      redone: rs.reduce((a, r) => a + r.redone, 0),
       order: rs.reduce((a, r) => a + r.outOfOrder, 0),
       landingP50: pct(landing, 50),
       landingP95: pct(landing, 95),
@@ -45,8 +46,8 @@ export async function run(argv = []) {
       recoveryP95: pct(recovery, 95),
     };
   });
-  const header = '| fault | trials | landed | lost | merged twice | out of order | landing p50 | landing p95 | recovery p50 | recovery p95 |';
-  const table = [header, '|---|---|---|---|---|---|---|---|---|---|', ...rows.map((r) => `| kill -9 ${r.fault} | ${r.trials} | ${r.landed} | ${r.lost} | ${r.twice} | ${r.order} | ${secs(r.landingP50)} | ${secs(r.landingP95)} | ${secs(r.recoveryP50)} | ${secs(r.recoveryP95)} |`)].join('\n');
+  const header = '| fault | trials | landed | lost | merged twice | redone | out of order | landing p50 | landing p95 | recovery p50 | recovery p95 |';
+  const table = [header, '|---|---|---|---|---|---|---|---|---|---|---|', ...rows.map((r) => `| kill -9 ${r.fault} | ${r.trials} | ${r.landed} | ${r.lost} | ${r.twice} | ${r.redone} | ${r.order} | ${secs(r.landingP50)} | ${secs(r.landingP95)} | ${secs(r.recoveryP50)} | ${secs(r.recoveryP95)} |`)].join('\n');
   console.log(table);
   const md = `# bench chaos
 
@@ -55,7 +56,9 @@ ${new Date().toISOString().slice(0, 10)} · ${await machineLine()} · \`npm run 
 ${trials} trials: a 12-bead convoy with dependencies (seeded random DAG, half the beads "slow"), scripted agents,
 heartbeat_timeout 5 s; at a random moment 1-10 s after \`gt convoy create\` one fault, then \`gt up\` (an agent's
 death needs none). Judged on the remote's main: each bead's commit exactly once with its file in the tree
-(lost / merged twice), no bead merged before one it depends on (out of order). Landing: convoy create → convoy
+(lost), one merge per bead by the refinery's merge notes (merged twice), work committed by more than one
+agent session (redone: lost time; after an engine fault it should not happen), no bead merged before one it
+depends on (out of order). Landing: convoy create → convoy
 closed. Recovery: the fault → the next merge on main. Target: 0 lost, 0 twice, 0 out of order; recovery under
 heartbeat_timeout + 10 s = 15 s.
 
@@ -63,9 +66,9 @@ ${table}
 
 Every trial (seed = 1000 + trial number; \`node bench/_chaos.mjs <fault> <seed> 12\` runs one again):
 
-| fault | seed | landed | lost | twice | out of order | landing | recovery | fault at | note |
-|---|---|---|---|---|---|---|---|---|---|
-${results.map((r) => `| ${r.fault} | ${r.seed} | ${r.landed} | ${r.lost} | ${r.twice} | ${r.outOfOrder} | ${secs(r.landingMs)} | ${secs(r.recoveryMs)} | ${secs(r.faultAtMs)} | ${r.note || ''} |`).join('\n')}
+| fault | seed | landed | lost | twice | redone | out of order | landing | recovery | fault at | note |
+|---|---|---|---|---|---|---|---|---|---|---|
+${results.map((r) => `| ${r.fault} | ${r.seed} | ${r.landed} | ${r.lost} | ${r.twice} | ${r.redone} | ${r.outOfOrder} | ${secs(r.landingMs)} | ${secs(r.recoveryMs)} | ${secs(r.faultAtMs)} | ${r.note || ''} |`).join('\n')}
 `;
   mkdirSync(join(project, 'bench', 'results'), { recursive: true });
   writeFileSync(join(project, 'bench', 'results', 'chaos.md'), md);

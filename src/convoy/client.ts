@@ -2,7 +2,10 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import type { Bead } from '../beads/model.js';
 import { GtError, usageError } from '../errors.js';
 import type { EngineConfig } from '../temporal/config.js';
+import { parseDuration } from '../formula/duration.js';
 import { withEngine } from '../temporal/engine.js';
+import { polecatWorkflowId } from '../temporal/merge-protocol.js';
+import { readTownSettings } from '../town/settings.js';
 import { GtConvoy, GtKind, GtStatus } from '../temporal/search-attributes.js';
 import { emptyCounts, reconcile } from './plan.js';
 import {
@@ -240,15 +243,38 @@ export async function convoyStatus(root: string, convoyArg: string): Promise<Con
   const convoy = resolveConvoyArg(root, convoyArg);
   if (!isStaged(convoy)) {
     const state = await withEngine(root, async (client) => {
+      let s: ConvoyState;
       try {
-        return await client.workflow.getHandle(convoyWorkflowId(convoy.id)).query<ConvoyState>(CONVOY_QUERY);
+        s = await client.workflow.getHandle(convoyWorkflowId(convoy.id)).query<ConvoyState>(CONVOY_QUERY);
       } catch {
         return undefined;
       }
+      // What the engine says is stuck: the convoy's own activities, and the polecats of its running beads.
+      const { stallsOf } = await import('../temporal/stalls.js');
+      const heartbeatMs = heartbeatOf(root);
+      s.stalls = (await stallsOf(client, convoyWorkflowId(convoy.id), heartbeatMs)).map((x) => x.why);
+      await Promise.all(
+        s.beads.map(async (b) => {
+          const m = b.phase === 'running' ? /^([^/]+)\/polecats\/([^/]+)$/.exec(b.polecat ?? '') : null;
+          if (!m) return;
+          const found = await stallsOf(client, polecatWorkflowId(m[1]!, m[2]!), heartbeatMs);
+          if (found.length) b.stalled = found.map((x) => x.why).join('; ');
+        }),
+      );
+      return s;
     }, { start: true }).catch(() => undefined);
     if (state) return { ...state, source: 'workflow' };
   }
   return { ...ledgerView(root, convoy), source: 'ledger' };
+}
+
+/** The town's heartbeat_timeout (what "stalled" is measured against), or its default when settings are broken. */
+function heartbeatOf(root: string): number {
+  try {
+    return parseDuration(readTownSettings(root).thresholds?.heartbeat_timeout ?? '30s');
+  } catch {
+    return 30_000;
+  }
 }
 
 /** The convoy's state from the ledgers alone (a staged convoy, or no engine to ask). */

@@ -68,6 +68,8 @@ export interface ConvoyBead {
   readyAt?: string;
   dispatchedAt?: string;
   closedAt?: string;
+  /** Shown by gt convoy show, from the engine (not kept in the workflow): why its polecat is stuck. */
+  stalled?: string;
 }
 
 export interface ConvoyState {
@@ -97,6 +99,8 @@ export interface ConvoyState {
   etaMs?: number;
   /** Continue-as-new generations (a long mountain's history is cut into runs). */
   generation: number;
+  /** Shown by gt convoy show, from the engine (not kept in the workflow): the convoy's own stuck activities. */
+  stalls?: string[];
 }
 
 export interface ConvoyInput {

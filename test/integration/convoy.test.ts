@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { findTemporalCli } from '../../src/temporal/binary.js';
 import type { ConvoyState } from '../../src/convoy/types.js';
@@ -18,6 +19,26 @@ afterEach(() => {
 });
 
 describe('convoys', { timeout: 300_000 }, () => {
+  it('a stuck dispatch shows as stalled in gt convoy show, with the reason, and goes on once the cause is gone', async () => {
+    const t = makeRigTown();
+    towns.push(t);
+    // The first polecat's worktree cannot be made: a file sits where its folder goes.
+    const blocker = join(t.root, t.rig, 'polecats', 'furiosa');
+    mkdirSync(dirname(blocker), { recursive: true });
+    writeFileSync(blocker, 'in the way\n');
+    const id = t.create('Needs a worktree');
+    const { convoy } = gtJson<{ convoy: string }>(t, ['convoy', 'create', 'Stuck', id]);
+    const stuck = await waitFor(() => gtJson<ConvoyState>(t, ['convoy', 'show', convoy]).beads.find((b) => b.stalled), 60_000, 'the bead to show as stalled');
+    expect(stuck.stalled).toMatch(/preparePolecatWork is on attempt \d+; last: .*git worktree add/);
+    const text = t.gt(['convoy', 'show', convoy]).stdout;
+    expect(text).toMatch(new RegExp(`${id}\\s+stalled`));
+    expect(text).toMatch(/stalled: preparePolecatWork is on attempt/);
+    rmSync(blocker);
+    await waitClosed(t, convoy, 120_000);
+    expect(mergesOf(t.remote, id)).toBe(1);
+    expect(gtJson<ConvoyState>(t, ['convoy', 'show', convoy]).beads[0]!.stalled).toBeUndefined();
+  });
+
   it('6 beads across two rigs with dependencies: dispatched in dependency order, all merged, convoy lands, owner notified', async () => {
     const t = makeRigTown();
     towns.push(t);

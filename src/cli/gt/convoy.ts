@@ -35,6 +35,7 @@ export async function renderState(s: ConvoyState & { source?: string }): Promise
     s.source === 'ledger' ? 'from the ledger (no workflow answered)' : undefined,
   ].filter(Boolean);
   lines.push(`  ${flags.join('; ')}`);
+  for (const why of s.stalls ?? []) lines.push(`  stalled: ${why}`);
   if (s.waves.length > 1 || (s.waves[0]?.length ?? 0) > 0) {
     s.waves.forEach((w, i) => lines.push(`  wave ${i + 1}: ${w.join(' ')}`));
   }
@@ -44,7 +45,9 @@ export async function renderState(s: ConvoyState & { source?: string }): Promise
     lines.push(`  ${'BEAD'.padEnd(w)}  ${'STATE'.padEnd(8)}  ${'POLECAT'.padEnd(p)}  TRIES  RESULT`);
     for (const b of s.beads) {
       const result = b.phase === 'closed' ? (b.mergedSha ? `merged ${b.mergedSha.slice(0, 10)}` : `closed${b.reason ? ` (${clip(b.reason, 40)})` : ''}`) : b.blockedBy?.length ? `waits on ${b.blockedBy.join(', ')}` : clip(b.reason, 70);
-      lines.push(`  ${b.id.padEnd(w)}  ${b.phase.padEnd(8)}  ${(b.polecat ?? '-').padEnd(p)}  ${String(b.attempts).padStart(5)}  ${result}  ${clip(b.title, 40)}`);
+      const phase = b.stalled ? 'stalled' : b.phase;
+      lines.push(`  ${b.id.padEnd(w)}  ${phase.padEnd(8)}  ${(b.polecat ?? '-').padEnd(p)}  ${String(b.attempts).padStart(5)}  ${result}  ${clip(b.title, 40)}`);
+      if (b.stalled) lines.push(`    stalled: ${b.stalled}`);
     }
   } else {
     lines.push('  no beads yet: gt convoy add <convoy> <bead…>');

@@ -369,7 +369,8 @@ export interface CheckResult {
 
 /**
  * `gt convoy check`: every open convoy must have its workflow running (one lost with an engine's
- * data, or never started, is started again and lands at once if its beads are all closed).
+ * data, or never started, is started again and lands at once if its beads are all closed); a
+ * running one looks at all its beads again (changes made while the engine was unreachable).
  */
 export async function checkConvoys(root: string): Promise<CheckResult[]> {
   const convoys = hqLedger(root).list({ issue_type: 'convoy' });
@@ -391,6 +392,8 @@ export async function checkConvoys(root: string): Promise<CheckResult[]> {
         runningNow = false;
       }
       if (runningNow) {
+        // A change the convoy was not told of (made while the engine was unreachable): a full look now.
+        await client.workflow.getHandle(convoyWorkflowId(c.id)).signal(REFRESH_SIGNAL, { what: 'gt convoy check' });
         out.push({ convoy: c.id, title: c.title, action: 'running', status });
         continue;
       }

@@ -68,7 +68,7 @@ export function townEvents(t: RigTown): Record<string, unknown>[] {
   }
 }
 
-/** The convoy workflow's history replays against the current bundle; kept as a fixture when recording. */
+/** A workflow's history (a convoy's, a dispatcher's) replays against the current bundle; kept as a fixture when recording. */
 export async function replayConvoy(id: string, fixture: string): Promise<void> {
   maybeRecordHistory(id, fixture);
   await Worker.runReplayHistory({ workflowBundle: { codePath: join(PROJECT, 'dist', 'workflow-bundle.js') }, replayName: id }, fetchHistory(id));

@@ -19,6 +19,22 @@ afterEach(() => {
 });
 
 describe('convoys', { timeout: 300_000 }, () => {
+  it('a change by hand reaches the convoy by message: bd close of a blocker outside it dispatches the bead waiting on it', async () => {
+    const t = makeRigTown();
+    towns.push(t);
+    const outside = t.create('A blocker no convoy tracks');
+    const waiting = createIn(t, t.rig, 'Waits on the blocker', { deps: [outside] });
+    const { convoy } = gtJson<{ convoy: string }>(t, ['convoy', 'create', 'Told by hand', waiting]);
+    await waitFor(() => gtJson<ConvoyState>(t, ['convoy', 'show', convoy]).beads[0]?.phase === 'waiting', 30_000, 'the convoy to see its bead waiting');
+    const closed = t.bd(['close', outside, '-r', 'done elsewhere'], { cwd: join(t.root, t.rig) });
+    expect(closed.code).toBe(0);
+    expect(closed.stderr).toBe('');
+    // No watch of the ledgers: only the message from bd can wake the convoy this soon (its idle look is 10 minutes away).
+    await waitClosed(t, convoy, 90_000);
+    expect(mergesOf(t.remote, waiting)).toBe(1);
+    expect(mergesOf(t.remote, outside)).toBe(0);
+  });
+
   it('a stuck dispatch shows as stalled in gt convoy show, with the reason, and goes on once the cause is gone', async () => {
     const t = makeRigTown();
     towns.push(t);
@@ -90,6 +106,8 @@ describe('convoys', { timeout: 300_000 }, () => {
     const list = gtJson<{ id: string; status: string; closed: number; total: number }[]>(t, ['convoy', 'list', '--all']);
     expect(list.find((c) => c.id === created.convoy)).toMatchObject({ status: 'closed', closed: 6, total: 6 });
     await replayConvoy(created.convoy, 'convoy-landed');
+    // The rigs' dispatchers (long-lived, still running) replay too.
+    await replayConvoy(`dispatch/${t.rig}`, 'dispatch-two-rigs');
   });
 
   it('--human waits for approval before landing; a bead added to a landed convoy reopens it; gt sling makes a one-bead convoy', async () => {

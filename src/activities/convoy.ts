@@ -1,13 +1,14 @@
 import { Context } from '@temporalio/activity';
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { Ledger } from '../beads/ledger.js';
 import { stallReport, type AgentSighting } from '../convoy/plan.js';
 import { hqLedger, lookAtConvoy, rigOfBead, trackedIds, type ConvoyLook } from '../convoy/store.js';
 import { DISPATCH_QUERY, dispatchWorkflowId, type DispatchState } from '../dispatch/types.js';
 import { lazyClient } from './client.js';
+import { eventWriter } from './events.js';
 import {
   DEFAULT_SKIP_AFTER_FAILURES,
   POLECAT_FAILED_LABEL,
@@ -51,6 +52,7 @@ export interface ObserveInput {
 
 export function convoyActivities(root: string) {
   const getClient = lazyClient(root);
+  const event = eventWriter(root);
   /** bead → polecat name, as the rig's dispatcher has it (undefined when it does not run). */
   const dispatcherOwners = async (rig: string): Promise<Record<string, string> | undefined> => {
     try {
@@ -175,6 +177,8 @@ export function convoyActivities(root: string) {
           by: input.convoy,
         });
         for (const r of receipt.results) results.push({ bead: r.bead, result: r.result, polecat: r.polecat ? polecatAddress(rig, r.polecat) : undefined, reason: r.reason });
+        const slung = receipt.results.filter((r) => r.result === 'slung');
+        if (slung.length) event('convoy.dispatch', { actor: input.convoy, convoy: input.convoy, rig, key: rig, beads: slung.map((r) => r.bead), detail: `dispatched ${slung.map((r) => `${r.bead} → ${r.polecat}`).join(', ')}` });
       }
       return results;
     },
@@ -271,10 +275,8 @@ export function convoyActivities(root: string) {
           mail = (await sendMailAsync(root, { from: input.convoy, to: 'mayor', subject: input.subject, body: `(for ${input.to}, who cannot receive mail)\n${input.body}` })).id;
         }
       }
+      event(`convoy.${input.kind}`, { actor: input.convoy, convoy: input.convoy, to: input.to, subject: input.subject, mail, detail: input.subject });
       if (input.notify) {
-        const events = townPaths(root).events;
-        mkdirSync(dirname(events), { recursive: true });
-        appendFileSync(events, JSON.stringify({ at: new Date().toISOString(), type: `convoy.${input.kind}`, convoy: input.convoy, to: input.to, subject: input.subject, mail }) + '\n');
         await bestEffort('tmux', [...(process.env.GT_TMUX_SOCKET ? ['-L', process.env.GT_TMUX_SOCKET] : []), 'display-message', input.subject]);
         if (process.env.DISPLAY || process.env.WAYLAND_DISPLAY) await bestEffort('notify-send', ['Gas Town', input.subject]);
       }
@@ -305,6 +307,7 @@ export function convoyActivities(root: string) {
         agents.push(sighting);
       }
       const { subject, body } = stallReport(input.state, agents, Date.now());
+      event('mountain.stall', { actor: input.state.convoy, convoy: input.state.convoy, detail: subject });
       const { sendMailAsync } = await import('../mail/mail.js');
       return { mail: (await sendMailAsync(root, { from: input.state.convoy, to: 'mayor', subject, body })).id };
     },

@@ -12,6 +12,7 @@ import { GtKind, GtRig, GtStatus } from '../temporal/search-attributes.js';
 import { ledgerDirForId } from '../town/routes.js';
 import { readRigSettings } from '../town/settings.js';
 import { lazyClient } from './client.js';
+import { eventWriter } from './events.js';
 
 /**
  * Activities of the rig dispatcher: its settings, what the ledger already has hooked, hooking a
@@ -22,6 +23,7 @@ import { lazyClient } from './client.js';
 export function dispatchActivities(root: string) {
   const getClient = lazyClient(root);
   const tell = newsTeller(root, getClient);
+  const event = eventWriter(root);
   return {
     async dispatchSettings(rig: string): Promise<DispatchSettings> {
       return { pool: poolNames(readRigSettings(root, rig)), cap: maxPolecatsPerRig(root, rig), heartbeatMs: polecatLimits(root, rig).heartbeatMs };
@@ -47,7 +49,10 @@ export function dispatchActivities(root: string) {
         tx.addComment(bead.id, `slung to ${addr} by ${input.by}`);
         return undefined;
       }, { actor: input.by });
-      if (!refused) await tell([input.bead], `slung to ${addr}`);
+      if (!refused) {
+        event('sling', { actor: input.by, rig: input.rig, bead: input.bead, polecat: addr, detail: `${input.bead} slung to ${addr} by ${input.by}` });
+        await tell([input.bead], `slung to ${addr}`);
+      }
       return refused ? { refused } : {};
     },
 

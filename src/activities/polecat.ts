@@ -18,6 +18,7 @@ import { prepareWorktree, worktreeGitDir } from './git.js';
 import { EXIT_RECORDING_WRAPPER, killGroup, readNumber, remove, runChild, tailOf } from './process.js';
 import { agentBinDir } from './shims.js';
 import { lazyClient } from './client.js';
+import { eventWriter } from './events.js';
 import { newsTeller } from './dispatch.js';
 import { hasSession, killSession, newSession, panePid, pipeToFile, sendText, tmuxAvailable } from './tmux.js';
 
@@ -100,6 +101,7 @@ export function polecatActivities(root: string) {
 
   const getClient = lazyClient(root);
   const tell = newsTeller(root, getClient);
+  const event = eventWriter(root);
 
   const shimDir = join(townPaths(root).gt, 'bin');
 
@@ -237,6 +239,7 @@ export function polecatActivities(root: string) {
         writeFileSync(attemptFile, `${input.attempt}\n`);
       }
       updateInfo(f.info, { attempt: input.attempt, handoff: input.handoff });
+      event('session.start', { actor: address(input.rig, input.name), rig: input.rig, bead: input.bead, attempt: input.attempt, key: String(input.attempt), detail: `session ${input.attempt} of ${input.bead} (${runtime.name}${input.headless ? ', headless' : ''})` });
 
       const gitDir = worktreeGitDir(input.worktree);
       const signature = () => [sizeAndTime(f.log), sizeAndTime(f.progress), gitDir ? sizeAndTime(join(gitDir, 'logs', 'HEAD')) : ''].join('|');
@@ -265,6 +268,7 @@ export function polecatActivities(root: string) {
           nudged = true;
           ignoreUntil = now + 1500;
           appendLine(f.log, `[gt] no progress for ${formatDuration(input.limits.stallMs)}: nudging`);
+          event('nudge', { actor: address(input.rig, input.name), rig: input.rig, bead: input.bead, attempt: input.attempt, key: String(now), detail: `no progress for ${formatDuration(input.limits.stallMs)}: nudged` });
           if (useTmux) await sendText(session, nudgeText(formatDuration(input.limits.stallMs))).catch(() => undefined);
           lastSig = signature();
         } else if (watch.nudgedAt !== undefined && now - watch.nudgedAt >= input.limits.nudgeGraceMs) {
@@ -294,6 +298,7 @@ export function polecatActivities(root: string) {
         });
         if (stalled) {
           appendLine(f.log, `[gt] stopped: ${stalledDetail()}`);
+          event('stall', { actor: address(input.rig, input.name), rig: input.rig, bead: input.bead, attempt: input.attempt, detail: `session ${input.attempt} stopped: ${stalledDetail()}` });
           return { outcome: 'stalled', nudged, tail: tailOf(f.log), code: null };
         }
         return { outcome: 'exited', code: result.code, tail: result.tail, nudged };
@@ -332,10 +337,12 @@ export function polecatActivities(root: string) {
             const code = readNumber(exitFile) ?? null;
             remove(exitFile);
             remove(`${f.state}.pid`);
+            event('session.exit', { actor: address(input.rig, input.name), rig: input.rig, bead: input.bead, attempt: input.attempt, code, detail: `session ${input.attempt} ended (exit code ${code ?? 'unknown'})` });
             return { outcome: 'exited', code, tail: tailOf(f.log), nudged, session };
           }
           if (await judge()) {
             appendLine(f.log, `[gt] stopped: ${stalledDetail()}`);
+            event('stall', { actor: address(input.rig, input.name), rig: input.rig, bead: input.bead, attempt: input.attempt, detail: `session ${input.attempt} stopped: ${stalledDetail()}` });
             await stopAgent(input.rig, input.name);
             return { outcome: 'stalled', code: null, tail: tailOf(f.log), nudged, session };
           }
@@ -357,6 +364,7 @@ export function polecatActivities(root: string) {
 
     /** A line on the bead for each session that ended without `gt done`, so people see the history. */
     async notePolecatAttempt(rig: string, name: string, bead: string, text: string): Promise<void> {
+      event('session.restart', { actor: address(rig, name), rig, bead, detail: text });
       await ledgerWrite(bead, address(rig, name), (tx, b) => {
         if (b.comments?.at(-1)?.text !== text) tx.addComment(b.id, text);
       });
@@ -384,7 +392,10 @@ export function polecatActivities(root: string) {
         }
         return true;
       });
-      if (changed) await tell([input.bead], input.status === 'COMPLETED' ? `gt done: in the merge queue` : `gt done --status ${input.status}`);
+      if (changed) {
+        event('done', { actor: addr, rig: input.rig, bead: input.bead, status: input.status, detail: `gt done --status ${input.status}${note}` });
+        await tell([input.bead], input.status === 'COMPLETED' ? `gt done: in the merge queue` : `gt done --status ${input.status}`);
+      }
       if (changed && input.status === 'ESCALATED') {
         return { mail: await mailMayor(addr, `ESCALATED: ${input.bead} needs a person`, `${addr} escalated ${input.bead}${note || '.'}\nIts work is on branch ${input.branch}.`) };
       }
@@ -394,6 +405,7 @@ export function polecatActivities(root: string) {
     async submitPolecatMergeRequest(rig: string, mr: MergeRequest): Promise<string> {
       const { submitMergeRequest } = await import('../refinery/client.js');
       await submitMergeRequest(await getClient(), engineConfig(root), rig, mr);
+      event('merge.queued', { actor: polecatAddress(rig, mr.polecat), rig, bead: mr.bead, branch: mr.branch, detail: `${mr.branch} sent to the ${rig} merge queue` });
       return refineryWorkflowId(rig);
     },
 
@@ -407,6 +419,7 @@ export function polecatActivities(root: string) {
         return true;
       });
       if (!blocked) return { blocked };
+      event('bead.blocked', { actor: addr, rig: input.rig, bead: input.bead, detail: input.reason });
       await tell([input.bead], `blocked: ${input.reason}`);
       const mail = await mailMayor(
         addr,

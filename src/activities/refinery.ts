@@ -12,6 +12,7 @@ import { ledgerDirForId } from '../town/routes.js';
 import { readRigSettings, readTownSettings } from '../town/settings.js';
 import { releaseInDispatcher } from '../dispatch/client.js';
 import { lazyClient } from './client.js';
+import { eventWriter } from './events.js';
 import { newsTeller } from './dispatch.js';
 import { killGroup, runChild } from './process.js';
 
@@ -44,6 +45,7 @@ function remove(file: string): void {
 export function refineryActivities(root: string) {
   const getClient = lazyClient(root);
   const tell = newsTeller(root, getClient);
+  const event = eventWriter(root);
   const files = (rig: string, mr: MergeRequest) => {
     // One set of files per request: a retried attempt finds what an earlier (dead) one left.
     const key = createHash('sha256').update(`${mr.bead}\0${mr.branch}\0${mr.submittedAt}`).digest('hex').slice(0, 16);
@@ -286,6 +288,7 @@ export function refineryActivities(root: string) {
       await deleteBranch(rig, mr.branch);
       remove(files(rig, mr).marker);
       await releaseInDispatcher(await getClient(), rig, { beads: [mr.bead], why: `merged as ${sha}` });
+      event('merge.merged', { actor: `${rig}/refinery`, rig, bead: mr.bead, sha, branch: mr.branch, detail: `${mr.branch} merged into ${defaultBranch} as ${short(sha)}` });
       await tell([mr.bead], `merged as ${short(sha)}`);
     },
 
@@ -300,6 +303,7 @@ export function refineryActivities(root: string) {
         if (bead.status === 'closed') tx.reopen(bead.id, 'merge rejected');
         tx.update(bead.id, { status: 'open', assignee: null });
       }, { actor: `${rig}/refinery` });
+      event('merge.rejected', { actor: `${rig}/refinery`, rig, bead: mr.bead, branch: mr.branch, detail: reason.split('\n')[0] });
       await tell([mr.bead], `merge rejected: ${reason.split('\n')[0]}`);
     },
   };

@@ -2,11 +2,12 @@ import { Command } from 'commander';
 import { reportError } from './run.js';
 import { LEDGER_COMMANDS, registerLedgerCommands } from './bd/ledger.js';
 import { noteAgentProgress } from '../polecat/progress.js';
+import { PACKAGE_VERSION } from '../version.js';
 
 /** `bd`: the Beads ledger, formulas and molecules. Ledger commands never load the Temporal client. */
 const program = new Command('bd')
   .description('Beads: the work ledger of Gas Town, formulas and molecules')
-  .version('0.1.0')
+  .version(PACKAGE_VERSION)
   .showHelpAfterError()
   .exitOverride((err) => {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);

@@ -12,12 +12,14 @@ import { registerSlingCommands } from './gt/sling.js';
 import { registerAgentCommands } from './gt/agents.js';
 import { registerConvoyCommands } from './gt/convoy.js';
 import { registerMountainCommands } from './gt/mountain.js';
+import { registerLogCommands } from './gt/log.js';
+import { PACKAGE_VERSION } from '../version.js';
 import { noteAgentProgress } from '../polecat/progress.js';
 
 /** `gt`: Gas Town. Thin: each command group lives in its own file under cli/gt/. */
 const program = new Command('gt')
   .description('Gas Town on Temporal: a multi-agent workspace where every long-running thing is a durable workflow')
-  .version('0.1.0')
+  .version(PACKAGE_VERSION)
   .showHelpAfterError()
   .exitOverride((err) => {
     if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
@@ -36,6 +38,13 @@ registerSlingCommands(program);
 registerAgentCommands(program);
 registerConvoyCommands(program);
 registerMountainCommands(program);
+registerLogCommands(program);
+program
+  .command('version')
+  .description('the version of gt (the same as gt --version)')
+  .action(() => {
+    process.stdout.write(`gt ${PACKAGE_VERSION}\n`);
+  });
 
 noteAgentProgress();
 program.parseAsync(process.argv).catch(reportError);

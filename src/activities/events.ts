@@ -1,0 +1,27 @@
+import { Context } from '@temporalio/activity';
+import { appendEvent } from '../events/log.js';
+
+/**
+ * How activities write the town's event stream: the id comes from the activity (workflow, run,
+ * activity id, type, key), so a retry after a lost worker writes the same event once. An event
+ * that cannot be written never fails the work it describes.
+ */
+export function eventWriter(root: string) {
+  return (type: string, fields: { actor: string; rig?: string; bead?: string; detail?: string; key?: string; [k: string]: unknown }): void => {
+    const { key, ...rest } = fields;
+    let id: string | undefined;
+    let workflow: string | undefined;
+    try {
+      const info = Context.current().info;
+      workflow = info.workflowExecution?.workflowId;
+      id = `${workflow}/${info.workflowExecution?.runId}/${info.activityId}/${type}${key ? `/${key}` : ''}`;
+    } catch {
+      // outside an activity (a test calling it directly): a fresh id
+    }
+    try {
+      appendEvent(root, { ...rest, type, id, workflow: rest.workflow as string | undefined ?? workflow });
+    } catch (err) {
+      process.stderr.write(`worker: could not record event ${type}: ${(err as Error).message}\n`);
+    }
+  };
+}

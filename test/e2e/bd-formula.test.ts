@@ -146,6 +146,39 @@ gate = { type = "robot" }
     expect(out.problems.map((p: { line: number; field: string }) => `${p.line} ${p.field}`)).toEqual(['6 steps[build].neds', '9 steps[build].id', '11 steps[build].gate.type']);
   });
 
+  it('refuses a typo in a key of the original (did-you-mean) and a Go template that does not parse (file, line, field)', () => {
+    const t = setup();
+    const typo = join(t.base, 'typo.formula.toml');
+    writeFileSync(typo, 'formula = "typo"\n[squash]\ntriger = "on_complete"\n[[steps]]\nid = "a"\ntitle = "A"\n[[steps.chidren]]\nid = "b"\ntitle = "B"\n');
+    let r = t.bd(['formula', 'lint', typo]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error: ${typo}:3: squash.triger: unknown key "triger" in squash\nhint: did you mean "trigger"?`);
+    expect(r.stderr).toContain(`error: ${typo}:7: steps[a].chidren: unknown key "chidren" in step "a"\nhint: did you mean "children"?`);
+    r = t.bd(['cook', typo, '--dry-run']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+
+    const tmpl = join(t.base, 'tmpl.formula.toml');
+    writeFileSync(tmpl, 'formula = "tmpl"\ntype = "convoy"\n[prompts]\nbase = """\nReview {{.leg.title}}\n{{if .focus}}\nFocus: {{.focus}}\n"""\n[[legs]]\nid = "a"\ntitle = "A"\n');
+    for (const args of [['formula', 'lint', tmpl], ['cook', tmpl, '--dry-run']]) {
+      r = t.bd(args);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(`error: ${tmpl}:6: prompts.base: Go template does not parse: {{if .focus}} has no {{end}}`);
+    }
+  });
+
+  it('accepts the original\'s keys that do nothing here with a note saying why', () => {
+    const t = setup();
+    const file = join(t.base, 'notes.formula.toml');
+    writeFileSync(file, 'formula = "notes"\npour = true\n[[steps]]\nid = "a"\ntitle = "A"\ntype = "chore"\n');
+    const r = t.bd(['formula', 'lint', file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`note: ${file}:2: pour: no effect here: the original makes step beads only when pour = true`);
+    expect(r.stdout).toContain(`note: ${file}:6: steps[a].type: no effect here: the original makes the step's bead a chore`);
+    expect(r.stdout).toContain(`ok: ${file} (notes, 1 step)`);
+  });
+
   it('reports a TOML syntax error with line and column, a missing name, needs on a missing step and a cycle', () => {
     const t = setup();
     const write = (name: string, text: string) => {

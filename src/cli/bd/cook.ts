@@ -42,7 +42,10 @@ async function cook(name: string, opts: CookOptions): Promise<void> {
   const cwd = resolve(opts.cwd ?? process.cwd());
   const maxParallel = positiveInt(opts.maxParallel ?? '16');
   const { loadResolvedFormula, renderDag } = await import('../../town/formulas.js');
-  const formula = loadResolvedFormula(name, { cwd, vars });
+  // A dry run without --var previews the formula as written (as the original's compile-time
+  // cook does): required vars may be missing and conditions on them stay undecided. With --var
+  // it is checked as a run would be.
+  const formula = loadResolvedFormula(name, { cwd, vars, strict: !opts.dryRun || Object.keys(vars).length > 0 });
   if (opts.dryRun) {
     const format = opts.json ? 'json' : (opts.format ?? 'text');
     if (!['text', 'json', 'mermaid'].includes(format)) throw usageError(`--format must be text, json or mermaid, not "${format}"`);

@@ -9,6 +9,7 @@ import { applyChanges, beadStatus } from './ledger.js';
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { runChild } from './process.js';
 import { agentPath } from './shims.js';
+import { stepLogFile } from '../molecule/logs.js';
 
 /**
  * A step's own failures (bad exit, agent gave up, timeout) are counted in a file so they are
@@ -71,7 +72,7 @@ export interface AgentStepInput extends StepInput {
 /** Activities of molecule runs, bound to the town they act on. */
 export function moleculeActivities(root: string) {
   const stepFiles = (molecule: string, step: string) => ({
-    logFile: join(townPaths(root).logs, 'molecules', molecule, `${step}.log`),
+    logFile: stepLogFile(root, molecule, step),
     stateFile: join(townPaths(root).run, 'steps', `${molecule}.${step}`),
   });
   const stepEnv = (input: StepInput): NodeJS.ProcessEnv => ({

@@ -744,12 +744,14 @@ function readStepTables(tables: Table[], base: KeyPath, key: string, r: Reader, 
     if (t.title === undefined && step.expand === undefined) {
       r.problem(path, `${p}title`, `${what} has no title`, 'add title = "..." (only a step with `expand` may leave it out)');
     }
-    const kinds = [step.gate && 'gate', step.run !== undefined && 'run', step.expand !== undefined && 'expand'].filter(Boolean);
+    // A conditional gate is a step of its own (gate-<id>) that this one waits on, so the step keeps its work.
+    const gating = step.gate && step.gate.type !== 'conditional';
+    const kinds = [gating && 'gate', step.run !== undefined && 'run', step.expand !== undefined && 'expand'].filter(Boolean);
     if (kinds.length > 1) {
       r.problem([...path, kinds[1] as string], `${p}${kinds[1]}`, `a step cannot have both ${kinds.join(' and ')}`,
         'split it into two steps joined by needs');
     }
-    if (step.agent !== undefined && (step.run !== undefined || step.gate)) {
+    if (step.agent !== undefined && (step.run !== undefined || gating)) {
       r.problem([...path, 'agent'], `${p}agent`, `a ${step.run !== undefined ? 'run' : 'gate'} step has no agent`, 'remove agent, or remove run/gate to make it an agent step');
     }
     out.push(step);

@@ -462,6 +462,7 @@ run = "for l in ${lines}; do echo $l >&2; done; no-such-command-here"
     const state = t.bdJson<{ status: string; steps: { id: string; status: string }[] }>(['mol', 'show', poured.molecule]);
     expect(state.status).toBe('succeeded');
     expect(state.steps.every((s) => s.status === 'succeeded')).toBe(true);
+    await replayNow(poured.molecule, 'molecule-run-poured');
 
     const before = readFileSync(join(t.root, '.beads', 'issues.jsonl'), 'utf8');
     const again = t.bd(['mol', 'run', poured.molecule]);
@@ -521,6 +522,7 @@ gate = { type = "conditional", condition = "both sides up" }
     expect(final.steps.find((s) => s.id === 'fan')).toMatchObject({ kind: 'group', status: 'succeeded' });
     expect(final.steps.find((s) => s.id === 'check')).toMatchObject({ kind: 'run', status: 'succeeded' });
     expect(readFileSync(join(t.root, 'log.txt'), 'utf8').trim().split('\n').pop()).toBe('check');
+    await replayNow(molecule, 'molecule-group-conditional');
   });
 
   it('refuses bad input before anything runs or is poured', () => {

@@ -1,7 +1,8 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT, runCli, tempDir } from '../helpers/cli.js';
+import { referenceDir } from '../helpers/reference.js';
 
 /** A town made by `gt install`, and a HOME of its own so no user formulas leak in. */
 function setup() {
@@ -215,5 +216,33 @@ gate = { type = "robot" }
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`no formula file ${join(t.root, 'nope.formula.toml')}`);
     expect(t.bd(['formula', 'lint', 'nope']).stderr).toContain('no formula named "nope"; looked in:');
+  });
+});
+
+const ORIGINAL = referenceDir('gastown-formulas');
+if (!existsSync(ORIGINAL)) console.warn(`skipping the original's formulas: ${ORIGINAL} is absent (it sits beside the clone in CI)`);
+
+describe.skipIf(!existsSync(ORIGINAL))("the original's built-in formulas through the CLI", () => {
+  it('every valid one lints clean and `bd cook <file> --dry-run` resolves it; security-audit is refused', () => {
+    const t = setup();
+    const files = readdirSync(ORIGINAL).filter((f) => f.endsWith('.formula.toml')).sort();
+    expect(files).toHaveLength(47);
+    for (const file of files) {
+      const path = join(ORIGINAL, file);
+      const lint = t.bd(['formula', 'lint', path]);
+      const cook = t.bd(['cook', path, '--dry-run', '--json']);
+      if (file === 'security-audit.formula.toml') {
+        expect(lint.code).toBe(1);
+        expect(cook.code).toBe(1);
+        expect(cook.stderr).toContain('aspect formula "security-audit" has no [[aspects]], so it has nothing to run on its own');
+        continue;
+      }
+      expect(lint.stderr, file).toBe('');
+      expect(lint.code, file).toBe(0);
+      expect(lint.stdout, file).toMatch(/^ok: /m);
+      expect(cook.stderr, file).toBe('');
+      expect(cook.code, file).toBe(0);
+      expect((JSON.parse(cook.stdout) as { steps: unknown[] }).steps.length, file).toBeGreaterThan(0);
+    }
   });
 });

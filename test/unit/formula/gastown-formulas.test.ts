@@ -12,27 +12,15 @@
  * The formulas that use extends, compose, children or gates get exact hand-derived lists below,
  * each with the rule it follows.
  */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { lintFormula, loadResolvedFormula } from '../../../src/town/formulas.js';
+import { referenceDir } from '../../helpers/reference.js';
 
-const REPO = join(import.meta.dirname, '..', '..', '..');
-/** `../shared/reference` beside the clone (or beside the main checkout, for a git worktree). */
-function referenceDir(): string {
-  const beside = join(REPO, '..', 'shared', 'reference', 'gastown-formulas');
-  if (existsSync(beside)) return beside;
-  try {
-    const common = execFileSync('git', ['rev-parse', '--path-format=absolute', '--git-common-dir'], { cwd: REPO, encoding: 'utf8' }).trim();
-    return join(dirname(common), '..', 'shared', 'reference', 'gastown-formulas');
-  } catch {
-    return beside;
-  }
-}
-const REF = referenceDir();
+const REF = referenceDir('gastown-formulas');
 const present = existsSync(REF);
 if (!present) console.warn(`skipping the original's formulas: ${REF} is absent (it sits beside the clone in CI)`);
 

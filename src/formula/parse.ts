@@ -731,7 +731,9 @@ function readStepTables(tables: Table[], base: KeyPath, key: string, r: Reader, 
           : `no effect here: the original makes the step's bead a ${kind}; step beads here are tasks, and how a step runs does not depend on it`);
       }
     }
-    if (t.children !== undefined) {
+    if (t.children !== undefined && isTemplate) {
+      r.problem([...path, 'children'], `${p}children`, 'template steps cannot have children', 'expand into a step of the template with expand = "<formula>" instead');
+    } else if (t.children !== undefined) {
       const tables = r.tableArray(t, 'children', `${p}children`, path);
       step.children = readStepTables(tables, [...path, 'children'], `${label}.children`, r, isTemplate, seen);
       if (tables.length === 0 && Array.isArray(t.children)) r.problem([...path, 'children'], `${p}children`, 'has no children', 'add [[steps.children]] tables or remove children');

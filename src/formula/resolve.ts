@@ -276,7 +276,6 @@ function flatten(docs: readonly StepDoc[], parent?: WorkStep, ready?: WorkStep[]
         id: gateId, title: `Gate: conditional (${w.gate.condition})`, description: `Wait until this holds, then approve: ${w.gate.condition}`,
         needs: [], conditions: [...w.conditions], gate: w.gate, chain: w.chain, at: w.at, needsKey: w.needsKey, parent: w.parent,
       });
-      if (parent) parent.children!.push(gateId);
       w.gate = undefined;
       w.needs = [...w.needs, gateId];
     }

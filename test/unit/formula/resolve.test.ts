@@ -435,6 +435,8 @@ default = "yes"
     expect(shape(f)).toEqual(['a<', 'gate-b<', 'b<a,gate-b']);
     expect(f.steps[1]).toMatchObject({ title: 'Gate: conditional (no reply)', gate: { type: 'conditional', condition: 'no reply' } });
     expect(f.steps[2]!.gate).toBeUndefined();
+    const inGroup = resolve(group.replace('id = "two"\ntitle = "Two"', 'id = "two"\ntitle = "Two"\ngate = { type = "conditional", condition = "ok" }'));
+    expect(shape(inGroup)).toEqual(['prep<', 'one<prep', 'gate-two<prep', 'two<gate-two,prep', 'fan<prep,one,gate-two,two', 'after<fan']);
     const err = failure(() => resolve(src.replace(', condition = "no reply"', '')));
     expect(err.message).toBe('root.formula.toml:9: steps[b].gate.condition: a conditional gate needs the condition it waits on');
   });

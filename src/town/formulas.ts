@@ -281,6 +281,7 @@ export function lintFormula(fileOrName: string, cwd: string): LintResult {
     if (problems.length === 0) throw err;
     result.problems.push(...problems);
   }
+  result.notes.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file === found.path ? -1 : b.file === found.path ? 1 : a.file.localeCompare(b.file)));
   result.ok = result.problems.length === 0;
   return result;
 }

@@ -616,7 +616,7 @@ function applyAspects(steps: WorkStep[], f: MergedFormula, docs: DocCache): Work
 }
 
 /** The original's step-id globs: exact, `*`, `prefix.*`, `*.suffix`, and `*` / `?` anywhere. */
-export function matchGlob(pattern: string, id: string): boolean {
+function matchGlob(pattern: string, id: string): boolean {
   if (pattern === '*' || pattern === id) return true;
   const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
   return re.test(id) || (pattern.startsWith('*.') && id.endsWith(pattern.slice(1))) || (pattern.endsWith('.*') && id.startsWith(pattern.slice(0, -1)));

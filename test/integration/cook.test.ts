@@ -472,6 +472,15 @@ run = "for l in ${lines}; do echo $l >&2; done; no-such-command-here"
     expect(notMol.code).not.toBe(0);
     expect(notMol.stderr).toMatch(/not a molecule/);
     expect(readFileSync(join(t.root, '.beads', 'issues.jsonl'), 'utf8')).toBe(before);
+
+    // A molecule that is running already is not started twice.
+    t.writeFormula('slow', 'formula = "slow"\n[[steps]]\nid = "wait"\ntitle = "Wait"\nrun = "sleep 60"\n');
+    const slow = t.bdJson<{ molecule: string }>(['mol', 'pour', 'slow', '--json']).molecule;
+    expect(t.bd(['mol', 'run', slow, '--detach']).code).toBe(0);
+    const twice = t.bd(['mol', 'run', slow]);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toContain(`molecule ${slow} already has a run in the engine`);
+    expect(t.bd(['mol', 'cancel', slow]).code).toBe(0);
   });
 
   it('runs the original\'s shapes: a group is done when its children are; a conditional gate waits for approval', async () => {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT, runCli, tempDir } from '../helpers/cli.js';
@@ -161,12 +161,20 @@ gate = { type = "robot" }
 
     const tmpl = join(t.base, 'tmpl.formula.toml');
     writeFileSync(tmpl, 'formula = "tmpl"\ntype = "convoy"\n[prompts]\nbase = """\nReview {{.leg.title}}\n{{if .focus}}\nFocus: {{.focus}}\n"""\n[[legs]]\nid = "a"\ntitle = "A"\n');
-    for (const args of [['formula', 'lint', tmpl], ['cook', tmpl, '--dry-run']]) {
+    const ledger = join(t.root, '.beads', 'issues.jsonl');
+    const before = readFileSync(ledger, 'utf8');
+    for (const args of [['formula', 'lint', tmpl], ['cook', tmpl, '--dry-run'], ['cook', tmpl], ['mol', 'pour', tmpl]]) {
       r = t.bd(args);
-      expect(r.code).toBe(1);
+      expect(r.code, args.join(' ')).toBe(1);
       expect(r.stdout).toBe('');
       expect(r.stderr).toContain(`error: ${tmpl}:6: prompts.base: Go template does not parse: {{if .focus}} has no {{end}}`);
     }
+    for (const args of [['cook', typo], ['mol', 'pour', typo]]) {
+      r = t.bd(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr).toContain('did you mean "trigger"?');
+    }
+    expect(readFileSync(ledger, 'utf8')).toBe(before);
   });
 
   it('accepts the original\'s keys that do nothing here with a note saying why', () => {

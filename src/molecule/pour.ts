@@ -62,7 +62,8 @@ export function pourMolecule(ledgerDir: string, formula: ResolvedFormula, opts: 
       title: step.title,
       description: [step.description, step.run !== undefined ? `Runs: ${step.run}` : ''].filter(Boolean).join('\n\n') || undefined,
       acceptance_criteria: step.acceptance,
-      issue_type: step.gate ? 'gate' : 'task',
+      // As the original: a step with children is an epic.
+      issue_type: step.gate ? 'gate' : step.children ? 'epic' : 'task',
       deps: step.needs.map((n) => ({ key: `step:${n}`, type: 'blocks' as const })),
       metadata: { step: step.id, gate: step.gate?.type, kind, spec: step } satisfies StepMeta,
     });

@@ -96,8 +96,10 @@ export function moleculeActivities(root: string) {
      * Run a `run` step: its command in a shell with vars as environment (never pasted into the
      * command text). Non-zero exit → a retryable failure carrying the output's last lines.
      */
-    async runStep(input: RunStepInput): Promise<{ attempt: number }> {
+    async runStep(input: RunStepInput): Promise<{ attempt: number; closedByHand?: boolean }> {
       const attempt = Context.current().info.attempt;
+      // Worked by hand (its bead closed, as agents do in the original): done, the command is not run.
+      if ((await beadStatus(input.ledgerDir, input.bead)) === 'closed') return { attempt, closedByHand: true };
       const files = stepFiles(input.molecule, input.step);
       const result = await runChild({
         command: '/bin/sh',

@@ -123,9 +123,37 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
       await wf.sleep(gate.timeout ?? 0);
       return `timer of ${gate.timeout ?? '0s'} elapsed`;
     }
+    if (approvable(gate.type) && v2) {
+      // Approved with `bd gate approve`, or opened the original's way: its bead closed by hand.
+      step.status = 'waiting';
+      step.waitingFor = `${gate.type === 'conditional' ? `condition "${gate.condition}", then ` : ''}approval: bd gate approve ${step.bead} (or bd close ${step.bead})`;
+      const watcher = new wf.CancellationScope();
+      const watch = wf.proxyActivities<Activities>({
+        startToCloseTimeout: '3650d',
+        heartbeatTimeout: input.heartbeatTimeout,
+        retry: { initialInterval: '1s', maximumInterval: '30s' },
+      });
+      let closedByHand = false;
+      const watching = watcher
+        .run(() => watch.waitForBeadClosed.executeWithOptions({ summary: `${spec.id}: approval or bd close ${step.bead}` }, [step.bead]))
+        .then(
+          () => {
+            closedByHand = true;
+          },
+          (err: unknown) => {
+            if (!wf.isCancellation(err)) throw err;
+          },
+        );
+      const opened = () => approvals.has(step.id) || closedByHand;
+      const inTime = gate.timeout ? await wf.condition(opened, gate.timeout) : (await wf.condition(opened), true);
+      watcher.cancel();
+      await watching;
+      if (!inTime) throw new Error(`no approval within ${gate.timeout}`);
+      return approvals.has(step.id) ? `approved by ${approvals.get(step.id)!.approver}` : 'its bead was closed by hand';
+    }
     if (approvable(gate.type)) {
       step.status = 'waiting';
-      step.waitingFor = `${gate.type === 'conditional' ? `condition "${gate.condition}", then ` : ''}approval: bd gate approve ${step.bead}`;
+      step.waitingFor = `approval: bd gate approve ${step.bead}`;
       const approved = gate.timeout
         ? await wf.condition(() => approvals.has(step.id), gate.timeout)
         : (await wf.condition(() => approvals.has(step.id)), true);
@@ -167,7 +195,7 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
     if (spec.run !== undefined) {
       const result = await act.runStep.executeWithOptions({ summary }, [{ ...common, command: spec.run }]);
       step.attempts = result.attempt;
-      return `done (exit 0, attempt ${result.attempt})`;
+      return result.closedByHand ? 'its bead was closed by hand; the command did not run' : `done (exit 0, attempt ${result.attempt})`;
     }
     const result = await act.runAgentStep.executeWithOptions({ summary }, [
       {

@@ -510,6 +510,12 @@ title = "Check"
 needs = ["fan"]
 run = "echo check >> log.txt"
 gate = { type = "conditional", condition = "both sides up" }
+[[steps]]
+id = "final"
+title = "Final"
+needs = ["check"]
+run = "echo final >> log.txt"
+gate = { type = "conditional", condition = "all good" }
 `);
     const started = t.bd(['cook', 'boot', '--detach']);
     expect(started.stderr).toBe('');
@@ -520,17 +526,26 @@ gate = { type = "conditional", condition = "both sides up" }
       const g = s.steps.find((x) => x.id === 'gate-check')!;
       return fan.status === 'succeeded' && g.status === 'waiting' ? g : undefined;
     }, 60_000, 'the group to finish and the gate to wait');
-    expect(gate.waitingFor).toBe(`condition "both sides up", then approval: bd gate approve ${gate.bead}`);
+    expect(gate.waitingFor).toBe(`condition "both sides up", then approval: bd gate approve ${gate.bead} (or bd close ${gate.bead})`);
     const lines = readFileSync(join(t.root, 'log.txt'), 'utf8').trim().split('\n');
     expect(lines[0]).toBe('prep');
     expect(lines.slice(1).sort()).toEqual(['left', 'right']);
     expect(t.bd(['gate', 'approve', gate.bead]).code).toBe(0);
+    // The original's way: close the gate's bead (and a step's) by hand; the run takes them as done.
+    const beads = t.bdJson<{ steps: { id: string; bead: string }[] }>(['mol', 'show', molecule]).steps;
+    const beadOf = (id: string) => beads.find((x) => x.id === id)!.bead;
+    expect(t.bd(['close', beadOf('final'), '-r', 'done by hand', '--force']).code).toBe(0);
+    expect(t.bd(['close', beadOf('gate-final'), '-r', 'all good']).code).toBe(0);
     const watched = t.bd(['mol', 'watch', molecule, '--json']);
     expect(watched.code).toBe(0);
     const final = JSON.parse(watched.stdout) as { steps: { id: string; kind: string; status: string }[] };
     expect(final.steps.find((s) => s.id === 'fan')).toMatchObject({ kind: 'group', status: 'succeeded' });
     expect(final.steps.find((s) => s.id === 'check')).toMatchObject({ kind: 'run', status: 'succeeded' });
+    expect(final.steps.find((s) => s.id === 'gate-final')).toMatchObject({ kind: 'gate', status: 'succeeded' });
+    expect(final.steps.find((s) => s.id === 'final')).toMatchObject({ kind: 'run', status: 'succeeded' });
     expect(readFileSync(join(t.root, 'log.txt'), 'utf8').trim().split('\n').pop()).toBe('check');
+    const closedByHand = t.bdJson<Bead[]>(['show', beadOf('final')])[0]!;
+    expect(closedByHand.close_reason).toBe('done by hand');
     await replayNow(molecule, 'molecule-group-conditional');
   });
 

@@ -13,7 +13,10 @@ export async function applyChanges(ledgerDir: string, changes: StepBeadChange[],
       const bead = tx.get(change.bead);
       if (change.comment && bead.comments?.at(-1)?.text !== change.comment) tx.addComment(bead.id, change.comment);
       for (const label of change.labels ?? []) if (!tx.get(bead.id).labels?.includes(label)) tx.addLabel(bead.id, label);
-      if (tx.get(bead.id).status === change.status) continue;
+      const now = tx.get(bead.id).status;
+      if (now === change.status) continue;
+      // A bead closed by hand (the original's way to finish a step) stays closed; only the run's own end closes it again.
+      if (now === 'closed' && change.status !== 'closed') continue;
       if (change.status === 'closed') tx.close(bead.id, { reason: change.reason, force: true });
       else tx.update(bead.id, { status: change.status as Status });
     }

@@ -9,6 +9,7 @@ import { applyChanges, beadStatus } from './ledger.js';
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { runChild } from './process.js';
 import { agentPath } from './shims.js';
+import { stepLogFile } from '../molecule/logs.js';
 
 /**
  * A step's own failures (bad exit, agent gave up, timeout) are counted in a file so they are
@@ -71,7 +72,7 @@ export interface AgentStepInput extends StepInput {
 /** Activities of molecule runs, bound to the town they act on. */
 export function moleculeActivities(root: string) {
   const stepFiles = (molecule: string, step: string) => ({
-    logFile: join(townPaths(root).logs, 'molecules', molecule, `${step}.log`),
+    logFile: stepLogFile(root, molecule, step),
     stateFile: join(townPaths(root).run, 'steps', `${molecule}.${step}`),
   });
   const stepEnv = (input: StepInput): NodeJS.ProcessEnv => ({
@@ -95,8 +96,10 @@ export function moleculeActivities(root: string) {
      * Run a `run` step: its command in a shell with vars as environment (never pasted into the
      * command text). Non-zero exit → a retryable failure carrying the output's last lines.
      */
-    async runStep(input: RunStepInput): Promise<{ attempt: number }> {
+    async runStep(input: RunStepInput): Promise<{ attempt: number; closedByHand?: boolean }> {
       const attempt = Context.current().info.attempt;
+      // Worked by hand (its bead closed, as agents do in the original): done, the command is not run.
+      if ((await beadStatus(input.ledgerDir, input.bead)) === 'closed') return { attempt, closedByHand: true };
       const files = stepFiles(input.molecule, input.step);
       const result = await runChild({
         command: '/bin/sh',

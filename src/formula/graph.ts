@@ -65,12 +65,6 @@ export function topoSort<T extends Node>(nodes: readonly T[]): T[] {
   return out;
 }
 
-/** Nodes no other node needs: the ends of a sub-graph. */
-export function sinks<T extends Node>(nodes: readonly T[]): T[] {
-  const needed = new Set(nodes.flatMap((n) => n.needs));
-  return nodes.filter((n) => !needed.has(n.id));
-}
-
 /** Depth of each node: 0 for nodes with no needs, else 1 + the deepest need ("waves"). */
 export function levels(nodes: readonly Node[]): Map<string, number> {
   const byId = new Map(nodes.map((n) => [n.id, n]));

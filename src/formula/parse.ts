@@ -4,7 +4,8 @@ import { DURATION_HINT, describeValue, durationProblem, parseDuration } from './
 import { conditionProblem } from './condition.js';
 import { VAR_NAME, envNameOf } from './vars.js';
 import { SourceMap, type KeyPath } from './source-map.js';
-import { FORMULA_TYPES, GATE_TYPES, type FormulaType, type GateSpec, type VarSpec } from './types.js';
+import { looksLikeGoTemplate, parseGoTemplate, TemplateSyntaxError } from './gotemplate.js';
+import { FORMULA_TYPES, GATE_TYPES, STEP_TYPES, type FormulaType, type GateSpec, type VarSpec } from './types.js';
 
 /**
  * A formula file as written, checked field by field but not yet resolved: `extends`, expansions
@@ -27,8 +28,52 @@ export interface FormulaDoc {
   legs: LegDoc[];
   synthesis?: SynthesisDoc;
   prompts: Record<string, string>;
+  /** Convoy `[output]`: where legs and the synthesis write (Go templates). */
+  output?: OutputDoc;
+  /** Convoy `[presets.<name>]`: named subsets of the legs, chosen with `--var preset=<name>`. */
+  presets: PresetDoc[];
+  /** Agent runtime for the formula's agent steps that name none. */
+  agent?: string;
+  /** Aspect formulas: `[[advice]]` inserting steps before/after matching steps of another formula. */
+  advice: AdviceDoc[];
+  /** `compose.aspects`: aspect formulas whose advice is applied to this formula's steps. */
+  composeAspects: Array<{ name: string; file: string; line: number }>;
+  /** Keys accepted for compatibility with the original that have no effect here, and why. */
+  notes: FormulaNote[];
   /** Line of each top-level key, e.g. `extends`. */
   lines: Record<string, number>;
+}
+
+/** A lint note: something the original means that does nothing here (not an error). */
+export interface FormulaNote {
+  file: string;
+  line: number;
+  field: string;
+  message: string;
+}
+
+export interface OutputDoc extends Located {
+  directory?: string;
+  legPattern?: string;
+  synthesis?: string;
+}
+
+export interface PresetDoc extends Located {
+  name: string;
+  description?: string;
+  legs: string[];
+}
+
+export interface AdviceStepDoc extends Located {
+  id: string;
+  title?: string;
+  description?: string;
+}
+
+export interface AdviceDoc extends Located {
+  target: string;
+  before: AdviceStepDoc[];
+  after: AdviceStepDoc[];
 }
 
 export interface Located {
@@ -54,6 +99,8 @@ export interface StepDoc extends Located {
   timeout?: string;
   retries?: number;
   expand?: string;
+  /** `[[steps.children]]`: steps grouped under this one; the group is done when they all are. */
+  children: StepDoc[];
 }
 
 export interface VarDoc extends VarSpec, Located {
@@ -71,6 +118,7 @@ export interface LegDoc extends Located {
   title: string;
   focus?: string;
   description?: string;
+  agent?: string;
 }
 
 export interface SynthesisDoc extends Located {
@@ -78,19 +126,30 @@ export interface SynthesisDoc extends Located {
   description?: string;
   acceptance?: string;
   dependsOn: string[];
+  agent?: string;
 }
 
 export const SYNTHESIS_STEP_ID = 'synthesis';
 
-const TOP_KEYS = ['formula', 'description', 'version', 'type', 'extends', 'vars', 'steps', 'compose', 'inputs', 'prompts', 'legs', 'synthesis', 'template', 'aspects'] as const;
-const STEP_KEYS = ['id', 'title', 'description', 'acceptance', 'needs', 'depends_on', 'condition', 'gate', 'run', 'agent', 'timeout', 'retries', 'expand'] as const;
-const GATE_KEYS = ['type', 'timeout', 'id'] as const;
+const TOP_KEYS = [
+  'formula', 'description', 'version', 'type', 'extends', 'vars', 'steps', 'compose', 'inputs', 'prompts', 'legs', 'synthesis', 'template',
+  'aspects', 'output', 'presets', 'agent', 'advice', 'pointcuts', 'squash', 'pour', 'review_only',
+] as const;
+const STEP_KEYS = ['id', 'title', 'description', 'acceptance', 'needs', 'depends_on', 'condition', 'gate', 'run', 'agent', 'timeout', 'retries', 'expand', 'type', 'children'] as const;
+const GATE_KEYS = ['type', 'timeout', 'id', 'condition'] as const;
+const OUTPUT_KEYS = ['directory', 'leg_pattern', 'synthesis'] as const;
+const PRESET_KEYS = ['description', 'legs'] as const;
+const ADVICE_KEYS = ['target', 'before', 'after', 'around'] as const;
+const AROUND_KEYS = ['before', 'after'] as const;
+const ADVICE_STEP_KEYS = ['id', 'title', 'description', 'type'] as const;
+const POINTCUT_KEYS = ['glob', 'type', 'label'] as const;
+const SQUASH_KEYS = ['trigger', 'template_type', 'include_metrics'] as const;
 const VAR_KEYS = ['description', 'required', 'default', 'enum', 'pattern'] as const;
 const INPUT_KEYS = ['description', 'type', 'required', 'required_unless', 'default'] as const;
 const INPUT_TYPES = ['string', 'number', 'boolean'] as const;
-const LEG_KEYS = ['id', 'title', 'focus', 'description'] as const;
-const SYNTHESIS_KEYS = ['title', 'description', 'acceptance', 'depends_on'] as const;
-const COMPOSE_KEYS = ['expand'] as const;
+const LEG_KEYS = ['id', 'title', 'focus', 'description', 'agent'] as const;
+const SYNTHESIS_KEYS = ['title', 'description', 'acceptance', 'depends_on', 'agent'] as const;
+const COMPOSE_KEYS = ['expand', 'aspects'] as const;
 const COMPOSE_EXPAND_KEYS = ['target', 'with'] as const;
 
 /** Names of formulas (and so of their files): no path separators, nothing hidden. */
@@ -108,6 +167,7 @@ function isTable(v: unknown): v is Table {
 /** Collects problems with their lines while the document is read. */
 class Reader {
   readonly problems: FormulaError[] = [];
+  readonly notes: FormulaNote[] = [];
   constructor(
     readonly file: string,
     readonly map: SourceMap,
@@ -115,6 +175,29 @@ class Reader {
 
   problem(path: KeyPath, field: string, message: string, hint?: string): void {
     this.problems.push(new FormulaError(message, { file: this.file, line: this.map.lineOf(path), field }, { hint }));
+  }
+
+  note(path: KeyPath, field: string, message: string): void {
+    this.notes.push({ file: this.file, line: this.map.lineOf(path), field, message });
+  }
+
+  /**
+   * A text written as a Go template (convoy prompts, output, synthesis) must parse. The error
+   * names the line in the file: the key's line plus the lines before the bad action (a
+   * multi-line string starts on the line after its key).
+   */
+  goTemplate(path: KeyPath, field: string, text: string | undefined): void {
+    if (text === undefined || !looksLikeGoTemplate(text)) return;
+    try {
+      parseGoTemplate(text);
+    } catch (err) {
+      if (!(err instanceof TemplateSyntaxError)) throw err;
+      const keyLine = this.map.lineOf(path);
+      const below = /=\s*("""|''')\s*$/.test(this.map.textOf(keyLine)) ? 1 : 0;
+      this.problems.push(new FormulaError(`Go template does not parse: ${err.problem}`,
+        { file: this.file, line: keyLine + below + err.line - 1, field },
+        { hint: 'write {{.name}}, {{if .name}}…{{else}}…{{end}} or {{range .list}}…{{end}}; each {{if}}, {{range}} and {{with}} needs its {{end}}' }));
+    }
   }
 
   located(path: KeyPath, label: string, keys: Iterable<string>): Located {
@@ -262,7 +345,20 @@ function readDoc(raw: Table, r: Reader): FormulaDoc {
   const legs = [...readLegs(raw, r, 'legs'), ...readLegs(raw, r, 'aspects')];
   const synthesis = readSynthesis(raw, r, legs);
   const prompts = readPrompts(raw, r);
-  const composeExpand = readCompose(raw, r);
+  const { expand: composeExpand, aspects: composeAspects } = readCompose(raw, r);
+  const output = readOutput(raw, r);
+  const presets = readPresets(raw, r, legs);
+  const advice = readAdvice(raw, r);
+  const agent = r.string(raw, 'agent', [], '', { nonEmpty: true });
+  readCompatibilityKeys(raw, r);
+  if (type === 'convoy' || type === 'aspect') {
+    for (const [k, v] of Object.entries(prompts)) r.goTemplate(['prompts', k], `prompts.${k}`, v);
+    r.goTemplate(['synthesis', 'title'], 'synthesis.title', synthesis?.title);
+    r.goTemplate(['synthesis', 'description'], 'synthesis.description', synthesis?.description);
+    r.goTemplate(['output', 'directory'], 'output.directory', output?.directory);
+    r.goTemplate(['output', 'leg_pattern'], 'output.leg_pattern', output?.legPattern);
+    r.goTemplate(['output', 'synthesis'], 'output.synthesis', output?.synthesis);
+  }
 
   // What belongs to which type: a field another type uses is a mistake, not something to ignore.
   const belongs: Record<string, FormulaType[]> = {
@@ -271,9 +367,13 @@ function readDoc(raw: Table, r: Reader): FormulaDoc {
     template: ['expansion'],
     legs: ['convoy'],
     aspects: ['aspect'],
+    advice: ['aspect'],
+    pointcuts: ['aspect'],
     synthesis: ['convoy', 'aspect'],
     inputs: ['convoy', 'aspect'],
     prompts: ['convoy', 'aspect'],
+    output: ['convoy', 'aspect'],
+    presets: ['convoy', 'aspect'],
   };
   for (const [key, types] of Object.entries(belongs)) {
     if (raw[key] !== undefined && !types.includes(type)) {
@@ -285,11 +385,13 @@ function readDoc(raw: Table, r: Reader): FormulaDoc {
     workflow: ['steps', steps.length],
     expansion: ['template', template.length],
     convoy: ['legs', legs.length],
-    aspect: ['aspects', legs.length],
+    // An aspect is either parallel [[aspects]] (run on its own) or [[advice]] for other formulas.
+    aspect: ['aspects', legs.length + advice.length],
   };
   const [needKey, count] = needs[type];
-  if (count === 0 && parents.length === 0 && raw[needKey] === undefined) {
-    r.problem([], needKey, `a ${type} formula needs at least one [[${needKey}]] entry`, `add a [[${needKey}]] table${type === 'workflow' ? ' or extends = ["<parent>"]' : ''}`);
+  if (count === 0 && parents.length === 0 && raw[needKey] === undefined && !(type === 'aspect' && raw.advice !== undefined)) {
+    r.problem([], needKey, `a ${type} formula needs at least one [[${needKey}]] entry`,
+      `add a [[${needKey}]] table${type === 'workflow' ? ' or extends = ["<parent>"]' : type === 'aspect' ? ' (or [[advice]] to apply to other formulas)' : ''}`);
   }
   if (type === 'expansion' && parents.length > 0) {
     r.problem(['extends'], 'extends', 'an expansion formula cannot extend another formula', 'copy the template steps you need');
@@ -297,8 +399,136 @@ function readDoc(raw: Table, r: Reader): FormulaDoc {
 
   return {
     file: r.file, name, description, version, type, extends: parents, vars, steps, template, composeExpand,
-    legs, synthesis, prompts, lines,
+    legs, synthesis, prompts, output, presets, agent, advice, composeAspects, notes: r.notes, lines,
   };
+}
+
+/**
+ * Keys of the original that mean something only to its own machinery. They are checked (so a
+ * typo still fails) and accepted with a note saying why they do nothing here.
+ */
+function readCompatibilityKeys(raw: Table, r: Reader): void {
+  if (raw.squash !== undefined) {
+    if (!isTable(raw.squash)) r.problem(['squash'], 'squash', `expected a table, got ${describeValue(raw.squash)}`);
+    else r.unknownKeys(raw.squash, SQUASH_KEYS, ['squash'], 'squash', 'squash');
+    r.note(['squash'], 'squash', 'no effect here: the original squashes a finished molecule\'s step beads into one digest bead; here the step beads stay closed in the ledger and the run\'s history is kept by the engine');
+  }
+  if (raw.pour !== undefined) {
+    r.boolean(raw, 'pour', [], '');
+    r.note(['pour'], 'pour', 'no effect here: the original makes step beads only when pour = true; here every molecule has one bead per step, so its progress is always tracked');
+  }
+  if (raw.review_only !== undefined) {
+    r.boolean(raw, 'review_only', [], '');
+    r.note(['review_only'], 'review_only', 'no effect here: the original tells its polecats that these steps commit no code; formula steps here never go through the merge queue, so there is nothing to skip');
+  }
+  if (raw.pointcuts !== undefined) {
+    r.tableArray(raw, 'pointcuts', 'pointcuts').forEach((p, i) => r.unknownKeys(p, POINTCUT_KEYS, ['pointcuts', i], `pointcuts[#${i + 1}]`, 'a pointcut'));
+    r.note(['pointcuts'], 'pointcuts', 'no effect here, as in the original: each [[advice]] target chooses the steps it applies to');
+  }
+}
+
+function readOutput(raw: Table, r: Reader): OutputDoc | undefined {
+  const t = raw.output;
+  if (t === undefined) return undefined;
+  if (!isTable(t)) {
+    r.problem(['output'], 'output', `expected a table, got ${describeValue(t)}`, 'write [output] with directory, leg_pattern, synthesis');
+    return undefined;
+  }
+  r.unknownKeys(t, OUTPUT_KEYS, ['output'], 'output', '[output]');
+  const out: OutputDoc = { ...r.located(['output'], 'output', OUTPUT_KEYS) };
+  out.directory = r.string(t, 'directory', ['output'], 'output.', { nonEmpty: true });
+  out.legPattern = r.string(t, 'leg_pattern', ['output'], 'output.', { nonEmpty: true });
+  out.synthesis = r.string(t, 'synthesis', ['output'], 'output.', { nonEmpty: true });
+  return out;
+}
+
+function readPresets(raw: Table, r: Reader, legs: LegDoc[]): PresetDoc[] {
+  const t = raw.presets;
+  if (t === undefined) return [];
+  if (!isTable(t)) {
+    r.problem(['presets'], 'presets', `expected a table of presets, got ${describeValue(t)}`, 'write [presets.<name>] with legs = ["..."]');
+    return [];
+  }
+  const out: PresetDoc[] = [];
+  const ids = legs.map((l) => l.id);
+  for (const [name, spec] of Object.entries(t)) {
+    const path = ['presets', name];
+    const label = `presets.${name}`;
+    if (!isTable(spec)) {
+      r.problem(path, label, `expected a table, got ${describeValue(spec)}`, `write [presets.${name}] with legs = ["..."]`);
+      continue;
+    }
+    r.unknownKeys(spec, PRESET_KEYS, path, label, `preset "${name}"`);
+    const preset: PresetDoc = { name, legs: [], ...r.located(path, label, PRESET_KEYS) };
+    preset.description = r.string(spec, 'description', path, `${label}.`);
+    preset.legs = r.stringList(spec, 'legs', path, `${label}.`) ?? [];
+    if (spec.legs === undefined) r.problem(path, `${label}.legs`, `preset "${name}" names no legs`, 'add legs = ["<leg-id>", ...]');
+    if (raw.extends === undefined) {
+      for (const leg of preset.legs) {
+        if (ids.includes(leg)) continue;
+        const guess = closest(leg, ids);
+        r.problem([...path, 'legs'], `${label}.legs`, `names "${leg}", which is not a leg of this formula`, guess ? `did you mean "${guess}"?` : `legs: ${ids.join(', ')}`);
+      }
+    }
+    out.push(preset);
+  }
+  return out;
+}
+
+function readAdviceStep(value: unknown, path: KeyPath, label: string, r: Reader): AdviceStepDoc | undefined {
+  if (!isTable(value)) {
+    r.problem(path, label, `expected a table, got ${describeValue(value)}`, 'write id = "{step.id}-check" and a title');
+    return undefined;
+  }
+  r.unknownKeys(value, ADVICE_STEP_KEYS, path, label, 'an advice step');
+  const id = r.string(value, 'id', path, `${label}.`, { nonEmpty: true });
+  if (value.id === undefined) r.problem(path, `${label}.id`, 'an advice step needs an id', 'add id = "{step.id}-<name>"');
+  if (id === undefined) return undefined;
+  if (!STEP_ID.test(id.replace(/\{step\.(id|title)\}/g, 'x'))) {
+    r.problem([...path, 'id'], `${label}.id`, `"${id}" is not a valid step id`, 'use letters, digits, ".", "_" and "-"; {step.id} stands for the matched step');
+  }
+  r.string(value, 'type', path, `${label}.`);
+  return {
+    id, title: r.string(value, 'title', path, `${label}.`), description: r.string(value, 'description', path, `${label}.`),
+    ...r.located(path, label, ADVICE_STEP_KEYS),
+  };
+}
+
+function readAdvice(raw: Table, r: Reader): AdviceDoc[] {
+  const out: AdviceDoc[] = [];
+  r.tableArray(raw, 'advice', 'advice').forEach((t, i) => {
+    const path: KeyPath = ['advice', i];
+    const label = `advice[#${i + 1}]`;
+    r.unknownKeys(t, ADVICE_KEYS, path, label, 'an advice');
+    const target = r.string(t, 'target', path, `${label}.`, { nonEmpty: true });
+    if (t.target === undefined) r.problem(path, `${label}.target`, 'an advice needs a target (a step id or glob such as "*.implement")', 'add target = "<step-id>"');
+    const advice: AdviceDoc = { target: target ?? '', before: [], after: [], ...r.located(path, label, ADVICE_KEYS) };
+    const one = (key: 'before' | 'after') => {
+      if (t[key] === undefined) return;
+      const s = readAdviceStep(t[key], [...path, key], `${label}.${key}`, r);
+      if (s) advice[key].push(s);
+    };
+    // The original's order: `before`, then `around.before`; after: `after`, then `around.after`.
+    one('before');
+    one('after');
+    if (t.around !== undefined) {
+      if (!isTable(t.around)) r.problem([...path, 'around'], `${label}.around`, `expected a table, got ${describeValue(t.around)}`);
+      else {
+        r.unknownKeys(t.around, AROUND_KEYS, [...path, 'around'], `${label}.around`, 'around');
+        for (const key of AROUND_KEYS) {
+          r.tableArray(t.around, key, `${label}.around.${key}`, [...path, 'around']).forEach((s, j) => {
+            const step = readAdviceStep(s, [...path, 'around', key, j], `${label}.around.${key}[#${j + 1}]`, r);
+            if (step) advice[key].push(step);
+          });
+        }
+      }
+    }
+    if (advice.before.length === 0 && advice.after.length === 0) {
+      r.problem(path, label, 'an advice inserts no step', 'add before, after or [advice.around] steps');
+    }
+    if (target !== undefined) out.push(advice);
+  });
+  return out;
 }
 
 function readType(raw: Table, r: Reader): FormulaType {
@@ -367,8 +597,11 @@ function readVars(raw: Table, r: Reader): VarDoc[] {
 function checkVarSpec(v: VarDoc, r: Reader): void {
   const at = (field: string) => ({ file: r.file, line: v.lines[field] ?? v.line, field: `${v.label}.${field}` });
   if (v.required && v.default !== undefined) {
-    r.problems.push(new FormulaError(`var "${v.name}" is required but also has a default, so it can never be missing`, at('default'),
-      { hint: 'drop `required = true` or the default' }));
+    // The original's own formulas do this (mol-digest-generate, mol-orphan-scan), and its runner
+    // takes the default when the var is not given: so here too, and `required` changes nothing.
+    r.notes.push({ file: r.file, line: v.lines.required ?? v.line, field: `${v.label}.required`,
+      message: `var "${v.name}" is required but has a default: the default is used when it is not given, as in the original, so required has no effect` });
+    v.required = false;
   }
   if (v.default !== undefined && v.enum && !v.enum.includes(v.default)) {
     r.problems.push(new FormulaError(`default "${v.default}" is not one of the allowed values: ${v.enum.join(', ')}`, at('default')));
@@ -422,17 +655,20 @@ function readInputs(raw: Table, r: Reader, type: FormulaType): VarDoc[] {
 }
 
 function readSteps(raw: Table, r: Reader, key: 'steps' | 'template', isTemplate: boolean): StepDoc[] {
-  const tables = r.tableArray(raw, key, key);
+  return readStepTables(r.tableArray(raw, key, key), [key], key, r, isTemplate, new Map());
+}
+
+/** Steps of one list: `[[steps]]`, `[[template]]` or a step's `[[steps.children]]` (ids unique across all). */
+function readStepTables(tables: Table[], base: KeyPath, key: string, r: Reader, isTemplate: boolean, seen: Map<string, StepDoc>): StepDoc[] {
   const out: StepDoc[] = [];
-  const seen = new Map<string, StepDoc>();
   tables.forEach((t, i) => {
-    const path: KeyPath = [key, i];
+    const path: KeyPath = [...base, i];
     const id = typeof t.id === 'string' ? t.id : undefined;
     const label = id ? `${key}[${id}]` : `${key}[#${i + 1}]`;
     const p = `${label}.`;
     const what = isTemplate ? `template step ${id ? `"${id}"` : `#${i + 1}`}` : `step ${id ? `"${id}"` : `#${i + 1}`}`;
     r.unknownKeys(t, STEP_KEYS, path, label, what);
-    const step: StepDoc = { id: id ?? '', needs: [], ...r.located(path, label, STEP_KEYS) };
+    const step: StepDoc = { id: id ?? '', needs: [], children: [], ...r.located(path, label, STEP_KEYS) };
 
     if (t.id === undefined) r.problem(path, `${label}.id`, `${what} has no id`, 'add id = "<unique-name>"');
     else if (id === undefined) r.problem([...path, 'id'], `${label}.id`, `expected a string, got ${describeValue(t.id)}`);
@@ -484,16 +720,40 @@ function readSteps(raw: Table, r: Reader, key: 'steps' | 'template', isTemplate:
       else r.problem([...path, 'retries'], `${p}retries`, `expected a whole number from 0 to ${MAX_RETRIES}, got ${describeValue(t.retries)}`);
     }
     if (t.gate !== undefined) step.gate = readGate(t.gate, [...path, 'gate'], `${p}gate`, r);
+    const kind = r.string(t, 'type', path, p, { nonEmpty: true });
+    if (kind !== undefined) {
+      if (!(STEP_TYPES as readonly string[]).includes(kind)) {
+        const guess = closest(kind, STEP_TYPES);
+        r.problem([...path, 'type'], `${p}type`, `unknown step type "${kind}"`, guess ? `did you mean "${guess}"?` : `use one of: ${STEP_TYPES.join(', ')}`);
+      } else {
+        r.note([...path, 'type'], `${p}type`, kind === 'parallel'
+          ? 'no effect here: children of a step always run at the same time (as far as their needs allow), and the step is done when they all are'
+          : `no effect here: the original makes the step's bead a ${kind}; step beads here are tasks, and how a step runs does not depend on it`);
+      }
+    }
+    if (t.children !== undefined && isTemplate) {
+      r.problem([...path, 'children'], `${p}children`, 'template steps cannot have children', 'expand into a step of the template with expand = "<formula>" instead');
+    } else if (t.children !== undefined) {
+      const tables = r.tableArray(t, 'children', `${p}children`, path);
+      step.children = readStepTables(tables, [...path, 'children'], `${label}.children`, r, isTemplate, seen);
+      if (tables.length === 0 && Array.isArray(t.children)) r.problem([...path, 'children'], `${p}children`, 'has no children', 'add [[steps.children]] tables or remove children');
+      if (step.children.length > 0) {
+        const other = [step.gate && 'gate', step.run !== undefined && 'run', step.expand !== undefined && 'expand', step.agent !== undefined && 'agent'].find(Boolean);
+        if (other) r.problem([...path, other as string], `${p}${other}`, `a step with children is done when its children are; it cannot also have ${other}`, 'move the work into a child step');
+      }
+    }
 
     if (t.title === undefined && step.expand === undefined) {
       r.problem(path, `${p}title`, `${what} has no title`, 'add title = "..." (only a step with `expand` may leave it out)');
     }
-    const kinds = [step.gate && 'gate', step.run !== undefined && 'run', step.expand !== undefined && 'expand'].filter(Boolean);
+    // A conditional gate is a step of its own (gate-<id>) that this one waits on, so the step keeps its work.
+    const gating = step.gate && step.gate.type !== 'conditional';
+    const kinds = [gating && 'gate', step.run !== undefined && 'run', step.expand !== undefined && 'expand'].filter(Boolean);
     if (kinds.length > 1) {
       r.problem([...path, kinds[1] as string], `${p}${kinds[1]}`, `a step cannot have both ${kinds.join(' and ')}`,
         'split it into two steps joined by needs');
     }
-    if (step.agent !== undefined && (step.run !== undefined || step.gate)) {
+    if (step.agent !== undefined && (step.run !== undefined || gating)) {
       r.problem([...path, 'agent'], `${p}agent`, `a ${step.run !== undefined ? 'run' : 'gate'} step has no agent`, 'remove agent, or remove run/gate to make it an agent step');
     }
     out.push(step);
@@ -521,6 +781,14 @@ function readGate(value: unknown, path: KeyPath, label: string, r: Reader): Gate
   }
   const id = r.string(value, 'id', path, `${label}.`, { nonEmpty: true });
   if (id !== undefined) gate.id = id;
+  const condition = r.string(value, 'condition', path, `${label}.`, { nonEmpty: true });
+  if (condition !== undefined) gate.condition = condition;
+  if (gate.type === 'conditional' && value.condition === undefined) {
+    r.problem(path, `${label}.condition`, 'a conditional gate needs the condition it waits on', 'add condition = "<what must hold>"');
+  }
+  if (gate.type !== 'conditional' && value.condition !== undefined) {
+    r.problem([...path, 'condition'], `${label}.condition`, 'only a conditional gate has a condition', 'use type = "conditional", or a step condition (condition = "{{var}}")');
+  }
   if (gate.type === 'timer' && value.timeout === undefined) {
     r.problem(path, `${label}.timeout`, 'a timer gate needs a timeout (how long to wait)', 'add timeout = "1h"');
   }
@@ -552,6 +820,7 @@ function readLegs(raw: Table, r: Reader, key: 'legs' | 'aspects'): LegDoc[] {
     leg.title = title ?? '';
     leg.focus = r.string(t, 'focus', path, `${label}.`);
     leg.description = r.string(t, 'description', path, `${label}.`);
+    leg.agent = r.string(t, 'agent', path, `${label}.`, { nonEmpty: true });
     out.push(leg);
   });
   return out;
@@ -571,6 +840,7 @@ function readSynthesis(raw: Table, r: Reader, legs: LegDoc[]): SynthesisDoc | un
   s.description = r.string(t, 'description', path, 'synthesis.');
   s.acceptance = r.string(t, 'acceptance', path, 'synthesis.');
   s.dependsOn = r.stringList(t, 'depends_on', path, 'synthesis.') ?? [];
+  s.agent = r.string(t, 'agent', path, 'synthesis.', { nonEmpty: true });
   // With extends the legs may come from a parent; the resolver checks those.
   if (raw.extends === undefined) {
     const ids = new Set(legs.map((l) => l.id));
@@ -600,14 +870,19 @@ function readPrompts(raw: Table, r: Reader): Record<string, string> {
   return out;
 }
 
-function readCompose(raw: Table, r: Reader): ComposeExpandDoc[] {
+function readCompose(raw: Table, r: Reader): { expand: ComposeExpandDoc[]; aspects: FormulaDoc['composeAspects'] } {
   const t = raw.compose;
-  if (t === undefined) return [];
+  const aspects: FormulaDoc['composeAspects'] = [];
+  if (t === undefined) return { expand: [], aspects };
   if (!isTable(t)) {
     r.problem(['compose'], 'compose', `expected a table, got ${describeValue(t)}`, 'write [[compose.expand]] tables');
-    return [];
+    return { expand: [], aspects };
   }
   r.unknownKeys(t, COMPOSE_KEYS, ['compose'], 'compose', 'compose');
+  for (const name of r.stringList(t, 'aspects', ['compose'], 'compose.') ?? []) {
+    if (!FORMULA_NAME.test(name)) r.problem(['compose', 'aspects'], 'compose.aspects', `"${name}" is not a valid formula name`);
+    else aspects.push({ name, file: r.file, line: r.map.lineOf(['compose', 'aspects']) });
+  }
   const out: ComposeExpandDoc[] = [];
   r.tableArray(t, 'expand', 'compose.expand', ['compose']).forEach((e, i) => {
     const path = ['compose', 'expand', i];
@@ -622,5 +897,5 @@ function readCompose(raw: Table, r: Reader): ComposeExpandDoc[] {
       out.push({ target, with: withName, ...r.located(path, label, COMPOSE_EXPAND_KEYS) });
     }
   });
-  return out;
+  return { expand: out, aspects };
 }

@@ -19,6 +19,7 @@ export function renderDag(resolved: ResolvedFormula, format: DagFormat): string 
 function kindOf(step: ResolvedStep): string {
   if (step.gate) return `gate:${step.gate.type}`;
   if (step.run !== undefined) return 'run';
+  if (step.children) return `group of ${step.children.length}`;
   return step.agent ? `agent:${step.agent}` : 'agent';
 }
 
@@ -37,6 +38,7 @@ function renderText(f: ResolvedFormula): string {
     const pad = ' '.repeat(String(f.steps.length).length + 6);
     const detail: string[] = [`${kindOf(s)}, wave ${wave.get(s.id)! + 1}`];
     if (s.needs.length) detail.push(`needs ${s.needs.join(', ')}`);
+    if (s.parent !== undefined) detail.push(`in group ${s.parent}`);
     if (s.timeout) detail.push(`timeout ${s.timeout}`);
     if (s.retries !== undefined) detail.push(`retries ${s.retries}`);
     lines.push(`${pad}${detail.join('; ')}`);
@@ -45,7 +47,7 @@ function renderText(f: ResolvedFormula): string {
     if (about) lines.push(`${pad}${about.length > 100 ? `${about.slice(0, 99)}…` : about}`);
     if (s.run !== undefined) lines.push(`${pad}run: ${s.run.replace(/\n/g, `\n${pad}     `)}`);
     if (s.gate) {
-      const g = [s.gate.type, s.gate.timeout && `timeout ${s.gate.timeout}`, s.gate.id && `bead ${s.gate.id}`].filter(Boolean);
+      const g = [s.gate.type, s.gate.timeout && `timeout ${s.gate.timeout}`, s.gate.id && `bead ${s.gate.id}`, s.gate.condition && `condition: ${s.gate.condition}`].filter(Boolean);
       lines.push(`${pad}gate: ${g.join(', ')}`);
     }
     if (s.condition) lines.push(`${pad}only if: ${s.condition} (undecided: var not given)`);

@@ -1,7 +1,11 @@
 import { closest, FormulaError, throwProblems, type FormulaLocation } from './errors.js';
 import { evaluateCondition, parseCondition } from './condition.js';
-import { findCycle, sinks, topoSort } from './graph.js';
-import { parseFormula, SYNTHESIS_STEP_ID, type ComposeExpandDoc, type FormulaDoc, type LegDoc, type Located, type StepDoc, type SynthesisDoc, type VarDoc } from './parse.js';
+import { findCycle, topoSort } from './graph.js';
+import {
+  parseFormula, SYNTHESIS_STEP_ID, type AdviceDoc, type AdviceStepDoc, type ComposeExpandDoc, type FormulaDoc, type FormulaNote, type LegDoc,
+  type Located, type OutputDoc, type PresetDoc, type StepDoc, type SynthesisDoc, type VarDoc,
+} from './parse.js';
+import { looksLikeGoTemplate, parseGoTemplate, renderGoTemplate, type TemplateValue } from './gotemplate.js';
 import { checkVars, renderRun, substituteVars, varsUsedIn } from './vars.js';
 import type { GateSpec, ResolvedFormula, ResolvedStep } from './types.js';
 
@@ -31,7 +35,12 @@ export interface ResolveOptions {
   strict?: boolean;
   /** `ResolvedFormula.source`; defaults to the root file. */
   source?: string;
+  /** Lint notes of every formula file used (the root, parents, expansions, aspects) are added here. */
+  notes?: FormulaNote[];
 }
+
+/** The var a formula with `[presets]` takes to run only some of its legs. */
+export const PRESET_VAR = 'preset';
 
 /** A formula with its `extends` applied: parents' vars, steps and legs first, same ids replaced. */
 export interface MergedFormula extends FormulaDoc {
@@ -44,14 +53,22 @@ export function resolveFormula(root: FormulaDoc, opts: ResolveOptions): Resolved
   const strict = opts.strict ?? true;
   const docs = new DocCache(opts.load);
   const merged = mergeFormula(root, opts.load, docs);
-  const values = checkVars(merged.vars, opts.vars ?? {}, { name: merged.name, file: root.file, line: root.lines.vars ?? root.lines.formula ?? 1 }, { strict });
+  const specs = withPresetVar(merged);
+  const values = checkVars(specs, opts.vars ?? {}, { name: merged.name, file: root.file, line: root.lines.vars ?? root.lines.formula ?? 1 }, { strict });
+  const notes = opts.notes;
 
-  let steps = stepsOf(merged);
+  let steps = stepsOf(merged, values, notes);
   checkNeeds(steps);
   steps = expandAll(steps, merged.composeExpand, docs);
+  steps = applyAspects(steps, merged, docs);
   checkGraph(steps);
-  checkVarRefs(steps, new Set(merged.vars.map((v) => v.name)));
-  const kept = applyConditions(steps, values, strict);
+  checkVarRefs(steps, new Set(specs.map((v) => v.name)));
+  const kept = joinGroups(applyConditions(steps, values, strict));
+  if (notes) {
+    for (const n of [...root.notes, ...docs.notes()]) {
+      if (!notes.some((m) => m.file === n.file && m.line === n.line && m.field === n.field)) notes.push(n);
+    }
+  }
 
   const resolved: ResolvedStep[] = topoSort(kept).map((k) => render(k, values));
   const out: ResolvedFormula = {
@@ -84,6 +101,10 @@ export class DocCache {
     }
     return doc;
   }
+  /** The lint notes of every formula read so far. */
+  notes(): FormulaNote[] {
+    return [...this.docs.values()].flatMap((d) => d.notes);
+  }
 }
 
 function merge(doc: FormulaDoc, docs: DocCache, chain: string[]): MergedFormula {
@@ -95,6 +116,10 @@ function merge(doc: FormulaDoc, docs: DocCache, chain: string[]): MergedFormula 
   const compose: ComposeExpandDoc[] = [];
   let synthesis: SynthesisDoc | undefined;
   let prompts: Record<string, string> = {};
+  let output: OutputDoc | undefined;
+  let agent: string | undefined;
+  const presets: PresetDoc[] = [];
+  const aspects: FormulaDoc['composeAspects'] = [];
   const files: string[] = [];
 
   const add = (f: FormulaDoc) => {
@@ -104,6 +129,14 @@ function merge(doc: FormulaDoc, docs: DocCache, chain: string[]): MergedFormula 
     compose.push(...f.composeExpand);
     synthesis = f.synthesis ?? synthesis;
     prompts = { ...prompts, ...f.prompts };
+    output = f.output ?? output;
+    agent = f.agent ?? agent;
+    for (const p of f.presets) {
+      const i = presets.findIndex((x) => x.name === p.name);
+      if (i >= 0) presets[i] = p;
+      else presets.push(p);
+    }
+    for (const a of f.composeAspects) if (!aspects.some((x) => x.name === a.name)) aspects.push(a);
   };
 
   for (const name of doc.extends) {
@@ -120,7 +153,7 @@ function merge(doc: FormulaDoc, docs: DocCache, chain: string[]): MergedFormula 
   }
   add(doc);
   files.push(doc.file);
-  return { ...doc, vars: [...vars.values()], steps, legs, composeExpand: compose, synthesis, prompts, files };
+  return { ...doc, vars: [...vars.values()], steps, legs, composeExpand: compose, synthesis, prompts, output, agent, presets, composeAspects: aspects, files };
 }
 
 function replaceById<T extends { id: string }>(into: T[], items: readonly T[]): void {
@@ -152,6 +185,12 @@ interface WorkStep {
   at: Located;
   /** The key its needs were written under, for error locations. */
   needsKey: string;
+  /** A group: the ids of its children (a step with `[[steps.children]]`). */
+  children?: string[];
+  /** A child: its group. */
+  parent?: string;
+  /** Its text was rendered as a Go template already (convoy legs and synthesis): no `{{var}}` check. */
+  rendered?: boolean;
 }
 
 function where(step: WorkStep, field: string): FormulaLocation {
@@ -169,48 +208,175 @@ function fromStepDoc(s: StepDoc): WorkStep {
 }
 
 /** The steps a formula runs, before expansion: its steps, or its legs and their synthesis. */
-function stepsOf(f: MergedFormula): WorkStep[] {
-  if (f.type === 'workflow') return f.steps.map(fromStepDoc);
+function stepsOf(f: MergedFormula, values: Readonly<Record<string, string>>, notes: FormulaNote[] | undefined): WorkStep[] {
+  if (f.type === 'workflow') return withDefaultAgent(flatten(f.steps), f.agent);
   if (f.type === 'expansion') {
-    // Alone, an expansion shows as if it expanded a step named "main".
+    // Alone, an expansion runs as if it expanded a step named "main" titled by the formula (as the original does).
     const main: WorkStep = {
-      id: 'main', title: f.description?.split('\n')[0] || f.name, needs: [], conditions: [], chain: [],
+      id: 'main', title: f.name, description: f.description, needs: [], conditions: [], chain: [],
       at: { file: f.file, line: 1, lines: {}, label: 'template' }, needsKey: 'needs',
     };
-    return instantiate(f, main);
+    return withDefaultAgent(flatten([], undefined, instantiate(f, main)), f.agent);
   }
-  const legIds = f.legs.map((l) => l.id);
-  const steps: WorkStep[] = f.legs.map((leg) => ({
-    id: leg.id, title: leg.title, description: legDescription(leg, f), needs: [], conditions: [], chain: [], at: leg, needsKey: 'needs',
+  if (f.legs.length === 0) {
+    throw new FormulaError(`aspect formula "${f.name}" has no [[aspects]], so it has nothing to run on its own` +
+      (f.advice.length ? '; its [[advice]] applies only to another formula that names it in compose.aspects' : ''),
+    { file: f.file, line: f.lines.type ?? f.lines.formula ?? 1, field: 'aspects' },
+    { hint: f.advice.length ? `add compose.aspects = ["${f.name}"] to a workflow formula and cook that one` : 'add [[aspects]] entries with an id and a title' });
+  }
+  const legs = chooseLegs(f, values);
+  const legIds = legs.map((l) => l.id);
+  const prompts = new ConvoyPrompts(f, values, notes);
+  const steps: WorkStep[] = legs.map((leg) => ({
+    id: leg.id, title: leg.title, description: prompts.leg(leg), needs: [], conditions: [], chain: [], at: leg, needsKey: 'needs',
+    agent: leg.agent ?? f.agent, rendered: true,
   }));
   const s = f.synthesis;
   if (s) {
+    const allIds = f.legs.map((l) => l.id);
     for (const dep of s.dependsOn) {
-      if (!legIds.includes(dep)) {
-        const guess = closest(dep, legIds);
+      if (!allIds.includes(dep)) {
+        const guess = closest(dep, allIds);
         throw new FormulaError(`names "${dep}", which is not a leg of this formula`, { file: s.file, line: s.lines.depends_on ?? s.line, field: 'synthesis.depends_on' },
-          { hint: guess ? `did you mean "${guess}"?` : `legs: ${legIds.join(', ')}` });
+          { hint: guess ? `did you mean "${guess}"?` : `legs: ${allIds.join(', ')}` });
       }
     }
+    const dependsOn = s.dependsOn.filter((d) => legIds.includes(d));
     steps.push({
-      id: SYNTHESIS_STEP_ID, title: s.title, description: s.description, acceptance: s.acceptance,
-      needs: s.dependsOn.length > 0 ? [...s.dependsOn] : legIds, conditions: [], chain: [], at: s, needsKey: 'depends_on',
+      id: SYNTHESIS_STEP_ID, title: prompts.synthesis(s.title, 'title'), description: s.description === undefined ? undefined : prompts.synthesis(s.description, 'description'),
+      acceptance: s.acceptance, needs: s.dependsOn.length > 0 ? dependsOn : legIds, conditions: [], chain: [], at: s, needsKey: 'depends_on',
+      agent: s.agent ?? f.agent, rendered: true,
     });
   }
   return steps;
 }
 
-/** A leg's prompt: `[prompts] base` with `{{leg.*}}` filled in, else its focus and description. */
-function legDescription(leg: LegDoc, f: MergedFormula): string | undefined {
-  const base = f.prompts.base;
-  if (base !== undefined) {
-    const fields: Record<string, string> = {
-      'leg.id': leg.id, 'leg.title': leg.title, 'leg.focus': leg.focus ?? '', 'leg.description': leg.description ?? '', formula: f.name,
-    };
-    return base.replace(/\{\{\s*(leg\.(?:id|title|focus|description)|formula)\s*\}\}/g, (_, k: string) => fields[k]!);
+/** Agent steps that name no agent take the formula's top-level `agent`. */
+function withDefaultAgent(steps: WorkStep[], agent: string | undefined): WorkStep[] {
+  if (agent === undefined) return steps;
+  for (const s of steps) if (s.agent === undefined && s.run === undefined && !s.gate && !s.children && s.expand === undefined) s.agent = agent;
+  return steps;
+}
+
+/**
+ * `[[steps]]` with their `[[steps.children]]` as one list: a group, then its children (the
+ * original's order). A step with a `conditional` gate becomes two, as the original makes two
+ * beads: the gate `gate-<id>` (no needs: open from the start) and the step, which needs it.
+ */
+function flatten(docs: readonly StepDoc[], parent?: WorkStep, ready?: WorkStep[]): WorkStep[] {
+  const out: WorkStep[] = [];
+  const add = (w: WorkStep) => {
+    if (parent) {
+      w.parent = parent.id;
+      w.conditions = [...parent.conditions, ...w.conditions];
+    }
+    if (w.gate?.type === 'conditional') {
+      const gateId = `gate-${w.id}`;
+      out.push({
+        id: gateId, title: `Gate: conditional (${w.gate.condition})`, description: `Wait until this holds, then approve: ${w.gate.condition}`,
+        needs: [], conditions: [...w.conditions], gate: w.gate, chain: w.chain, at: w.at, needsKey: w.needsKey, parent: w.parent,
+      });
+      w.gate = undefined;
+      w.needs = [...w.needs, gateId];
+    }
+    out.push(w);
+  };
+  for (const w of ready ?? []) add(w);
+  for (const d of docs) {
+    const w = fromStepDoc(d);
+    if (d.children.length > 0) w.children = [];
+    add(w);
+    if (d.children.length > 0) {
+      const kids = flatten(d.children, w);
+      w.children!.push(...kids.filter((k) => k.parent === w.id).map((k) => k.id));
+      out.push(...kids);
+    }
   }
-  if (leg.focus === undefined) return leg.description;
-  return `Focus: ${leg.focus}${leg.description ? `\n\n${leg.description}` : ''}`;
+  return out;
+}
+
+/** The legs to run: all, or those of the preset given with `--var preset=<name>`. */
+function chooseLegs(f: MergedFormula, values: Readonly<Record<string, string>>): LegDoc[] {
+  const name = values[PRESET_VAR];
+  const preset = name ? f.presets.find((p) => p.name === name) : undefined;
+  if (!preset) return f.legs;
+  const ids = f.legs.map((l) => l.id);
+  for (const leg of preset.legs) {
+    if (!ids.includes(leg)) {
+      const guess = closest(leg, ids);
+      throw new FormulaError(`names "${leg}", which is not a leg of this formula`, { file: preset.file, line: preset.lines.legs ?? preset.line, field: `${preset.label}.legs` },
+        { hint: guess ? `did you mean "${guess}"?` : `legs: ${ids.join(', ')}` });
+    }
+  }
+  return f.legs.filter((l) => preset.legs.includes(l.id));
+}
+
+/** `[presets]` add a var `preset` (one of the preset names; not given: every leg runs). */
+function withPresetVar(f: MergedFormula): VarDoc[] {
+  if (f.presets.length === 0 || f.vars.some((v) => v.name === PRESET_VAR)) return f.vars;
+  const first = f.presets[0]!;
+  return [...f.vars, {
+    name: PRESET_VAR, description: `which legs to run: ${f.presets.map((p) => p.name).join(', ')} (not given: all)`, enum: f.presets.map((p) => p.name),
+    file: first.file, line: first.line, lines: {}, label: 'presets',
+  }];
+}
+
+/**
+ * Convoy prompts as the original renders them: `[prompts] base` per leg and the synthesis text as
+ * Go templates over the inputs, `.formula_name`, `.leg`, `.output` and `.output_path`. A base
+ * written with `{{leg.x}}` (no dot) is filled in the same way, for formulas written that way.
+ */
+class ConvoyPrompts {
+  private readonly data: Record<string, TemplateValue>;
+  private readonly known: Set<string>;
+  private readonly dir: string;
+  constructor(private readonly f: MergedFormula, values: Readonly<Record<string, string>>, private readonly notes: FormulaNote[] | undefined) {
+    this.data = { ...values, formula_name: f.name };
+    this.known = new Set([...f.vars.map((v) => v.name), 'formula_name', 'leg', 'output', 'output_path', PRESET_VAR]);
+    const out = f.output;
+    this.dir = out?.directory !== undefined ? this.render(out.directory, this.data, out, 'output.directory') : '';
+    this.data.output = { directory: this.dir, leg_pattern: out?.legPattern ?? '', synthesis: out?.synthesis !== undefined ? this.render(out.synthesis, this.data, out, 'output.synthesis') : '' };
+  }
+
+  private path(file: string): string {
+    return this.dir && file ? `${this.dir}/${file}` : file || this.dir;
+  }
+
+  leg(leg: LegDoc): string | undefined {
+    const base = this.f.prompts.base;
+    if (base === undefined) {
+      if (leg.focus === undefined) return leg.description;
+      return `Focus: ${leg.focus}${leg.description ? `\n\n${leg.description}` : ''}`;
+    }
+    const legData: TemplateValue = { id: leg.id, title: leg.title, focus: leg.focus ?? '', description: leg.description ?? '' };
+    const out = this.f.output;
+    const file = out?.legPattern !== undefined ? this.render(out.legPattern, { ...this.data, leg: legData }, out, 'output.leg_pattern') : '';
+    const data = { ...this.data, leg: legData, output_path: this.path(file) };
+    if (!looksLikeGoTemplate(base)) {
+      return base.replace(/\{\{\s*(leg\.(?:id|title|focus|description)|formula)\s*\}\}/g, (_, k: string) =>
+        k === 'formula' ? this.f.name : String((legData as Record<string, string>)[k.slice(4)]));
+    }
+    return this.render(base, data, undefined, 'prompts.base');
+  }
+
+  synthesis(text: string, field: string): string {
+    const file = (this.data.output as Record<string, string>).synthesis ?? '';
+    return this.render(text, { ...this.data, output_path: this.path(file) }, this.f.synthesis, `synthesis.${field}`);
+  }
+
+  private render(text: string, data: TemplateValue, at: Located | undefined, field: string): string {
+    if (!looksLikeGoTemplate(text)) return text;
+    const t = parseGoTemplate(text);
+    for (const key of t.keys) {
+      if (this.known.has(key) || !this.notes) continue;
+      const note = {
+        file: at?.file ?? this.f.file, line: at?.lines[field.split('.').pop()!] ?? at?.line ?? this.f.lines.prompts ?? 1, field,
+        message: `{{.${key}}} names no input of this formula, so it renders empty (declare [inputs.${key}] to fill it)`,
+      };
+      if (!this.notes.some((n) => n.field === note.field && n.message === note.message)) this.notes.push(note);
+    }
+    return renderGoTemplate(t, data);
+  }
 }
 
 /** A `needs` naming no step is an error at the line it was written. */
@@ -257,7 +423,7 @@ function checkGraph(steps: readonly WorkStep[]): void {
 
 /**
  * Replace every step marked for expansion by the expansion formula's template. The template's
- * first steps inherit the step's needs; steps that needed it now need the template's last steps.
+ * first steps inherit the step's needs; steps that needed it now need the template's last step.
  */
 function expandAll(input: WorkStep[], compose: readonly ComposeExpandDoc[], docs: DocCache): WorkStep[] {
   let steps = [...input];
@@ -292,7 +458,14 @@ function expandAll(input: WorkStep[], compose: readonly ComposeExpandDoc[], docs
         { hint: 'name an expansion formula such as "rule-of-five"' });
     }
     const replacement = instantiate(exp, target);
-    const ends = sinks(replacement).map((s) => s.id);
+    // As the original: dependents of the target need the template's last step (as written),
+    // even when the template ends in several.
+    const ends = [replacement[replacement.length - 1]!.id];
+    if (target.parent !== undefined) {
+      const group = steps.find((s) => s.id === target.parent);
+      for (const r of replacement) r.parent = target.parent;
+      if (group?.children) group.children = group.children.flatMap((c) => (c === target.id ? replacement.map((r) => r.id) : [c]));
+    }
     steps = [...steps.slice(0, i), ...replacement, ...steps.slice(i + 1)];
     for (const s of steps) {
       if (s.needs.includes(target.id)) s.needs = [...new Set(s.needs.flatMap((n) => (n === target.id ? ends : [n])))];
@@ -349,7 +522,7 @@ function instantiate(exp: FormulaDoc, target: WorkStep): WorkStep[] {
 function checkVarRefs(steps: readonly WorkStep[], declared: ReadonlySet<string>): void {
   const problems: FormulaError[] = [];
   for (const s of steps) {
-    const fields: Array<[string, string | undefined]> = [
+    const fields: Array<[string, string | undefined]> = s.rendered ? [] : [
       ['title', s.title], ['description', s.description], ['acceptance', s.acceptance], ['run', s.run], ['gate', s.gate?.id],
       ...s.conditions.map((c): [string, string] => ['condition', c]),
     ];
@@ -409,11 +582,108 @@ function render(k: KeptStep, values: Readonly<Record<string, string>>): Resolved
     out.gate = { type: s.gate.type };
     if (s.gate.timeout !== undefined) out.gate.timeout = s.gate.timeout;
     if (s.gate.id !== undefined) out.gate.id = substituteVars(s.gate.id, values);
+    if (s.gate.condition !== undefined) out.gate.condition = s.gate.condition;
   }
   if (s.run !== undefined) out.run = renderRun(s.run);
   if (s.agent !== undefined) out.agent = s.agent;
+  if (s.children) out.children = s.children;
+  if (s.parent !== undefined) out.parent = s.parent;
   if (s.timeout !== undefined) out.timeout = s.timeout;
   if (s.retries !== undefined) out.retries = s.retries;
   if (k.undecided.length > 0) out.condition = k.undecided.join(' && ');
   return out;
+}
+
+/**
+ * `compose.aspects`: each named aspect formula's `[[advice]]`, applied as the original applies
+ * it, to the steps there were before (never to steps advice inserted): for a step matching an
+ * advice target, `before` steps are inserted ahead of it (chained; the step needs the last one),
+ * `after` steps behind it (the first needs the step, each next one the previous). The step's
+ * dependents keep needing the step itself.
+ */
+function applyAspects(steps: WorkStep[], f: MergedFormula, docs: DocCache): WorkStep[] {
+  let out = steps;
+  for (const ref of f.composeAspects) {
+    const at = { file: ref.file, line: ref.line, field: 'compose.aspects' };
+    const aspect = docs.get(ref.name, at);
+    if (aspect.type !== 'aspect') {
+      throw new FormulaError(`"${ref.name}" is a ${aspect.type} formula; compose.aspects names aspect formulas (type = "aspect" with [[advice]])`, at,
+        { hint: 'name an aspect formula such as "security-audit"' });
+    }
+    out = applyAdvice(out, aspect.advice);
+  }
+  return out;
+}
+
+/** The original's step-id globs: exact, `*`, `prefix.*`, `*.suffix`, and `*` / `?` anywhere. */
+function matchGlob(pattern: string, id: string): boolean {
+  if (pattern === '*' || pattern === id) return true;
+  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]')}$`);
+  return re.test(id) || (pattern.startsWith('*.') && id.endsWith(pattern.slice(1))) || (pattern.endsWith('.*') && id.startsWith(pattern.slice(0, -1)));
+}
+
+function applyAdvice(steps: WorkStep[], advice: readonly AdviceDoc[]): WorkStep[] {
+  const out: WorkStep[] = [];
+  const byId = new Map(steps.map((s) => [s.id, s]));
+  for (const step of steps) {
+    const rules = advice.filter((a) => matchGlob(a.target, step.id));
+    if (rules.length === 0) {
+      out.push(step);
+      continue;
+    }
+    const make = (a: AdviceStepDoc): WorkStep => {
+      const fill = (t: string) => t.replaceAll('{step.id}', step.id).replaceAll('{step.title}', step.title);
+      const id = fill(a.id);
+      const w: WorkStep = {
+        id, title: a.title ? fill(a.title) : id, needs: [], conditions: [...step.conditions], chain: step.chain, at: a, needsKey: 'needs',
+        agent: step.agent, parent: step.parent,
+      };
+      if (a.description !== undefined) w.description = fill(a.description);
+      if (step.parent) byId.get(step.parent)?.children?.push(id);
+      return w;
+    };
+    const before = rules.flatMap((r) => r.before.map(make));
+    const after = rules.flatMap((r) => r.after.map(make));
+    before.forEach((b, i) => {
+      if (i > 0) b.needs = [before[i - 1]!.id];
+    });
+    after.forEach((a, i) => {
+      a.needs = [i === 0 ? step.id : after[i - 1]!.id];
+    });
+    if (before.length) step.needs = [...new Set([...step.needs, before[before.length - 1]!.id])];
+    out.push(...before, step, ...after);
+  }
+  return out;
+}
+
+/**
+ * Groups, as the original's parent-child beads behave: a child is held while its group is
+ * (so it needs what the group needs), and the group is done when its children are (so it
+ * needs them). Runs after conditions, so skipped children are not waited for.
+ */
+function joinGroups(kept: KeptStep[]): KeptStep[] {
+  const byId = new Map(kept.map((k) => [k.id, k]));
+  const own = new Map(kept.map((k) => [k.id, [...k.needs]]));
+  const inherited = (id: string | undefined): string[] => {
+    if (id === undefined) return [];
+    const g = byId.get(id);
+    return g ? [...own.get(id)!, ...inherited(g.step.parent)] : [];
+  };
+  for (const k of kept) {
+    if (k.step.parent !== undefined) k.needs = [...new Set([...k.needs, ...inherited(k.step.parent)])];
+  }
+  for (const k of kept) {
+    if (k.step.children) {
+      const kids = k.step.children.filter((c) => byId.has(c));
+      k.step.children = kids;
+      k.needs = [...new Set([...k.needs, ...kids])];
+    }
+  }
+  const cycle = findCycle(kept);
+  if (cycle) {
+    const first = byId.get(cycle[0]!)!.step;
+    throw new FormulaError(`dependency cycle through a group: ${describeCycle(cycle)}`, where(first, first.needsKey),
+      { hint: 'a group waits for its children and they wait for what the group needs; a child must not need a step that needs its group' });
+  }
+  return kept;
 }

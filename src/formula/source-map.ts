@@ -11,9 +11,16 @@ export type KeyPath = ReadonlyArray<string | number>;
 
 export class SourceMap {
   private readonly lines = new Map<string, number>();
+  private readonly text: string[];
 
   constructor(source: string) {
+    this.text = source.split(/\r?\n/);
     this.scan(source);
+  }
+
+  /** The text of a 1-based line ('' past the end). */
+  textOf(line: number): string {
+    return this.text[line - 1] ?? '';
   }
 
   /** Line of the most specific known prefix of `path` (1 when nothing matches). */

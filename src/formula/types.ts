@@ -3,8 +3,12 @@
 export const FORMULA_TYPES = ['workflow', 'convoy', 'expansion', 'aspect'] as const;
 export type FormulaType = (typeof FORMULA_TYPES)[number];
 
-export const GATE_TYPES = ['human', 'timer', 'bead'] as const;
+/** `conditional` (the original's): waits, like `human`, until someone approves it; its condition says what to check. */
+export const GATE_TYPES = ['human', 'timer', 'bead', 'conditional'] as const;
 export type GateType = (typeof GATE_TYPES)[number];
+
+/** A step's `type`, as the original accepts it (its bead's issue type; `parallel` for a group). */
+export const STEP_TYPES = ['task', 'bug', 'feature', 'epic', 'chore', 'parallel'] as const;
 
 export interface VarSpec {
   name: string;
@@ -21,6 +25,8 @@ export interface GateSpec {
   timeout?: string;
   /** For `bead` gates: the bead whose close opens the gate. */
   id?: string;
+  /** For `conditional` gates: what the approver checks before approving. */
+  condition?: string;
 }
 
 /** A step after resolution: extends, expansions and conditions applied, vars rendered. */
@@ -36,6 +42,10 @@ export interface ResolvedStep {
   /** Duration string such as "30m". */
   timeout?: string;
   retries?: number;
+  /** A group (a step with `[[steps.children]]`): its children. It is done when they all are. */
+  children?: string[];
+  /** A child step: the group it belongs to. */
+  parent?: string;
   /**
    * Only in previews (`bd formula show` without all vars): the condition that could not be
    * decided yet. A formula resolved to run never has it: skipped steps are gone.

@@ -19,10 +19,17 @@ export function varEnv(vars: Readonly<Record<string, string>>): Record<string, s
   return env;
 }
 
-/** Names of the vars `{{name}}` used in a text, in order of first use. */
+/**
+ * Words of Handlebars-style blocks the original's formulas write in their instructions
+ * (`{{#if x}}…{{else}}…{{/if}}`, `{{#each xs}}{{this}}{{/each}}`, Go's `{{end}}`): text for the
+ * agent, never vars.
+ */
+export const TEMPLATE_WORDS: ReadonlySet<string> = new Set(['else', 'end', 'this']);
+
+/** Names of the vars `{{name}}` used in a text, in order of first use (template words are not vars). */
 export function varsUsedIn(text: string | undefined): string[] {
   if (!text) return [];
-  return [...new Set([...text.matchAll(PLACEHOLDER)].map((m) => m[1]!))];
+  return [...new Set([...text.matchAll(PLACEHOLDER)].map((m) => m[1]!).filter((n) => !TEMPLATE_WORDS.has(n)))];
 }
 
 /** Replace `{{name}}` by its value; names without a value are left as written. */

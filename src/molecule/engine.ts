@@ -1,5 +1,5 @@
 import type { Client } from '@temporalio/client';
-import { WorkflowNotFoundError } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
 import { GtError } from '../errors.js';
 import { workflowUiLink, type EngineConfig } from '../temporal/config.js';
 import { GtBead, GtFormula, GtKind, GtStatus } from '../temporal/search-attributes.js';
@@ -11,6 +11,17 @@ import { APPROVE_GATE_UPDATE, MOLECULE_QUERY, type GateApproval, type GateReceip
 
 export async function startMolecule(client: Client, config: EngineConfig, input: MoleculeInput): Promise<void> {
   const vars = Object.entries(input.formula.vars).map(([k, v]) => `${k}=${v}`).join(' ');
+  try {
+    await startRun(client, config, input, vars);
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) {
+      throw new GtError(`molecule ${input.molecule} already has a run in the engine`, { hint: `follow it with: bd mol watch ${input.molecule}` });
+    }
+    throw err;
+  }
+}
+
+async function startRun(client: Client, config: EngineConfig, input: MoleculeInput, vars: string): Promise<void> {
   await client.workflow.start('moleculeWorkflow', {
     workflowId: input.molecule,
     taskQueue: config.taskQueue,

@@ -28,13 +28,27 @@ export function renderMolecule(state: MoleculeState, link?: string): string {
     lines.push(
       `${MARK[s.status]} ${s.id.padEnd(idWidth)}  ${s.bead.padEnd(beadWidth)}  ${s.status.padEnd(9)}  ${elapsed(s.startedAt, s.endedAt).padStart(6)}  ${firstLine(detail ?? '')}`,
     );
+    if (s.status === 'failed') for (const l of tailLines(s.reason)) lines.push(`    │ ${l}`);
   }
+  const failed = state.steps.find((s) => s.status === 'failed' && (s.kind === 'run' || s.kind === 'agent'));
+  if (failed) lines.push('', `Whole output of a step: bd mol logs ${state.molecule} ${failed.id}`);
   return lines.join('\n') + '\n';
 }
 
+/** How many of a failure's last output lines are shown under it. */
+export const FAILURE_TAIL_LINES = 10;
+
+/** A failure's lines after its first (the command's last output lines), at most FAILURE_TAIL_LINES. */
+function tailLines(reason: string | undefined): string[] {
+  if (!reason) return [];
+  const rest = reason.trimEnd().split('\n').slice(1);
+  return rest.slice(-FAILURE_TAIL_LINES).map((l) => (l.length > 160 ? `${l.slice(0, 157)}...` : l));
+}
+
+/** The first line, at most 100 characters; a long one keeps its end too (where "exited with code N" is). */
 function firstLine(text: string): string {
   const line = text.split('\n')[0] ?? '';
-  return line.length > 100 ? line.slice(0, 97) + '...' : line;
+  return line.length > 100 ? `${line.slice(0, 60)}…${line.slice(-39)}` : line;
 }
 
 /** One line per change, for `bd cook` when output is not a terminal. */
@@ -44,6 +58,7 @@ export function describeTransitions(before: MoleculeState | undefined, after: Mo
   for (const s of after.steps) {
     if (old.get(s.id) !== s.status && s.status !== 'pending') {
       out.push(`${s.id}: ${s.status}${s.status === 'failed' || s.status === 'not-run' ? ` (${firstLine(s.reason ?? '')})` : ''}`);
+      if (s.status === 'failed') for (const l of tailLines(s.reason)) out.push(`  │ ${l}`);
     }
   }
   return out;

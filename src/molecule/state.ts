@@ -2,13 +2,15 @@
 import type { ResolvedFormula } from '../formula/types.js';
 
 export type StepStatus = 'pending' | 'running' | 'waiting' | 'succeeded' | 'failed' | 'not-run' | 'cancelled';
-export type RunStatus = 'running' | 'succeeded' | 'failed' | 'cancelled';
+/** `poured`: in the ledger only, no run started and no step begun (seen from the ledger, never from a run). */
+export type RunStatus = 'poured' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 
 export interface StepState {
   id: string;
   title: string;
   bead: string;
-  kind: 'run' | 'agent' | 'gate';
+  /** `group`: a step with children, done when they all are. */
+  kind: 'run' | 'agent' | 'gate' | 'group';
   needs: string[];
   status: StepStatus;
   attempts?: number;
@@ -45,6 +47,8 @@ export interface MoleculeInput {
   heartbeatTimeout: string;
   /** Agent name to use for agent steps with no `agent` of their own. */
   defaultAgent?: string;
+  /** Steps whose beads were already closed (by hand, as agents do in the original) when the run started. */
+  done?: string[];
 }
 
 export interface GateApproval {

@@ -6,7 +6,7 @@ import { PROJECT_ROOT } from '../temporal/binary.js';
 import { findTownRoot, readRigs, rigPaths, townPaths } from './layout.js';
 import {
   closest, FORMULA_NAME, FormulaError, mergeFormula, parseFormula, problemsOf, renderDag, resolveFormula,
-  type DagFormat, type FormulaDoc, type FormulaLoader, type FormulaLocation, type FormulaType, type ResolvedFormula,
+  type DagFormat, type FormulaDoc, type FormulaLoader, type FormulaLocation, type FormulaNote, type FormulaType, type ResolvedFormula,
 } from '../formula/index.js';
 
 /**
@@ -253,6 +253,8 @@ export interface LintResult {
   problems: FormulaError[];
   /** Step count of the resolved DAG when it resolves. */
   steps?: number;
+  /** Keys the original uses that do nothing here, with why (not problems). */
+  notes: FormulaNote[];
 }
 
 /**
@@ -264,7 +266,7 @@ export function lintFormula(fileOrName: string, cwd: string): LintResult {
     ? { name: formulaNameOfFile(resolve(cwd, fileOrName)), path: resolve(cwd, fileOrName), origin: 'file' }
     : findFormula(fileOrName, cwd);
   if (!isFile(found.path)) throw new GtError(`no formula file ${found.path}`, { hint: 'check the path' });
-  const result: LintResult = { file: found.path, ok: false, problems: [] };
+  const result: LintResult = { file: found.path, ok: false, problems: [], notes: [] };
   try {
     const doc = parseFormula(readSource(found.path), found.path);
     result.name = doc.name;
@@ -272,13 +274,14 @@ export function lintFormula(fileOrName: string, cwd: string): LintResult {
       result.problems.push(new FormulaError(`the file is named "${basename(found.path)}" but declares formula = "${doc.name}"; it is found by its file name`,
         { file: found.path, line: doc.lines.formula, field: 'formula' }, { hint: `rename the file to ${doc.name}.formula.toml or set formula = "${found.name}"` }));
     }
-    const resolved = resolveFormula(doc, { load: formulaLoader(cwd, found.origin === 'file' ? found.path : undefined), strict: false });
+    const resolved = resolveFormula(doc, { load: formulaLoader(cwd, found.origin === 'file' ? found.path : undefined), strict: false, notes: result.notes });
     result.steps = resolved.steps.length;
   } catch (err) {
     const problems = problemsOf(err);
     if (problems.length === 0) throw err;
     result.problems.push(...problems);
   }
+  result.notes.sort((a, b) => (a.file === b.file ? a.line - b.line : a.file === found.path ? -1 : b.file === found.path ? 1 : a.file.localeCompare(b.file)));
   result.ok = result.problems.length === 0;
   return result;
 }

@@ -31,6 +31,9 @@ const TERMINAL = new Set(['succeeded', 'failed', 'not-run', 'cancelled']);
 
 export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeState> {
   const { formula } = input;
+  // Runs started after groups, conditional gates and `bd mol run` of a worked molecule were
+  // added; older histories replay without them.
+  const v2 = wf.patched('molecule-groups-conditional-gates-done-steps');
   // Regular (not local) activities: their results are in the history, so a query or a new
   // worker replaying the run never depends on a local activity that was still in flight.
   const ledger = wf.proxyActivities<Activities>({
@@ -48,11 +51,20 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
       id: s.id,
       title: s.title,
       bead: input.stepBeads[s.id],
-      kind: s.gate ? 'gate' : s.run !== undefined ? 'run' : 'agent',
+      kind: s.gate ? 'gate' : s.run !== undefined ? 'run' : v2 && s.children ? 'group' : 'agent',
       needs: s.needs,
       status: 'pending',
     })),
   };
+  if (v2) {
+    for (const s of state.steps) {
+      if (input.done?.includes(s.id)) {
+        s.status = 'succeeded';
+        s.reason = 'closed before the run started';
+      }
+    }
+  }
+  const approvable = (type: string | undefined) => type === 'human' || (v2 && type === 'conditional');
   const steps = new Map<string, StepState>(state.steps.map((s) => [s.id, s]));
   const approvals = new Map<string, GateReceipt>();
   const changes: StepBeadChange[] = [];
@@ -76,7 +88,7 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
       validator: (approval) => {
         const step = steps.get(approval.step);
         if (!step) throw new Error(`molecule ${input.molecule} has no step "${approval.step}"`);
-        if (specs.get(step.id)?.gate?.type !== 'human') throw new Error(`step "${step.id}" is not a human gate`);
+        if (!approvable(specs.get(step.id)?.gate?.type)) throw new Error(`step "${step.id}" is not a human or conditional gate`);
         if (approvals.has(step.id)) throw new Error(`gate "${step.id}" is already approved`);
         if (step.status !== 'waiting' && step.status !== 'pending') {
           throw new Error(`gate "${step.id}" is ${step.status}; only a pending or waiting gate can be approved`);
@@ -111,7 +123,35 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
       await wf.sleep(gate.timeout ?? 0);
       return `timer of ${gate.timeout ?? '0s'} elapsed`;
     }
-    if (gate.type === 'human') {
+    if (approvable(gate.type) && v2) {
+      // Approved with `bd gate approve`, or opened the original's way: its bead closed by hand.
+      step.status = 'waiting';
+      step.waitingFor = `${gate.type === 'conditional' ? `condition "${gate.condition}", then ` : ''}approval: bd gate approve ${step.bead} (or bd close ${step.bead})`;
+      const watcher = new wf.CancellationScope();
+      const watch = wf.proxyActivities<Activities>({
+        startToCloseTimeout: '3650d',
+        heartbeatTimeout: input.heartbeatTimeout,
+        retry: { initialInterval: '1s', maximumInterval: '30s' },
+      });
+      let closedByHand = false;
+      const watching = watcher
+        .run(() => watch.waitForBeadClosed.executeWithOptions({ summary: `${spec.id}: approval or bd close ${step.bead}` }, [step.bead]))
+        .then(
+          () => {
+            closedByHand = true;
+          },
+          (err: unknown) => {
+            if (!wf.isCancellation(err)) throw err;
+          },
+        );
+      const opened = () => approvals.has(step.id) || closedByHand;
+      const inTime = gate.timeout ? await wf.condition(opened, gate.timeout) : (await wf.condition(opened), true);
+      watcher.cancel();
+      await watching;
+      if (!inTime) throw new Error(`no approval within ${gate.timeout}`);
+      return approvals.has(step.id) ? `approved by ${approvals.get(step.id)!.approver}` : 'its bead was closed by hand';
+    }
+    if (approvable(gate.type)) {
       step.status = 'waiting';
       step.waitingFor = `approval: bd gate approve ${step.bead}`;
       const approved = gate.timeout
@@ -155,7 +195,7 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
     if (spec.run !== undefined) {
       const result = await act.runStep.executeWithOptions({ summary }, [{ ...common, command: spec.run }]);
       step.attempts = result.attempt;
-      return `done (exit 0, attempt ${result.attempt})`;
+      return result.closedByHand ? 'its bead was closed by hand; the command did not run' : `done (exit 0, attempt ${result.attempt})`;
     }
     const result = await act.runAgentStep.executeWithOptions({ summary }, [
       {
@@ -175,7 +215,11 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
     step.startedAt = new Date().toISOString();
     record({ bead: step.bead, status: 'in_progress' });
     try {
-      const reason = spec.gate ? await runGate(spec, step) : await runWork(spec, step);
+      const reason = spec.gate
+        ? await runGate(spec, step)
+        : step.kind === 'group'
+          ? `its ${spec.children!.length} step${spec.children!.length === 1 ? '' : 's'} are done`
+          : await runWork(spec, step);
       step.status = 'succeeded';
       step.waitingFor = undefined;
       record({ bead: step.bead, status: 'closed', reason });

@@ -1,7 +1,8 @@
-import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { PROJECT, runCli, tempDir } from '../helpers/cli.js';
+import { referenceDir } from '../helpers/reference.js';
 
 /** A town made by `gt install`, and a HOME of its own so no user formulas leak in. */
 function setup() {
@@ -146,6 +147,47 @@ gate = { type = "robot" }
     expect(out.problems.map((p: { line: number; field: string }) => `${p.line} ${p.field}`)).toEqual(['6 steps[build].neds', '9 steps[build].id', '11 steps[build].gate.type']);
   });
 
+  it('refuses a typo in a key of the original (did-you-mean) and a Go template that does not parse (file, line, field)', () => {
+    const t = setup();
+    const typo = join(t.base, 'typo.formula.toml');
+    writeFileSync(typo, 'formula = "typo"\n[squash]\ntriger = "on_complete"\n[[steps]]\nid = "a"\ntitle = "A"\n[[steps.chidren]]\nid = "b"\ntitle = "B"\n');
+    let r = t.bd(['formula', 'lint', typo]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`error: ${typo}:3: squash.triger: unknown key "triger" in squash\nhint: did you mean "trigger"?`);
+    expect(r.stderr).toContain(`error: ${typo}:7: steps[a].chidren: unknown key "chidren" in step "a"\nhint: did you mean "children"?`);
+    r = t.bd(['cook', typo, '--dry-run']);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+
+    const tmpl = join(t.base, 'tmpl.formula.toml');
+    writeFileSync(tmpl, 'formula = "tmpl"\ntype = "convoy"\n[prompts]\nbase = """\nReview {{.leg.title}}\n{{if .focus}}\nFocus: {{.focus}}\n"""\n[[legs]]\nid = "a"\ntitle = "A"\n');
+    const ledger = join(t.root, '.beads', 'issues.jsonl');
+    const before = readFileSync(ledger, 'utf8');
+    for (const args of [['formula', 'lint', tmpl], ['cook', tmpl, '--dry-run'], ['cook', tmpl], ['mol', 'pour', tmpl]]) {
+      r = t.bd(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stdout).toBe('');
+      expect(r.stderr).toContain(`error: ${tmpl}:6: prompts.base: Go template does not parse: {{if .focus}} has no {{end}}`);
+    }
+    for (const args of [['cook', typo], ['mol', 'pour', typo]]) {
+      r = t.bd(args);
+      expect(r.code, args.join(' ')).toBe(1);
+      expect(r.stderr).toContain('did you mean "trigger"?');
+    }
+    expect(readFileSync(ledger, 'utf8')).toBe(before);
+  });
+
+  it('accepts the original\'s keys that do nothing here with a note saying why', () => {
+    const t = setup();
+    const file = join(t.base, 'notes.formula.toml');
+    writeFileSync(file, 'formula = "notes"\npour = true\n[[steps]]\nid = "a"\ntitle = "A"\ntype = "chore"\n');
+    const r = t.bd(['formula', 'lint', file]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`note: ${file}:2: pour: no effect here: the original makes step beads only when pour = true`);
+    expect(r.stdout).toContain(`note: ${file}:6: steps[a].type: no effect here: the original makes the step's bead a chore`);
+    expect(r.stdout).toContain(`ok: ${file} (notes, 1 step)`);
+  });
+
   it('reports a TOML syntax error with line and column, a missing name, needs on a missing step and a cycle', () => {
     const t = setup();
     const write = (name: string, text: string) => {
@@ -182,5 +224,33 @@ gate = { type = "robot" }
     expect(r.code).toBe(1);
     expect(r.stderr).toContain(`no formula file ${join(t.root, 'nope.formula.toml')}`);
     expect(t.bd(['formula', 'lint', 'nope']).stderr).toContain('no formula named "nope"; looked in:');
+  });
+});
+
+const ORIGINAL = referenceDir('gastown-formulas');
+if (!existsSync(ORIGINAL)) console.warn(`skipping the original's formulas: ${ORIGINAL} is absent (it sits beside the clone in CI)`);
+
+describe.skipIf(!existsSync(ORIGINAL))("the original's built-in formulas through the CLI", () => {
+  it('every valid one lints clean and `bd cook <file> --dry-run` resolves it; security-audit is refused', () => {
+    const t = setup();
+    const files = readdirSync(ORIGINAL).filter((f) => f.endsWith('.formula.toml')).sort();
+    expect(files).toHaveLength(47);
+    for (const file of files) {
+      const path = join(ORIGINAL, file);
+      const lint = t.bd(['formula', 'lint', path]);
+      const cook = t.bd(['cook', path, '--dry-run', '--json']);
+      if (file === 'security-audit.formula.toml') {
+        expect(lint.code).toBe(1);
+        expect(cook.code).toBe(1);
+        expect(cook.stderr).toContain('aspect formula "security-audit" has no [[aspects]], so it has nothing to run on its own');
+        continue;
+      }
+      expect(lint.stderr, file).toBe('');
+      expect(lint.code, file).toBe(0);
+      expect(lint.stdout, file).toMatch(/^ok: /m);
+      expect(cook.stderr, file).toBe('');
+      expect(cook.code, file).toBe(0);
+      expect((JSON.parse(cook.stdout) as { steps: unknown[] }).steps.length, file).toBeGreaterThan(0);
+    }
   });
 });

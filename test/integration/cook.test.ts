@@ -391,6 +391,164 @@ run = "echo after > after.txt"
     }
   });
 
+  it('a failed step says why: its last output lines in cook, mol show and mol watch; mol logs prints it whole', () => {
+    const t = town();
+    const lines = Array.from({ length: 30 }, (_, i) => `line-${i + 1}`).join(' ');
+    t.writeFormula('noisy', `
+formula = "noisy"
+[[steps]]
+id = "ok"
+title = "Fine"
+run = "echo fine"
+[[steps]]
+id = "boom"
+title = "Fails loudly"
+needs = ["ok"]
+run = "for l in ${lines}; do echo $l >&2; done; no-such-command-here"
+`);
+    const r = t.bd(['cook', 'noisy']);
+    expect(r.code).toBe(1);
+    // The reason's first line, then the last output lines under it (not cut at the first newline).
+    expect(r.stdout).toMatch(/ {2}boom: failed \(`for l in line-1 [^\n]*…[^\n]* exited with code 127:\)\n( {4}│ [^\n]*\n){10}\S/);
+    expect(r.stdout).toContain('    │ line-30\n');
+    expect(r.stdout).toMatch(/ {4}│ .*no-such-command-here.*not found/);
+    expect(r.stdout).not.toContain('line-21\n');
+    const molecule = r.stdout.match(/^(\S+): failed$/m)![1]!;
+
+    expect(r.stdout).toContain(`${molecule}: failed\nWhole output of a step: bd mol logs ${molecule} boom\n`);
+    const shown = t.bd(['mol', 'show', molecule]);
+    expect(shown.stdout).toMatch(/✗ boom .* failed .*….* exited with code 127:\n( {4}│ [^\n]*\n){10}\n/);
+    expect(shown.stdout).toContain('    │ line-30\n');
+    expect(shown.stdout).toContain(`Whole output of a step: bd mol logs ${molecule} boom`);
+    const watched = t.bd(['mol', 'watch', molecule]);
+    expect(watched.code).toBe(1);
+    expect(watched.stdout).toMatch(/ {2}boom: failed \(.*exited with code 127:\)\n( {4}│ [^\n]*\n){10}/);
+    expect(watched.stdout).toContain('    │ line-30\n');
+
+    const logs = t.bd(['mol', 'logs', molecule, 'boom']);
+    expect(logs.stderr).toBe('');
+    expect(logs.code).toBe(0);
+    expect(logs.stdout.split('\n').slice(0, 30)).toEqual(Array.from({ length: 30 }, (_, i) => `line-${i + 1}`));
+    expect(logs.stdout).toMatch(/no-such-command-here.*not found/);
+    const all = t.bd(['mol', 'logs', molecule]);
+    expect(all.stdout).toMatch(/^==> ok \(\S+\) <==\nfine\n\n==> boom \(\S+\) <==\nline-1\n/);
+
+    const before = readFileSync(join(t.root, '.beads', 'issues.jsonl'), 'utf8');
+    const bad = t.bd(['mol', 'logs', molecule, 'bom']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/has no step "bom"[\s\S]*did you mean "boom"\?/);
+    expect(readFileSync(join(t.root, '.beads', 'issues.jsonl'), 'utf8')).toBe(before);
+  });
+
+  it('a poured molecule shows as poured, and `bd mol run` drives it to done; steps closed by hand count', async () => {
+    const t = town();
+    t.writeFormula('diamond', DIAMOND);
+    const poured = t.bdJson<{ molecule: string; stepBeads: Record<string, string> }>(['mol', 'pour', 'diamond', '--var', 'name=x', '--json']);
+    const shown = t.bd(['mol', 'show', poured.molecule]);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout.split('\n')[0]).toMatch(new RegExp(`^${poured.molecule}  diamond  POURED`));
+    expect(shown.stdout).not.toContain('RUNNING');
+    expect(t.bdJson<{ id: string; run: string }[]>(['mol', 'list']).find((m) => m.id === poured.molecule)!.run).toBe('poured');
+
+    // An agent works the first step by hand, as in the original: it is not run again.
+    expect(t.bd(['close', poured.stepBeads.a!, '-r', 'done by hand']).code).toBe(0);
+    const r = t.bd(['mol', 'run', poured.molecule]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`${poured.molecule}: succeeded`);
+    const lines = readFileSync(join(t.root, 'log.txt'), 'utf8').trim().split('\n');
+    expect(lines.sort()).toEqual(['b', 'c', 'd']);
+    expect(t.bdJson<Bead[]>(['show', poured.molecule])[0]!.status).toBe('closed');
+    const state = t.bdJson<{ status: string; steps: { id: string; status: string }[] }>(['mol', 'show', poured.molecule]);
+    expect(state.status).toBe('succeeded');
+    expect(state.steps.every((s) => s.status === 'succeeded')).toBe(true);
+    await replayNow(poured.molecule, 'molecule-run-poured');
+
+    const before = readFileSync(join(t.root, '.beads', 'issues.jsonl'), 'utf8');
+    const again = t.bd(['mol', 'run', poured.molecule]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already done/);
+    const notMol = t.bd(['mol', 'run', poured.stepBeads.a!]);
+    expect(notMol.code).not.toBe(0);
+    expect(notMol.stderr).toMatch(/not a molecule/);
+    expect(readFileSync(join(t.root, '.beads', 'issues.jsonl'), 'utf8')).toBe(before);
+
+    // A molecule that is running already is not started twice.
+    t.writeFormula('slow', 'formula = "slow"\n[[steps]]\nid = "wait"\ntitle = "Wait"\nrun = "sleep 60"\n');
+    const slow = t.bdJson<{ molecule: string }>(['mol', 'pour', 'slow', '--json']).molecule;
+    expect(t.bd(['mol', 'run', slow, '--detach']).code).toBe(0);
+    const twice = t.bd(['mol', 'run', slow]);
+    expect(twice.code).toBe(1);
+    expect(twice.stderr).toContain(`molecule ${slow} already has a run in the engine`);
+    expect(t.bd(['mol', 'cancel', slow]).code).toBe(0);
+  });
+
+  it('runs the original\'s shapes: a group is done when its children are; a conditional gate waits for approval', async () => {
+    const t = town();
+    t.writeFormula('boot', `
+formula = "boot"
+[[steps]]
+id = "prep"
+title = "Prep"
+run = "echo prep >> log.txt"
+[[steps]]
+id = "fan"
+title = "Fan out"
+needs = ["prep"]
+type = "parallel"
+[[steps.children]]
+id = "left"
+title = "Left"
+run = "echo left >> log.txt"
+[[steps.children]]
+id = "right"
+title = "Right"
+run = "echo right >> log.txt"
+[[steps]]
+id = "check"
+title = "Check"
+needs = ["fan"]
+run = "echo check >> log.txt"
+gate = { type = "conditional", condition = "both sides up" }
+[[steps]]
+id = "final"
+title = "Final"
+needs = ["check"]
+run = "echo final >> log.txt"
+gate = { type = "conditional", condition = "all good" }
+`);
+    const started = t.bd(['cook', 'boot', '--detach']);
+    expect(started.stderr).toBe('');
+    const molecule = started.stdout.trim();
+    const gate = await waitFor(() => {
+      const s = t.bdJson<{ steps: { id: string; bead: string; status: string; waitingFor?: string }[] }>(['mol', 'show', molecule]);
+      const fan = s.steps.find((x) => x.id === 'fan')!;
+      const g = s.steps.find((x) => x.id === 'gate-check')!;
+      return fan.status === 'succeeded' && g.status === 'waiting' ? g : undefined;
+    }, 60_000, 'the group to finish and the gate to wait');
+    expect(gate.waitingFor).toBe(`condition "both sides up", then approval: bd gate approve ${gate.bead} (or bd close ${gate.bead})`);
+    const lines = readFileSync(join(t.root, 'log.txt'), 'utf8').trim().split('\n');
+    expect(lines[0]).toBe('prep');
+    expect(lines.slice(1).sort()).toEqual(['left', 'right']);
+    expect(t.bd(['gate', 'approve', gate.bead]).code).toBe(0);
+    // The original's way: close the gate's bead (and a step's) by hand; the run takes them as done.
+    const beads = t.bdJson<{ steps: { id: string; bead: string }[] }>(['mol', 'show', molecule]).steps;
+    const beadOf = (id: string) => beads.find((x) => x.id === id)!.bead;
+    expect(t.bd(['close', beadOf('final'), '-r', 'done by hand', '--force']).code).toBe(0);
+    expect(t.bd(['close', beadOf('gate-final'), '-r', 'all good']).code).toBe(0);
+    const watched = t.bd(['mol', 'watch', molecule, '--json']);
+    expect(watched.code).toBe(0);
+    const final = JSON.parse(watched.stdout) as { steps: { id: string; kind: string; status: string }[] };
+    expect(final.steps.find((s) => s.id === 'fan')).toMatchObject({ kind: 'group', status: 'succeeded' });
+    expect(final.steps.find((s) => s.id === 'check')).toMatchObject({ kind: 'run', status: 'succeeded' });
+    expect(final.steps.find((s) => s.id === 'gate-final')).toMatchObject({ kind: 'gate', status: 'succeeded' });
+    expect(final.steps.find((s) => s.id === 'final')).toMatchObject({ kind: 'run', status: 'succeeded' });
+    expect(readFileSync(join(t.root, 'log.txt'), 'utf8').trim().split('\n').pop()).toBe('check');
+    const closedByHand = t.bdJson<Bead[]>(['show', beadOf('final')])[0]!;
+    expect(closedByHand.close_reason).toBe('done by hand');
+    await replayNow(molecule, 'molecule-group-conditional');
+  });
+
   it('refuses bad input before anything runs or is poured', () => {
     const t = town();
     t.writeFormula('diamond', DIAMOND);

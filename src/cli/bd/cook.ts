@@ -42,7 +42,10 @@ async function cook(name: string, opts: CookOptions): Promise<void> {
   const cwd = resolve(opts.cwd ?? process.cwd());
   const maxParallel = positiveInt(opts.maxParallel ?? '16');
   const { loadResolvedFormula, renderDag } = await import('../../town/formulas.js');
-  const formula = loadResolvedFormula(name, { cwd, vars });
+  // A dry run without --var previews the formula as written (as the original's compile-time
+  // cook does): required vars may be missing and conditions on them stay undecided. With --var
+  // it is checked as a run would be.
+  const formula = loadResolvedFormula(name, { cwd, vars, strict: !opts.dryRun || Object.keys(vars).length > 0 });
   if (opts.dryRun) {
     const format = opts.json ? 'json' : (opts.format ?? 'text');
     if (!['text', 'json', 'mermaid'].includes(format)) throw usageError(`--format must be text, json or mermaid, not "${format}"`);
@@ -54,33 +57,53 @@ async function cook(name: string, opts: CookOptions): Promise<void> {
   const { requireLedgerDirForCwd } = await import('../../town/routes.js');
   const ledgerDir = requireLedgerDirForCwd(cwd);
   const { pourMolecule, markRunNotStarted } = await import('../../molecule/pour.js');
+  await startAndFollow(root, () => {
+    const poured = pourMolecule(ledgerDir, formula, { cwd });
+    return { ...poured, ledgerDir, cwd, formula, done: [], onRefused: (why: string) => markRunNotStarted(ledgerDir, poured.molecule, why) };
+  }, { ...opts, maxParallel });
+}
+
+interface RunTarget {
+  molecule: string;
+  ledgerDir: string;
+  cwd: string;
+  formula: import('../../formula/types.js').ResolvedFormula;
+  stepBeads: Record<string, string>;
+  done: string[];
+  /** Called when the engine refuses to start the run. */
+  onRefused?: (why: string) => void;
+}
+
+/** Start the molecule workflow for a poured molecule, then follow it (or print its id with --detach). */
+async function startAndFollow(root: string, target: () => RunTarget, opts: { detach?: boolean; json?: boolean; maxParallel: number }): Promise<void> {
   const { withEngine, startMolecule, watchMolecule } = await import('../../molecule/engine.js');
   const { workflowUiLink } = await import('../../temporal/config.js');
   const { readTownSettings } = await import('../../town/settings.js');
   const heartbeatTimeout = readTownSettings(root).thresholds?.heartbeat_timeout ?? '30s';
   const final = await withEngine(root, async (client, config) => {
-    const poured = pourMolecule(ledgerDir, formula, { cwd });
+    const t = target();
     try {
       await startMolecule(client, config, {
-        molecule: poured.molecule,
-        ledgerDir,
-        cwd,
-        formula,
-        stepBeads: poured.stepBeads,
-        maxParallel,
+        molecule: t.molecule,
+        ledgerDir: t.ledgerDir,
+        cwd: t.cwd,
+        formula: t.formula,
+        stepBeads: t.stepBeads,
+        maxParallel: opts.maxParallel,
         heartbeatTimeout,
+        ...(t.done.length ? { done: t.done } : {}),
       });
     } catch (err) {
-      markRunNotStarted(ledgerDir, poured.molecule, (err as Error).message);
+      t.onRefused?.((err as Error).message);
       throw err;
     }
-    const link = workflowUiLink(config, poured.molecule);
+    const link = workflowUiLink(config, t.molecule);
     if (opts.detach) {
-      if (opts.json) printJson({ molecule: poured.molecule, steps: poured.stepBeads, ui: link });
-      else process.stdout.write(`${poured.molecule}\n`);
+      if (opts.json) printJson({ molecule: t.molecule, steps: t.stepBeads, ui: link });
+      else process.stdout.write(`${t.molecule}\n`);
       return undefined;
     }
-    return watchMolecule(client, config, poured.molecule, { tty: Boolean(process.stdout.isTTY) && !opts.json, quiet: opts.json });
+    return watchMolecule(client, config, t.molecule, { tty: Boolean(process.stdout.isTTY) && !opts.json, quiet: opts.json });
   }, { start: true });
   if (!final) return;
   finishRun(final, opts.json);
@@ -88,7 +111,11 @@ async function cook(name: string, opts: CookOptions): Promise<void> {
 
 function finishRun(final: import('../../molecule/state.js').MoleculeState, json?: boolean): void {
   if (json) printJson(final);
-  else if (final.status !== 'running') process.stdout.write(`${final.molecule}: ${final.status}\n`);
+  else if (final.status !== 'running') {
+    process.stdout.write(`${final.molecule}: ${final.status}\n`);
+    const failed = final.steps.find((s) => s.status === 'failed' && (s.kind === 'run' || s.kind === 'agent'));
+    if (failed) process.stdout.write(`Whole output of a step: bd mol logs ${final.molecule} ${failed.id}\n`);
+  }
   if (final.status !== 'succeeded') process.exitCode = final.status === 'running' ? 130 : 1;
 }
 
@@ -124,6 +151,33 @@ export function registerCookCommands(program: Command): void {
         process.stdout.write(`Poured ${formula.name} as ${poured.molecule}\n`);
         for (const [step, bead] of Object.entries(poured.stepBeads)) process.stdout.write(`  ${bead}  ${step}\n`);
       }
+    }));
+
+  mol
+    .command('run <molecule>')
+    .description('run a poured molecule as a durable workflow (steps already closed by hand count as done)')
+    .option('--detach', 'print the molecule id and return at once; the run goes on')
+    .option('--max-parallel <n>', 'most steps running at once', '16')
+    .option('--cwd <dir>', 'folder the steps run in (default: where it was poured)')
+    .option('--json', 'print JSON')
+    .action(action(async (id: string, opts: { detach?: boolean; maxParallel?: string; cwd?: string; json?: boolean }) => {
+      const maxParallel = positiveInt(opts.maxParallel ?? '16');
+      const { requireTownRoot } = await import('../../town/layout.js');
+      const root = requireTownRoot();
+      const { pouredRun } = await import('../../molecule/pour.js');
+      const run = pouredRun(process.cwd(), id);
+      const cwd = resolve(opts.cwd ?? run.cwd ?? process.cwd());
+      await startAndFollow(root, () => ({ ...run, cwd }), { detach: opts.detach, json: opts.json, maxParallel });
+    }));
+
+  mol
+    .command('logs <molecule> [step]')
+    .description("print a step's whole output (every step's, without a step)")
+    .action(action(async (id: string, step: string | undefined) => {
+      const { requireTownRoot } = await import('../../town/layout.js');
+      const root = requireTownRoot();
+      const { moleculeLogs } = await import('../../molecule/logs.js');
+      process.stdout.write(moleculeLogs(root, process.cwd(), id, step));
     }));
 
   mol

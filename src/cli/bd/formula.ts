@@ -49,6 +49,7 @@ export function registerFormulaCommands(program: Command): void {
       if (opts.json) {
         printJson({ ...result, problems: result.problems.map((p) => p.toJSON()) });
       } else if (result.ok) {
+        for (const n of result.notes) process.stdout.write(`note: ${n.file}:${n.line}: ${n.field}: ${n.message}\n`);
         process.stdout.write(`ok: ${result.file} (${result.name}, ${result.steps} step${result.steps === 1 ? '' : 's'})\n`);
       } else {
         for (const p of result.problems) {

@@ -149,7 +149,7 @@ retries = -1
     expect((err as Error).message).toMatch(/^3 problems:/);
   });
 
-  it('checks var specs: names, enum/pattern against the default, bad regex, required with default', () => {
+  it('checks var specs: names, enum/pattern against the default, bad regex; required with a default is a note', () => {
     const found = problems(`formula = "x"
 [vars]
 ok = "fine"
@@ -173,9 +173,14 @@ id = "a"
 title = "A"
 `);
     expect(found.map((p) => `${p.line} ${p.field}`)).toEqual([
-      '6 vars.mode.default', '9 vars.num.default', '11 vars.re.pattern', '14 vars.both.default', '15 vars.bad-name', '18 vars.flag.required',
+      '6 vars.mode.default', '9 vars.num.default', '11 vars.re.pattern', '15 vars.bad-name', '18 vars.flag.required',
     ]);
     expect(found[0]!.problem).toBe('default "c" is not one of the allowed values: a, b');
+    // As in the original's own formulas: the default is used, so `required` does nothing.
+    const doc = parseFormula('formula = "x"\n[vars.both]\nrequired = true\ndefault = "x"\n[[steps]]\nid = "a"\ntitle = "A"\n', 'x.formula.toml');
+    expect(doc.vars[0]).toMatchObject({ name: 'both', required: false, default: 'x' });
+    expect(doc.notes).toEqual([{ file: 'x.formula.toml', line: 3, field: 'vars.both.required',
+      message: 'var "both" is required but has a default: the default is used when it is not given, as in the original, so required has no effect' }]);
   });
 
   it('reads the vars shorthand `name = "default"`', () => {

@@ -169,9 +169,9 @@ needs = ["implement"]
     expect(shape(f)).toEqual(shape(resolve(work('expand = "rule-of-three"'), { 'rule-of-three': ruleOfThree })));
   });
 
-  it('makes dependents need every last step of a template that ends in several', () => {
+  it('makes dependents need the last template step as written, as the original does, when a template ends in several', () => {
     const fork = 'formula = "fork"\ntype = "expansion"\n[[template]]\nid = "{target}.a"\ntitle = "A"\n[[template]]\nid = "{target}.b"\ntitle = "B"\n';
-    expect(shape(resolve(work('expand = "fork"'), { fork }))).toEqual(['design<', 'spike<', 'implement.a<design,spike', 'implement.b<design,spike', 'review<implement.a,implement.b']);
+    expect(shape(resolve(work('expand = "fork"'), { fork }))).toEqual(['design<', 'spike<', 'implement.a<design,spike', 'implement.b<design,spike', 'review<implement.b']);
   });
 
   it('refuses a compose target that is no step, and expanding with a formula that is not an expansion', () => {
@@ -389,5 +389,84 @@ run = "printf '%s|' '<{{v}}>'"
     expect(outputs).toEqual([`${evil}|`, `<${evil}>|`, `<${evil}>|`]);
     expect(readdirSync(dir)).toEqual([]);
     expect(existsSync(join(dir, 'pwned'))).toBe(false);
+  });
+});
+
+describe("resolveFormula: the original's groups, gates, aspects, presets and agents", () => {
+  const group = `formula = "g"
+[[steps]]
+id = "prep"
+title = "Prep"
+[[steps]]
+id = "fan"
+title = "Fan out"
+needs = ["prep"]
+type = "parallel"
+[[steps.children]]
+id = "one"
+title = "One"
+condition = "{{one}}"
+[[steps.children]]
+id = "two"
+title = "Two"
+[[steps]]
+id = "after"
+title = "After"
+needs = ["fan"]
+[vars.one]
+default = "yes"
+`;
+
+  it('a group waits for its children, which wait for what the group needs; a skipped child is not waited for', () => {
+    expect(shape(resolve(group))).toEqual(['prep<', 'one<prep', 'two<prep', 'fan<prep,one,two', 'after<fan']);
+    expect(shape(resolve(group, {}, { vars: { one: 'no' } }))).toEqual(['prep<', 'two<prep', 'fan<prep,two', 'after<fan']);
+    expect(resolve(group).steps.find((s) => s.id === 'fan')).toMatchObject({ children: ['one', 'two'] });
+  });
+
+  it('refuses a group that also has work, and a child that needs a step waiting for its group', () => {
+    expect(failure(() => resolve(group.replace('type = "parallel"', 'run = "make"'))).problem).toBe('a step with children is done when its children are; it cannot also have run');
+    const cyc = group.replace('id = "two"\ntitle = "Two"', 'id = "two"\ntitle = "Two"\nneeds = ["after"]');
+    expect(failure(() => resolve(cyc)).problem).toMatch(/^dependency cycle/);
+  });
+
+  it('a conditional gate is a gate-<step> step the step needs; it needs its condition', () => {
+    const src = 'formula = "c"\n[[steps]]\nid = "a"\ntitle = "A"\n[[steps]]\nid = "b"\ntitle = "B"\nneeds = ["a"]\ngate = { type = "conditional", condition = "no reply" }\n';
+    const f = resolve(src);
+    expect(shape(f)).toEqual(['a<', 'gate-b<', 'b<a,gate-b']);
+    expect(f.steps[1]).toMatchObject({ title: 'Gate: conditional (no reply)', gate: { type: 'conditional', condition: 'no reply' } });
+    expect(f.steps[2]!.gate).toBeUndefined();
+    const inGroup = resolve(group.replace('id = "two"\ntitle = "Two"', 'id = "two"\ntitle = "Two"\ngate = { type = "conditional", condition = "ok" }'));
+    expect(shape(inGroup)).toEqual(['prep<', 'one<prep', 'gate-two<prep', 'two<gate-two,prep', 'fan<prep,one,gate-two,two', 'after<fan']);
+    const err = failure(() => resolve(src.replace(', condition = "no reply"', '')));
+    expect(err.message).toBe('root.formula.toml:9: steps[b].gate.condition: a conditional gate needs the condition it waits on');
+  });
+
+  it('compose.aspects applies [[advice]] by glob, and refuses a formula that is no aspect', () => {
+    const audit = 'formula = "audit"\ntype = "aspect"\n[[advice]]\ntarget = "*.build"\nbefore = { id = "{step.id}-scan", title = "Scan {step.title}" }\nafter = { id = "{step.id}-sign" }\n';
+    const src = 'formula = "w"\n[compose]\naspects = ["audit"]\n[[steps]]\nid = "app.build"\ntitle = "Build"\n[[steps]]\nid = "ship"\ntitle = "Ship"\nneeds = ["app.build"]\n';
+    const f = resolve(src, { audit });
+    expect(shape(f)).toEqual(['app.build-scan<', 'app.build<app.build-scan', 'app.build-sign<app.build', 'ship<app.build']);
+    expect(f.steps[0]!.title).toBe('Scan Build');
+    const err = failure(() => resolve(src, { audit: 'formula = "audit"\n[[steps]]\nid = "x"\ntitle = "X"\n' }));
+    expect(err.message).toMatch(/^root\.formula\.toml:3: compose\.aspects: "audit" is a workflow formula; compose\.aspects names aspect formulas/);
+  });
+
+  it('[presets] choose legs with --var preset; an unknown preset or leg is refused', () => {
+    const convoy = 'formula = "c"\ntype = "convoy"\nagent = "claude"\n[presets.quick]\nlegs = ["a"]\n[[legs]]\nid = "a"\ntitle = "A"\n[[legs]]\nid = "b"\ntitle = "B"\nagent = "codex"\n[synthesis]\ntitle = "S"\ndepends_on = ["a", "b"]\n';
+    expect(shape(resolve(convoy))).toEqual(['a<', 'b<', 'synthesis<a,b']);
+    expect(resolve(convoy).steps.map((s) => s.agent)).toEqual(['claude', 'codex', 'claude']);
+    expect(shape(resolve(convoy, {}, { vars: { preset: 'quick' } }))).toEqual(['a<', 'synthesis<a']);
+    expect(failure(() => resolve(convoy, {}, { vars: { preset: 'slow' } })).problem).toBe('var "preset" is "slow", which is not one of the allowed values: quick');
+    expect(failure(() => resolve(convoy.replace('legs = ["a"]', 'legs = ["aa"]'))).message).toBe('root.formula.toml:5: presets.quick.legs: names "aa", which is not a leg of this formula');
+  });
+
+  it('a top-level agent is the default of agent steps only', () => {
+    const f = resolve('formula = "w"\nagent = "gemini"\n[[steps]]\nid = "a"\ntitle = "A"\n[[steps]]\nid = "b"\ntitle = "B"\nrun = "true"\n[[steps]]\nid = "c"\ntitle = "C"\nagent = "codex"\n');
+    expect(f.steps.map((s) => s.agent)).toEqual(['gemini', undefined, 'codex']);
+  });
+
+  it('{{else}}, {{end}} and {{this}} in instructions are not vars', () => {
+    const f = resolve('formula = "w"\n[[steps]]\nid = "a"\ntitle = "A"\ndescription = "{{#if x}}yes{{else}}no{{/if}} {{#each y}}{{this}}{{/each}} {{end}}"\n');
+    expect(f.steps[0]!.description).toBe('{{#if x}}yes{{else}}no{{/if}} {{#each y}}{{this}}{{/each}} {{end}}');
   });
 });

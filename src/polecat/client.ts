@@ -2,6 +2,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { gitEnv, withRepoLockSync } from '../activities/git.js';
 import { Ledger } from '../beads/ledger.js';
 import type { Bead } from '../beads/model.js';
 import { GtError, usageError } from '../errors.js';
@@ -202,7 +203,7 @@ export async function startPolecat(client: Client, config: EngineConfig, rig: st
 }
 
 function gitIn(cwd: string, args: string[]): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } }).trim();
+  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: gitEnv() }).trim();
 }
 
 function updateError(err: unknown, what: string): never {
@@ -381,16 +382,18 @@ export async function nukePolecat(root: string, rig: string, name: string, opts:
   }
   const repo = rigPaths(root, rig).repo;
   if (existsSync(dir)) {
-    try {
-      execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: repo, stdio: 'ignore' });
-    } catch {
-      rmSync(dir, { recursive: true, force: true });
-    }
-    try {
-      execFileSync('git', ['worktree', 'prune'], { cwd: repo, stdio: 'ignore' });
-    } catch {
-      // pruned later by the next worktree change
-    }
+    withRepoLockSync(repo, () => {
+      try {
+        execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: repo, stdio: 'ignore', env: gitEnv() });
+      } catch {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      try {
+        execFileSync('git', ['worktree', 'prune'], { cwd: repo, stdio: 'ignore', env: gitEnv() });
+      } catch {
+        // pruned later by the next worktree change
+      }
+    });
   }
   rmSync(polecatRunFile(root, rig, name), { force: true });
   return { rig, name, removed: true, unslung };

@@ -11,6 +11,9 @@ import { ledgerDirForId } from '../town/routes.js';
 import { readRigSettings, readTownSettings } from '../town/settings.js';
 import { commitOf, git, gitMessage, gitOk, runGit, withRepoLock } from './git.js';
 import { killGroup, runChild } from './process.js';
+import { tmuxSocket } from './tmux.js';
+import { engineConfig } from '../temporal/config.js';
+import { townEnv } from '../town/env.js';
 
 const DEFAULT_TEST_TIMEOUT = '30m';
 const DEFAULT_HISTORY_LIMIT = 5000;
@@ -104,8 +107,7 @@ export function refineryActivities(root: string) {
       args: ['-c', command],
       cwd: worktree,
       env: {
-        ...process.env,
-        GT_ROOT: root,
+        ...townEnv(root, engineConfig(root), tmuxSocket(root)),
         GT_RIG: rig,
         GT_ROLE: 'refinery',
         GT_BEAD: mr.bead,

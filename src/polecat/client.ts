@@ -1,14 +1,16 @@
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { gitEnv, withRepoLockSync } from '../activities/git.js';
+import { tmuxArgs } from '../activities/tmux.js';
 import { Ledger } from '../beads/ledger.js';
 import type { Bead } from '../beads/model.js';
 import { GtError, usageError } from '../errors.js';
 import { withLockSync } from '../lock.js';
 import { rigTaskQueue, type EngineConfig } from '../temporal/config.js';
-import { withEngine } from '../temporal/engine.js';
+import { ENGINE_WAIT_MS, withEngine } from '../temporal/engine.js';
 import { polecatWorkflowId } from '../temporal/merge-protocol.js';
 import { GtKind, GtRig, GtStatus } from '../temporal/search-attributes.js';
 import { readRigs, rigPaths, townPaths, type RigEntry } from '../town/layout.js';
@@ -257,13 +259,15 @@ export async function done(root: string, cwd: string, opts: { status?: string; m
     }
   }
   const req: DoneRequest = { bead: bead.id, status, message: opts.message, head, ahead };
+  // One id for every try: an update the engine took before the connection broke is not applied twice.
+  const updateId = `done-${bead.id}-${randomUUID()}`;
   return withEngine(root, async (client) => {
     try {
-      return await client.workflow.getHandle(polecatWorkflowId(me.rig, me.name)).executeUpdate<DoneReceipt, [DoneRequest]>(DONE_UPDATE, { args: [req] });
+      return await client.workflow.getHandle(polecatWorkflowId(me.rig, me.name)).executeUpdate<DoneReceipt, [DoneRequest]>(DONE_UPDATE, { args: [req], updateId });
     } catch (err) {
       return updateError(err, `gt done for ${bead.id} was refused`);
     }
-  }, { start: true });
+  }, { start: true, waitMs: ENGINE_WAIT_MS });
 }
 
 /** `gt handoff`: the polecat asks for a fresh session in the same worktree, with a note for it. */
@@ -272,13 +276,14 @@ export async function handoff(root: string, cwd: string, note?: string): Promise
   if (me.role !== 'polecat' || !me.rig || !me.name) {
     throw new GtError(`\`gt handoff\` restarts a polecat's session; you are ${me.address} (${me.role})`, { hint: 'run it inside a polecat session (GT_ROLE=polecat) or its worktree' });
   }
+  const updateId = `handoff-${me.name}-${randomUUID()}`;
   return withEngine(root, async (client) => {
     try {
-      return await client.workflow.getHandle(polecatWorkflowId(me.rig!, me.name!)).executeUpdate<HandoffReceipt, [{ note?: string }]>(HANDOFF_UPDATE, { args: [{ note }] });
+      return await client.workflow.getHandle(polecatWorkflowId(me.rig!, me.name!)).executeUpdate<HandoffReceipt, [{ note?: string }]>(HANDOFF_UPDATE, { args: [{ note }], updateId });
     } catch (err) {
       return updateError(err, 'gt handoff was refused');
     }
-  }, { start: true });
+  }, { start: true, waitMs: ENGINE_WAIT_MS });
 }
 
 export interface Unslung {
@@ -368,8 +373,7 @@ export async function nukePolecat(root: string, rig: string, name: string, opts:
   }
   const session = `${readRigs(root).rigs[rig]!.prefix}-${name}`;
   try {
-    const socket = process.env.GT_TMUX_SOCKET;
-    execFileSync('tmux', [...(socket ? ['-L', socket] : []), 'kill-session', '-t', `=${session}`], { stdio: 'ignore' });
+    execFileSync('tmux', [...tmuxArgs(root), 'kill-session', '-t', `=${session}`], { stdio: 'ignore' });
   } catch {
     // no session
   }

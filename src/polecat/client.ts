@@ -16,7 +16,7 @@ import { GtKind, GtRig, GtStatus } from '../temporal/search-attributes.js';
 import { readRigs, rigPaths, townPaths, type RigEntry } from '../town/layout.js';
 import { requireRig } from '../town/rigs.js';
 import { ledgerDirForId } from '../town/routes.js';
-import { chooseRuntime } from '../town/runtimes.js';
+import { chooseRuntime, commandExists } from '../town/runtimes.js';
 import { readRigSettings } from '../town/settings.js';
 import { DEFAULT_WORK_FORMULA, workChecklist } from './checklist.js';
 import { hookedTo, polecatRunFile, workingPolecats } from './hook.js';
@@ -83,7 +83,12 @@ function beadPrefixOf(id: string): string {
 function checkSling(root: string, opts: SlingOptions): { entry: RigEntry; beads: Checked[] } {
   if (opts.beads.length === 0) throw usageError('no bead given', 'usage: gt sling <bead…> <rig>');
   const entry = requireRig(root, opts.rig);
-  chooseRuntime({ root, rig: opts.rig, role: 'polecat', agentFlag: opts.agent });
+  const runtime = chooseRuntime({ root, rig: opts.rig, role: 'polecat', agentFlag: opts.agent });
+  if (!commandExists(runtime.command)) {
+    throw new GtError(`agent "${runtime.name}" (chosen by ${runtime.source}) runs "${runtime.command}", which is not on PATH: its sessions could only fail`, {
+      hint: 'install it, pick another agent with --agent <name>, or set one with `gt config agent set <name> "<command>"`',
+    });
+  }
   const beads: Checked[] = [];
   for (const arg of opts.beads) {
     const ledgerDir = ledgerDirForId(arg, root);

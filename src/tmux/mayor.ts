@@ -1,12 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync } from 'node:fs';
-import { basename, delimiter, dirname, isAbsolute, join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { hasSession, killSession, newSession, panePid, sendText, tmuxArgs, tmuxSocket } from '../activities/tmux.js';
 import { killGroup } from '../activities/process.js';
 import { GtError } from '../errors.js';
 import { engineConfig } from '../temporal/config.js';
 import { townEnv } from '../town/env.js';
-import { buildStartCommand, chooseRuntime, type ChosenRuntime } from '../town/runtimes.js';
+import { buildStartCommand, chooseRuntime, commandExists, type ChosenRuntime } from '../town/runtimes.js';
 import { MAYOR_SESSION, mayorTarget, requireTmux } from './agents.js';
 
 /**
@@ -22,19 +22,6 @@ const FIRST_PROMPT =
 /** How long a freshly started agent must stay up to count as started. */
 const SETTLE_MS = 500;
 
-function onPath(command: string): boolean {
-  const executable = (file: string) => {
-    try {
-      accessSync(file, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (isAbsolute(command) || command.includes('/')) return executable(command);
-  return (process.env.PATH ?? '').split(delimiter).some((dir) => dir && executable(join(dir, command)));
-}
-
 export async function mayorRunning(root: string): Promise<boolean> {
   return hasSession(root, MAYOR_SESSION);
 }
@@ -45,7 +32,7 @@ export async function startMayor(root: string, agentFlag?: string): Promise<Chos
   if (await mayorRunning(root)) {
     throw new GtError(`the Mayor is already running (tmux session ${MAYOR_SESSION})`, { hint: 'attach with `gt mayor attach`, or stop it with `gt mayor stop`' });
   }
-  if (!onPath(runtime.command)) {
+  if (!commandExists(runtime.command)) {
     throw new GtError(`cannot start the Mayor: agent "${runtime.name}" (chosen by ${runtime.source}) runs "${runtime.command}", which is not on PATH`, {
       hint: 'install it, pick another agent with --agent <name>, or set one with `gt config agent set <name> "<command>"`',
     });

@@ -32,6 +32,8 @@ describe('gt sling: bad input changes nothing', { timeout: 180_000 }, () => {
     expect(t.bd(['close', closed], { cwd: join(t.root, t.rig) }).code).toBe(0);
     const hq = (JSON.parse(t.bd(['create', 'Town work', '--json']).stdout) as { id: string }).id;
     const other = t.create('More work');
+    // An agent whose command is not on PATH: its sessions could only fail, so nothing is slung.
+    expect(t.gt(['config', 'agent', 'set', 'ghost', 'no-such-agent-cmd-xyz']).code).toBe(0);
     const before = ledgers(t);
     const cases: [string[], number, RegExp][] = [
       [['sling', open, 'nosuchrig'], 1, /no rig named "nosuchrig"/],
@@ -41,6 +43,7 @@ describe('gt sling: bad input changes nothing', { timeout: 180_000 }, () => {
       [['sling', open, open, t.rig], 2, /given twice/],
       [['sling', open], 2, /at least one bead and a rig/],
       [['sling', open, t.rig, '--agent', 'nosuchagent'], 1, /unknown agent "nosuchagent"/],
+      [['sling', open, t.rig, '--agent', 'ghost'], 1, /agent "ghost" \(chosen by --agent\) runs "no-such-agent-cmd-xyz", which is not on PATH/],
       [['sling', open, t.rig, '--formula', 'nosuchformula'], 1, /nosuchformula/],
       [['sling', open, t.rig, '--var', 'novalue'], 2, /name=value/],
     ];

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { requireTownRoot } from '../../town/layout.js';
+import { readRigs, requireTownRoot } from '../../town/layout.js';
 import { action, collect, printJson } from '../run.js';
 import { parseVars } from '../bd/cook.js';
 import { gtActor } from '../../actor.js';
@@ -45,7 +45,9 @@ export function registerSlingCommands(program: Command): void {
       if (opts.json) return printJson(slung.map((s) => (convoy ? { ...s, convoy } : s)));
       for (const s of slung) process.stdout.write(`Slung ${s.bead} to ${s.address} (branch ${s.branch})\n`);
       if (convoy) process.stdout.write(`Convoy ${convoy} tracks them: gt convoy status ${convoy}\n`);
-      process.stdout.write(`Watch: gt polecat list ${rig}${opts.headless ? '' : '; attach: tmux attach -t <prefix>-<name>'}\n`);
+      const { attachCommand } = await import('../../activities/tmux.js');
+      const prefix = readRigs(root).rigs[rig]!.prefix;
+      process.stdout.write(`Watch: gt polecat list ${rig}${opts.headless ? '' : `; attach: ${slung.map((s) => attachCommand(root, `${prefix}-${s.polecat}`)).join(' | ')}`}\n`);
     }));
 
   program

@@ -170,3 +170,25 @@ describe('two towns on one machine', () => {
   });
 });
 
+
+describe('gt status', () => {
+  it("does not count a dead worker's poller as live", async () => {
+    const t = makeTown();
+    cleanups.push(() => t.stop());
+    t.settings((s) => {
+      s.temporal = { ...s.temporal, task_queue: `gt-status-${Math.random().toString(36).slice(2, 8)}` };
+    });
+    expect(t.gt(['up']).code).toBe(0);
+    type Status = { worker: { running: boolean; pollers?: number; stalePollers?: number } };
+    const status = () => JSON.parse(t.gt(['status', '--json']).stdout) as Status;
+    await waitFor(() => (status().worker.pollers ?? 0) >= 1, 30_000, 'the worker to poll');
+    kill9(pidOf(t.root, 'worker'));
+    await waitFor(() => !status().worker.running, 10_000, 'the worker to be seen stopped');
+    const after = status();
+    // The server still lists the dead worker's poller for minutes; gt status says it is not live.
+    expect(after.worker.pollers).toBe(0);
+    expect(after.worker.stalePollers).toBeGreaterThanOrEqual(1);
+    const text = t.gt(['status']).stdout;
+    expect(text).toMatch(/Worker:\s+stopped .*\(0 live pollers; \d+ of a stopped worker still listed by the server/);
+  });
+});

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { readRigs, requireTownRoot } from '../../town/layout.js';
 import { action, collect, printJson } from '../run.js';
 import { parseVars } from '../bd/cook.js';
-import { gtActor } from '../../actor.js';
+import { currentActor } from '../../actor.js';
 
 /**
  * The bead's life on a hook: `gt sling` hands beads to polecats, `gt hook` shows (or takes) the
@@ -31,13 +31,13 @@ export function registerSlingCommands(program: Command): void {
       const root = requireTownRoot();
       const vars = parseVars(opts.var);
       const { sling } = await import('../../polecat/client.js');
-      const slung = await sling(root, { beads, rig, agent: opts.agent, formula: opts.formula, vars, headless: opts.headless, force: opts.force, by: gtActor() });
+      const slung = await sling(root, { beads, rig, agent: opts.agent, formula: opts.formula, vars, headless: opts.headless, force: opts.force, by: currentActor() });
       let convoy: string | undefined;
       if (opts.convoy !== false) {
         // The work is handed over already; a convoy that cannot be made is worth a warning, not a failure.
         try {
           const { convoyForSling } = await import('../../convoy/client.js');
-          convoy = (await convoyForSling(root, slung, rig, gtActor()))?.convoy;
+          convoy = (await convoyForSling(root, slung, rig, currentActor()))?.convoy;
         } catch (err) {
           process.stderr.write(`warning: the beads were slung, but no convoy tracks them: ${(err as Error).message}\n`);
         }
@@ -58,7 +58,7 @@ export function registerSlingCommands(program: Command): void {
       const root = requireTownRoot();
       const { attachHook, hookView } = await import('../../polecat/view.js');
       if (beadArg) {
-        const bead = attachHook(root, process.cwd(), beadArg, gtActor());
+        const bead = attachHook(root, process.cwd(), beadArg, currentActor());
         if (opts.json) return printJson(bead);
         process.stdout.write(`${bead.id} is on the hook of ${bead.assignee}\n`);
         return;
@@ -109,7 +109,7 @@ export function registerSlingCommands(program: Command): void {
     .action(action(async (beadArg: string | undefined, opts: { json?: boolean }) => {
       const root = requireTownRoot();
       const { unsling } = await import('../../polecat/client.js');
-      const result = await unsling(root, process.cwd(), beadArg, gtActor());
+      const result = await unsling(root, process.cwd(), beadArg, currentActor());
       if (opts.json) return printJson(result);
       process.stdout.write(`${result.bead} taken off the hook of ${result.from} (now ${result.status})\n`);
     }));

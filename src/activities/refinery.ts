@@ -166,7 +166,8 @@ export function refineryActivities(root: string) {
       for (let round = 1; ; round++) {
         const rebase = await locked(async () => {
           await git(['checkout', '--quiet', '--force', '--detach', tip], worktree);
-          const r = await runGit(['rebase', '--quiet', base], worktree);
+          // Rebased commits keep their author; their committer is this rig's refinery, whoever started the worker.
+          const r = await runGit(['-c', `user.name=${rig}/refinery`, '-c', `user.email=${rig}.refinery@gastown.local`, 'rebase', '--quiet', base], worktree);
           if (r.code === 0) return { ok: true as const, sha: await git(['rev-parse', 'HEAD'], worktree) };
           const conflicted = (await runGit(['diff', '--name-only', '--diff-filter=U'], worktree)).stdout.trim().split('\n').filter(Boolean);
           await runGit(['rebase', '--abort'], worktree);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -92,6 +93,9 @@ describe('gt sling: bad input changes nothing', { timeout: 180_000 }, () => {
     const slung = JSON.parse(t.gt(['sling', id, t.rig, '--json']).stdout) as { polecat: string; worktree: string; branch: string }[];
     const { polecat, worktree, branch } = slung[0]!;
     await waitFor(() => sessionsOf(t.agentLog, id).length > 0, 60_000, 'the agent to start');
+    const session = `${t.prefix}-${polecat}`;
+    const tmuxHas = () => spawnSync('tmux', ['-L', t.env.GT_TMUX_SOCKET!, 'has-session', '-t', `=${session}`], { stdio: 'ignore' }).status === 0;
+    expect(tmuxHas()).toBe(true);
 
     const twice = t.gt(['sling', id, t.rig]);
     expect(twice.code).toBe(1);
@@ -128,6 +132,8 @@ describe('gt sling: bad input changes nothing', { timeout: 180_000 }, () => {
       return l.find((p) => p.name === polecat && p.state === 'idle' && !p.sessionAlive);
     }, 30_000, 'the unslung polecat to stop its session');
     expect(list).toBeDefined();
+    // The session itself is gone from the town's tmux server, not just marked so.
+    expect(tmuxHas()).toBe(false);
     const again = t.gt(['unsling', id]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/not on a hook/);

@@ -134,5 +134,9 @@ describe('git under one discipline', () => {
     expect(checked).toBeGreaterThan(8);
     const onMain = gitSync(fx.remote, 'ls-tree', '--name-only', 'main').trim().split('\n');
     for (let i = 0; i < 8; i++) expect(onMain).toContain(`merged-${i}.txt`);
+    // Every merge after the first was rebased onto a moved main: committed by the rig's refinery, authored by its polecat.
+    const rebased = gitSync(fx.remote, 'log', '--format=%s|%an|%cn', 'main').trim().split('\n').filter((l) => /^merge [1-7]\|/.test(l));
+    expect(rebased).toHaveLength(7);
+    for (const line of rebased) expect(line.split('|')[2]).toBe(`${fx.rig}/refinery`);
   });
 });

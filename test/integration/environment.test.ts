@@ -68,14 +68,25 @@ describe('environments', () => {
           }
         }
       });
-      const up = t.gt(['up']);
+      // Whoever starts the town may carry an identity of their own: none of it reaches the worker.
+      const up = t.gt(['up'], { env: { GT_ROLE: 'polecat', GT_POLECAT: 'intruder', GT_BEAD: 'pc-intruder', GIT_AUTHOR_NAME: 'intruder' } });
       expect(up.stderr).toBe('');
       expect(up.code).toBe(0);
-      const id = t.create('work through an outage', 'slow');
-      const slung = t.gt(['sling', id, t.rig]);
-      expect(slung.stderr).toBe('');
-      await waitFor(() => sessionsOf(t.agentLog, id).length > 0, 60_000, 'the agent to start');
       const oldWorker = pidOf(t.root, 'worker');
+      const first = environOf(oldWorker);
+      for (const k of ['GT_ROLE', 'GT_POLECAT', 'GT_BEAD', 'GIT_AUTHOR_NAME', 'BD_ACTOR', 'TEMPORAL_ADDRESS']) expect(first[k], k).toBeUndefined();
+      const id = t.create('work through an outage', 'slow');
+      const slung = t.gt(['sling', id, t.rig, '--json']);
+      expect(slung.stderr).toBe('');
+      const polecat = (JSON.parse(slung.stdout) as { polecat: string }[])[0]!.polecat;
+      await waitFor(() => sessionsOf(t.agentLog, id).length > 0, 60_000, 'the agent to start');
+      // The agent's session has exactly the town's environment and its own identity; it reaches the
+      // town's own server by its port, not as an external cluster.
+      const agentPid = Number(readFileSync(join(t.root, '.gt', 'run', 'polecats', t.rig, `${polecat}.agent.pid`), 'utf8').trim());
+      const agentEnv = environOf(agentPid);
+      expect(agentEnv).toMatchObject({ GT_ROOT: t.root, GT_ROLE: 'polecat', GT_POLECAT: polecat, GT_BEAD: id, GT_TEMPORAL_PORT: String(grpc), BD_ACTOR: `${t.rig}/polecats/${polecat}` });
+      expect(agentEnv.TEMPORAL_ADDRESS).toBeUndefined();
+      expect(agentEnv.PATH?.split(':')[0]).toBe(join(t.root, '.gt', 'bin'));
       kill9(oldWorker);
       kill9(pidOf(t.root, 'temporal'));
 

@@ -1,6 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { realpathSync, writeFileSync } from 'node:fs';
+import { realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { promisify } from 'node:util';
 import { hostEnv } from '../town/env.js';
@@ -99,6 +99,8 @@ const PANE_START = 'go=$1; shift; n=0; while [ -n "$go" ] && [ ! -e "$go" ] && [
 /** Start a detached session running `argv`; returns the pid of the pane's process. */
 export async function newSession(root: string, spec: NewSession): Promise<number> {
   const go = spec.logFile ? `${spec.logFile}.go` : '';
+  // A go file left by a session that died before it started would let this one start unpiped.
+  if (go) rmSync(go, { force: true });
   const envWords = Object.entries(spec.env).filter(([k]) => k && !k.includes('=')).map(([k, v]) => `${k}=${v}`);
   const argv = ['/bin/sh', '-c', PANE_START, 'gt-pane', go, ...envWords, ...spec.argv];
   await tmux(root, ['new-session', '-d', '-s', spec.session, '-x', '200', '-y', '50', '-c', spec.cwd, '--', ...argv]);

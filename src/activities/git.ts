@@ -1,4 +1,4 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { acquireLockSync, withLock } from '../lock.js';
@@ -63,6 +63,11 @@ export function gitMessage(r: GitResult): string {
 
 export async function gitOk(args: string[], cwd: string): Promise<boolean> {
   return (await runGit(args, cwd)).code === 0;
+}
+
+/** Git for the CLI (synchronous): trimmed stdout; a non-zero exit throws, its `stderr` saying why. */
+export function gitSync(args: string[], cwd?: string): string {
+  return execFileSync('git', [...FIXED_CONFIG, ...args], { cwd, env: gitEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 }).trim();
 }
 
 /** The commit a ref points at now (read once), or undefined when there is none. */

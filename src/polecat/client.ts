@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { gitEnv, withRepoLockSync } from '../activities/git.js';
+import { gitSync, withRepoLockSync } from '../activities/git.js';
 import { tmuxArgs } from '../activities/tmux.js';
 import { Ledger } from '../beads/ledger.js';
 import type { Bead } from '../beads/model.js';
@@ -209,10 +209,6 @@ export async function startPolecat(client: Client, config: EngineConfig, rig: st
   return workflowId;
 }
 
-function gitIn(cwd: string, args: string[]): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: gitEnv() }).trim();
-}
-
 function updateError(err: unknown, what: string): never {
   if (err instanceof WorkflowNotFoundError) throw new GtError(`${what}: no polecat workflow is running for it`, { hint: 'is the engine up (`gt status`)? was the polecat nuked?' });
   if (err instanceof WorkflowUpdateFailedError) {
@@ -248,8 +244,8 @@ export async function done(root: string, cwd: string, opts: { status?: string; m
   let head: string | undefined;
   if (status === 'COMPLETED') {
     try {
-      head = gitIn(me.home, ['rev-parse', 'HEAD']);
-      ahead = Number(gitIn(me.home, ['rev-list', '--count', `refs/remotes/origin/${entry.default_branch}..HEAD`]));
+      head = gitSync(['rev-parse', 'HEAD'], me.home);
+      ahead = Number(gitSync(['rev-list', '--count', `refs/remotes/origin/${entry.default_branch}..HEAD`], me.home));
     } catch (err) {
       throw new GtError(`cannot compare ${me.home} with origin/${entry.default_branch}: ${String((err as { stderr?: unknown }).stderr ?? (err as Error).message).trim()}`);
     }
@@ -258,7 +254,7 @@ export async function done(root: string, cwd: string, opts: { status?: string; m
         hint: 'commit your work first (git add, git commit); if it cannot be done, use gt done --status ESCALATED or --status DEFERRED',
       });
     }
-    const dirty = gitIn(me.home, ['status', '--porcelain', '--untracked-files=no']);
+    const dirty = gitSync(['status', '--porcelain', '--untracked-files=no'], me.home);
     if (dirty) {
       throw new GtError(`uncommitted changes in ${me.home} would not be merged:\n${dirty}`, { hint: 'commit them (or `git restore` what you do not want), then run gt done again' });
     }
@@ -393,12 +389,12 @@ export async function nukePolecat(root: string, rig: string, name: string, opts:
   if (existsSync(dir)) {
     withRepoLockSync(repo, () => {
       try {
-        execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: repo, stdio: 'ignore', env: gitEnv() });
+        gitSync(['worktree', 'remove', '--force', dir], repo);
       } catch {
         rmSync(dir, { recursive: true, force: true });
       }
       try {
-        execFileSync('git', ['worktree', 'prune'], { cwd: repo, stdio: 'ignore', env: gitEnv() });
+        gitSync(['worktree', 'prune'], repo);
       } catch {
         // pruned later by the next worktree change
       }

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { gitEnv } from '../activities/git.js';
+import { gitEnv, gitSync as git } from '../activities/git.js';
 import { initLedger } from '../beads/ledger.js';
 import { GtError, usageError } from '../errors.js';
 import { withLockSync } from '../lock.js';
@@ -174,10 +174,6 @@ export function normalizeGitUrl(url: string, cwd: string = process.cwd()): strin
     });
   }
   return path;
-}
-
-function git(args: string[], cwd?: string): string {
-  return execFileSync('git', args, { cwd, env: gitEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }
 
 function gitOk(args: string[], cwd?: string): boolean {

@@ -31,10 +31,10 @@ export function writeFileAtomic(path: string, content: string | Uint8Array, opts
   }
 }
 
-/** The last lines of a text file (a log), or "" when it cannot be read. */
-export function tailOf(file: string, lines = 20): string {
+/** The last lines of a text file (a log) after byte offset `from`, or "" when it cannot be read. */
+export function tailOf(file: string, lines = 20, from = 0): string {
   try {
-    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    return readFileSync(file).subarray(from).toString('utf8').trimEnd().split('\n').slice(-lines).join('\n');
   } catch {
     return '';
   }

@@ -27,6 +27,7 @@ import { polecatWorkflowId } from '../temporal/merge-protocol.js';
 import { readRigs, townPaths } from '../town/layout.js';
 import { townRoutes } from '../town/routes.js';
 import { readTownSettings } from '../town/settings.js';
+import { tmuxArgs } from './tmux.js';
 
 /**
  * Activities of convoy and mountain workflows: looking at the ledgers (a heartbeating watch that
@@ -277,7 +278,7 @@ export function convoyActivities(root: string) {
       }
       event(`convoy.${input.kind}`, { actor: input.convoy, convoy: input.convoy, to: input.to, subject: input.subject, mail, detail: input.subject });
       if (input.notify) {
-        await bestEffort('tmux', [...(process.env.GT_TMUX_SOCKET ? ['-L', process.env.GT_TMUX_SOCKET] : []), 'display-message', input.subject]);
+        await bestEffort('tmux', [...tmuxArgs(root), 'display-message', input.subject]);
         if (process.env.DISPLAY || process.env.WAYLAND_DISPLAY) await bestEffort('notify-send', ['Gas Town', input.subject]);
       }
       return { mail };

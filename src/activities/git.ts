@@ -1,42 +1,103 @@
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
-import { withLock } from '../lock.js';
+import { acquireLockSync, withLock } from '../lock.js';
 
 /**
- * Git for polecat worktrees, run without blocking the worker (a hundred polecats share it).
- * Everything that changes the rig's bare clone (fetch, worktree add, branch creation) holds one
- * lock per rig: git's own ref locks fail rather than wait when many processes race.
+ * The one git helper: argument arrays only (branch names and paths are never shell text), no
+ * prompts, no signing or hooks from the user's global config getting in the way of unattended
+ * work, C locale so messages can be recognised, and nothing of the caller's own git identity
+ * or repository variables.
+ *
+ * A rig's shared repository (the bare clone its polecat worktrees and refinery worktree hang
+ * off) is changed under one lock per repository (`withRepoLock`): fetch, worktree creation and
+ * reset, branch creation, the refinery's push and the update of `refs/remotes/origin/*`. New
+ * branches start from a commit id resolved once under that lock, never from a moving ref.
  */
-
-const run = promisify(execFile);
-
-export function gitEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, GIT_TERMINAL_PROMPT: '0', GCM_INTERACTIVE: 'never', LC_ALL: 'C' };
+export interface GitResult {
+  code: number;
+  stdout: string;
+  stderr: string;
 }
 
+const FIXED_CONFIG = ['-c', 'commit.gpgsign=false', '-c', 'core.hooksPath=/dev/null', '-c', 'rebase.autoStash=false', '-c', 'advice.detachedHead=false'];
+
+/** Variables that would point git at another repository or give its commits someone else's name. */
+const INHERITED_GIT_VARS = /^GIT_(DIR|WORK_TREE|INDEX_FILE|OBJECT_DIRECTORY|ALTERNATE_OBJECT_DIRECTORIES|COMMON_DIR|NAMESPACE|AUTHOR_\w+|COMMITTER_\w+)$/;
+
+export function gitEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!INHERITED_GIT_VARS.test(k)) env[k] = v;
+  return { ...env, GIT_TERMINAL_PROMPT: '0', GCM_INTERACTIVE: 'never', LC_ALL: 'C', GIT_EDITOR: 'true' };
+}
+
+/** Run git; never throws for a non-zero exit (the caller decides what a failure means). */
+export function runGit(args: string[], cwd: string): Promise<GitResult> {
+  return new Promise((done) => {
+    execFile('git', [...FIXED_CONFIG, ...args], { cwd, env: gitEnv(), maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const exitCode = (err as { code?: unknown } | null)?.code;
+      // A string code (ENOENT, ...) means git itself could not be run.
+      const spawnFailed = err && typeof exitCode !== 'number';
+      done({
+        code: err ? (typeof exitCode === 'number' ? exitCode : 127) : 0,
+        stdout: String(stdout),
+        stderr: spawnFailed ? `error: cannot run git: ${err.message}` : String(stderr),
+      });
+    });
+  });
+}
+
+/** Run git and return its trimmed stdout; a non-zero exit throws with git's own message. */
 export async function git(args: string[], cwd: string): Promise<string> {
-  try {
-    const { stdout } = await run('git', args, { cwd, env: gitEnv(), maxBuffer: 16 * 1024 * 1024 });
-    return stdout.trim();
-  } catch (err) {
-    const stderr = String((err as { stderr?: unknown }).stderr ?? '').trim();
-    throw new Error(`git ${args.join(' ')} (in ${cwd}) failed: ${stderr.split('\n').filter((l) => !l.startsWith('hint:')).slice(-3).join('; ') || (err as Error).message}`);
-  }
+  const r = await runGit(args, cwd);
+  if (r.code !== 0) throw new Error(`git ${args[0]} (in ${cwd}) failed: ${gitMessage(r)}`);
+  return r.stdout.trim();
+}
+
+/** Git's meaningful error lines, without hints and progress chatter. */
+export function gitMessage(r: GitResult): string {
+  const lines = (r.stderr || r.stdout).split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('hint:'));
+  const fatal = lines.filter((l) => /^(fatal|error):/.test(l));
+  return (fatal.length ? fatal.join('; ') : lines.slice(-3).join('; ')) || `exit code ${r.code}`;
 }
 
 export async function gitOk(args: string[], cwd: string): Promise<boolean> {
-  try {
-    await git(args, cwd);
-    return true;
-  } catch {
-    return false;
-  }
+  return (await runGit(args, cwd)).code === 0;
 }
 
+/** Git for the CLI (synchronous): trimmed stdout; a non-zero exit throws, its `stderr` saying why. */
+export function gitSync(args: string[], cwd?: string): string {
+  return execFileSync('git', [...FIXED_CONFIG, ...args], { cwd, env: gitEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 * 1024 * 1024 }).trim();
+}
+
+/** The commit a ref points at now (read once), or undefined when there is none. */
+export async function commitOf(ref: string, cwd: string): Promise<string | undefined> {
+  const r = await runGit(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], cwd);
+  return r.code === 0 ? r.stdout.trim() : undefined;
+}
+
+function repoLockFile(repo: string): string {
+  return join(repo, 'gt-worktrees.lock');
+}
+
+const REPO_LOCK_MS = 300_000;
+
+/**
+ * Hold the rig repository's lock while `fn` changes its refs or worktrees. `repo` is the shared
+ * (bare) repository; every worktree of it takes this same lock.
+ */
 export async function withRepoLock<T>(repo: string, fn: () => Promise<T>): Promise<T> {
-  return withLock(join(repo, 'gt-worktrees.lock'), fn, { timeoutMs: 300_000, what: `the rig repository ${repo}` });
+  return withLock(repoLockFile(repo), fn, { timeoutMs: REPO_LOCK_MS, what: `the rig repository ${repo}` });
+}
+
+/** `withRepoLock` for synchronous callers (the CLI). */
+export function withRepoLockSync<T>(repo: string, fn: () => T): T {
+  const release = acquireLockSync(repoLockFile(repo), { timeoutMs: REPO_LOCK_MS, what: `the rig repository ${repo}` });
+  try {
+    return fn();
+  } finally {
+    release();
+  }
 }
 
 export interface PrepareWorktreeInput {
@@ -63,20 +124,22 @@ export interface PreparedWorktree {
  * A worktree at `worktree` on `branch`: created from a freshly fetched origin/<default>, or the
  * existing branch when there is one (work of an earlier attempt or a sent-back merge). An idle
  * polecat's worktree is reused; anything it left uncommitted is committed to its old branch first,
- * so switching never loses work.
+ * so switching never loses work. A new branch starts at the commit origin/<default> had when it
+ * was read (once), so its index and files are exactly that commit's.
  */
 export async function prepareWorktree(input: PrepareWorktreeInput): Promise<PreparedWorktree> {
   const { repo, worktree, branch, defaultBranch } = input;
   return withRepoLock(repo, async () => {
     await git(['fetch', '--quiet', '--prune', 'origin'], repo);
-    const base = await git(['rev-parse', `refs/remotes/origin/${defaultBranch}`], repo);
+    const base = await commitOf(`refs/remotes/origin/${defaultBranch}`, repo);
+    if (!base) throw new Error(`the rig repository has no origin/${defaultBranch} (in ${repo})`);
     const branchExists = await gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo);
     const reused = existsSync(join(worktree, '.git'));
     if (!reused) {
       await git(['worktree', 'prune'], repo);
       const args = branchExists
         ? ['worktree', 'add', '--quiet', worktree, branch]
-        : ['worktree', 'add', '--quiet', '--no-track', '-b', branch, worktree, `refs/remotes/origin/${defaultBranch}`];
+        : ['worktree', 'add', '--quiet', '--no-track', '-b', branch, worktree, base];
       await git(args, repo);
       return { worktree, branch, base, reused };
     }
@@ -95,7 +158,7 @@ export async function prepareWorktree(input: PrepareWorktreeInput): Promise<Prep
       savedWip = current;
     }
     if (branchExists) await git(['switch', '--quiet', branch], worktree);
-    else await git(['switch', '--quiet', '--no-track', '-c', branch, `refs/remotes/origin/${defaultBranch}`], worktree);
+    else await git(['switch', '--quiet', '--no-track', '-c', branch, base], worktree);
     return { worktree, branch, base, reused, savedWip };
   });
 }
@@ -111,16 +174,4 @@ export function worktreeGitDir(worktree: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Commits on HEAD that origin/<default> does not have. */
-export async function commitsAhead(worktree: string, defaultBranch: string): Promise<number> {
-  return Number(await git(['rev-list', '--count', `refs/remotes/origin/${defaultBranch}..HEAD`], worktree));
-}
-
-export async function removeWorktree(repo: string, worktree: string): Promise<void> {
-  await withRepoLock(repo, async () => {
-    if (existsSync(worktree)) await git(['worktree', 'remove', '--force', worktree], repo).catch(() => undefined);
-    await git(['worktree', 'prune'], repo);
-  });
 }

@@ -1,6 +1,8 @@
 import { ApplicationFailure, Context } from '@temporalio/activity';
 import { join } from 'node:path';
 import { varEnv } from '../formula/vars.js';
+import { engineConfig } from '../temporal/config.js';
+import { townEnv } from '../town/env.js';
 import type { StepBeadChange } from '../molecule/state.js';
 import { chooseRuntime, runtimeArgv } from '../town/runtimes.js';
 import { townPaths } from '../town/layout.js';
@@ -10,6 +12,7 @@ import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { runChild } from './process.js';
 import { agentPath } from './shims.js';
 import { stepLogFile } from '../molecule/logs.js';
+import { tmuxSocket } from './tmux.js';
 
 /**
  * A step's own failures (bad exit, agent gave up, timeout) are counted in a file so they are
@@ -76,7 +79,7 @@ export function moleculeActivities(root: string) {
     stateFile: join(townPaths(root).run, 'steps', `${molecule}.${step}`),
   });
   const stepEnv = (input: StepInput): NodeJS.ProcessEnv => ({
-    ...process.env,
+    ...townEnv(root, engineConfig(root), tmuxSocket(root)),
     ...varEnv(input.vars),
     GT_ROOT: root,
     GT_MOLECULE: input.molecule,

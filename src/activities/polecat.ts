@@ -20,7 +20,8 @@ import { agentBinDir } from './shims.js';
 import { lazyClient } from './client.js';
 import { eventWriter } from './events.js';
 import { newsTeller } from './dispatch.js';
-import { hasSession, killSession, newSession, panePid, pipeToFile, sendText, tmuxAvailable } from './tmux.js';
+import { hostEnv, townEnv } from '../town/env.js';
+import { hasSession, killSession, newSession, panePid, sendText, tmuxAvailable, tmuxSocket } from './tmux.js';
 
 /**
  * Activities of polecat workflows: the worktree, the agent session (tmux or headless) with stall
@@ -28,9 +29,6 @@ import { hasSession, killSession, newSession, panePid, pipeToFile, sendText, tmu
  * died part-way (the engine retries it): ledger changes check the state first, and the agent
  * session is adopted rather than started twice.
  */
-
-/** Variables of a worker's own environment that must not leak into an agent's identity. */
-const IDENTITY_VARS = ['GT_ROLE', 'GT_RIG', 'GT_POLECAT', 'GT_BEAD', 'GT_CREW', 'GT_ATTEMPT', 'GT_PROGRESS_FILE', 'GT_EXIT_FILE', 'GT_MOLECULE', 'GT_STEP', 'BD_ACTOR', 'BEADS_DIR'];
 
 export interface PrepareInput {
   rig: string;
@@ -120,28 +118,25 @@ export function polecatActivities(root: string) {
       GIT_COMMITTER_NAME: addr,
       GIT_AUTHOR_EMAIL: `${input.rig}.${input.name}@gastown.local`,
       GIT_COMMITTER_EMAIL: `${input.rig}.${input.name}@gastown.local`,
-      PATH: `${shimDir}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+      PATH: `${shimDir}:${hostEnv().PATH ?? '/usr/bin:/bin'}`,
     };
   };
 
-  const baseEnv = (): NodeJS.ProcessEnv => {
-    const env: NodeJS.ProcessEnv = { ...process.env };
-    for (const k of IDENTITY_VARS) delete env[k];
-    return env;
-  };
+  /** The town's environment (never the worker's own, whoever started it). */
+  const baseEnv = (): Record<string, string> => townEnv(root, engineConfig(root), tmuxSocket(root));
 
   /** Stop whatever runs for this polecat (tmux session and headless process group) and forget it. */
   const stopAgent = async (rig: string, name: string): Promise<void> => {
     const f = files(rig, name);
     const session = sessionName(rigEntry(rig).prefix, name);
     if (tmuxAvailable()) {
-      if (await hasSession(session)) {
+      if (await hasSession(root, session)) {
         try {
-          killGroup(await panePid(session), 'SIGTERM');
+          killGroup(await panePid(root, session), 'SIGTERM');
         } catch {
           // no pane any more
         }
-        await killSession(session);
+        await killSession(root, session);
       }
     }
     const pid = readNumber(`${f.state}.pid`);
@@ -230,14 +225,18 @@ export function polecatActivities(root: string) {
       const runtime = chooseRuntime({ root, rig: input.rig, role: 'polecat', agentFlag: input.agent });
       const prompt = firstPrompt({ rig: input.rig, name: input.name, bead: input.bead, title: input.title, attempt: input.attempt, handoff: input.handoff });
       const start = buildStartCommand(runtime, prompt);
-      const env = { ...runtime.env, ...agentEnv(input, f) };
+      const env = { ...baseEnv(), ...runtime.env, ...agentEnv(input, f) };
       // Only a retry of this same session (its worker died) may adopt what runs or was recorded
       // here; anything left by an earlier session (a handoff racing its own exit) is stopped first.
       const attemptFile = `${f.state}.attempt`;
+      // Where this session's output starts in the polecat's log: what it reports is its own, never an earlier session's.
+      const logStartFile = `${f.state}.logstart`;
       if (readNumber(attemptFile) !== input.attempt) {
         await stopAgent(input.rig, input.name);
+        writeFileSync(logStartFile, `${sizeOf(f.log)}\n`);
         writeFileSync(attemptFile, `${input.attempt}\n`);
       }
+      const ownTail = () => tailOf(f.log, 20, readNumber(logStartFile) ?? 0);
       updateInfo(f.info, { attempt: input.attempt, handoff: input.handoff });
       event('session.start', { actor: address(input.rig, input.name), rig: input.rig, bead: input.bead, attempt: input.attempt, key: String(input.attempt), detail: `session ${input.attempt} of ${input.bead} (${runtime.name}${input.headless ? ', headless' : ''})` });
 
@@ -269,7 +268,7 @@ export function polecatActivities(root: string) {
           ignoreUntil = now + 1500;
           appendLine(f.log, `[gt] no progress for ${formatDuration(input.limits.stallMs)}: nudging`);
           event('nudge', { actor: address(input.rig, input.name), rig: input.rig, bead: input.bead, attempt: input.attempt, key: String(now), detail: `no progress for ${formatDuration(input.limits.stallMs)}: nudged` });
-          if (useTmux) await sendText(session, nudgeText(formatDuration(input.limits.stallMs))).catch(() => undefined);
+          if (useTmux) await sendText(root, session, nudgeText(formatDuration(input.limits.stallMs))).catch(() => undefined);
           lastSig = signature();
         } else if (watch.nudgedAt !== undefined && now - watch.nudgedAt >= input.limits.nudgeGraceMs) {
           return true;
@@ -290,7 +289,7 @@ export function polecatActivities(root: string) {
           command: start.argv[0]!,
           args: start.argv.slice(1),
           cwd: input.worktree,
-          env: { ...baseEnv(), ...env },
+          env,
           logFile: f.log,
           stateFile: f.state,
           stdinFile,
@@ -299,32 +298,32 @@ export function polecatActivities(root: string) {
         if (stalled) {
           appendLine(f.log, `[gt] stopped: ${stalledDetail()}`);
           event('stall', { actor: address(input.rig, input.name), rig: input.rig, bead: input.bead, attempt: input.attempt, detail: `session ${input.attempt} stopped: ${stalledDetail()}` });
-          return { outcome: 'stalled', nudged, tail: tailOf(f.log), code: null };
+          return { outcome: 'stalled', nudged, tail: ownTail(), code: null };
         }
-        return { outcome: 'exited', code: result.code, tail: result.tail, nudged };
+        return { outcome: 'exited', code: result.code, tail: ownTail(), nudged };
       }
 
       const exitFile = `${f.state}.exit`;
       let pid: number | undefined;
-      if (await hasSession(session)) pid = await panePid(session).catch(() => undefined);
+      if (await hasSession(root, session)) pid = await panePid(root, session).catch(() => undefined);
       if (pid === undefined && readNumber(exitFile) === undefined) {
         remove(exitFile);
+        writeFileSync(logStartFile, `${sizeOf(f.log)}\n`);
         appendLine(f.log, `[gt] attempt ${input.attempt}: starting ${runtime.name} in tmux session ${session}`);
-        pid = await newSession({
+        pid = await newSession(root, {
           session,
           cwd: input.worktree,
           env: { ...env, GT_EXIT_FILE: exitFile },
-          // tmux gives a new pane the PATH of its server, whatever `-e` says: set it in the argv.
-          argv: ['/usr/bin/env', `PATH=${env.PATH}`, '/bin/sh', '-c', EXIT_RECORDING_WRAPPER, 'gt-agent', ...start.argv],
+          argv: ['/bin/sh', '-c', EXIT_RECORDING_WRAPPER, 'gt-agent', ...start.argv],
+          logFile: f.log,
         });
         writeFileSync(`${f.state}.pid`, `${pid}\n`);
-        await pipeToFile(session, f.log).catch(() => undefined);
         if (start.typedPrompt) {
           // Type the prompt once the agent has drawn something (it is ready to read input).
           const size = sizeOf(f.log);
           const deadline = Date.now() + 15_000;
           while (sizeOf(f.log) === size && Date.now() < deadline && processAlive(pid)) await new Promise((r) => setTimeout(r, 200));
-          await sendText(session, start.typedPrompt).catch(() => undefined);
+          await sendText(root, session, start.typedPrompt).catch(() => undefined);
         }
       }
       const cancelled = new Promise<void>((r) => ctx.cancellationSignal.addEventListener('abort', () => r()));
@@ -333,18 +332,18 @@ export function polecatActivities(root: string) {
           if (pid === undefined || !processAlive(pid)) {
             // Let tmux finish closing the session so the next attempt starts clean (only ours:
             // a session of that name with another pane belongs to a newer attempt).
-            if (pid !== undefined && (await panePid(session).catch(() => undefined)) === pid) await killSession(session);
+            if (pid !== undefined && (await panePid(root, session).catch(() => undefined)) === pid) await killSession(root, session);
             const code = readNumber(exitFile) ?? null;
             remove(exitFile);
             remove(`${f.state}.pid`);
             event('session.exit', { actor: address(input.rig, input.name), rig: input.rig, bead: input.bead, attempt: input.attempt, code, detail: `session ${input.attempt} ended (exit code ${code ?? 'unknown'})` });
-            return { outcome: 'exited', code, tail: tailOf(f.log), nudged, session };
+            return { outcome: 'exited', code, tail: ownTail(), nudged, session };
           }
           if (await judge()) {
             appendLine(f.log, `[gt] stopped: ${stalledDetail()}`);
             event('stall', { actor: address(input.rig, input.name), rig: input.rig, bead: input.bead, attempt: input.attempt, detail: `session ${input.attempt} stopped: ${stalledDetail()}` });
             await stopAgent(input.rig, input.name);
-            return { outcome: 'stalled', code: null, tail: tailOf(f.log), nudged, session };
+            return { outcome: 'stalled', code: null, tail: ownTail(), nudged, session };
           }
           const stop = await Promise.race([cancelled.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1000))]);
           if (stop) break;

@@ -5,7 +5,6 @@ import { dirname, join } from 'node:path';
 import { Ledger } from '../beads/ledger.js';
 import { parseDuration } from '../formula/duration.js';
 import { acquireLock } from '../lock.js';
-import { git, gitMessage, gitOk, runGit } from '../refinery/git.js';
 import type { MergeOutcome, MergeRequest, RefinerySettings } from '../refinery/types.js';
 import { readRigs, rigPaths, townPaths } from '../town/layout.js';
 import { ledgerDirForId } from '../town/routes.js';
@@ -14,7 +13,11 @@ import { releaseInDispatcher } from '../dispatch/client.js';
 import { lazyClient } from './client.js';
 import { eventWriter } from './events.js';
 import { newsTeller } from './dispatch.js';
+import { commitOf, git, gitMessage, gitOk, runGit, withRepoLock } from './git.js';
 import { killGroup, runChild } from './process.js';
+import { tmuxSocket } from './tmux.js';
+import { engineConfig } from '../temporal/config.js';
+import { townEnv } from '../town/env.js';
 
 const DEFAULT_TEST_TIMEOUT = '30m';
 const DEFAULT_HISTORY_LIMIT = 5000;
@@ -68,15 +71,24 @@ export function refineryActivities(root: string) {
     return { defaultBranch: entry.default_branch, worktree, repo: rigPaths(root, rig).repo };
   };
 
-  /** Leave the worktree on the default branch as the remote has it, whatever an earlier attempt left. */
+  /**
+   * Leave the worktree on the default branch as the remote has it, whatever an earlier attempt
+   * left. Callers hold the rig repository's lock.
+   */
   async function resetWorktree(worktree: string, defaultBranch: string): Promise<void> {
     for (const op of ['rebase', 'merge', 'cherry-pick']) await runGit([op, '--abort'], worktree);
     await runGit(['reset', '--hard', '--quiet'], worktree);
     await runGit(['clean', '-ffdq'], worktree);
-    const remote = `refs/remotes/origin/${defaultBranch}`;
-    if (await gitOk(['rev-parse', '--verify', '--quiet', `${remote}^{commit}`], worktree)) {
-      await git(['checkout', '--quiet', '--force', '-B', defaultBranch, remote], worktree);
-    }
+    const remote = await commitOf(`refs/remotes/origin/${defaultBranch}`, worktree);
+    if (remote) await git(['checkout', '--quiet', '--force', '-B', defaultBranch, remote], worktree);
+  }
+
+  /** Fetch and read origin/<default> once: the base a branch is rebased onto. Callers hold the repository's lock. */
+  async function fetchBase(worktree: string, defaultBranch: string): Promise<string> {
+    await git(['fetch', '--quiet', '--prune', 'origin'], worktree);
+    const base = await commitOf(`refs/remotes/origin/${defaultBranch}`, worktree);
+    if (!base) throw new Error(`the rig repository has no origin/${defaultBranch} after a fetch`);
+    return base;
   }
 
   /** Stop a test command an earlier attempt started (its worker died under it). */
@@ -91,11 +103,7 @@ export function refineryActivities(root: string) {
   }
 
   async function branchTip(worktree: string, branch: string): Promise<string | undefined> {
-    for (const ref of [`refs/heads/${branch}`, `refs/remotes/origin/${branch}`]) {
-      const r = await runGit(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`], worktree);
-      if (r.code === 0) return r.stdout.trim();
-    }
-    return undefined;
+    return (await commitOf(`refs/heads/${branch}`, worktree)) ?? (await commitOf(`refs/remotes/origin/${branch}`, worktree));
   }
 
   async function runTest(rig: string, mr: MergeRequest, worktree: string, command: string, timeoutMs: number, f: ReturnType<typeof files>) {
@@ -106,8 +114,7 @@ export function refineryActivities(root: string) {
       args: ['-c', command],
       cwd: worktree,
       env: {
-        ...process.env,
-        GT_ROOT: root,
+        ...townEnv(root, engineConfig(root), tmuxSocket(root)),
         GT_RIG: rig,
         GT_ROLE: 'refinery',
         GT_BEAD: mr.bead,
@@ -120,18 +127,25 @@ export function refineryActivities(root: string) {
     });
   }
 
+  /**
+   * The merge itself. Every step that reads or moves the rig repository's refs (reset, fetch,
+   * rebase, push, the update of origin/<default>) holds the repository's lock, the same one
+   * polecat worktrees are prepared under; only the test command runs without it.
+   */
   async function merge(rig: string, mr: MergeRequest): Promise<MergeOutcome> {
-    const { defaultBranch, worktree } = rigEntry(rig);
+    const { defaultBranch, worktree, repo } = rigEntry(rig);
+    const locked = <T>(fn: () => Promise<T>) => withRepoLock(repo, fn);
     const f = files(rig, mr);
     const ledger = Ledger.open(ledgerDirForId(mr.bead, root));
     if (!ledger.tryGet(mr.bead)) {
       return { result: 'rejected', kind: 'missing-bead', reason: `bead ${mr.bead} is not in the ledger at ${ledger.dir}` };
     }
     stopLeftoverTest(f.testState);
-    await resetWorktree(worktree, defaultBranch);
     try {
-      await git(['fetch', '--quiet', '--prune', 'origin'], worktree);
-      let base = await git(['rev-parse', `refs/remotes/origin/${defaultBranch}^{commit}`], worktree);
+      let base = await locked(async () => {
+        await resetWorktree(worktree, defaultBranch);
+        return fetchBase(worktree, defaultBranch);
+      });
 
       // An earlier attempt pushed and then lost its worker: the merge is done, do not redo it.
       if (existsSync(f.marker)) {
@@ -157,19 +171,24 @@ export function refineryActivities(root: string) {
       const settings = readRigSettings(root, rig).merge_queue ?? {};
       const testTimeoutMs = parseDuration(settings.test_timeout ?? DEFAULT_TEST_TIMEOUT);
       for (let round = 1; ; round++) {
-        await git(['checkout', '--quiet', '--force', '--detach', tip], worktree);
-        const rebase = await runGit(['rebase', '--quiet', base], worktree);
-        if (rebase.code !== 0) {
+        const rebase = await locked(async () => {
+          await git(['checkout', '--quiet', '--force', '--detach', tip], worktree);
+          // Rebased commits keep their author; their committer is this rig's refinery, whoever started the worker.
+          const r = await runGit(['-c', `user.name=${rig}/refinery`, '-c', `user.email=${rig}.refinery@gastown.local`, 'rebase', '--quiet', base], worktree);
+          if (r.code === 0) return { ok: true as const, sha: await git(['rev-parse', 'HEAD'], worktree) };
           const conflicted = (await runGit(['diff', '--name-only', '--diff-filter=U'], worktree)).stdout.trim().split('\n').filter(Boolean);
           await runGit(['rebase', '--abort'], worktree);
-          const where = conflicted.length ? `conflicting files: ${conflicted.join(', ')}` : gitMessage(rebase);
+          return { ok: false as const, where: conflicted.length ? `conflicting files: ${conflicted.join(', ')}` : gitMessage(r) };
+        });
+        if (!rebase.ok) {
+          const where = rebase.where;
           return {
             result: 'rejected',
             kind: 'conflict',
             reason: `merge conflict: ${mr.branch} does not rebase cleanly onto ${defaultBranch} (${short(base)}); ${where}. Rebase onto ${defaultBranch}, resolve, commit and submit again.`,
           };
         }
-        const rebased = await git(['rev-parse', 'HEAD'], worktree);
+        const rebased = rebase.sha;
 
         const command = settings.test_command?.trim();
         if (command) {
@@ -185,24 +204,27 @@ export function refineryActivities(root: string) {
           }
         }
 
-        await git(['checkout', '--quiet', '--force', '-B', defaultBranch, rebased], worktree);
-        mkdirSync(dirname(f.marker), { recursive: true });
-        writeFileSync(f.marker, JSON.stringify({ sha: rebased, base, branch: mr.branch }) + '\n');
-        const push = await runGit(['push', '--quiet', '--porcelain', 'origin', `${rebased}:refs/heads/${defaultBranch}`], worktree);
-        if (push.code === 0) {
-          await runGit(['update-ref', `refs/remotes/origin/${defaultBranch}`, rebased], worktree);
-          return { result: 'merged', sha: rebased, defaultBranch, alreadyPushed: false };
-        }
-        remove(f.marker);
-        const text = `${push.stdout}\n${push.stderr}`;
-        const moved = /non-fast-forward|fetch first|\[rejected\]|stale info/.test(text);
-        if (!moved || round >= PUSH_ROUNDS) throw new Error(`git push to origin ${defaultBranch} failed: ${gitMessage(push)}`);
-        // Someone else pushed meanwhile: rebase onto the new tip and test again.
-        await git(['fetch', '--quiet', '--prune', 'origin'], worktree);
-        base = await git(['rev-parse', `refs/remotes/origin/${defaultBranch}^{commit}`], worktree);
+        const pushed = await locked(async () => {
+          await git(['checkout', '--quiet', '--force', '-B', defaultBranch, rebased], worktree);
+          mkdirSync(dirname(f.marker), { recursive: true });
+          writeFileSync(f.marker, JSON.stringify({ sha: rebased, base, branch: mr.branch }) + '\n');
+          const push = await runGit(['push', '--quiet', '--porcelain', 'origin', `${rebased}:refs/heads/${defaultBranch}`], worktree);
+          if (push.code === 0) {
+            await runGit(['update-ref', `refs/remotes/origin/${defaultBranch}`, rebased], worktree);
+            return { ok: true as const };
+          }
+          remove(f.marker);
+          const text = `${push.stdout}\n${push.stderr}`;
+          const moved = /non-fast-forward|fetch first|\[rejected\]|stale info/.test(text);
+          if (!moved || round >= PUSH_ROUNDS) throw new Error(`git push to origin ${defaultBranch} failed: ${gitMessage(push)}`);
+          // Someone else pushed meanwhile: rebase onto the new tip and test again.
+          return { ok: false as const, base: await fetchBase(worktree, defaultBranch) };
+        });
+        if (pushed.ok) return { result: 'merged', sha: rebased, defaultBranch, alreadyPushed: false };
+        base = pushed.base;
       }
     } finally {
-      await resetWorktree(worktree, defaultBranch);
+      await locked(() => resetWorktree(worktree, defaultBranch));
     }
   }
 
@@ -220,6 +242,10 @@ export function refineryActivities(root: string) {
 
   async function deleteBranch(rig: string, branch: string): Promise<void> {
     const { repo } = rigEntry(rig);
+    await withRepoLock(repo, () => deleteBranchLocked(repo, branch));
+  }
+
+  async function deleteBranchLocked(repo: string, branch: string): Promise<void> {
     for (const path of await worktreesOn(repo, branch)) {
       // The work is merged; the polecat's worktree keeps its files on a detached HEAD.
       await git(['checkout', '--quiet', '--detach'], path);

@@ -1,17 +1,49 @@
 import { execFile, execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { basename } from 'node:path';
 import { promisify } from 'node:util';
+import { hostEnv } from '../town/env.js';
+import { readTownJson } from '../town/layout.js';
 
 /**
- * tmux sessions for agents, so a person can `tmux attach -t <session>` and watch or type.
- * `GT_TMUX_SOCKET` names a private tmux server (`tmux -L <name>`), e.g. one per test town;
- * unset, the user's default server is used. Commands and text are always passed as arguments.
+ * tmux sessions for agents, so a person can attach and watch or type. Each town has its own tmux
+ * server (`tmux -L <socket>`, the socket named after the town), so towns on one machine never
+ * see or stop each other's sessions and nothing a town sets reaches the person's own tmux.
+ * `GT_TMUX_SOCKET` overrides the socket name (tests give each test town one). Commands and text
+ * are always passed as arguments.
  */
 
 const run = promisify(execFile);
 
-export function tmuxBase(): string[] {
-  const socket = process.env.GT_TMUX_SOCKET;
-  return socket ? ['-L', socket] : [];
+/** The name of the town's tmux server socket: `gt-<town name>-<hash of its folder>`. */
+export function tmuxSocket(root: string): string {
+  const override = process.env.GT_TMUX_SOCKET;
+  if (override) return override;
+  let real = root;
+  try {
+    real = realpathSync(root);
+  } catch {
+    // not there (yet): its path as given
+  }
+  let name = basename(real);
+  try {
+    name = readTownJson(root).name || name;
+  } catch {
+    // no town.json: the folder's name
+  }
+  const hash = createHash('sha256').update(real).digest('hex').slice(0, 6);
+  return `gt-${name.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 40)}-${hash}`;
+}
+
+/** The tmux arguments that select the town's server, for callers that run tmux themselves. */
+export function tmuxArgs(root: string): string[] {
+  return ['-L', tmuxSocket(root)];
+}
+
+/** What a person types to watch a session. */
+export function attachCommand(root: string, session: string): string {
+  return `tmux -L ${tmuxSocket(root)} attach -t ${session}`;
 }
 
 let available: boolean | undefined;
@@ -29,14 +61,18 @@ export function tmuxAvailable(): boolean {
   return available;
 }
 
-export async function tmux(args: string[]): Promise<string> {
-  const { stdout } = await run('tmux', [...tmuxBase(), ...args], { maxBuffer: 4 * 1024 * 1024 });
+/**
+ * Run tmux against the town's server. Its environment is the machine's without any town's
+ * variables: a server this call starts copies it as its global environment.
+ */
+export async function tmux(root: string, args: string[]): Promise<string> {
+  const { stdout } = await run('tmux', [...tmuxArgs(root), ...args], { maxBuffer: 4 * 1024 * 1024, env: hostEnv() });
   return stdout;
 }
 
-export async function hasSession(session: string): Promise<boolean> {
+export async function hasSession(root: string, session: string): Promise<boolean> {
   try {
-    await tmux(['has-session', '-t', `=${session}`]);
+    await tmux(root, ['has-session', '-t', `=${session}`]);
     return true;
   } catch {
     return false;
@@ -46,50 +82,65 @@ export async function hasSession(session: string): Promise<boolean> {
 export interface NewSession {
   session: string;
   cwd: string;
-  /** Variables set in the session on top of the tmux server's environment. */
+  /** The whole environment of the command (nothing of the tmux server's is kept but TERM and TMUX). */
   env: Record<string, string>;
   /** The command and its arguments, run directly (no shell parses them). */
   argv: string[];
+  /** Everything the pane prints goes here (appended), from its first byte. */
+  logFile?: string;
 }
+
+/**
+ * Waits (up to 10 s) for the go file, so the pane's output is piped to the log before the
+ * command prints anything; then runs the command with exactly the given environment.
+ */
+const PANE_START = 'go=$1; shift; n=0; while [ -n "$go" ] && [ ! -e "$go" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done; [ -n "$go" ] && rm -f "$go"; exec /usr/bin/env -i TERM="$TERM" TMUX="$TMUX" TMUX_PANE="$TMUX_PANE" "$@"';
 
 /** Start a detached session running `argv`; returns the pid of the pane's process. */
-export async function newSession(spec: NewSession): Promise<number> {
-  const envArgs = Object.entries(spec.env).flatMap(([k, v]) => ['-e', `${k}=${v}`]);
-  await tmux(['new-session', '-d', '-s', spec.session, '-x', '200', '-y', '50', '-c', spec.cwd, ...envArgs, '--', ...spec.argv]);
-  return panePid(spec.session);
+export async function newSession(root: string, spec: NewSession): Promise<number> {
+  const go = spec.logFile ? `${spec.logFile}.go` : '';
+  // A go file left by a session that died before it started would let this one start unpiped.
+  if (go) rmSync(go, { force: true });
+  const envWords = Object.entries(spec.env).filter(([k]) => k && !k.includes('=')).map(([k, v]) => `${k}=${v}`);
+  const argv = ['/bin/sh', '-c', PANE_START, 'gt-pane', go, ...envWords, ...spec.argv];
+  await tmux(root, ['new-session', '-d', '-s', spec.session, '-x', '200', '-y', '50', '-c', spec.cwd, '--', ...argv]);
+  if (spec.logFile) {
+    try {
+      await pipeToFile(root, spec.session, spec.logFile);
+    } finally {
+      writeFileSync(go, '');
+    }
+  }
+  return panePid(root, spec.session);
 }
 
-export async function panePid(session: string): Promise<number> {
-  const out = await tmux(['display-message', '-p', '-t', `=${session}:`, '#{pane_pid}']);
+export async function panePid(root: string, session: string): Promise<number> {
+  const out = await tmux(root, ['display-message', '-p', '-t', `=${session}:`, '#{pane_pid}']);
   const pid = Number(out.trim());
   if (!Number.isInteger(pid) || pid <= 0) throw new Error(`tmux session ${session} has no pane process`);
   return pid;
 }
 
 /** Copy everything the pane prints to `logFile` (appending). */
-export async function pipeToFile(session: string, logFile: string): Promise<void> {
+async function pipeToFile(root: string, session: string, logFile: string): Promise<void> {
   // pipe-pane takes a shell command: the path is quoted, never pasted raw.
-  await tmux(['pipe-pane', '-o', '-t', `=${session}:`, `cat >> ${shellQuote(logFile)}`]);
+  await tmux(root, ['pipe-pane', '-o', '-t', `=${session}:`, `cat >> ${shellQuote(logFile)}`]);
 }
 
 /** Type `text` into the session and press Enter (a nudge, or a first prompt for prompt_mode "none"). */
-export async function sendText(session: string, text: string): Promise<void> {
-  await tmux(['send-keys', '-t', `=${session}:`, '-l', text]);
-  await tmux(['send-keys', '-t', `=${session}:`, 'Enter']);
+export async function sendText(root: string, session: string, text: string): Promise<void> {
+  await tmux(root, ['send-keys', '-t', `=${session}:`, '-l', text]);
+  await tmux(root, ['send-keys', '-t', `=${session}:`, 'Enter']);
 }
 
-export async function killSession(session: string): Promise<void> {
+export async function killSession(root: string, session: string): Promise<void> {
   try {
-    await tmux(['kill-session', '-t', `=${session}`]);
+    await tmux(root, ['kill-session', '-t', `=${session}`]);
   } catch {
     // already gone
   }
 }
 
-export async function capturePane(session: string, lines = 40): Promise<string> {
-  return tmux(['capture-pane', '-p', '-t', `=${session}:`, '-S', `-${lines}`]);
-}
-
-export function shellQuote(word: string): string {
+function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }

@@ -49,7 +49,7 @@
  * without blocking the event loop (for the worker process); the write itself takes a few ms.
  *
  *   flushLedgerCommits(dir): FlushResult          commit queued git changes now (for `gt down`)
- *   currentActor(): string                        BD_ACTOR, else USER, else "unknown"
+ *   currentActor(): string                        BD_ACTOR, else the login name, else "overseer"
  *
  * Beads returned by reads are shared with the ledger's cache: treat them as read-only.
  */

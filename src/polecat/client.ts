@@ -3,16 +3,18 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { gitSync, withRepoLockSync } from '../activities/git.js';
+import { tmuxArgs } from '../activities/tmux.js';
 import { Ledger } from '../beads/ledger.js';
 import { hqLedger } from '../convoy/store.js';
 import type { Bead } from '../beads/model.js';
 import { GtError, usageError } from '../errors.js';
-import { withEngine } from '../temporal/engine.js';
+import { ENGINE_WAIT_MS, withEngine } from '../temporal/engine.js';
 import { polecatWorkflowId } from '../temporal/merge-protocol.js';
 import { readRigs, rigPaths, townPaths, type RigEntry } from '../town/layout.js';
 import { requireRig } from '../town/rigs.js';
 import { ledgerDirForId } from '../town/routes.js';
-import { chooseRuntime } from '../town/runtimes.js';
+import { chooseRuntime, commandExists } from '../town/runtimes.js';
 import { DEFAULT_WORK_FORMULA, workChecklist } from './checklist.js';
 import { hookedTo, polecatRunFile } from './hook.js';
 import { currentIdentity } from './identity.js';
@@ -79,7 +81,12 @@ function checkSling(root: string, opts: SlingOptions): { entry: RigEntry; beads:
     validatePolecatName(opts.polecat);
     if (opts.beads.length > 1) throw usageError(`one polecat (${opts.rig}/${opts.polecat}) cannot take ${opts.beads.length} beads at once`, `sling them to the rig (gt sling <bead…> ${opts.rig}) or one at a time`);
   }
-  chooseRuntime({ root, rig: opts.rig, role: 'polecat', agentFlag: opts.agent });
+  const runtime = chooseRuntime({ root, rig: opts.rig, role: 'polecat', agentFlag: opts.agent });
+  if (!commandExists(runtime.command)) {
+    throw new GtError(`agent "${runtime.name}" (chosen by ${runtime.source}) runs "${runtime.command}", which is not on PATH: its sessions could only fail`, {
+      hint: 'install it, pick another agent with --agent <name>, or set one with `gt config agent set <name> "<command>"`',
+    });
+  }
   const beads: Checked[] = [];
   for (const arg of opts.beads) {
     const ledgerDir = ledgerDirForId(arg, root);
@@ -178,10 +185,6 @@ export async function sling(root: string, opts: SlingOptions): Promise<Slung[]> 
   }, { start: true });
 }
 
-function gitIn(cwd: string, args: string[]): string {
-  return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, LC_ALL: 'C' } }).trim();
-}
-
 function updateError(err: unknown, what: string): never {
   if (err instanceof WorkflowNotFoundError) throw new GtError(`${what}: no polecat workflow is running for it`, { hint: 'is the engine up (`gt status`)? was the polecat nuked?' });
   if (err instanceof WorkflowUpdateFailedError) {
@@ -217,8 +220,8 @@ export async function done(root: string, cwd: string, opts: { status?: string; m
   let head: string | undefined;
   if (status === 'COMPLETED') {
     try {
-      head = gitIn(me.home, ['rev-parse', 'HEAD']);
-      ahead = Number(gitIn(me.home, ['rev-list', '--count', `refs/remotes/origin/${entry.default_branch}..HEAD`]));
+      head = gitSync(['rev-parse', 'HEAD'], me.home);
+      ahead = Number(gitSync(['rev-list', '--count', `refs/remotes/origin/${entry.default_branch}..HEAD`], me.home));
     } catch (err) {
       throw new GtError(`cannot compare ${me.home} with origin/${entry.default_branch}: ${String((err as { stderr?: unknown }).stderr ?? (err as Error).message).trim()}`);
     }
@@ -227,19 +230,21 @@ export async function done(root: string, cwd: string, opts: { status?: string; m
         hint: 'commit your work first (git add, git commit); if it cannot be done, use gt done --status ESCALATED or --status DEFERRED',
       });
     }
-    const dirty = gitIn(me.home, ['status', '--porcelain', '--untracked-files=no']);
+    const dirty = gitSync(['status', '--porcelain', '--untracked-files=no'], me.home);
     if (dirty) {
       throw new GtError(`uncommitted changes in ${me.home} would not be merged:\n${dirty}`, { hint: 'commit them (or `git restore` what you do not want), then run gt done again' });
     }
   }
   const req: DoneRequest = { bead: bead.id, status, message: opts.message, head, ahead };
+  // One id for every try: an update the engine took before the connection broke is not applied twice.
+  const updateId = `done-${bead.id}-${randomUUID()}`;
   return withEngine(root, async (client) => {
     try {
-      return await client.workflow.getHandle(polecatWorkflowId(me.rig, me.name)).executeUpdate<DoneReceipt, [DoneRequest]>(DONE_UPDATE, { args: [req] });
+      return await client.workflow.getHandle(polecatWorkflowId(me.rig, me.name)).executeUpdate<DoneReceipt, [DoneRequest]>(DONE_UPDATE, { args: [req], updateId });
     } catch (err) {
       return updateError(err, `gt done for ${bead.id} was refused`);
     }
-  }, { start: true });
+  }, { start: true, waitMs: ENGINE_WAIT_MS });
 }
 
 /** `gt handoff`: the polecat asks for a fresh session in the same worktree, with a note for it. */
@@ -248,13 +253,14 @@ export async function handoff(root: string, cwd: string, note?: string): Promise
   if (me.role !== 'polecat' || !me.rig || !me.name) {
     throw new GtError(`\`gt handoff\` restarts a polecat's session; you are ${me.address} (${me.role})`, { hint: 'run it inside a polecat session (GT_ROLE=polecat) or its worktree' });
   }
+  const updateId = `handoff-${me.name}-${randomUUID()}`;
   return withEngine(root, async (client) => {
     try {
-      return await client.workflow.getHandle(polecatWorkflowId(me.rig!, me.name!)).executeUpdate<HandoffReceipt, [{ note?: string }]>(HANDOFF_UPDATE, { args: [{ note }] });
+      return await client.workflow.getHandle(polecatWorkflowId(me.rig!, me.name!)).executeUpdate<HandoffReceipt, [{ note?: string }]>(HANDOFF_UPDATE, { args: [{ note }], updateId });
     } catch (err) {
       return updateError(err, 'gt handoff was refused');
     }
-  }, { start: true });
+  }, { start: true, waitMs: ENGINE_WAIT_MS });
 }
 
 export interface Unslung {
@@ -357,8 +363,7 @@ export async function nukePolecat(root: string, rig: string, name: string, opts:
   }
   const session = `${readRigs(root).rigs[rig]!.prefix}-${name}`;
   try {
-    const socket = process.env.GT_TMUX_SOCKET;
-    execFileSync('tmux', [...(socket ? ['-L', socket] : []), 'kill-session', '-t', `=${session}`], { stdio: 'ignore' });
+    execFileSync('tmux', [...tmuxArgs(root), 'kill-session', '-t', `=${session}`], { stdio: 'ignore' });
   } catch {
     // no session
   }
@@ -371,16 +376,18 @@ export async function nukePolecat(root: string, rig: string, name: string, opts:
   }
   const repo = rigPaths(root, rig).repo;
   if (existsSync(dir)) {
-    try {
-      execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: repo, stdio: 'ignore' });
-    } catch {
-      rmSync(dir, { recursive: true, force: true });
-    }
-    try {
-      execFileSync('git', ['worktree', 'prune'], { cwd: repo, stdio: 'ignore' });
-    } catch {
-      // pruned later by the next worktree change
-    }
+    withRepoLockSync(repo, () => {
+      try {
+        gitSync(['worktree', 'remove', '--force', dir], repo);
+      } catch {
+        rmSync(dir, { recursive: true, force: true });
+      }
+      try {
+        gitSync(['worktree', 'prune'], repo);
+      } catch {
+        // pruned later by the next worktree change
+      }
+    });
   }
   rmSync(polecatRunFile(root, rig, name), { force: true });
   return { rig, name, removed: true, unslung };

@@ -1,5 +1,6 @@
 import { realpathSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { currentActor } from '../actor.js';
 import { readRigs, rigPaths } from '../town/layout.js';
 import { polecatAddress } from './state.js';
 
@@ -32,12 +33,14 @@ function real(path: string): string {
 export function identityFromCwd(root: string, cwd: string = process.cwd()): Identity {
   const rel = relative(real(root), real(cwd));
   if (!rel || rel.startsWith('..') || isAbsolute(rel)) {
-    return { role: rel === '' ? 'mayor' : 'overseer', address: rel === '' ? 'mayor' : process.env.USER || 'overseer', source: 'cwd' };
+    // The town root (or outside the town) is where a person works: the overseer, never the Mayor
+    // (the Mayor's session says so by GT_ROLE).
+    return { role: 'overseer', address: currentActor(), source: 'cwd' };
   }
   const parts = rel.split(sep);
   if (parts[0] === 'mayor') return { role: 'mayor', address: 'mayor', source: 'cwd' };
   const rig = parts[0]!;
-  if (!(rig in readRigs(root).rigs)) return { role: 'mayor', address: 'mayor', source: 'cwd' };
+  if (!(rig in readRigs(root).rigs)) return { role: 'overseer', address: currentActor(), source: 'cwd' };
   const p = rigPaths(root, rig);
   if (parts[1] === 'polecats' && parts[2]) {
     return { role: 'polecat', rig, name: parts[2], address: polecatAddress(rig, parts[2]), source: 'cwd', home: join(p.polecats, parts[2]) };
@@ -46,7 +49,7 @@ export function identityFromCwd(root: string, cwd: string = process.cwd()): Iden
     return { role: 'crew', rig, name: parts[2], address: `${rig}/crew/${parts[2]}`, source: 'cwd', home: join(p.crew, parts[2]) };
   }
   if (parts[1] === 'refinery') return { role: 'refinery', rig, address: `${rig}/refinery`, source: 'cwd', home: p.refinery };
-  return { role: 'overseer', rig, address: process.env.USER || 'overseer', source: 'cwd' };
+  return { role: 'overseer', rig, address: currentActor(), source: 'cwd' };
 }
 
 /** GT_* from the environment when they name a known role, else the folder. */

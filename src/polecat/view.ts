@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tmuxArgs } from '../activities/tmux.js';
 import { Ledger } from '../beads/ledger.js';
 import type { Bead } from '../beads/model.js';
 import { GtError } from '../errors.js';
@@ -145,10 +146,9 @@ export interface PolecatListing {
   sessionAlive?: boolean;
 }
 
-function tmuxSessions(): Set<string> {
+function tmuxSessions(root: string): Set<string> {
   try {
-    const socket = process.env.GT_TMUX_SOCKET;
-    const out = execFileSync('tmux', [...(socket ? ['-L', socket] : []), 'list-sessions', '-F', '#{session_name}'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('tmux', [...tmuxArgs(root), 'list-sessions', '-F', '#{session_name}'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
     return new Set(out.split('\n').filter(Boolean));
   } catch {
     return new Set();
@@ -162,7 +162,7 @@ function tmuxSessions(): Set<string> {
 export function listPolecats(root: string, rig?: string): PolecatListing[] {
   const rigs = readRigs(root).rigs;
   if (rig) requireRig(root, rig);
-  const sessions = tmuxSessions();
+  const sessions = tmuxSessions(root);
   const out: PolecatListing[] = [];
   for (const r of rig ? [rig] : Object.keys(rigs).sort()) {
     const busy = workingPolecats(root, r);

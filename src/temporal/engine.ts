@@ -1,18 +1,61 @@
 import type { Client } from '@temporalio/client';
+import { noteAgentProgress } from '../polecat/progress.js';
 import { connectClient } from './client.js';
 import { engineConfig, type EngineConfig } from './config.js';
 import { ensureUp } from './services.js';
 
 /**
- * Run `fn` with a client of the town's engine; with `start`, first make sure the engine and the
- * worker run (what any command that needs them does implicitly).
+ * How long a command that must not fail during a short outage (`gt done`, `gt handoff`) keeps
+ * trying to reach the town's engine: it starts the town's own server and worker again if they
+ * are down, and waits for an external cluster to come back.
  */
-export async function withEngine<T>(root: string, fn: (client: Client, config: EngineConfig) => Promise<T>, opts: { start?: boolean } = {}): Promise<T> {
-  const config = opts.start ? await ensureUp(root) : engineConfig(root);
-  const client = await connectClient(config);
-  try {
-    return await fn(client, config);
-  } finally {
-    await client.connection.close();
+export const ENGINE_WAIT_MS = 5 * 60_000;
+
+/**
+ * Run `fn` with a client of the town's engine; with `start`, first make sure the engine and the
+ * worker run (what any command that needs them does implicitly). With `waitMs`, an engine that
+ * cannot be reached (down, restarting, its worker starting) is tried again until then, so `fn`
+ * must be safe to repeat (an update with a fixed id is).
+ */
+export async function withEngine<T>(
+  root: string,
+  fn: (client: Client, config: EngineConfig) => Promise<T>,
+  opts: { start?: boolean; waitMs?: number } = {},
+): Promise<T> {
+  const deadline = Date.now() + (opts.waitMs ?? 0);
+  for (let round = 0; ; round++) {
+    let client: Client | undefined;
+    try {
+      const config = opts.start ? await ensureUp(root) : engineConfig(root);
+      client = await connectClient(config);
+      return await fn(client, config);
+    } catch (err) {
+      if (!opts.waitMs || !engineUnreachable(err, client === undefined) || Date.now() > deadline) throw err;
+      if (round === 0) process.stderr.write(`gt: the town's engine cannot be reached (${firstLine(err)}); trying again for up to ${Math.round(opts.waitMs / 60_000)} min\n`);
+      // Waiting is not being stuck: the session watching this agent sees it is alive.
+      noteAgentProgress();
+      await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** Math.min(round, 3), 5000)));
+    } finally {
+      await client?.connection.close().catch(() => undefined);
+    }
   }
+}
+
+/** gRPC codes of a server that is down or not answering: UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED. */
+const UNREACHABLE_CODES = new Set([14, 4, 1]);
+
+/** True for an error that says the engine could not be reached (rather than that it refused). */
+function engineUnreachable(err: unknown, beforeConnected: boolean): boolean {
+  // Starting the services or connecting failed: the engine is not there (yet).
+  if (beforeConnected) return true;
+  for (let e: unknown = err; e instanceof Error; e = (e as Error & { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'number' && UNREACHABLE_CODES.has(code)) return true;
+    if (/\b(UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|ECONNRESET)\b|Connection refused|transport error/i.test(e.message)) return true;
+  }
+  return false;
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 200);
 }

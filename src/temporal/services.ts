@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { GtError } from '../errors.js';
 import { tailOf } from '../fsutil.js';
 import { processAlive, withLock } from '../lock.js';
+import { tmuxSocket } from '../activities/tmux.js';
+import { hostEnv, townEnv } from '../town/env.js';
 import { townPaths } from '../town/layout.js';
 import { findTemporalCli, PROJECT_ROOT } from './binary.js';
 import { engineConfig, type EngineConfig } from './config.js';
@@ -92,7 +94,7 @@ async function startServer(root: string, config: EngineConfig): Promise<void> {
     });
   }
   const cli = findTemporalCli();
-  const pid = spawnDetached(root, 'temporal', cli, devServerArgs(root, config), process.env);
+  const pid = spawnDetached(root, 'temporal', cli, devServerArgs(root, config), hostEnv());
   try {
     await waitForPort('127.0.0.1', config.grpcPort, 60_000, () => processAlive(pid));
   } catch (err) {
@@ -111,13 +113,9 @@ async function startWorker(root: string, config: EngineConfig): Promise<void> {
     // none
   }
   const workerJs = join(PROJECT_ROOT, 'dist', 'worker.js');
-  const pid = spawnDetached(root, 'worker', process.execPath, [workerJs], {
-    ...process.env,
-    GT_ROOT: root,
-    TEMPORAL_ADDRESS: config.address,
-    TEMPORAL_NAMESPACE: config.namespace,
-    GT_TASK_QUEUE: config.taskQueue,
-  });
+  // The town's environment, never the caller's: a worker started by an agent's `gt done` must
+  // not run (and commit) as that agent, nor see the town's own server as an external cluster.
+  const pid = spawnDetached(root, 'worker', process.execPath, [workerJs], townEnv(root, config, tmuxSocket(root)));
   const deadline = Date.now() + 90_000;
   while (!existsSync(files.ready)) {
     if (!processAlive(pid)) {

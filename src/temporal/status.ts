@@ -1,6 +1,21 @@
 import { readTownJson } from '../town/layout.js';
 import { engineConfig } from './config.js';
+import { hostname } from 'node:os';
+import { processAlive } from '../lock.js';
 import { servicePid } from './services.js';
+
+/** A long poll lasts about a minute; a poller not seen for longer than this is gone. */
+const POLL_SILENCE_MS = 75_000;
+
+/**
+ * Whether a poller the server lists is a live worker: one of this machine's (identity
+ * `<pid>@<host>`, the SDK's default) whose process runs, or another machine's seen polling lately.
+ */
+function pollerAlive(identity: string, lastAccessMs: number): boolean {
+  const m = /^(\d+)@(.+)$/.exec(identity);
+  if (m && m[2] === hostname()) return processAlive(Number(m[1]));
+  return Date.now() - lastAccessMs < POLL_SILENCE_MS;
+}
 
 /** Server, UI, worker and their health, for `gt status` and `gt up`. */
 export async function townStatus(root: string) {
@@ -9,6 +24,8 @@ export async function townStatus(root: string) {
   const workerPid = servicePid(root, 'worker');
   let healthy = false;
   let pollers: number | undefined;
+  let stalePollers: number | undefined;
+  let lastPollAgoS: number | undefined;
   if (config.external || serverPid) {
     try {
       const { connectClient } = await import('./client.js');
@@ -22,7 +39,13 @@ export async function townStatus(root: string) {
           taskQueue: { name: config.taskQueue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
           taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         });
-        pollers = tq.pollers?.length ?? 0;
+        // The server lists a poller for minutes after its worker died: count only live ones.
+        const seen = (tq.pollers ?? []).map((p) => ({ identity: p.identity ?? '', at: p.lastAccessTime?.seconds ? Number(p.lastAccessTime.seconds) * 1000 : 0 }));
+        const live = seen.filter((p) => pollerAlive(p.identity, p.at));
+        pollers = live.length;
+        stalePollers = seen.length - live.length;
+        const newest = Math.max(0, ...seen.map((p) => p.at));
+        if (newest) lastPollAgoS = Math.max(0, Math.round((Date.now() - newest) / 1000));
       } finally {
         await client.connection.close();
       }
@@ -42,6 +65,6 @@ export async function townStatus(root: string) {
       healthy,
       ui: config.uiAddress,
     },
-    worker: { running: Boolean(workerPid), pid: workerPid, taskQueue: config.taskQueue, pollers },
+    worker: { running: Boolean(workerPid), pid: workerPid, taskQueue: config.taskQueue, pollers, stalePollers, lastPollAgoS },
   };
 }

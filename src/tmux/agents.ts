@@ -12,6 +12,8 @@ import { readRigs, rigPaths, townPaths } from '../town/layout.js';
 export const MAYOR_SESSION = 'gt-mayor';
 
 export interface AgentTarget {
+  /** The town the agent belongs to (its tmux server is the town's). */
+  root: string;
   address: string;
   role: 'mayor' | 'polecat' | 'crew';
   rig?: string;
@@ -22,16 +24,16 @@ export interface AgentTarget {
 }
 
 export function mayorTarget(root: string): AgentTarget {
-  return { address: 'mayor', role: 'mayor', session: MAYOR_SESSION, log: join(townPaths(root).logs, 'mayor.log') };
+  return { root, address: 'mayor', role: 'mayor', session: MAYOR_SESSION, log: join(townPaths(root).logs, 'mayor.log') };
 }
 
 function rigAgent(root: string, rig: string, role: 'polecat' | 'crew', name: string): AgentTarget {
   const prefix = readRigs(root).rigs[rig]!.prefix;
   if (role === 'polecat') {
     // Same names the polecat activities give their sessions and logs.
-    return { address: `${rig}/polecats/${name}`, role, rig, name, session: `${prefix}-${name}`, log: join(townPaths(root).logs, 'polecats', rig, `${name}.log`) };
+    return { root, address: `${rig}/polecats/${name}`, role, rig, name, session: `${prefix}-${name}`, log: join(townPaths(root).logs, 'polecats', rig, `${name}.log`) };
   }
-  return { address: `${rig}/crew/${name}`, role, rig, name, session: `${prefix}-crew-${name}`, log: join(townPaths(root).logs, 'crew', rig, `${name}.log`) };
+  return { root, address: `${rig}/crew/${name}`, role, rig, name, session: `${prefix}-crew-${name}`, log: join(townPaths(root).logs, 'crew', rig, `${name}.log`) };
 }
 
 /** The agent an address names; refuses an address that names nobody in this town. */
@@ -84,21 +86,21 @@ export function nudgeText(message: string): string {
 export async function nudgeAgent(target: AgentTarget, message: string): Promise<void> {
   const text = nudgeText(message);
   requireTmux();
-  if (!(await hasSession(target.session))) {
+  if (!(await hasSession(target.root, target.session))) {
     throw new GtError(`${target.address} is not running: there is no tmux session ${target.session}`, {
       hint: target.role !== 'mayor' && existsSync(target.log)
         ? `it may run headless (see \`gt peek ${target.address}\`); reach it with \`gt mail send ${target.address} -s ... -m ...\``
         : `\`gt agents\` lists running agents${target.role === 'mayor' ? '; start the Mayor with `gt mayor start`' : ''}`,
     });
   }
-  await sendText(target.session, text);
+  await sendText(target.root, target.session, text);
 }
 
 /** The last `lines` lines an agent showed: its tmux pane, or the end of its log when it has no session. */
 export async function peekAgent(target: AgentTarget, lines: number): Promise<{ source: 'tmux' | 'log'; text: string }> {
-  if (tmuxAvailable() && (await hasSession(target.session))) {
+  if (tmuxAvailable() && (await hasSession(target.root, target.session))) {
     // -J joins lines tmux wrapped at the window's width, so output reads as the agent wrote it.
-    const screen = (await tmux(['capture-pane', '-p', '-J', '-t', `=${target.session}:`, '-S', `-${lines}`])).replace(/\s+$/, '');
+    const screen = (await tmux(target.root, ['capture-pane', '-p', '-J', '-t', `=${target.session}:`, '-S', `-${lines}`])).replace(/\s+$/, '');
     return { source: 'tmux', text: screen.split('\n').slice(-lines).join('\n') };
   }
   if (existsSync(target.log)) {

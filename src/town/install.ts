@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { userInfo } from 'node:os';
+import { personName } from '../actor.js';
 import { initLedger } from '../beads/ledger.js';
 import { GtError } from '../errors.js';
 import { HQ_PREFIX, isDirectory, townPaths, writeJsonFile, type RigsJson, type TownJson } from './layout.js';
@@ -47,7 +47,7 @@ export function installTown(path: string, opts: InstallOptions = {}): string {
   const p = townPaths(root);
   mkdirSync(join(root, 'mayor'), { recursive: true });
   const now = new Date().toISOString();
-  const town: TownJson = { type: 'town', version: 1, name, owner: opts.owner ?? safeUser(), created_at: now };
+  const town: TownJson = { type: 'town', version: 1, name, owner: opts.owner ?? personName(), created_at: now };
   writeJsonFile(p.townJson, town);
   const rigs: RigsJson = { version: 1, rigs: {} };
   writeJsonFile(p.rigsJson, rigs);
@@ -67,10 +67,4 @@ export function installTown(path: string, opts: InstallOptions = {}): string {
   return root;
 }
 
-function safeUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return process.env.USER ?? 'unknown';
-  }
-}
+

@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { gitEnv, gitSync as git } from '../activities/git.js';
 import { initLedger } from '../beads/ledger.js';
 import { GtError, usageError } from '../errors.js';
 import { withLockSync } from '../lock.js';
@@ -173,15 +174,6 @@ export function normalizeGitUrl(url: string, cwd: string = process.cwd()): strin
     });
   }
   return path;
-}
-
-function gitEnv(): NodeJS.ProcessEnv {
-  // Never let git stop to ask for a password: a rig add that cannot authenticate must fail.
-  return { ...process.env, GIT_TERMINAL_PROMPT: '0', GCM_INTERACTIVE: 'never', LC_ALL: 'C' };
-}
-
-function git(args: string[], cwd?: string): string {
-  return execFileSync('git', args, { cwd, env: gitEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }
 
 function gitOk(args: string[], cwd?: string): boolean {

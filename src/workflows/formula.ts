@@ -1,5 +1,5 @@
-import { TimeoutType } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
+import { describeFailure } from './failure.js';
 import { parseDuration } from '../formula/duration.js';
 import type { ResolvedStep } from '../formula/types.js';
 import {
@@ -231,7 +231,7 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
       }
       step.status = 'failed';
       step.waitingFor = undefined;
-      step.reason = describeFailure(err, spec);
+      step.reason = describeFailure(err, spec.timeout ?? 'its time limit');
       record({ bead: step.bead, status: 'blocked', comment: `step failed: ${step.reason}`, labels: ['mol:failed'] });
     } finally {
       step.endedAt = new Date().toISOString();
@@ -305,18 +305,4 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
     await flush();
     wf.upsertSearchAttributes([{ key: GtStatus, value: status }]);
   }
-}
-
-function describeFailure(err: unknown, spec: ResolvedStep): string {
-  // An ActivityFailure wraps the activity's own error (or a TimeoutFailure) as its cause.
-  let innermost: unknown = err;
-  for (let e: unknown = err; e instanceof Error; e = (e as Error & { cause?: unknown }).cause) {
-    if (e instanceof wf.TimeoutFailure) {
-      return e.timeoutType === TimeoutType.HEARTBEAT
-        ? 'the worker running it stopped responding, too many times'
-        : `timed out after ${spec.timeout ?? 'its time limit'}`;
-    }
-    innermost = e;
-  }
-  return innermost instanceof Error ? innermost.message : String(innermost);
 }

@@ -1,5 +1,6 @@
-import { TimeoutType, type SearchAttributeUpdatePair } from '@temporalio/common';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
 import * as wf from '@temporalio/workflow';
+import { describeFailure } from './failure.js';
 import { handoffNote } from '../polecat/prompt.js';
 import {
   ASSIGN_SIGNAL,
@@ -357,13 +358,4 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
 function lastLine(text: string): string {
   const lines = text.trim().split('\n').filter((l) => l.trim() && !l.startsWith('[gt]'));
   return (lines.at(-1) ?? '').slice(0, 200);
-}
-
-function describeFailure(err: unknown): string {
-  let innermost: unknown = err;
-  for (let e: unknown = err; e instanceof Error; e = (e as Error & { cause?: unknown }).cause) {
-    if (e instanceof wf.TimeoutFailure && e.timeoutType === TimeoutType.HEARTBEAT) return 'the worker running it stopped responding, too many times';
-    innermost = e;
-  }
-  return innermost instanceof Error ? innermost.message : String(innermost);
 }

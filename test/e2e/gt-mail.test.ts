@@ -1,7 +1,9 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { userInfo } from 'node:os';
 import { afterEach, describe, expect, it } from 'vitest';
 import { sendMail, sendMailAsync } from '../../src/mail/index.js';
+import { runCli } from '../helpers/cli.js';
 import { makeRemote, makeTown, type TestTown } from '../helpers/town.js';
 
 /** `gt mail`: messages as beads of type message in the HQ ledger, through the built CLI. */
@@ -46,8 +48,9 @@ describe('gt mail', () => {
     const t = mailTown();
     const toast = join(t.root, 'myrig', 'polecats', 'toast');
 
-    // The Mayor is whoever works at the town root.
-    const sent = json<Message>(t.gt(['mail', 'send', 'myrig/polecats/toast', '-s', 'Fix the login bug', '-m', 'See my-abc12.\nThanks', '--json']));
+    // The Mayor's session says who it is (a person at the town root is the overseer).
+    const mayor = { env: { GT_ROLE: 'mayor' } };
+    const sent = json<Message>(t.gt(['mail', 'send', 'myrig/polecats/toast', '-s', 'Fix the login bug', '-m', 'See my-abc12.\nThanks', '--json'], mayor));
     expect(sent).toMatchObject({ from: 'mayor', to: 'myrig/polecats/toast', subject: 'Fix the login bug', body: 'See my-abc12.\nThanks', read: false, delivered: false });
     expect(sent.thread).toBe(sent.id);
     const bead = t.bdJson<any[]>(['show', sent.id])[0];
@@ -68,7 +71,7 @@ describe('gt mail', () => {
     expect(prime.stdout).toContain('## Mail (1 unread)');
     expect(prime.stdout).toContain(`${sent.id} from mayor: Fix the login bug`);
     // Nothing for the Mayor yet.
-    expect(t.gt(['mail', 'check']).stdout).toBe('');
+    expect(t.gt(['mail', 'check'], mayor).stdout).toBe('');
 
     // Reading marks it read; check goes quiet.
     const read = t.gt(['mail', 'read', sent.id], { cwd: toast });
@@ -86,13 +89,13 @@ describe('gt mail', () => {
     const reply = json<Message>(t.gt(['mail', 'reply', sent.id, '-m', 'Done, merged.', '--json'], { env }));
     expect(reply).toMatchObject({ from: 'myrig/polecats/toast', to: 'mayor', subject: 'Re: Fix the login bug', thread: sent.id, reply_to: sent.id });
 
-    const mayorInbox = json<Message[]>(t.gt(['mail', 'inbox', '--json']));
+    const mayorInbox = json<Message[]>(t.gt(['mail', 'inbox', '--json'], mayor));
     expect(mayorInbox.map((m) => m.id)).toEqual([reply.id]);
-    expect(t.gt(['mail', 'check']).stdout).toContain(reply.id);
-    const shown = json<Message>(t.gt(['mail', 'read', reply.id, '--json']));
+    expect(t.gt(['mail', 'check'], mayor).stdout).toContain(reply.id);
+    const shown = json<Message>(t.gt(['mail', 'read', reply.id, '--json'], mayor));
     expect(shown).toMatchObject({ read: true, body: 'Done, merged.' });
     // A reply to a reply stays in the thread and does not stack "Re:".
-    const again = json<Message>(t.gt(['mail', 'reply', reply.id, '-m', 'Thanks', '--json']));
+    const again = json<Message>(t.gt(['mail', 'reply', reply.id, '-m', 'Thanks', '--json'], mayor));
     expect(again).toMatchObject({ to: 'myrig/polecats/toast', subject: 'Re: Fix the login bug', thread: sent.id, reply_to: reply.id });
     // The text inbox marks unread messages.
     const text = t.gt(['mail', 'inbox', '--identity', 'myrig/polecats/toast']);
@@ -109,15 +112,33 @@ describe('gt mail', () => {
     expect(asSender.read).toBe(false);
     const other = t.gt(['mail', 'read', sent.id]);
     expect(other.code).toBe(1);
-    expect(other.stderr).toMatch(/mail from myrig\/polecats\/toast to myrig\/crew\/alice, and you are mayor/);
+    // A person at the town root is the overseer (here BD_ACTOR names them), not the Mayor.
+    expect(other.stderr).toMatch(/mail from myrig\/polecats\/toast to myrig\/crew\/alice, and you are tester/);
     expect(json<Message>(t.gt(['mail', 'read', sent.id, '--json'], { cwd: alice })).read).toBe(true);
+  });
+
+  it('one identity per caller: a person at the town root is the overseer, and what they create is never by "unknown"', () => {
+    const t = mailTown();
+    const person = { BD_ACTOR: undefined, USER: undefined, LOGNAME: undefined } as unknown as Record<string, string>;
+    const me = json<{ role: string; address: string }>(t.gt(['whoami', '--json'], { env: person }));
+    const login = userInfo().username;
+    expect(me).toMatchObject({ role: 'overseer', address: login });
+    const created = t.bdJson<{ id: string }>(['create', 'by a person'], {});
+    expect(t.bdJson<{ created_by: string }[]>(['show', created.id])[0]!.created_by).toBe('tester');
+    const r = runCli('bd', ['create', 'by a person with no USER', '--json'], { cwd: t.root, env: person });
+    expect(r.stderr).toBe('');
+    const id = (JSON.parse(r.stdout) as { id: string }).id;
+    expect(t.bdJson<{ created_by: string }[]>(['show', id])[0]!.created_by).toBe(login);
+    // The same person, by gt: the mail they send is from the same name.
+    const sent = json<Message>(t.gt(['mail', 'send', 'mayor', '-s', 'hi', '--json'], { env: person }));
+    expect(sent.from).toBe(login);
   });
 
   it('sendMail and sendMailAsync for other parts of Gas Town (the polecat side mails the Mayor)', async () => {
     const t = mailTown();
     const a = sendMail(t.root, { from: 'myrig/polecats/toast', to: 'mayor', subject: 'Blocked: my-abc12', body: 'three failed attempts' });
     const b = await sendMailAsync(t.root, { from: 'myrig/polecats/toast', to: 'mayor', subject: 'Blocked: my-def34', body: '' });
-    const inbox = json<Message[]>(t.gt(['mail', 'inbox', '--json']));
+    const inbox = json<Message[]>(t.gt(['mail', 'inbox', '--json'], { env: { GT_ROLE: 'mayor' } }));
     expect(inbox.map((m) => m.id).sort()).toEqual([a.id, b.id].sort());
     expect(() => sendMail(t.root, { from: 'x', to: 'myrig/polecats/ghost', subject: 's', body: '' })).toThrow(/no polecat named "ghost"/);
     await expect(sendMailAsync(t.root, { from: 'x', to: 'mayor', subject: '', body: '' })).rejects.toThrow(/subject is empty/);

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -32,6 +33,8 @@ describe('gt sling: bad input changes nothing', { timeout: 180_000 }, () => {
     expect(t.bd(['close', closed], { cwd: join(t.root, t.rig) }).code).toBe(0);
     const hq = (JSON.parse(t.bd(['create', 'Town work', '--json']).stdout) as { id: string }).id;
     const other = t.create('More work');
+    // An agent whose command is not on PATH: its sessions could only fail, so nothing is slung.
+    expect(t.gt(['config', 'agent', 'set', 'ghost', 'no-such-agent-cmd-xyz']).code).toBe(0);
     const before = ledgers(t);
     const cases: [string[], number, RegExp][] = [
       [['sling', open, 'nosuchrig'], 1, /no rig named "nosuchrig"/],
@@ -44,6 +47,7 @@ describe('gt sling: bad input changes nothing', { timeout: 180_000 }, () => {
       [['sling', open, 'nosuchrig/furiosa'], 2, /names rig nosuchrig, which this town does not have/],
       [['sling', open, other, `${t.rig}/furiosa`], 2, /one polecat .* cannot take 2 beads/],
       [['sling', open, t.rig, '--agent', 'nosuchagent'], 1, /unknown agent "nosuchagent"/],
+      [['sling', open, t.rig, '--agent', 'ghost'], 1, /agent "ghost" \(chosen by --agent\) runs "no-such-agent-cmd-xyz", which is not on PATH/],
       [['sling', open, t.rig, '--formula', 'nosuchformula'], 1, /nosuchformula/],
       [['sling', open, t.rig, '--var', 'novalue'], 2, /name=value/],
     ];
@@ -93,6 +97,9 @@ describe('gt sling: bad input changes nothing', { timeout: 180_000 }, () => {
     const slung = JSON.parse(t.gt(['sling', id, t.rig, '--no-convoy', '--json']).stdout) as { polecat: string; worktree: string; branch: string }[];
     const { polecat, worktree, branch } = slung[0]!;
     await waitFor(() => sessionsOf(t.agentLog, id).length > 0, 60_000, 'the agent to start');
+    const session = `${t.prefix}-${polecat}`;
+    const tmuxHas = () => spawnSync('tmux', ['-L', t.env.GT_TMUX_SOCKET!, 'has-session', '-t', `=${session}`], { stdio: 'ignore' }).status === 0;
+    expect(tmuxHas()).toBe(true);
 
     const twice = t.gt(['sling', id, t.rig]);
     expect(twice.code).toBe(1);
@@ -137,6 +144,8 @@ describe('gt sling: bad input changes nothing', { timeout: 180_000 }, () => {
       return l.find((p) => p.name === polecat && p.state === 'idle' && !p.sessionAlive);
     }, 30_000, 'the unslung polecat to stop its session');
     expect(list).toBeDefined();
+    // The session itself is gone from the town's tmux server, not just marked so.
+    expect(tmuxHas()).toBe(false);
     const again = t.gt(['unsling', id]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/not on a hook/);

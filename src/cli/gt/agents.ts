@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { requireTownRoot } from '../../town/layout.js';
 import { action, printJson } from '../run.js';
-import { gtActor } from '../../actor.js';
+import { currentActor } from '../../actor.js';
 
 /** Who am I and who else is working: `gt whoami`, `gt prime`, `gt agents`, `gt polecat list|nuke`. */
 
@@ -77,7 +77,7 @@ export function registerAgentCommands(program: Command): void {
       const { validatePolecatName } = await import('../../polecat/names.js');
       validatePolecatName(m[2]!);
       const { nukePolecat } = await import('../../polecat/client.js');
-      const result = await nukePolecat(root, m[1]!, m[2]!, { force: opts.force, by: gtActor() });
+      const result = await nukePolecat(root, m[1]!, m[2]!, { force: opts.force, by: currentActor() });
       if (opts.json) return printJson(result);
       process.stdout.write(`Nuked ${m[1]}/polecats/${m[2]}${result.unslung ? ` (${result.unslung} back to open)` : ''}\n`);
     }));

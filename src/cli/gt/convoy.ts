@@ -3,7 +3,7 @@ import type { ConvoyState } from '../../convoy/types.js';
 import type { Created } from '../../convoy/client.js';
 import { requireTownRoot } from '../../town/layout.js';
 import { action, printJson } from '../run.js';
-import { gtActor } from '../../actor.js';
+import { currentActor } from '../../actor.js';
 
 /**
  * `gt convoy`: batches of beads, possibly across rigs, that a durable workflow feeds to polecats
@@ -92,7 +92,7 @@ export function registerConvoyCommands(program: Command): void {
     .action(action(async (name: string, beads: string[], opts: { notify?: boolean; human?: boolean; owner?: string; maxConcurrent?: string; json?: boolean }) => {
       const root = requireTownRoot();
       const { createConvoy } = await import('../../convoy/client.js');
-      const created = await createConvoy(root, { name, beads, notify: opts.notify, human: opts.human, owner: opts.owner, maxConcurrent: opts.maxConcurrent, by: gtActor() });
+      const created = await createConvoy(root, { name, beads, notify: opts.notify, human: opts.human, owner: opts.owner, maxConcurrent: opts.maxConcurrent, by: currentActor() });
       if (opts.json) return printJson(created);
       process.stdout.write(await renderCreated(created));
     }));
@@ -104,7 +104,7 @@ export function registerConvoyCommands(program: Command): void {
     .action(action(async (id: string, beads: string[], opts: { json?: boolean }) => {
       const root = requireTownRoot();
       const { addBeads } = await import('../../convoy/client.js');
-      const r = await addBeads(root, id, beads, gtActor());
+      const r = await addBeads(root, id, beads, currentActor());
       if (opts.json) return printJson(r);
       process.stdout.write(r.added.length ? `Added ${r.added.join(' ')} to ${r.convoy}${r.reopened ? ' (reopened)' : ''}\n` : `${r.convoy} already tracks ${beads.join(' ')}\n`);
     }));
@@ -157,7 +157,7 @@ export function registerConvoyCommands(program: Command): void {
     .action(action(async (id: string, opts: { force?: boolean; reason?: string; json?: boolean }) => {
       const root = requireTownRoot();
       const { closeConvoy } = await import('../../convoy/client.js');
-      const r = await closeConvoy(root, id, { force: opts.force, reason: opts.reason, by: gtActor() });
+      const r = await closeConvoy(root, id, { force: opts.force, reason: opts.reason, by: currentActor() });
       if (opts.json) return printJson(r);
       process.stdout.write(`Closed ${r.convoy}${r.open.length ? ` (${r.open.length} beads unfinished: ${r.open.join(' ')})` : ''}\n`);
     }));
@@ -189,7 +189,7 @@ export function registerConvoyCommands(program: Command): void {
     .action(action(async (args: string[], opts: { title?: string; launch?: boolean; owner?: string; notify?: boolean; human?: boolean; maxConcurrent?: string; json?: boolean }) => {
       const root = requireTownRoot();
       const { stageConvoy } = await import('../../convoy/client.js');
-      const created = await stageConvoy(root, args, { ...opts, by: gtActor() });
+      const created = await stageConvoy(root, args, { ...opts, by: currentActor() });
       if (opts.json) return printJson(created);
       process.stdout.write(await renderCreated(created));
     }));
@@ -201,7 +201,7 @@ export function registerConvoyCommands(program: Command): void {
     .action(action(async (id: string, opts: { json?: boolean }) => {
       const root = requireTownRoot();
       const { launchConvoy } = await import('../../convoy/client.js');
-      const created = await launchConvoy(root, id, gtActor());
+      const created = await launchConvoy(root, id, currentActor());
       if (opts.json) return printJson(created);
       process.stdout.write(await renderCreated(created));
     }));
@@ -213,7 +213,7 @@ export function registerConvoyCommands(program: Command): void {
     .action(action(async (id: string, opts: { json?: boolean }) => {
       const root = requireTownRoot();
       const { approveConvoy } = await import('../../convoy/client.js');
-      const r = await approveConvoy(root, id, gtActor());
+      const r = await approveConvoy(root, id, currentActor());
       if (opts.json) return printJson(r);
       process.stdout.write(`Approved ${r.convoy}: it lands once all its beads are closed\n`);
     }));

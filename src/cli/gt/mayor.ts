@@ -5,7 +5,7 @@ import { action } from '../run.js';
 
 /** `gt mayor start|attach|stop`: the coordinating agent in the town root, in tmux session gt-mayor. */
 export function registerMayorCommands(program: Command): void {
-  const mayor = program.command('mayor').description('the Mayor: the coordinating agent of the town (tmux session gt-mayor)');
+  const mayor = program.command('mayor').description('the Mayor: the coordinating agent of the town (tmux session gt-mayor on the town\'s own tmux server)');
 
   mayor
     .command('start')
@@ -15,7 +15,8 @@ export function registerMayorCommands(program: Command): void {
       const root = requireTownRoot();
       const { startMayor } = await import('../../tmux/mayor.js');
       const runtime = await startMayor(root, opts.agent);
-      process.stdout.write(`Mayor started with ${runtime.name} (${runtime.source}) in tmux session gt-mayor\n  attach: gt mayor attach\n`);
+      const { attachCommand } = await import('../../activities/tmux.js');
+      process.stdout.write(`Mayor started with ${runtime.name} (${runtime.source}) in tmux session gt-mayor of this town's tmux server\n  attach: gt mayor attach  (or ${attachCommand(root, 'gt-mayor')})\n`);
     }));
 
   mayor
@@ -31,17 +32,17 @@ export function registerMayorCommands(program: Command): void {
       if (!process.env.TMUX && !(process.stdin.isTTY && process.stdout.isTTY)) {
         throw new GtError('gt mayor attach needs a terminal', { hint: 'run it in a terminal, or start the Mayor in the background with `gt mayor start`' });
       }
-      if (!(await mayorRunning())) await startMayor(root, opts.agent);
-      process.exitCode = attachMayor();
+      if (!(await mayorRunning(root))) await startMayor(root, opts.agent);
+      process.exitCode = attachMayor(root);
     }));
 
   mayor
     .command('stop')
     .description('stop the Mayor\'s session')
     .action(action(async () => {
-      requireTownRoot();
+      const root = requireTownRoot();
       const { stopMayor } = await import('../../tmux/mayor.js');
-      await stopMayor();
+      await stopMayor(root);
       process.stdout.write('Mayor stopped\n');
     }));
 }

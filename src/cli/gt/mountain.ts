@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { requireTownRoot } from '../../town/layout.js';
 import { action, printJson } from '../run.js';
-import { gtActor } from '../../actor.js';
+import { currentActor } from '../../actor.js';
 import { renderCreated, renderState } from './convoy.js';
 
 /**
@@ -22,7 +22,7 @@ export function registerMountainCommands(program: Command): void {
       if (!epic) throw usageError('no epic given', 'usage: gt mountain <epic>, or gt mountain status|pause|resume|cancel <mountain>');
       const root = requireTownRoot();
       const { startMountain } = await import('../../convoy/client.js');
-      const created = await startMountain(root, epic, { ...opts, by: gtActor() });
+      const created = await startMountain(root, epic, { ...opts, by: currentActor() });
       if (opts.json) return printJson(created);
       process.stdout.write(await renderCreated(created));
     }));
@@ -57,7 +57,7 @@ export function registerMountainCommands(program: Command): void {
         const root = requireTownRoot();
         const client = await import('../../convoy/client.js');
         const r =
-          name === 'pause' ? await client.pauseConvoy(root, id, gtActor()) : name === 'resume' ? await client.resumeConvoy(root, id, gtActor()) : await client.cancelConvoy(root, id, gtActor(), opts.reason);
+          name === 'pause' ? await client.pauseConvoy(root, id, currentActor()) : name === 'resume' ? await client.resumeConvoy(root, id, currentActor()) : await client.cancelConvoy(root, id, currentActor(), opts.reason);
         if (opts.json) return printJson(r);
         const running = r.running ? `; ${r.running} bead${r.running === 1 ? '' : 's'} still being worked will finish` : '';
         process.stdout.write(

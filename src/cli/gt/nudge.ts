@@ -49,7 +49,7 @@ export function registerNudgeCommands(program: Command): void {
       const nudged: string[] = [];
       const failed: { agent: string; error: string }[] = [];
       for (const target of townAgents(root)) {
-        if (!(await hasSession(target.session))) continue;
+        if (!(await hasSession(root, target.session))) continue;
         try {
           await nudgeAgent(target, message);
           nudged.push(target.address);

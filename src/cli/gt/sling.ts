@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
-import { requireTownRoot } from '../../town/layout.js';
+import { readRigs, requireTownRoot } from '../../town/layout.js';
 import { action, collect, printJson } from '../run.js';
 import { parseVars } from '../bd/cook.js';
-import { gtActor } from '../../actor.js';
+import { currentActor } from '../../actor.js';
 
 /**
  * The bead's life on a hook: `gt sling` hands beads to polecats, `gt hook` shows (or takes) the
@@ -28,13 +28,13 @@ export function registerSlingCommands(program: Command): void {
       const vars = parseVars(opts.var);
       const { sling, slingTarget } = await import('../../polecat/client.js');
       const { rig, polecat, beads } = slingTarget(root, args);
-      const slung = await sling(root, { beads, rig, polecat, agent: opts.agent, formula: opts.formula, vars, headless: opts.headless, force: opts.force, by: gtActor() });
+      const slung = await sling(root, { beads, rig, polecat, agent: opts.agent, formula: opts.formula, vars, headless: opts.headless, force: opts.force, by: currentActor() });
       let convoy: string | undefined;
       if (opts.convoy !== false) {
         // The work is handed over already; a convoy that cannot be made is worth a warning, not a failure.
         try {
           const { convoyForSling } = await import('../../convoy/client.js');
-          convoy = (await convoyForSling(root, slung, rig, gtActor()))?.convoy;
+          convoy = (await convoyForSling(root, slung, rig, currentActor()))?.convoy;
         } catch (err) {
           process.stderr.write(`warning: the beads were slung, but no convoy tracks them: ${(err as Error).message}\n`);
         }
@@ -42,7 +42,9 @@ export function registerSlingCommands(program: Command): void {
       if (opts.json) return printJson(slung.map((s) => (convoy ? { ...s, convoy } : s)));
       for (const s of slung) process.stdout.write(`Slung ${s.bead} to ${s.address} (branch ${s.branch})\n`);
       if (convoy) process.stdout.write(`Convoy ${convoy} tracks them: gt convoy status ${convoy}\n`);
-      process.stdout.write(`Watch: gt polecat list ${rig}${opts.headless ? '' : '; attach: tmux attach -t <prefix>-<name>'}\n`);
+      const { attachCommand } = await import('../../activities/tmux.js');
+      const prefix = readRigs(root).rigs[rig]!.prefix;
+      process.stdout.write(`Watch: gt polecat list ${rig}${opts.headless ? '' : `; attach: ${slung.map((s) => attachCommand(root, `${prefix}-${s.polecat}`)).join(' | ')}`}\n`);
     }));
 
   program
@@ -53,7 +55,7 @@ export function registerSlingCommands(program: Command): void {
       const root = requireTownRoot();
       const { attachHook, hookView } = await import('../../polecat/view.js');
       if (beadArg) {
-        const bead = attachHook(root, process.cwd(), beadArg, gtActor());
+        const bead = attachHook(root, process.cwd(), beadArg, currentActor());
         if (opts.json) return printJson(bead);
         process.stdout.write(`${bead.id} is on the hook of ${bead.assignee}\n`);
         return;
@@ -104,7 +106,7 @@ export function registerSlingCommands(program: Command): void {
     .action(action(async (beadArg: string | undefined, opts: { json?: boolean }) => {
       const root = requireTownRoot();
       const { unsling } = await import('../../polecat/client.js');
-      const result = await unsling(root, process.cwd(), beadArg, gtActor());
+      const result = await unsling(root, process.cwd(), beadArg, currentActor());
       if (opts.json) return printJson(result);
       process.stdout.write(`${result.bead} taken off the hook of ${result.from} (now ${result.status})\n`);
       if (result.convoys) process.stdout.write(`Convoy ${result.convoys.join(', ')} will hand it out again; to keep it back: bd update ${result.bead} --status deferred\n`);

@@ -11,9 +11,10 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { benchTown, git, statuses } from './_town.mjs';
+import { benchTown, git, project, statuses } from './_town.mjs';
 
 export const FAULTS = ['worker', 'server', 'both', 'agent'];
+const { findTemporalCli } = await import(join(project, 'dist', 'temporal', 'binary.js'));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A small seeded generator, so a trial can be run again exactly. */
@@ -112,6 +113,14 @@ export async function chaosTrial({ fault, seed = Date.now() % 100000, beads: cou
       await sleep(200);
     }
     const landedAt = Date.now();
+    // What the convoy's run kept in its history (compact state and messages, no ledger snapshots).
+    try {
+      const port = JSON.parse(readFileSync(join(town.root, 'settings', 'config.json'), 'utf8')).temporal.grpc_port;
+      const shown = spawnSync(findTemporalCli(), ['workflow', 'show', '--address', `127.0.0.1:${port}`, '-w', convoy, '-o', 'json'], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+      if (shown.status === 0) result.historyBytes = Buffer.byteLength(JSON.stringify(JSON.parse(shown.stdout)));
+    } catch {
+      // measured when the CLI can tell
+    }
     result.landed = statuses(hq).get(convoy) === 'closed';
     if (result.landed) result.landingMs = landedAt - started;
     if (recovered !== undefined) result.recoveryMs = recovered - faultAt;

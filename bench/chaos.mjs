@@ -44,10 +44,11 @@ export async function run(argv = []) {
       landingP95: pct(landing, 95),
       recoveryP50: pct(recovery, 50),
       recoveryP95: pct(recovery, 95),
+      historyKb: pct(rs.map((r) => r.historyBytes).filter(Boolean), 50) / 1024,
     };
   });
-  const header = '| fault | trials | landed | lost | merged twice | redone | out of order | landing p50 | landing p95 | recovery p50 | recovery p95 |';
-  const table = [header, '|---|---|---|---|---|---|---|---|---|---|---|', ...rows.map((r) => `| kill -9 ${r.fault} | ${r.trials} | ${r.landed} | ${r.lost} | ${r.twice} | ${r.redone} | ${r.order} | ${secs(r.landingP50)} | ${secs(r.landingP95)} | ${secs(r.recoveryP50)} | ${secs(r.recoveryP95)} |`)].join('\n');
+  const header = '| fault | trials | landed | lost | merged twice | redone | out of order | landing p50 | landing p95 | recovery p50 | recovery p95 | convoy history p50 |';
+  const table = [header, '|---|---|---|---|---|---|---|---|---|---|---|---|', ...rows.map((r) => `| kill -9 ${r.fault} | ${r.trials} | ${r.landed} | ${r.lost} | ${r.twice} | ${r.redone} | ${r.order} | ${secs(r.landingP50)} | ${secs(r.landingP95)} | ${secs(r.recoveryP50)} | ${secs(r.recoveryP95)} | ${Number.isFinite(r.historyKb) ? `${r.historyKb.toFixed(0)} KB` : '-'} |`)].join('\n');
   console.log(table);
   const md = `# bench chaos
 
@@ -59,7 +60,8 @@ death needs none). Judged on the remote's main: each bead's commit exactly once 
 (lost), one merge per bead by the refinery's merge notes (merged twice), work committed by more than one
 agent session (redone: lost time; after an engine fault it should not happen), no bead merged before one it
 depends on (out of order). Landing: convoy create → convoy
-closed. Recovery: the fault → the next merge on main. Target: 0 lost, 0 twice, 0 out of order; recovery under
+closed. Recovery: the fault → the next merge on main. Convoy history: the size of the convoy workflow's
+event history (JSON) when it landed (the ledger-watching convoy of the release before kept 117 KB for 12 beads). Target: 0 lost, 0 twice, 0 out of order; recovery under
 heartbeat_timeout + 10 s = 15 s.
 
 ${table}

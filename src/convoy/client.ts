@@ -2,10 +2,8 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@
 import type { Bead } from '../beads/model.js';
 import { GtError, usageError } from '../errors.js';
 import type { EngineConfig } from '../temporal/config.js';
-import { parseDuration } from '../formula/duration.js';
 import { withEngine } from '../temporal/engine.js';
 import { polecatWorkflowId } from '../temporal/merge-protocol.js';
-import { readTownSettings } from '../town/settings.js';
 import { GtConvoy, GtKind, GtStatus } from '../temporal/search-attributes.js';
 import { emptyCounts, reconcile } from './plan.js';
 import {
@@ -250,8 +248,8 @@ export async function convoyStatus(root: string, convoyArg: string): Promise<Con
         return undefined;
       }
       // What the engine says is stuck: the convoy's own activities, and the polecats of its running beads.
-      const { stallsOf } = await import('../temporal/stalls.js');
-      const heartbeatMs = heartbeatOf(root);
+      const { stallsOf, townHeartbeatMs } = await import('../temporal/stalls.js');
+      const heartbeatMs = townHeartbeatMs(root);
       s.stalls = (await stallsOf(client, convoyWorkflowId(convoy.id), heartbeatMs)).map((x) => x.why);
       await Promise.all(
         s.beads.map(async (b) => {
@@ -266,15 +264,6 @@ export async function convoyStatus(root: string, convoyArg: string): Promise<Con
     if (state) return { ...state, source: 'workflow' };
   }
   return { ...ledgerView(root, convoy), source: 'ledger' };
-}
-
-/** The town's heartbeat_timeout (what "stalled" is measured against), or its default when settings are broken. */
-function heartbeatOf(root: string): number {
-  try {
-    return parseDuration(readTownSettings(root).thresholds?.heartbeat_timeout ?? '30s');
-  } catch {
-    return 30_000;
-  }
 }
 
 /** The convoy's state from the ledgers alone (a staged convoy, or no engine to ask). */

@@ -1,4 +1,6 @@
 import type { Client } from '@temporalio/client';
+import { parseDuration } from '../formula/duration.js';
+import { readTownSettings } from '../town/settings.js';
 
 /**
  * "No silent waits": what a workflow is stuck on, read from the engine's own record of its
@@ -39,4 +41,24 @@ export async function stallsOf(client: Client, workflowId: string, heartbeatMs: 
     }
   }
   return out;
+}
+
+/** Every running workflow of the town (its orchestration queue and its rigs' queues) that is stalled, with why. */
+export async function townStalls(client: Client, queues: string[], heartbeatMs: number, limit = 500): Promise<Stall[]> {
+  const query = `ExecutionStatus = 'Running' AND TaskQueue IN (${queues.map((q) => `'${q.replace(/'/g, "''")}'`).join(', ')})`;
+  const ids: string[] = [];
+  for await (const w of client.workflow.list({ query })) {
+    ids.push(w.workflowId);
+    if (ids.length >= limit) break;
+  }
+  return (await Promise.all(ids.map((id) => stallsOf(client, id, heartbeatMs)))).flat();
+}
+
+/** The town's heartbeat_timeout (what "stalled" is measured against), or its default when the settings are broken. */
+export function townHeartbeatMs(root: string): number {
+  try {
+    return parseDuration(readTownSettings(root).thresholds?.heartbeat_timeout ?? '30s');
+  } catch {
+    return 30_000;
+  }
 }

@@ -1,5 +1,6 @@
-import { readTownJson } from '../town/layout.js';
-import { engineConfig } from './config.js';
+import { readRigs, readTownJson } from '../town/layout.js';
+import { engineConfig, rigTaskQueue } from './config.js';
+import { townHeartbeatMs, townStalls, type Stall } from './stalls.js';
 import { hostname } from 'node:os';
 import { processAlive } from '../lock.js';
 import { servicePid } from './services.js';
@@ -17,7 +18,7 @@ function pollerAlive(identity: string, lastAccessMs: number): boolean {
   return Date.now() - lastAccessMs < POLL_SILENCE_MS;
 }
 
-/** Server, UI, worker and their health, for `gt status` and `gt up`. */
+/** Server, UI, worker and their health, and what is stalled, for `gt status` and `gt up`. */
 export async function townStatus(root: string) {
   const config = engineConfig(root);
   const serverPid = config.external ? undefined : servicePid(root, 'temporal');
@@ -26,6 +27,7 @@ export async function townStatus(root: string) {
   let pollers: number | undefined;
   let stalePollers: number | undefined;
   let lastPollAgoS: number | undefined;
+  let stalls: Stall[] | undefined;
   if (config.external || serverPid) {
     try {
       const { connectClient } = await import('./client.js');
@@ -46,6 +48,9 @@ export async function townStatus(root: string) {
         stalePollers = seen.length - live.length;
         const newest = Math.max(0, ...seen.map((p) => p.at));
         if (newest) lastPollAgoS = Math.max(0, Math.round((Date.now() - newest) / 1000));
+        // No silent waits: what the engine says is stuck, anywhere in the town.
+        const queues = [config.taskQueue, ...Object.keys(readRigs(root).rigs).map((r) => rigTaskQueue(config, r))];
+        stalls = await townStalls(client, queues, townHeartbeatMs(root)).catch(() => undefined);
       } finally {
         await client.connection.close();
       }
@@ -66,5 +71,6 @@ export async function townStatus(root: string) {
       ui: config.uiAddress,
     },
     worker: { running: Boolean(workerPid), pid: workerPid, taskQueue: config.taskQueue, pollers, stalePollers, lastPollAgoS },
+    stalls,
   };
 }

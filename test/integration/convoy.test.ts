@@ -49,6 +49,9 @@ describe('convoys', { timeout: 300_000 }, () => {
     const text = t.gt(['convoy', 'show', convoy]).stdout;
     expect(text).toMatch(new RegExp(`${id}\\s+stalled`));
     expect(text).toMatch(/stalled: preparePolecatWork is on attempt/);
+    const status = gtJson<{ stalls: { workflowId: string; why: string }[] }>(t, ['status']);
+    expect(status.stalls).toContainEqual(expect.objectContaining({ workflowId: `polecat/${t.rig}/furiosa`, why: expect.stringMatching(/preparePolecatWork is on attempt/) }));
+    expect(t.gt(['status']).stdout).toMatch(new RegExp(`Stalled: +\\d+\\n  polecat/${t.rig}/furiosa: preparePolecatWork is on attempt`));
     rmSync(blocker);
     await waitClosed(t, convoy, 120_000);
     expect(mergesOf(t.remote, id)).toBe(1);

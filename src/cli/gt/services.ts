@@ -58,5 +58,9 @@ function formatStatus(s: Status): string {
     `Web UI:   ${s.server.ui ?? '(unknown for an external cluster; set TEMPORAL_UI_ADDRESS)'}`,
     `Worker:   ${s.worker.running ? `running [pid ${s.worker.pid}]` : 'stopped'} on task queue ${s.worker.taskQueue}${s.worker.pollers !== undefined ? ` (${s.worker.pollers} live poller${s.worker.pollers === 1 ? '' : 's'}${s.worker.stalePollers ? `; ${s.worker.stalePollers} of a stopped worker still listed by the server` : ''}${s.worker.lastPollAgoS !== undefined ? `; last poll ${s.worker.lastPollAgoS}s ago` : ''})` : ''}`,
   ];
+  if (s.stalls?.length) {
+    lines.push(`Stalled:  ${s.stalls.length}`);
+    for (const x of s.stalls) lines.push(`  ${x.workflowId}: ${x.why}`);
+  } else if (s.stalls) lines.push('Stalled:  nothing');
   return lines.join('\n') + '\n';
 }

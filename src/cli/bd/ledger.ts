@@ -6,7 +6,9 @@ import { GtError, usageError } from '../../errors.js';
 import { currentActor, findLedgerDir, initLedger, Ledger, type CreateInput, type DepInput, type UpdatePatch } from '../../beads/ledger.js';
 import type { Bead, BlockedBead, DepType } from '../../beads/model.js';
 import { PREFIX_RE, validatePrefix } from '../../beads/ids.js';
-import { parseDepType, parseIssueType, parsePriority, parseStatus, validateLabel } from '../../beads/validate.js';
+import {
+  parseDepType, parseIssueType, parsePriority, parseSettableStatus, parseStatusFilter, parseTypeFilter, validateLabel,
+} from '../../beads/validate.js';
 import { parentOf } from '../../beads/graph.js';
 import { primeMarkdown } from '../../beads/prime.js';
 import { ledgerDirForId, requireLedgerDirForCwd } from '../../town/routes.js';
@@ -214,20 +216,20 @@ export function registerLedgerCommands(program: Command): void {
 
   program
     .command('list')
-    .description('list beads (open ones unless --all or --status)')
+    .description('list beads (not closed or deleted ones unless --all or --status)')
     .option('-s, --status <statuses>', 'comma-separated statuses')
     .option('-t, --type <types>', 'comma-separated issue types')
     .option('-a, --assignee <name>', 'assigned to')
     .option('-l, --label <labels>', 'carrying all these comma-separated labels')
     .option('-p, --priority <priority>', 'priority 0-4')
     .option('--parent <id>', 'children of this bead')
-    .option('--all', 'include closed beads')
+    .option('--all', 'include closed beads and deleted ones (tombstones, from an import of the original)')
     .option('-n, --limit <n>', 'at most n beads')
     .option('--json', 'print JSON')
     .action(
       action((opts: Record<string, string | boolean | undefined> & JsonOpt) => {
-        const statuses = splitList(opts.status as string | undefined).map(parseStatus);
-        const types = splitList(opts.type as string | undefined).map(parseIssueType);
+        const statuses = splitList(opts.status as string | undefined).map(parseStatusFilter);
+        const types = splitList(opts.type as string | undefined).map(parseTypeFilter);
         const labels = splitList(opts.label as string | undefined).map(validateLabel);
         const priority = opts.priority === undefined ? undefined : parsePriority(opts.priority);
         const limit = parseCount('--limit', opts.limit as string | undefined);
@@ -302,7 +304,7 @@ export function registerLedgerCommands(program: Command): void {
           acceptance_criteria: str('acceptance'),
           notes: str('notes'),
           append_notes: str('appendNotes'),
-          status: str('status') === undefined ? undefined : parseStatus(str('status')),
+          status: str('status') === undefined ? undefined : parseSettableStatus(str('status')),
           priority: str('priority') === undefined ? undefined : parsePriority(str('priority')),
           issue_type: str('type') === undefined ? undefined : parseIssueType(str('type')),
           assignee: str('assignee'),
@@ -415,13 +417,18 @@ export function registerLedgerCommands(program: Command): void {
     .option('-s, --status <statuses>', 'comma-separated statuses')
     .option('-t, --type <types>', 'comma-separated issue types')
     .option('-n, --limit <n>', 'at most n beads')
+    .option('--all', 'include deleted beads (tombstones)')
     .option('--json', 'print JSON')
     .action(
-      action((text: string, opts: { status?: string; type?: string; limit?: string } & JsonOpt) => {
-        const statuses = splitList(opts.status).map(parseStatus);
-        const types = splitList(opts.type).map(parseIssueType);
+      action((text: string, opts: { status?: string; type?: string; limit?: string; all?: boolean } & JsonOpt) => {
+        const statuses = splitList(opts.status).map(parseStatusFilter);
+        const types = splitList(opts.type).map(parseTypeFilter);
         const limit = parseCount('--limit', opts.limit);
-        let beads = cwdLedger().search(text, { status: statuses.length ? statuses : undefined, issue_type: types.length ? types : undefined });
+        let beads = cwdLedger().search(text, {
+          status: statuses.length ? statuses : undefined,
+          issue_type: types.length ? types : undefined,
+          all: opts.all === true,
+        });
         if (limit !== undefined) beads = beads.slice(0, limit);
         if (opts.json) printJson(beads);
         else printList(beads, 'no beads match');
@@ -468,7 +475,7 @@ export function registerLedgerCommands(program: Command): void {
 
   program
     .command('import')
-    .description('import a JSONL export (of the original Beads or of bd export): new beads are added, known ones replaced')
+    .description('import a JSONL export (of the original Beads or of bd export): new beads are added; for a known id the newer updated_at wins')
     .argument('[file]', 'the JSONL file')
     .option('-i, --input <file>', 'the JSONL file')
     .option('--json', 'print JSON')
@@ -479,8 +486,11 @@ export function registerLedgerCommands(program: Command): void {
         const file = resolve(given);
         if (!existsSync(file)) throw new GtError(`no such file: ${file}`, { hint: 'check the path' });
         const result = cwdLedger().importJsonl(readFileSync(file, 'utf8'), file);
-        if (opts.json) printJson(result);
-        else process.stdout.write(`imported ${file}: ${result.created} created, ${result.updated} updated, ${result.unchanged} unchanged, ${result.skipped} skipped\n`);
+        if (opts.json) return printJson(result);
+        const out = [`imported ${file}: ${result.added} added, ${result.updated} updated, ${result.unchanged} unchanged, ${result.skipped} skipped`];
+        for (const s of result.skips.slice(0, 10)) out.push(`  skipped line ${s.line}${s.id ? ` (${s.id})` : ''}: ${s.reason}`);
+        if (result.skips.length > 10) out.push(`  ... and ${result.skips.length - 10} more (--json lists them all)`);
+        process.stdout.write(out.join('\n') + '\n');
       }),
     );
 

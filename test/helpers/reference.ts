@@ -1,0 +1,22 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { PROJECT } from './cli.js';
+
+/**
+ * A file of the shared reference data: `../shared/reference/<sub>` beside the clone, or beside
+ * the main checkout when this is a git worktree. Undefined (with a warning saying what a test
+ * skips) when it is absent.
+ */
+export function referencePath(sub: string, skipping: string): string | undefined {
+  const candidates = [join(PROJECT, '..', 'shared', 'reference', sub)];
+  try {
+    const common = execFileSync('git', ['rev-parse', '--path-format=absolute', '--git-common-dir'], { cwd: PROJECT, encoding: 'utf8' }).trim();
+    candidates.push(join(dirname(common), '..', 'shared', 'reference', sub));
+  } catch {
+    // not a git checkout: only the folder beside it
+  }
+  const found = candidates.find((c) => existsSync(c));
+  if (!found) console.warn(`skipping ${skipping}: ../shared/reference/${sub} is absent (it sits beside the clone in CI)`);
+  return found;
+}

@@ -4,7 +4,7 @@ import { basename, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../fsutil.js';
 import { GtError, usageError } from '../../errors.js';
 import { currentActor, findLedgerDir, initLedger, Ledger, type CreateInput, type DepInput, type UpdatePatch } from '../../beads/ledger.js';
-import type { Bead, BlockedBead, DepType } from '../../beads/model.js';
+import { NON_BLOCKING_DEP_TYPES, type Bead, type BlockedBead, type DepType } from '../../beads/model.js';
 import { PREFIX_RE, validatePrefix } from '../../beads/ids.js';
 import {
   parseDepType, parseIssueType, parsePriority, parseSettableStatus, parseStatusFilter, parseTypeFilter, validateLabel,
@@ -515,7 +515,7 @@ function registerDepCommands(program: Command): void {
     .description('make <id> depend on <depends-on> (by default: <depends-on> blocks <id>)')
     .argument('<id>', 'the dependent bead')
     .argument('<depends-on>', 'what it depends on')
-    .option('-t, --type <type>', 'blocks (default), parent-child, waits-for, related, discovered-from, tracks, duplicates, supersedes')
+    .option('-t, --type <type>', `blocks (default); also holding work back: parent-child, waits-for, conditional-blocks; only a relation: ${NON_BLOCKING_DEP_TYPES.join(', ')}`)
     .option('--gate <gate>', 'for waits-for: all-children (default) or any-children')
     .option('--json', 'print JSON')
     .action(

@@ -104,8 +104,17 @@ export function toRecord(bead: Bead, extra?: Record<string, unknown>): Record<st
   return extra ? { ...rec, ...extra } : rec;
 }
 
+const NON_ASCII = /[\u0080-\uffff]/g;
+const escapeChar = (c: string) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0');
+
+/**
+ * A bead's stored line. Characters beyond ASCII are written as JSON `\uXXXX` escapes (the same
+ * value to any JSON reader; the original itself writes `<` as `\u003c`): an all-ASCII file is one
+ * bd can splice changed lines into and print ready work from without decoding it.
+ */
 export function serializeBead(bead: Bead): string {
-  return JSON.stringify(toRecord(bead));
+  const line = JSON.stringify(toRecord(bead));
+  return ASCII_RE.test(line) ? line : line.replace(NON_ASCII, escapeChar);
 }
 
 /**

@@ -9,7 +9,7 @@ import { PREFIX_RE, validatePrefix } from '../../beads/ids.js';
 import {
   parseDepType, parseIssueType, parsePriority, parseSettableStatus, parseStatusFilter, parseTypeFilter, validateLabel,
 } from '../../beads/validate.js';
-import { parentOf } from '../../beads/graph.js';
+import { isActive, parentOf } from '../../beads/graph.js';
 import { primeMarkdown } from '../../beads/prime.js';
 import { ledgerDirForId, requireLedgerDirForCwd } from '../../town/routes.js';
 import { action, collect, printJson } from '../run.js';
@@ -131,7 +131,7 @@ function showText(ledger: Ledger, b: Bead): string {
       out.push(`  ← ${d.issue_id} (${d.type})${t ? ` [${t.status}] ${t.title}` : ''}`);
     }
   }
-  const blockers = b.status === 'closed' ? [] : ledger.blockersOf(b.id);
+  const blockers = isActive(b) ? ledger.blockersOf(b.id) : [];
   if (blockers.length) out.push('', `Blocked by: ${blockers.join(', ')}`);
   if (b.comments?.length) {
     out.push('', 'Comments:');
@@ -261,7 +261,7 @@ export function registerLedgerCommands(program: Command): void {
           printJson(
             items.map(({ ledger, id }) => {
               const b = ledger.get(id);
-              return { ...b, parent: parentOf(b), dependents: ledger.dependents(id), blocked_by: b.status === 'closed' ? [] : ledger.blockersOf(id) };
+              return { ...b, parent: parentOf(b), dependents: ledger.dependents(id), blocked_by: isActive(b) ? ledger.blockersOf(id) : [] };
             }),
           );
         } else {

@@ -105,6 +105,18 @@ describe('importing what the original writes', () => {
     expect(file()).toBe(before);
   });
 
+  it('stores text beyond ASCII as JSON escapes: the same values, an all-ASCII file', () => {
+    const title = 'Déjà vu → 修复登录 😀';
+    ledger.importJsonl(jsonl([{ ...ORIGINAL[0], title, description: 'naïve\u2028line' }]), 'utf8.jsonl');
+    expect(file()).toMatch(/^[\x00-\x7f]*$/);
+    expect(file()).toContain('D\\u00e9j\\u00e0 vu \\u2192');
+    expect(JSON.parse(file()).title).toBe(title);
+    const made = ledger.create({ title: 'café' });
+    expect(file()).toMatch(/^[\x00-\x7f]*$/);
+    expect(ledger.get(made.id).title).toBe('café');
+    expect(ledger.get('tt-epic1')).toMatchObject({ title, description: 'naïve\u2028line' });
+  });
+
   it('answers ready and blocked by the original rules', () => {
     ledger.importJsonl(jsonl(ORIGINAL), 'orig.jsonl');
     // Not ready: the deleted bead, bookkeeping types (role, rig, agent), the pinned anchor, the

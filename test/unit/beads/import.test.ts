@@ -1,8 +1,9 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { GtError } from '../../../src/errors.js';
 import { Ledger } from '../../../src/beads/ledger.js';
+import { dropCachedState } from '../../../src/beads/store.js';
 import { tempLedger } from './helpers.js';
 
 /**
@@ -25,6 +26,7 @@ function canonical(v: unknown): string {
 }
 
 const T0 = '2025-12-20T03:25:59.727107-08:00';
+const bead = (id: string, title: string) => ({ id, title, status: 'open', priority: 2, issue_type: 'task', created_at: T0, updated_at: T0 });
 const T1 = '2025-12-27T21:29:56.839468-08:00';
 
 /** A small export covering what the original writes that we do not make ourselves. */
@@ -115,6 +117,18 @@ describe('importing what the original writes', () => {
     expect(file()).toMatch(/^[\x00-\x7f]*$/);
     expect(ledger.get(made.id).title).toBe('café');
     expect(ledger.get('tt-epic1')).toMatchObject({ title, description: 'naïve\u2028line' });
+  });
+
+  it('a file with raw UTF-8 lines (an earlier bd, a hand edit) still prints ready work from the index', () => {
+    const raw = [bead('tt-aaa01', 'Zoë → first'), bead('tt-bbb02', 'plain'), bead('tt-ccc03', '日本語 third')];
+    writeFileSync(join(dir, 'issues.jsonl'), raw.map((r) => JSON.stringify({ _type: 'issue', ...r })).join('\n') + '\n');
+    dropCachedState(dir);
+    const computed = ledger.readyJson().toString();
+    expect(JSON.parse(computed).map((b: { title: string }) => b.title)).toEqual(['Zoë → first', 'plain', '日本語 third']);
+    dropCachedState(dir);
+    const fromIndex = ledger.readyJson();
+    expect(Buffer.isBuffer(fromIndex)).toBe(true); // printed from the ready index, bytes copied from the file
+    expect(fromIndex.toString()).toBe(computed);
   });
 
   it('answers ready and blocked by the original rules', () => {

@@ -72,7 +72,7 @@ import {
 } from './model.js';
 import {
   appendEvents, beadJson, corruptLine, dropCachedState, fromRecord, ledgerPaths, loadState, parseJsonl, readEvents, readLedgerConfig, readyJsonFromIndex, saveReadyIndex,
-  toRecord, writeGitignore, writeState,
+  serializeBead, toRecord, writeGitignore, writeState,
   type BeadSummary, type LedgerPaths, type LedgerState,
 } from './store.js';
 import {
@@ -254,6 +254,11 @@ export class LedgerTx {
 
   /** The current version of a bead (pending changes included), exact id. */
   lookup = (id: string): Bead | undefined => this.working.get(id) ?? this.base.get(id);
+
+  /** The stored line of a bead as read (none for one changed in this transaction). */
+  storedLine(id: string): string | undefined {
+    return this.working.has(id) ? undefined : this.base.lines.get(id);
+  }
 
   /** For graph checks: pending changes over the cached summaries (no need to parse every bead). */
   graphLookup = (id: string): GraphBead | undefined => this.working.get(id) ?? this.base.summary(id);
@@ -1032,6 +1037,12 @@ export class Ledger {
     const imported = this.transaction((tx) => {
       const result: ImportResult = { added: 0, updated: 0, unchanged: 0, skipped: 0, ids: [], skips };
       for (const { line, bead } of incoming) {
+        // The common case of a re-import, without parsing the stored bead: the very same line.
+        const stored = tx.storedLine(bead.id);
+        if (stored !== undefined && stored === serializeBead(bead)) {
+          result.unchanged++;
+          continue;
+        }
         const current = tx.lookup(bead.id);
         if (!current) {
           tx.put(bead, 'created');
@@ -1062,7 +1073,7 @@ export class Ledger {
       }
       result.skipped = skips.length;
       if (result.added + result.updated) tx.summaries.push(`import ${basename(file)}: ${result.added} added, ${result.updated} updated`);
-      const cycles = findCycles(tx.all());
+      const cycles = result.added + result.updated ? findCycles(tx.all()) : [];
       if (cycles.length) {
         throw new GtError(`importing ${file} would make dependency cycles: ${cycles.map((c) => c.join(' → ')).join('; ')}`, {
           hint: 'fix the dependencies in the file; nothing was imported',

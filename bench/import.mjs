@@ -5,7 +5,7 @@
 // Writes bench/results/import.md. Option: --runs=N (default 10).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -68,6 +68,7 @@ export async function run(argv = []) {
     return [];
   }
   const runs = Number(option(argv, 'runs', '10'));
+  const load = loadavg()[0];
   const samples = { 'bd import (fresh ledger)': [], 'bd ready --json (right after the import)': [], 'bd ready --json (unchanged ledger)': [], 'bd import (again: all unchanged)': [] };
   const peaks = { 'bd import (fresh ledger)': 0, 'bd ready --json (right after the import)': 0, 'bd ready --json (unchanged ledger)': 0, 'bd import (again: all unchanged)': 0 };
   let readyCount = 0;
@@ -120,7 +121,7 @@ export async function run(argv = []) {
     '# Import benchmark',
     '',
     `- date: ${new Date().toISOString()}`,
-    `- machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown cpu'}, node ${process.version}, ${process.platform}`,
+    `- machine: ${cpu.length} × ${cpu[0]?.model ?? 'unknown cpu'}, node ${process.version}, ${process.platform}; load average ${load.toFixed(1)} at the start`,
     `- command: \`npm run bench -- import${argv.filter((a) => a !== 'import').length ? ' ' + argv.filter((a) => a !== 'import').join(' ') : ''}\``,
     `- data: \`gastown-2026-01.jsonl\`, a real export written by the original Beads (${lines} issues, ${(statSync(file).size / 1e6).toFixed(1)} MB;`,
     '  custom types, tombstones, fields this project does not model), read from `../shared/reference` beside the clone.',

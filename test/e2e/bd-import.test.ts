@@ -129,6 +129,24 @@ function setup() {
   return { ...f, refused };
 }
 
+describe('imported beads on the command line', () => {
+  it('a multi-line title lists on one line; a tombstone shows only with --all or --status', () => {
+    const { bd, json, cwd } = bdFolder('tt');
+    const file = join(cwd, 'orig.jsonl');
+    const gone = bead('tt-gone1', { title: 'deleted work', status: 'tombstone', deleted_at: T0, deleted_by: 'daemon', delete_reason: 'delete', original_type: 'task' });
+    writeFileSync(file, jsonl([bead('tt-multi', { title: 'first line\nsecond line' }), gone]));
+    expect(bd(['import', file]).stdout).toMatch(/2 added, 0 updated, 0 unchanged, 0 skipped\n$/);
+    const listed = bd(['list']).stdout;
+    expect(listed.trimEnd().split('\n')).toHaveLength(1);
+    expect(listed).toContain('first line ⏎ second line');
+    expect(bd(['list', '--all']).stdout).toContain('tt-gone1');
+    expect(json<Array<{ id: string }>>(['list', '--status', 'tombstone']).map((b) => b.id)).toEqual(['tt-gone1']);
+    expect(json<unknown[]>(['search', 'deleted'])).toEqual([]);
+    expect(json<Array<{ id: string; deleted_by: string }>>(['search', 'deleted', '--all'])).toMatchObject([{ id: 'tt-gone1', deleted_by: 'daemon' }]);
+    expect(json<Array<{ id: string }>>(['ready']).map((b) => b.id)).toEqual(['tt-multi']);
+  });
+});
+
 describe('bd import refuses bad input and changes nothing', () => {
   it('a truncated export line (a copy cut short)', () => {
     const { refused } = setup();

@@ -89,7 +89,8 @@ function parseDeps(value: string | undefined): DepInput[] {
 // --- human output ---------------------------------------------------------------------------
 
 function line(b: Bead): string {
-  const parts = [b.id.padEnd(12), `P${b.priority}`, b.issue_type.padEnd(7), b.status.padEnd(11), b.title];
+  // One line a bead: an imported multi-line title shows its line breaks as ⏎.
+  const parts = [b.id.padEnd(12), `P${b.priority}`, b.issue_type.padEnd(7), b.status.padEnd(11), b.title.replace(/\r?\n/g, ' ⏎ ')];
   if (b.assignee) parts.push(`@${b.assignee}`);
   if (b.labels?.length) parts.push(`[${b.labels.join(', ')}]`);
   return parts.join('  ');

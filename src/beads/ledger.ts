@@ -44,7 +44,8 @@
  *   removeDependency(id, dependsOn, type?): Dependency[]
  *   addComment(id, text): Comment
  *   addLabel(id, label): Bead    removeLabel(id, label): Bead
- *   importJsonl(text, file): ImportResult
+ *   importJsonl(text, file): ImportResult         an export of the original (or ours), nothing lost; for a known id
+ *                                                 the newer updated_at wins (see the method)
  *   transaction(fn: (tx: LedgerTx) => T): T       any mix of the above on `tx`, atomically
  * and the same with `Async` appended (createAsync, transactionAsync, ...): they wait for the lock
  * without blocking the event loop (for the worker process); the write itself takes a few ms.

@@ -111,6 +111,11 @@ export interface Bead {
   ephemeral?: boolean;
   /** The original's pinned flag (a persistent anchor, never ready work); kept from imports. */
   pinned?: boolean;
+  /** A tombstone's deletion, as the original records it (kept from imports). */
+  deleted_at?: string;
+  deleted_by?: string;
+  delete_reason?: string;
+  original_type?: string;
   metadata?: Record<string, unknown>;
 }
 

@@ -144,6 +144,7 @@ describe('imported beads on the command line', () => {
     expect(json<unknown[]>(['search', 'deleted'])).toEqual([]);
     expect(json<Array<{ id: string; deleted_by: string }>>(['search', 'deleted', '--all'])).toMatchObject([{ id: 'tt-gone1', deleted_by: 'daemon' }]);
     expect(json<Array<{ id: string }>>(['ready']).map((b) => b.id)).toEqual(['tt-multi']);
+    expect(bd(['show', 'tt-gone1']).stdout).toContain(`Deleted: ${T0} by daemon (delete)`);
   });
 });
 

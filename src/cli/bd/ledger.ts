@@ -111,6 +111,7 @@ function showText(ledger: Ledger, b: Bead): string {
   out.push(`Created: ${b.created_at}${b.created_by ? ` by ${b.created_by}` : ''}   Updated: ${b.updated_at}`);
   if (b.started_at) out.push(`Started: ${b.started_at}`);
   if (b.closed_at) out.push(`Closed: ${b.closed_at}${b.close_reason ? ` (${b.close_reason})` : ''}`);
+  if (b.status === 'tombstone') out.push(`Deleted: ${b.deleted_at ?? '(time unknown)'}${b.deleted_by ? ` by ${b.deleted_by}` : ''}${b.delete_reason ? ` (${b.delete_reason})` : ''}`);
   if (b.due_at) out.push(`Due: ${b.due_at}`);
   if (b.defer_until) out.push(`Deferred until: ${b.defer_until}`);
   if (b.labels?.length) out.push(`Labels: ${b.labels.join(', ')}`);

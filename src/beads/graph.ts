@@ -1,16 +1,38 @@
-import { BLOCKING_DEP_TYPES, BOOKKEEPING_TYPES, type Bead, type DepType, type Dependency, type WaitsForGate } from './model.js';
+import {
+  ACTIVE_STATUSES, BLOCKING_DEP_TYPES, BOOKKEEPING_TYPES, FAILURE_CLOSE_WORDS, type Bead, type DepType, type Dependency, type WaitsForGate,
+} from './model.js';
 
 /**
  * Dependency semantics, over any way of looking beads up (a loaded state, or a transaction's view
  * with its pending changes). Edges point from the dependent bead to what it depends on.
  */
 /** What the graph functions read of a bead (full beads and cached summaries both fit). */
-export type GraphBead = Pick<Bead, 'id' | 'status' | 'issue_type' | 'priority' | 'created_at' | 'dependencies' | 'defer_until' | 'ephemeral'>;
+export type GraphBead = Pick<Bead, 'id' | 'status' | 'issue_type' | 'priority' | 'created_at' | 'dependencies' | 'defer_until' | 'ephemeral' | 'pinned'> & {
+  /** Closed with a failure reason (cached summaries carry this instead of the reason itself). */
+  failed?: boolean;
+  close_reason?: string;
+};
 export type Lookup = (id: string) => GraphBead | undefined;
 
 const BLOCKING = new Set<string>(BLOCKING_DEP_TYPES);
 const NONE: string[] = [];
 const BOOKKEEPING = new Set<string>(BOOKKEEPING_TYPES);
+const ACTIVE = new Set<string>(ACTIVE_STATUSES);
+
+/** Unfinished work: it blocks its dependents, and may be blocked itself. */
+export function isActive(b: Pick<Bead, 'status'>): boolean {
+  return ACTIVE.has(b.status);
+}
+
+/** Whether a close reason says the work failed (what a `conditional-blocks` dependent waits for). */
+export function isFailureReason(reason: string | undefined): boolean {
+  const r = (reason ?? '').toLowerCase();
+  return r !== '' && FAILURE_CLOSE_WORDS.some((w) => r.includes(w));
+}
+
+function closedAsFailure(b: GraphBead): boolean {
+  return b.status === 'closed' && (b.failed ?? isFailureReason(b.close_reason));
+}
 
 export function isBlockingType(type: DepType | string): boolean {
   return BLOCKING.has(type);
@@ -44,9 +66,12 @@ export function childrenIndex(beads: Iterable<GraphBead>): Map<string, string[]>
 }
 
 /**
- * Works out which beads are blocked, memoised. A bead is blocked while
- *  - a `blocks` target is not closed (a target outside this ledger does not block: it cannot be seen),
- *  - a `waits-for` target's children are not all closed (`any-children`: none is closed yet),
+ * Works out which beads are blocked, memoised, by the original's rules. A bead is blocked while
+ *  - a `blocks` target is unfinished work (see `isActive`: closed, deleted and pinned beads do not
+ *    block; a target outside this ledger does not block: it cannot be seen),
+ *  - a `conditional-blocks` target is unfinished, or closed without failing (the dependent runs
+ *    only if the target fails),
+ *  - a `waits-for` target's children are not all finished (`any-children`: none is closed yet),
  *  - its parent (parent-child) is blocked, or has status `blocked`.
  */
 export class BlockIndex {
@@ -87,15 +112,18 @@ export class BlockIndex {
       const target = this.lookup(dep.depends_on_id);
       if (!target) continue;
       if (dep.type === 'blocks') {
-        if (target.status !== 'closed') add(target.id);
+        if (isActive(target)) add(target.id);
+      } else if (dep.type === 'conditional-blocks') {
+        if (isActive(target) || (target.status === 'closed' && !closedAsFailure(target))) add(target.id);
       } else if (dep.type === 'parent-child') {
-        if (target.status === 'closed') continue;
+        if (!isActive(target)) continue;
         if (target.status === 'blocked' || this.blockers(target.id, visiting).length > 0) add(target.id);
       } else if (dep.type === 'waits-for') {
         const kids = this.childrenOf(target.id).map((k) => this.lookup(k)).filter((k): k is GraphBead => k !== undefined);
-        const open = kids.filter((k) => k.status !== 'closed');
-        const blocked = waitsForGate(dep) === 'any-children' ? kids.length > 0 && open.length === kids.length : open.length > 0;
-        if (blocked) for (const k of open.length ? open.map((o) => o.id) : [target.id]) add(k);
+        const open = kids.filter(isActive);
+        const done = kids.filter((k) => k.status === 'closed' || k.status === 'tombstone');
+        const blocked = waitsForGate(dep) === 'any-children' ? kids.length > 0 && done.length === 0 && open.length > 0 : open.length > 0;
+        if (blocked) for (const k of open) add(k.id);
       }
     }
     visiting.delete(id);
@@ -130,8 +158,8 @@ export function byPriorityThenAge<T extends GraphBead>(beads: T[]): T[] {
 }
 
 /**
- * Ready work: status open, not ephemeral, not a bookkeeping type, not deferred into the future
- * (itself or an ancestor), and not blocked. Sorted by priority, then age.
+ * Ready work: status open, not pinned, not ephemeral, not a bookkeeping type, not deferred into
+ * the future (itself or an ancestor), and not blocked. Sorted by priority, then age.
  */
 export function readyBeads<T extends GraphBead>(beads: Iterable<T>, lookup: Lookup, now = Date.now()): T[] {
   const all = [...beads];
@@ -143,18 +171,18 @@ export function readyBeads<T extends GraphBead>(beads: Iterable<T>, lookup: Look
 
 /** Whether one bead is ready work (the test of `readyBeads`, for a caller that checks only some beads). */
 export function isReady(b: GraphBead, lookup: Lookup, index: BlockIndex, now: number): boolean {
-  if (b.status !== 'open' || b.ephemeral || BOOKKEEPING.has(b.issue_type)) return false;
+  if (b.status !== 'open' || b.pinned || b.ephemeral || BOOKKEEPING.has(b.issue_type)) return false;
   return !isDeferred(b, lookup, now) && !index.isBlocked(b.id);
 }
 
-/** Beads that are not closed and are blocked by something unfinished, or marked `blocked`. */
+/** Unfinished, unpinned beads that are blocked by something unfinished, or marked `blocked`. */
 export function blockedBeads<T extends GraphBead>(beads: Iterable<T>, lookup: Lookup): Array<{ bead: T; blocked_by: string[] }> {
   const all = [...beads];
   const index = new BlockIndex(lookup, () => all);
   const out: T[] = [];
   const by = new Map<string, string[]>();
   for (const b of all) {
-    if (b.status === 'closed') continue;
+    if (!isActive(b) || b.pinned) continue;
     const blockers = index.blockers(b.id);
     if (blockers.length === 0 && b.status !== 'blocked') continue;
     out.push(b);

@@ -13,7 +13,8 @@
  *                                                 unknown id or an ambiguous one (listing candidates)
  *   resolveId(idOrShort): string
  *   tryGet(id): Bead | undefined                  exact id only
- *   list(filter?: ListFilter): Bead[]             closed beads only with `all` or a status filter
+ *   list(filter?: ListFilter): Bead[]             closed and deleted (tombstone) beads only with `all` or a
+ *                                                 status filter
  *   ready(opts?: { limit? }): Bead[]              ready work, by priority then age (SPEC "Ready")
  *   readyIds(opts?) / readySummaries(opts?)       the same without parsing whole beads (fast at 10k)
  *   readyJson(filter?): string | Buffer           `bd ready --json` output (filter: assignee, unassigned,
@@ -43,7 +44,8 @@
  *   removeDependency(id, dependsOn, type?): Dependency[]
  *   addComment(id, text): Comment
  *   addLabel(id, label): Bead    removeLabel(id, label): Bead
- *   importJsonl(text, file): ImportResult
+ *   importJsonl(text, file): ImportResult         an export of the original (or ours), nothing lost; for a known id
+ *                                                 the newer updated_at wins (see the method)
  *   transaction(fn: (tx: LedgerTx) => T): T       any mix of the above on `tx`, atomically
  * and the same with `Async` appended (createAsync, transactionAsync, ...): they wait for the lock
  * without blocking the event loop (for the worker process); the write itself takes a few ms.
@@ -66,16 +68,17 @@ import {
 } from './graph.js';
 import { dottedParent, generateId, nextChildId, validateExplicitId, validatePrefix } from './ids.js';
 import {
-  STATUSES, type Bead, type BeadEvent, type BlockedBead, type Comment, type DepType, type Dependency, type EventType, type IssueType,
+  FINISHED_STATUSES, ISSUE_TYPES, STATUSES, type Bead, type BeadEvent, type BlockedBead, type Comment, type DepType, type Dependency, type EventType, type IssueType,
   type LedgerConfig, type Status, type WaitsForGate,
 } from './model.js';
 import {
-  appendEvents, beadJson, corruptLine, fromRecord, ledgerPaths, loadState, parseJsonl, readEvents, readLedgerConfig, readyJsonFromIndex, saveReadyIndex,
-  toRecord, writeGitignore, writeState,
+  appendEvents, beadJson, corruptLine, dropCachedState, fromRecord, ledgerPaths, loadState, parseJsonl, readEvents, readLedgerConfig, readyJsonFromIndex, saveReadyIndex,
+  serializeBead, toRecord, writeGitignore, writeState,
   type BeadSummary, type LedgerPaths, type LedgerState,
 } from './store.js';
 import {
-  parseDepType, parseIssueType, parseMetadata, parsePriority, parseStatus, parseTime, parseWaitsForGate, validateLabel, validateName, validateTitle,
+  parseDepType, parseDepTypeFilter, parseImportedName, parseIssueType, parseMetadata, parsePriority, parseSettableStatus, parseStatusFilter, parseTime,
+  parseTypeFilter, parseWaitsForGate, validateLabel, validateName, validateTitle,
 } from './validate.js';
 
 export { flushLedgerCommits, type FlushResult } from './git.js';
@@ -181,7 +184,7 @@ export interface ListFilter {
   parent?: string;
   /** true: only ephemeral beads; false: only kept ones; undefined: both. */
   ephemeral?: boolean;
-  /** Include closed beads (implied by a status filter). */
+  /** Include closed and deleted (tombstone) beads (implied by a status filter). */
   all?: boolean;
   limit?: number;
 }
@@ -196,16 +199,31 @@ export interface LedgerStats {
   average_lead_time_hours: number | null;
 }
 
+/** A line of an import that changed nothing, and why. */
+export interface ImportSkip {
+  line: number;
+  id?: string;
+  reason: string;
+}
+
 export interface ImportResult {
-  created: number;
+  /** New ids. */
+  added: number;
+  /** Known ids whose line in the file is newer (`updated_at`) than the ledger's copy. */
   updated: number;
+  /** Known ids whose line is the same bead as the ledger's copy. */
   unchanged: number;
+  /** Lines left out: an older copy of a bead the ledger has, or a record that is not an issue. */
   skipped: number;
+  /** Ids added or updated. */
   ids: string[];
+  skips: ImportSkip[];
 }
 
 // ---------------------------------------------------------------------------------------------
 // Transactions
+
+const FINISHED = new Set(FINISHED_STATUSES);
 
 function clone<T>(v: T): T {
   return JSON.parse(JSON.stringify(v)) as T;
@@ -237,6 +255,11 @@ export class LedgerTx {
 
   /** The current version of a bead (pending changes included), exact id. */
   lookup = (id: string): Bead | undefined => this.working.get(id) ?? this.base.get(id);
+
+  /** The stored line of a bead as read (none for one changed in this transaction). */
+  storedLine(id: string): string | undefined {
+    return this.working.has(id) ? undefined : this.base.lines.get(id);
+  }
 
   /** For graph checks: pending changes over the cached summaries (no need to parse every bead). */
   graphLookup = (id: string): GraphBead | undefined => this.working.get(id) ?? this.base.summary(id);
@@ -315,7 +338,7 @@ export class LedgerTx {
 
   create(input: CreateInput): Bead {
     const title = validateTitle(input.title);
-    const status = input.status === undefined ? 'open' : parseStatus(input.status);
+    const status = input.status === undefined ? 'open' : parseSettableStatus(input.status);
     const priority = input.priority === undefined ? 2 : parsePriority(input.priority);
     const issueType = parseIssueType(input.issue_type ?? 'task');
     const labels = [...new Set((input.labels ?? []).map(validateLabel))];
@@ -413,7 +436,7 @@ export class LedgerTx {
       const base = (next.notes as string | undefined) ?? current.notes;
       next.notes = base ? `${base}\n${patch.append_notes}` : patch.append_notes;
     }
-    const status = patch.status === undefined ? undefined : parseStatus(patch.status);
+    const status = patch.status === undefined ? undefined : parseSettableStatus(patch.status);
     if (patch.priority !== undefined) next.priority = parsePriority(patch.priority);
     if (patch.issue_type !== undefined) next.issue_type = parseIssueType(patch.issue_type);
     if (patch.assignee !== undefined) next.assignee = patch.assignee ? validateName('assignee', patch.assignee) : undefined;
@@ -572,7 +595,7 @@ export class LedgerTx {
   }
 
   removeDependency(idOrShort: string, dependsOn: string, type?: DepType | string): Dependency[] {
-    const depType = type === undefined ? undefined : parseDepType(type);
+    const depType = type === undefined ? undefined : parseDepTypeFilter(type);
     const id = this.resolve(idOrShort);
     const deps = this.lookup(id)!.dependencies ?? [];
     const target = deps.some((d) => d.depends_on_id === dependsOn) ? dependsOn : this.resolveTarget(dependsOn);
@@ -633,7 +656,6 @@ export class LedgerTx {
   put(bead: Bead, how: 'created' | 'updated'): void {
     this.working.set(bead.id, bead);
     this.event(bead.id, how === 'created' ? 'created' : 'updated', { comment: 'import', new_value: how === 'created' ? bead.title : undefined });
-    this.summaries.push(`import ${bead.id} (${how})`);
   }
 }
 
@@ -727,13 +749,17 @@ export class Ledger {
 
   /** `list` without parsing the beads (what `bd list --json` prints from). */
   listSummaries(filter: ListFilter = {}): BeadSummary[] {
-    const statuses = filter.status === undefined ? undefined : new Set((Array.isArray(filter.status) ? filter.status : [filter.status]).map(parseStatus));
-    const types = filter.issue_type === undefined ? undefined : new Set((Array.isArray(filter.issue_type) ? filter.issue_type : [filter.issue_type]).map(parseIssueType));
+    const statuses = filter.status === undefined ? undefined : new Set((Array.isArray(filter.status) ? filter.status : [filter.status]).map(parseStatusFilter));
+    const types = filter.issue_type === undefined ? undefined : new Set((Array.isArray(filter.issue_type) ? filter.issue_type : [filter.issue_type]).map(parseTypeFilter));
     const priority = filter.priority === undefined ? undefined : parsePriority(filter.priority);
     const parent = filter.parent === undefined ? undefined : this.resolveId(filter.parent);
+    const all = this.state().summaries();
+    // A name we do not know is a typo unless an imported bead carries it (a custom one).
+    if (statuses) checkPresent('status', statuses, STATUSES, all.values(), (b) => b.status);
+    if (types) checkPresent('issue type', types, ISSUE_TYPES, all.values(), (b) => b.issue_type);
     const out: BeadSummary[] = [];
-    for (const b of this.state().summaries().values()) {
-      if (statuses ? !statuses.has(b.status) : !filter.all && b.status === 'closed') continue;
+    for (const b of all.values()) {
+      if (statuses ? !statuses.has(b.status) : !filter.all && FINISHED.has(b.status)) continue;
       if (types && !types.has(b.issue_type)) continue;
       if (filter.assignee !== undefined && (b.assignee ?? '') !== filter.assignee) continue;
       if (priority !== undefined && b.priority !== priority) continue;
@@ -810,8 +836,12 @@ export class Ledger {
   search(text: string, filter: ListFilter = {}): Bead[] {
     const q = text.toLowerCase();
     if (!q.trim()) throw usageError('search needs some text', 'bd search "login timeout"');
-    return this.list({ all: true, ...filter }).filter((b) =>
-      [b.id, b.title, b.description, b.notes, b.design, b.acceptance_criteria].some((f) => f?.toLowerCase().includes(q)),
+    // Closed beads are found too; deleted ones (tombstones) only with `all` or a status filter.
+    const hideTombstones = !filter.all && filter.status === undefined;
+    return this.list({ ...filter, all: true }).filter(
+      (b) =>
+        !(hideTombstones && b.status === 'tombstone') &&
+        [b.id, b.title, b.description, b.notes, b.design, b.acceptance_criteria].some((f) => f?.toLowerCase().includes(q)),
     );
   }
 
@@ -823,7 +853,8 @@ export class Ledger {
     let closed = 0;
     for (const b of beads) {
       byStatus[b.status] = (byStatus[b.status] ?? 0) + 1;
-      byType[b.issue_type] = (byType[b.issue_type] ?? 0) + 1;
+      // Types count live beads: a tombstone keeps the type it had, but is no longer one.
+      if (b.status !== 'tombstone') byType[b.issue_type] = (byType[b.issue_type] ?? 0) + 1;
       if (b.status === 'closed' && b.closed_at) {
         const t = Date.parse(b.closed_at) - Date.parse(b.created_at);
         if (Number.isFinite(t)) {
@@ -895,7 +926,7 @@ export class Ledger {
     for (const b of tx.changed.values()) {
       // The one invariant every write keeps, whatever path changed the bead.
       if (b.status === 'closed') b.closed_at ??= tx.now;
-      else delete b.closed_at;
+      else if (b.status !== 'tombstone') delete b.closed_at;
     }
     writeState(this.paths, base, new Map(tx.changed));
     const wispIds = new Set([...tx.changed.values()].filter((b) => b.ephemeral).map((b) => b.id));
@@ -980,18 +1011,22 @@ export class Ledger {
   }
 
   /**
-   * Import a JSONL export of the original Beads (or of ours): new ids are created, known ids
-   * replaced when different. Lines of other record types (`"_type":"memory"`) and tombstones are
-   * skipped. Every line is checked first; an invalid one is an error naming the file and line.
+   * Import a JSONL export of the original Beads (or of ours), losing nothing: every field is kept
+   * as it came, known or not (custom types and statuses, tombstones, fields of newer versions).
+   * A new id is added. For an id the ledger has, the newer `updated_at` wins: a newer line
+   * updates the bead, an older one is skipped (and reported), the same bead is unchanged; the
+   * same `updated_at` with different content is an error, since nothing says which is right.
+   * Records of other types (`"_type":"memory"`) are skipped. Every line is checked before
+   * anything is written; a bad one is an error naming the file and line, and nothing is written.
    */
   importJsonl(text: string, file: string): ImportResult {
     const lines = parseJsonl(text, file);
     const incoming: Array<{ line: number; bead: Bead }> = [];
-    let skipped = 0;
+    const skips: ImportSkip[] = [];
     const seen = new Map<string, number>();
     for (const { line, record } of lines) {
-      if ((record._type !== undefined && record._type !== 'issue') || record.status === 'tombstone') {
-        skipped++;
+      if (record._type !== undefined && record._type !== 'issue') {
+        skips.push({ line, reason: `a "${String(record._type)}" record, not an issue` });
         continue;
       }
       const bead = checkImported(record, file, line, this.prefix);
@@ -1000,19 +1035,46 @@ export class Ledger {
       seen.set(bead.id, line);
       incoming.push({ line, bead });
     }
-    return this.transaction((tx) => {
-      const result: ImportResult = { created: 0, updated: 0, unchanged: 0, skipped, ids: [] };
-      for (const { bead } of incoming) {
-        const current = tx.lookup(bead.id);
-        if (current && JSON.stringify(toRecord(current)) === JSON.stringify(toRecord(bead))) {
+    const imported = this.transaction((tx) => {
+      const result: ImportResult = { added: 0, updated: 0, unchanged: 0, skipped: 0, ids: [], skips };
+      for (const { line, bead } of incoming) {
+        // The common case of a re-import, without parsing the stored bead: the very same line.
+        const stored = tx.storedLine(bead.id);
+        if (stored !== undefined && stored === serializeBead(bead)) {
           result.unchanged++;
           continue;
         }
-        tx.put(bead, current ? 'updated' : 'created');
-        result[current ? 'updated' : 'created']++;
-        result.ids.push(bead.id);
+        const current = tx.lookup(bead.id);
+        if (!current) {
+          tx.put(bead, 'created');
+          result.added++;
+          result.ids.push(bead.id);
+          continue;
+        }
+        const differing = differingFields(toRecord(current), toRecord(bead));
+        if (!differing.length) {
+          result.unchanged++;
+          continue;
+        }
+        const order = compareTimes(bead.updated_at, current.updated_at);
+        if (order > 0) {
+          tx.put(bead, 'updated');
+          result.updated++;
+          result.ids.push(bead.id);
+        } else if (order < 0) {
+          skips.push({ line, id: bead.id, reason: `the ledger's copy is newer (updated_at ${current.updated_at}; this line's ${bead.updated_at})` });
+        } else {
+          throw new GtError(
+            `${file}:${line}: bead ${bead.id} has the same updated_at (${bead.updated_at}) as the ledger's copy but different ${differing.join(', ')}`,
+            {
+              hint: `nothing was imported; say which is right: fix or remove line ${line} of the file, or change the bead in the ledger (bd update ${bead.id} ...) so the newer copy wins`,
+            },
+          );
+        }
       }
-      const cycles = findCycles(tx.all());
+      result.skipped = skips.length;
+      if (result.added + result.updated) tx.summaries.push(`import ${basename(file)}: ${result.added} added, ${result.updated} updated`);
+      const cycles = result.added + result.updated ? findCycles(tx.all()) : [];
       if (cycles.length) {
         throw new GtError(`importing ${file} would make dependency cycles: ${cycles.map((c) => c.join(' → ')).join('; ')}`, {
           hint: 'fix the dependencies in the file; nothing was imported',
@@ -1020,37 +1082,104 @@ export class Ledger {
       }
       return result;
     });
+    if (imported.ids.length) {
+      // Work out the ready work of the new version now (and keep it in the summary cache), so the
+      // first `bd ready` after a large import prints from the index. Best effort.
+      try {
+        dropCachedState(this.dir);
+        this.readySummaries();
+      } catch {
+        // the next `bd ready` works it out
+      }
+    }
+    return imported;
   }
 }
 
-/** Check one imported record and make it a bead that keeps the ledger's invariants. */
+/** Refuse filter names that are neither known nor carried by any bead, listing what is. */
+function checkPresent(what: string, wanted: Set<string>, known: readonly string[], beads: Iterable<BeadSummary>, of: (b: BeadSummary) => string): void {
+  const unknown = [...wanted].filter((w) => !known.includes(w));
+  if (!unknown.length) return;
+  const present = new Set<string>();
+  for (const b of beads) present.add(of(b));
+  const missing = unknown.find((u) => !present.has(u));
+  if (missing === undefined) return;
+  const custom = [...present].filter((p) => !known.includes(p)).sort();
+  throw usageError(`unknown ${what} "${missing}"`, `use one of: ${[...known, ...custom].join(', ')}`);
+}
+
+/** Top-level keys whose values differ between two records (key order does not matter). */
+function differingFields(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+  const out: string[] = [];
+  for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) if (canonical(a[k]) !== canonical(b[k])) out.push(k);
+  return out;
+}
+
+/** JSON with object keys sorted, so equal values give equal text. */
+function canonical(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  if (Array.isArray(v)) return '[' + v.map(canonical).join(',') + ']';
+  if (v && typeof v === 'object') {
+    const o = v as Record<string, unknown>;
+    return '{' + Object.keys(o).filter((k) => o[k] !== undefined).sort().map((k) => JSON.stringify(k) + ':' + canonical(o[k])).join(',') + '}';
+  }
+  return JSON.stringify(v);
+}
+
+/**
+ * Order of two RFC 3339 times, to the nanosecond the original writes (Date.parse keeps
+ * milliseconds only): negative, 0 or positive.
+ */
+function compareTimes(a: string, b: string): number {
+  const key = (t: string): [number, number] => {
+    const m = /^(.*?T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(.*)$/.exec(t);
+    if (!m) return [Date.parse(t), 0];
+    const frac = (m[2] ?? '').padEnd(9, '0').slice(0, 9);
+    return [Date.parse(m[1] + m[3]), Number(frac)];
+  };
+  const [am, an] = key(a);
+  const [bm, bn] = key(b);
+  return am - bm || an - bn;
+}
+
+/**
+ * Check one imported record and make it a bead. Only what the ledger cannot work without is
+ * checked (an id of this ledger's prefix, a title, a creation time, dependencies naming this
+ * bead); every value is kept as the original wrote it, multi-line titles and unknown names too.
+ */
 function checkImported(record: Record<string, unknown>, file: string, line: number, prefix: string): Bead {
   const fail = (what: string) => corruptLine(file, line, what);
   if (typeof record.id !== 'string' || !record.id) throw fail('record has no "id"');
   const id = record.id;
+  if (/["\\\s]/.test(id)) throw fail(`invalid id ${JSON.stringify(id)}`);
   if (!id.startsWith(prefix + '-')) {
     throw new GtError(`${file}:${line}: bead ${id} does not have this ledger's prefix "${prefix}-"`, {
       hint: `import into a ledger with that prefix (bd init --prefix ${id.split('-')[0]}) ; nothing was imported`,
     });
   }
+  const isTime = (v: unknown) => typeof v === 'string' && !Number.isNaN(Date.parse(v));
   const bead = fromRecord(record);
   try {
-    validateTitle(bead.title);
-    parseStatus(bead.status);
-    parseIssueType(bead.issue_type);
+    if (typeof bead.title !== 'string' || bead.title.trim() === '') throw usageError('a bead needs a title');
+    parseImportedName('status', bead.status);
+    parseImportedName('issue type', bead.issue_type);
     parsePriority(bead.priority);
-    if (typeof bead.created_at !== 'string' || Number.isNaN(Date.parse(bead.created_at))) throw usageError('"created_at" is missing or not a time');
+    if (!isTime(bead.created_at)) throw usageError('"created_at" is missing or not a time');
+    if (bead.updated_at !== undefined && !isTime(bead.updated_at)) throw usageError('"updated_at" is not a time');
+    if (bead.dependencies !== undefined && !Array.isArray(bead.dependencies)) throw usageError('"dependencies" is not a list');
     for (const d of bead.dependencies ?? []) {
-      parseDepType(d.type);
-      if (d.issue_id !== id) throw usageError(`a dependency has issue_id ${d.issue_id}, not ${id}`);
+      if (!d || typeof d !== 'object') throw usageError('a dependency is not an object');
+      if (d.issue_id !== id) throw usageError(`a dependency has issue_id ${String(d.issue_id)}, not ${id}`);
+      if (typeof d.depends_on_id !== 'string' || !d.depends_on_id) throw usageError('a dependency has no depends_on_id');
+      parseImportedName('dependency type', d.type);
     }
-    for (const l of bead.labels ?? []) if (typeof l !== 'string') throw usageError('labels must be strings');
+    if (bead.labels !== undefined && (!Array.isArray(bead.labels) || bead.labels.some((l) => typeof l !== 'string'))) throw usageError('labels must be strings');
+    if (bead.comments !== undefined && !Array.isArray(bead.comments)) throw usageError('"comments" is not a list');
   } catch (err) {
     throw fail(`bead ${id}: ${(err as Error).message}`);
   }
   bead.updated_at ??= bead.created_at;
   if (bead.status === 'closed') bead.closed_at ??= bead.updated_at;
-  else delete bead.closed_at;
   if (!bead.ephemeral) delete bead.ephemeral;
   return bead;
 }

@@ -1,20 +1,58 @@
 /** The bead model of SPEC.md. Import-free: workflows, activities and the CLI share it. */
 
-export const STATUSES = ['open', 'in_progress', 'blocked', 'deferred', 'hooked', 'pinned', 'closed'] as const;
-export type Status = (typeof STATUSES)[number];
+/**
+ * Statuses a bead can be given here. `tombstone` is the original's deleted bead: it only arrives
+ * by import, stays in the file (so the deletion travels through git), and is hidden from list,
+ * ready and search unless asked for (`--all`, `--status tombstone`). An import also keeps a status
+ * the original was configured with that is not listed here; such a bead is neither ready nor a
+ * blocker.
+ */
+export const STATUSES = ['open', 'in_progress', 'blocked', 'deferred', 'hooked', 'pinned', 'review', 'closed', 'tombstone'] as const;
+export type KnownStatus = (typeof STATUSES)[number];
+// `string & {}` keeps editor completion for the known names while any imported name type-checks.
+export type Status = KnownStatus | (string & {});
 
+/** Statuses that are done with: hidden from `list` unless `--all`. */
+export const FINISHED_STATUSES: readonly string[] = ['closed', 'tombstone'];
+
+/**
+ * Statuses of unfinished work: a bead in one of them blocks what depends on it, and can itself be
+ * blocked. Closed, tombstone and pinned beads (and custom statuses) do neither, as in the original.
+ */
+export const ACTIVE_STATUSES: readonly string[] = ['open', 'in_progress', 'blocked', 'deferred', 'hooked', 'review'];
+
+/**
+ * The original's built-in issue types. An import keeps any other type as it is (the original
+ * lets a town configure custom types); `bd create -t` takes these.
+ */
 export const ISSUE_TYPES = [
-  'task', 'bug', 'feature', 'epic', 'chore', 'decision', 'message', 'molecule', 'gate', 'convoy', 'agent', 'merge-request',
+  'task', 'bug', 'feature', 'epic', 'chore', 'decision', 'message', 'molecule', 'gate', 'convoy', 'agent', 'role', 'rig', 'event',
+  'merge-request',
 ] as const;
-export type IssueType = (typeof ISSUE_TYPES)[number];
+export type IssueType = (typeof ISSUE_TYPES)[number] | (string & {});
 
-/** Types that are bookkeeping, never "ready work". */
-export const BOOKKEEPING_TYPES: readonly IssueType[] = ['molecule', 'gate', 'convoy', 'agent', 'message', 'merge-request'];
+/**
+ * Types that are bookkeeping, never "ready work": the original's list (merge-request, gate,
+ * molecule, message, agent, role, rig) plus convoy, which is ours.
+ */
+export const BOOKKEEPING_TYPES: readonly IssueType[] = ['molecule', 'gate', 'convoy', 'agent', 'role', 'rig', 'message', 'merge-request'];
 
-export const BLOCKING_DEP_TYPES = ['blocks', 'parent-child', 'waits-for'] as const;
-export const NON_BLOCKING_DEP_TYPES = ['related', 'discovered-from', 'tracks', 'duplicates', 'supersedes'] as const;
+/**
+ * Dependency types that hold the dependent back, as in the original: `blocks`; `parent-child`
+ * (a child of blocked work is blocked); `waits-for` (until the target's children are closed);
+ * `conditional-blocks` (the dependent runs only if the target fails: held until the target is
+ * closed with a failure reason). Every other type, known or not, only records a relation.
+ */
+export const BLOCKING_DEP_TYPES = ['blocks', 'parent-child', 'waits-for', 'conditional-blocks'] as const;
+export const NON_BLOCKING_DEP_TYPES = [
+  'related', 'relates-to', 'discovered-from', 'replies-to', 'tracks', 'duplicates', 'supersedes', 'caused-by', 'validates',
+  'authored-by', 'assigned-to', 'approved-by', 'attests', 'until', 'delegated-from',
+] as const;
 export const DEP_TYPES = [...BLOCKING_DEP_TYPES, ...NON_BLOCKING_DEP_TYPES] as const;
-export type DepType = (typeof DEP_TYPES)[number];
+export type DepType = (typeof DEP_TYPES)[number] | (string & {});
+
+/** Words in a close reason that make a closed target "failed" for `conditional-blocks` (the original's list). */
+export const FAILURE_CLOSE_WORDS = ['failed', 'rejected', 'wontfix', "won't fix", 'cancelled', 'canceled', 'abandoned', 'blocked', 'error', 'timeout', 'aborted'] as const;
 
 export const MAX_TITLE_LENGTH = 500;
 export const MIN_PRIORITY = 0;
@@ -71,6 +109,13 @@ export interface Bead {
   due_at?: string;
   defer_until?: string;
   ephemeral?: boolean;
+  /** The original's pinned flag (a persistent anchor, never ready work); kept from imports. */
+  pinned?: boolean;
+  /** A tombstone's deletion, as the original records it (kept from imports). */
+  deleted_at?: string;
+  deleted_by?: string;
+  delete_reason?: string;
+  original_type?: string;
   metadata?: Record<string, unknown>;
 }
 

@@ -3,7 +3,7 @@ import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, st
 import { join } from 'node:path';
 import { GtError } from '../errors.js';
 import { writeFileAtomic } from '../fsutil.js';
-import { BlockIndex, isBlockingType, isReady } from './graph.js';
+import { BlockIndex, isBlockingType, isFailureReason, isReady } from './graph.js';
 import type { Bead, BeadEvent, DepType, IssueType, LedgerConfig, Status } from './model.js';
 
 /**
@@ -104,8 +104,17 @@ export function toRecord(bead: Bead, extra?: Record<string, unknown>): Record<st
   return extra ? { ...rec, ...extra } : rec;
 }
 
+const NON_ASCII = /[\u0080-\uffff]/g;
+const escapeChar = (c: string) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0');
+
+/**
+ * A bead's stored line. Characters beyond ASCII are written as JSON `\uXXXX` escapes (the same
+ * value to any JSON reader; the original itself writes `<` as `\u003c`): an all-ASCII file is one
+ * bd can splice changed lines into and print ready work from without decoding it.
+ */
 export function serializeBead(bead: Bead): string {
-  return JSON.stringify(toRecord(bead));
+  const line = JSON.stringify(toRecord(bead));
+  return ASCII_RE.test(line) ? line : line.replace(NON_ASCII, escapeChar);
 }
 
 /**
@@ -181,8 +190,19 @@ export function corruptLine(file: string, line: number, what: string): GtError {
 /** What graph queries and filters need of a bead. */
 export type BeadSummary = Pick<
   Bead,
-  'id' | 'status' | 'issue_type' | 'priority' | 'created_at' | 'closed_at' | 'assignee' | 'labels' | 'ephemeral' | 'defer_until' | 'dependencies'
->;
+  'id' | 'status' | 'issue_type' | 'priority' | 'created_at' | 'closed_at' | 'assignee' | 'labels' | 'ephemeral' | 'defer_until' | 'dependencies' | 'pinned'
+> & {
+  /** Closed with a failure reason (what `conditional-blocks` waits for). */
+  failed?: boolean;
+};
+
+/** Flags of a summary line: pinned, closed as a failure. */
+const PINNED = 1;
+const FAILED = 2;
+
+function flagsOf(b: Bead): number {
+  return (b.pinned === true ? PINNED : 0) | (b.status === 'closed' && isFailureReason(b.close_reason) ? FAILED : 0);
+}
 
 export function summarize(b: Bead): BeadSummary {
   const s: BeadSummary = { id: b.id, status: b.status, issue_type: b.issue_type, priority: b.priority, created_at: b.created_at };
@@ -191,6 +211,9 @@ export function summarize(b: Bead): BeadSummary {
   if (b.labels?.length) s.labels = b.labels;
   if (b.ephemeral) s.ephemeral = true;
   if (b.defer_until) s.defer_until = b.defer_until;
+  const flags = flagsOf(b);
+  if (flags & PINNED) s.pinned = true;
+  if (flags & FAILED) s.failed = true;
   if (b.dependencies?.length) {
     s.dependencies = b.dependencies.map((d) =>
       d.metadata !== undefined
@@ -205,17 +228,19 @@ export function summarize(b: Bead): BeadSummary {
  * A summary as one line of the cache: a JSON array, not an object, so that a 10k-line cache is
  * half the size and parses in one call without building 10k object shapes.
  * [id, status, type, priority, created_at, closed_at|0, assignee|0, labels|0, ephemeral 1|0,
- *  defer_until|0, [[depends_on, type, metadata?], ...]|0]
+ *  defer_until|0, [[depends_on, type, metadata?], ...]|0, flags (PINNED | FAILED)]
  */
 export function summaryLine(b: Bead): string {
   const deps = b.dependencies?.length ? b.dependencies.map((d) => (d.metadata !== undefined ? [d.depends_on_id, d.type, d.metadata] : [d.depends_on_id, d.type])) : 0;
   return JSON.stringify([
     b.id, b.status, b.issue_type, b.priority, b.created_at, b.closed_at || 0, b.assignee || 0, b.labels?.length ? b.labels : 0,
-    b.ephemeral ? 1 : 0, b.defer_until || 0, deps,
+    b.ephemeral ? 1 : 0, b.defer_until || 0, deps, flagsOf(b),
   ]);
 }
 
-type SummaryTuple = [string, Status, IssueType, number, string, string | 0, string | 0, string[] | 0, 0 | 1, string | 0, Array<[string, DepType, string?]> | 0];
+type SummaryTuple = [
+  string, Status, IssueType, number, string, string | 0, string | 0, string[] | 0, 0 | 1, string | 0, Array<[string, DepType, string?]> | 0, number,
+];
 
 function fromTuple(t: SummaryTuple): BeadSummary {
   const s: BeadSummary = { id: t[0], status: t[1], issue_type: t[2], priority: t[3], created_at: t[4] };
@@ -224,6 +249,8 @@ function fromTuple(t: SummaryTuple): BeadSummary {
   if (t[7]) s.labels = t[7];
   if (t[8]) s.ephemeral = true;
   if (t[9]) s.defer_until = t[9];
+  if (t[11] & PINNED) s.pinned = true;
+  if (t[11] & FAILED) s.failed = true;
   if (t[10]) {
     s.dependencies = t[10].map((d) =>
       d.length > 2 ? { issue_id: t[0], depends_on_id: d[0], type: d[1], metadata: d[2] } : { issue_id: t[0], depends_on_id: d[0], type: d[1] },
@@ -236,7 +263,7 @@ const OWN_LINE_HEAD = '{"_type":"issue","id":';
 const OWN_ID_HEAD = OWN_LINE_HEAD + '"';
 const ASCII_RE = /^[\x00-\x7f]*$/;
 const SUMMARY_HEAD = '["';
-const CACHE_VERSION = 1;
+const CACHE_VERSION = 2;
 
 /** The id of a line bd wrote, without parsing it; undefined for any other line. */
 function ownLineId(raw: string): string | undefined {
@@ -343,6 +370,12 @@ export class LedgerState {
    * sorted by id.
    */
   issueStarts?: number[];
+
+  /**
+   * The same in bytes (what the ready index points at): `issueStarts` itself for an ASCII file;
+   * also set for a sorted file that is not ASCII.
+   */
+  issueByteStarts?: number[];
 
   /** With `issueStarts`: the text of issues.jsonl, when it is exactly as bd writes it (ASCII). */
   issuesText?: string;
@@ -483,17 +516,30 @@ function splitBeadFile(text: string, wisps: boolean, lines: Map<string, string>,
  */
 class Layout {
   readonly starts: number[] = [];
+  /** With `bytes`: where each line starts in the file's bytes (UTF-8), for a text that is not ASCII. */
+  readonly byteStarts: number[];
+  private charPos = 0;
+  private bytePos = 0;
   private last = '';
   sorted = true;
   /** Where the next line starts if the file is exactly bd's format: one line a bead, each ending in "\n". */
   private next = 0;
   private exact = true;
 
+  constructor(private readonly bytes = false) {
+    this.byteStarts = bytes ? [] : this.starts;
+  }
+
   add(id: string, start: number, length: number, text: string): void {
     if (!this.sorted) return;
     if (id <= this.last && this.starts.length) this.sorted = false;
     else {
       this.starts.push(start);
+      if (this.bytes) {
+        this.bytePos += Buffer.byteLength(text.slice(this.charPos, start));
+        this.charPos = start;
+        this.byteStarts.push(this.bytePos);
+      }
       this.last = id;
       if (start !== this.next || text.charCodeAt(start + length) !== 10) this.exact = false;
       this.next = start + length + 1;
@@ -582,7 +628,7 @@ export function loadState(paths: LedgerPaths): LedgerState {
   const wispIds = new Set<string>();
   const cached = readSummaryCache(paths);
   let state: LedgerState | undefined;
-  let layout: Layout | undefined = issues.ascii ? new Layout() : undefined;
+  let layout = new Layout(!issues.ascii);
   if (cached && cached.issues === issues.stamp && cached.wisps === wisps.stamp) {
     splitBeadFile(issues.text, false, lines, wispIds, layout);
     splitBeadFile(wisps.text, true, lines, wispIds);
@@ -592,7 +638,7 @@ export function loadState(paths: LedgerPaths): LedgerState {
     } else {
       lines.clear();
       wispIds.clear();
-      layout = issues.ascii ? new Layout() : undefined;
+      layout = new Layout(!issues.ascii);
     }
   }
   if (!state) {
@@ -605,8 +651,11 @@ export function loadState(paths: LedgerPaths): LedgerState {
     if (existsSync(paths.dir)) writeSummaryCache(paths, state);
   }
   state.ascii = issues.ascii && wisps.ascii;
-  if (layout?.sorted) state.issueStarts = layout.starts;
-  if (layout?.canonical(issues.text)) state.issuesText = issues.text;
+  if (layout.sorted) {
+    if (issues.ascii) state.issueStarts = layout.starts;
+    state.issueByteStarts = layout.byteStarts;
+  }
+  if (issues.ascii && layout.canonical(issues.text)) state.issuesText = issues.text;
   states.set(paths.dir, state);
   return state;
 }
@@ -617,8 +666,8 @@ export function loadState(paths: LedgerPaths): LedgerState {
  * since, whose ready beads are all lines bd wrote to issues.jsonl. Best effort.
  */
 export function saveReadyIndex(paths: LedgerPaths, state: LedgerState, ready: readonly BeadSummary[], now: number): void {
-  const starts = state.issueStarts;
-  if (!starts || !state.ascii || states.get(paths.dir) !== state) return;
+  const starts = state.issueByteStarts;
+  if (!starts || states.get(paths.dir) !== state) return;
   try {
     if (stamp(paths.issues) !== state.issuesStamp || stamp(paths.wisps) !== state.wispsStamp) return;
     const startOf = new Map<string, number>();
@@ -632,7 +681,8 @@ export function saveReadyIndex(paths: LedgerPaths, state: LedgerState, ready: re
       const raw = state.lines.get(b.id);
       const start = startOf.get(b.id);
       if (raw === undefined || start === undefined || state.wispIds.has(b.id) || beadJsonOf(raw) === undefined) return;
-      beads.push(b.assignee ? [b.id, start, raw.length, b.assignee] : [b.id, start, raw.length]);
+      const length = state.ascii ? raw.length : Buffer.byteLength(raw);
+      beads.push(b.assignee ? [b.id, start, length, b.assignee] : [b.id, start, length]);
     }
     let until = Infinity;
     for (const s of state.summaries().values()) {

@@ -26,6 +26,48 @@ export function parseStatus(value: unknown): Status {
   throw usageError(`unknown status "${String(value)}"`, `use one of: ${STATUSES.join(', ')}`);
 }
 
+/** A status a command may set: a tombstone (a deleted bead) only arrives by import. */
+export function parseSettableStatus(value: unknown): Status {
+  const status = parseStatus(value);
+  if (status === 'tombstone') {
+    throw usageError('status "tombstone" marks a bead deleted by the original Beads; it only arrives by `bd import`', 'close the bead instead: bd close <id> -r "why"');
+  }
+  return status;
+}
+
+/** A name an import takes as the original wrote it (a custom type or status): one word. */
+export function parseImportedName(what: string, value: unknown): string {
+  if (typeof value === 'string' && /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/.test(value)) return value;
+  throw usageError(`invalid ${what} ${JSON.stringify(value)}`, `a ${what} is one word of letters, digits, "-", "_", "." or ":"`);
+}
+
+/** A status to filter by: a known status or any other one word (custom statuses of imported beads). */
+export function parseStatusFilter(value: unknown): Status {
+  try {
+    return parseStatus(value);
+  } catch {
+    return parseImportedName('status', value);
+  }
+}
+
+/** A dependency type to look for: a known type or any other one word (imported edges). */
+export function parseDepTypeFilter(value: unknown): DepType {
+  try {
+    return parseDepType(value);
+  } catch {
+    return parseImportedName('dependency type', value);
+  }
+}
+
+/** A type to filter by: a known type (aliases too) or any other one word (custom types of imported beads). */
+export function parseTypeFilter(value: unknown): IssueType {
+  try {
+    return parseIssueType(value);
+  } catch {
+    return parseImportedName('issue type', value);
+  }
+}
+
 const TYPE_ALIASES: Record<string, IssueType> = { enhancement: 'feature', feat: 'feature', mr: 'merge-request' };
 
 export function parseIssueType(value: unknown): IssueType {

@@ -100,8 +100,8 @@ describe('bd ledger commands', () => {
     ];
     const file = join(cwd, 'original.jsonl');
     writeFileSync(file, original.map((r) => JSON.stringify(r)).join('\n') + '\n');
-    expect(json(['import', file])).toMatchObject({ created: 2, updated: 0, skipped: 1 });
-    expect(json(['import', file])).toMatchObject({ created: 0, unchanged: 2 });
+    expect(json(['import', file])).toMatchObject({ added: 2, updated: 0, skipped: 1 });
+    expect(json(['import', file])).toMatchObject({ added: 0, unchanged: 2 });
     const [a] = json(['show', 'bd-a1b2']);
     expect(a).toMatchObject({ status: 'closed', external_ref: 'gh-9', comments: [{ id: '7', text: 'ok' }] });
     expect(json(['ready']).map((x: any) => x.id)).toEqual(['bd-c3d4', mine.id]);
@@ -119,7 +119,7 @@ describe('bd ledger commands', () => {
     const other = tempDir('bd-e2e-');
     expect(runCli('bd', ['init', '--prefix', 'bd'], { cwd: other }).code).toBe(0);
     const imported = JSON.parse(runCli('bd', ['import', out, '--json'], { cwd: other }).stdout);
-    expect(imported.created).toBe(3);
+    expect(imported.added).toBe(3);
     const again = runCli('bd', ['export'], { cwd: other }).stdout;
     expect(again).toBe(readFileSync(out, 'utf8'));
   });

@@ -23,6 +23,7 @@ export function runCli(bin: 'gt' | 'bd', args: string[], opts: { cwd: string; en
     input: opts.input,
     encoding: 'utf8',
     timeout: opts.timeoutMs ?? 120_000,
+    maxBuffer: 256 * 1024 * 1024,
   });
   return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
 }

@@ -4,10 +4,12 @@ import { basename, join, resolve } from 'node:path';
 import { writeFileAtomic } from '../../fsutil.js';
 import { GtError, usageError } from '../../errors.js';
 import { currentActor, findLedgerDir, initLedger, Ledger, type CreateInput, type DepInput, type UpdatePatch } from '../../beads/ledger.js';
-import type { Bead, BlockedBead, DepType } from '../../beads/model.js';
+import { NON_BLOCKING_DEP_TYPES, type Bead, type BlockedBead, type DepType } from '../../beads/model.js';
 import { PREFIX_RE, validatePrefix } from '../../beads/ids.js';
-import { parseDepType, parseIssueType, parsePriority, parseStatus, validateLabel } from '../../beads/validate.js';
-import { parentOf } from '../../beads/graph.js';
+import {
+  parseDepType, parseIssueType, parsePriority, parseSettableStatus, parseStatusFilter, parseTypeFilter, validateLabel,
+} from '../../beads/validate.js';
+import { isActive, parentOf } from '../../beads/graph.js';
 import { primeMarkdown } from '../../beads/prime.js';
 import { ledgerDirForId, requireLedgerDirForCwd } from '../../town/routes.js';
 import { findTownRoot } from '../../town/layout.js';
@@ -88,7 +90,8 @@ function parseDeps(value: string | undefined): DepInput[] {
 // --- human output ---------------------------------------------------------------------------
 
 function line(b: Bead): string {
-  const parts = [b.id.padEnd(12), `P${b.priority}`, b.issue_type.padEnd(7), b.status.padEnd(11), b.title];
+  // One line a bead: an imported multi-line title shows its line breaks as ⏎.
+  const parts = [b.id.padEnd(12), `P${b.priority}`, b.issue_type.padEnd(7), b.status.padEnd(11), b.title.replace(/\r?\n/g, ' ⏎ ')];
   if (b.assignee) parts.push(`@${b.assignee}`);
   if (b.labels?.length) parts.push(`[${b.labels.join(', ')}]`);
   return parts.join('  ');
@@ -109,6 +112,7 @@ function showText(ledger: Ledger, b: Bead): string {
   out.push(`Created: ${b.created_at}${b.created_by ? ` by ${b.created_by}` : ''}   Updated: ${b.updated_at}`);
   if (b.started_at) out.push(`Started: ${b.started_at}`);
   if (b.closed_at) out.push(`Closed: ${b.closed_at}${b.close_reason ? ` (${b.close_reason})` : ''}`);
+  if (b.status === 'tombstone') out.push(`Deleted: ${b.deleted_at ?? '(time unknown)'}${b.deleted_by ? ` by ${b.deleted_by}` : ''}${b.delete_reason ? ` (${b.delete_reason})` : ''}`);
   if (b.due_at) out.push(`Due: ${b.due_at}`);
   if (b.defer_until) out.push(`Deferred until: ${b.defer_until}`);
   if (b.labels?.length) out.push(`Labels: ${b.labels.join(', ')}`);
@@ -130,7 +134,7 @@ function showText(ledger: Ledger, b: Bead): string {
       out.push(`  ← ${d.issue_id} (${d.type})${t ? ` [${t.status}] ${t.title}` : ''}`);
     }
   }
-  const blockers = b.status === 'closed' ? [] : ledger.blockersOf(b.id);
+  const blockers = isActive(b) ? ledger.blockersOf(b.id) : [];
   if (blockers.length) out.push('', `Blocked by: ${blockers.join(', ')}`);
   if (b.comments?.length) {
     out.push('', 'Comments:');
@@ -223,20 +227,20 @@ export function registerLedgerCommands(program: Command): void {
 
   program
     .command('list')
-    .description('list beads (open ones unless --all or --status)')
+    .description('list beads (not closed or deleted ones unless --all or --status)')
     .option('-s, --status <statuses>', 'comma-separated statuses')
     .option('-t, --type <types>', 'comma-separated issue types')
     .option('-a, --assignee <name>', 'assigned to')
     .option('-l, --label <labels>', 'carrying all these comma-separated labels')
     .option('-p, --priority <priority>', 'priority 0-4')
     .option('--parent <id>', 'children of this bead')
-    .option('--all', 'include closed beads')
+    .option('--all', 'include closed beads and deleted ones (tombstones, from an import of the original)')
     .option('-n, --limit <n>', 'at most n beads')
     .option('--json', 'print JSON')
     .action(
       action((opts: Record<string, string | boolean | undefined> & JsonOpt) => {
-        const statuses = splitList(opts.status as string | undefined).map(parseStatus);
-        const types = splitList(opts.type as string | undefined).map(parseIssueType);
+        const statuses = splitList(opts.status as string | undefined).map(parseStatusFilter);
+        const types = splitList(opts.type as string | undefined).map(parseTypeFilter);
         const labels = splitList(opts.label as string | undefined).map(validateLabel);
         const priority = opts.priority === undefined ? undefined : parsePriority(opts.priority);
         const limit = parseCount('--limit', opts.limit as string | undefined);
@@ -268,7 +272,7 @@ export function registerLedgerCommands(program: Command): void {
           printJson(
             items.map(({ ledger, id }) => {
               const b = ledger.get(id);
-              return { ...b, parent: parentOf(b), dependents: ledger.dependents(id), blocked_by: b.status === 'closed' ? [] : ledger.blockersOf(id) };
+              return { ...b, parent: parentOf(b), dependents: ledger.dependents(id), blocked_by: isActive(b) ? ledger.blockersOf(id) : [] };
             }),
           );
         } else {
@@ -311,7 +315,7 @@ export function registerLedgerCommands(program: Command): void {
           acceptance_criteria: str('acceptance'),
           notes: str('notes'),
           append_notes: str('appendNotes'),
-          status: str('status') === undefined ? undefined : parseStatus(str('status')),
+          status: str('status') === undefined ? undefined : parseSettableStatus(str('status')),
           priority: str('priority') === undefined ? undefined : parsePriority(str('priority')),
           issue_type: str('type') === undefined ? undefined : parseIssueType(str('type')),
           assignee: str('assignee'),
@@ -427,13 +431,18 @@ export function registerLedgerCommands(program: Command): void {
     .option('-s, --status <statuses>', 'comma-separated statuses')
     .option('-t, --type <types>', 'comma-separated issue types')
     .option('-n, --limit <n>', 'at most n beads')
+    .option('--all', 'include deleted beads (tombstones)')
     .option('--json', 'print JSON')
     .action(
-      action((text: string, opts: { status?: string; type?: string; limit?: string } & JsonOpt) => {
-        const statuses = splitList(opts.status).map(parseStatus);
-        const types = splitList(opts.type).map(parseIssueType);
+      action((text: string, opts: { status?: string; type?: string; limit?: string; all?: boolean } & JsonOpt) => {
+        const statuses = splitList(opts.status).map(parseStatusFilter);
+        const types = splitList(opts.type).map(parseTypeFilter);
         const limit = parseCount('--limit', opts.limit);
-        let beads = cwdLedger().search(text, { status: statuses.length ? statuses : undefined, issue_type: types.length ? types : undefined });
+        let beads = cwdLedger().search(text, {
+          status: statuses.length ? statuses : undefined,
+          issue_type: types.length ? types : undefined,
+          all: opts.all === true,
+        });
         if (limit !== undefined) beads = beads.slice(0, limit);
         if (opts.json) printJson(beads);
         else printList(beads, 'no beads match');
@@ -480,7 +489,7 @@ export function registerLedgerCommands(program: Command): void {
 
   program
     .command('import')
-    .description('import a JSONL export (of the original Beads or of bd export): new beads are added, known ones replaced')
+    .description('import a JSONL export (of the original Beads or of bd export): new beads are added; for a known id the newer updated_at wins')
     .argument('[file]', 'the JSONL file')
     .option('-i, --input <file>', 'the JSONL file')
     .option('--json', 'print JSON')
@@ -491,8 +500,11 @@ export function registerLedgerCommands(program: Command): void {
         const file = resolve(given);
         if (!existsSync(file)) throw new GtError(`no such file: ${file}`, { hint: 'check the path' });
         const result = cwdLedger().importJsonl(readFileSync(file, 'utf8'), file);
-        if (opts.json) printJson(result);
-        else process.stdout.write(`imported ${file}: ${result.created} created, ${result.updated} updated, ${result.unchanged} unchanged, ${result.skipped} skipped\n`);
+        if (opts.json) return printJson(result);
+        const out = [`imported ${file}: ${result.added} added, ${result.updated} updated, ${result.unchanged} unchanged, ${result.skipped} skipped`];
+        for (const s of result.skips.slice(0, 10)) out.push(`  skipped line ${s.line}${s.id ? ` (${s.id})` : ''}: ${s.reason}`);
+        if (result.skips.length > 10) out.push(`  ... and ${result.skips.length - 10} more (--json lists them all)`);
+        process.stdout.write(out.join('\n') + '\n');
       }),
     );
 
@@ -517,7 +529,7 @@ function registerDepCommands(program: Command): void {
     .description('make <id> depend on <depends-on> (by default: <depends-on> blocks <id>)')
     .argument('<id>', 'the dependent bead')
     .argument('<depends-on>', 'what it depends on')
-    .option('-t, --type <type>', 'blocks (default), parent-child, waits-for, related, discovered-from, tracks, duplicates, supersedes')
+    .option('-t, --type <type>', `blocks (default); also holding work back: parent-child, waits-for, conditional-blocks; only a relation: ${NON_BLOCKING_DEP_TYPES.join(', ')}`)
     .option('--gate <gate>', 'for waits-for: all-children (default) or any-children')
     .option('--json', 'print JSON')
     .action(

@@ -33,7 +33,9 @@ export async function stallsOf(client: Client, workflowId: string, heartbeatMs: 
     const beatAt = ms(a.lastHeartbeatTime) ?? ms(a.lastStartedTime);
     const secs = (x: number) => `${Math.round(x / 1000)}s`;
     if ((a.attempt ?? 1) > 1 && a.lastFailure) {
-      out.push({ workflowId, activity, why: `${activity} is on attempt ${a.attempt}; last: ${firstLine(a.lastFailure.message)}${started ? '' : ' (waiting for a worker)'}` });
+      const next = ms(a.nextAttemptScheduleTime);
+      const when = started ? '' : next !== undefined && next > now ? ` (next try in ${secs(next - now)})` : ' (waiting for a worker)';
+      out.push({ workflowId, activity, why: `${activity} is on attempt ${a.attempt}; last: ${firstLine(a.lastFailure.message)}${when}` });
     } else if (!started && scheduledAt !== undefined && now - scheduledAt > heartbeatMs) {
       out.push({ workflowId, activity, why: `${activity} has waited ${secs(now - scheduledAt)} for a worker (is \`gt up\` running one? gt status)` });
     } else if (started && beatAt !== undefined && now - beatAt > 2 * heartbeatMs) {

@@ -45,7 +45,7 @@ describe('convoys', { timeout: 300_000 }, () => {
     const id = t.create('Needs a worktree');
     const { convoy } = gtJson<{ convoy: string }>(t, ['convoy', 'create', 'Stuck', id]);
     const stuck = await waitFor(() => gtJson<ConvoyState>(t, ['convoy', 'show', convoy]).beads.find((b) => b.stalled), 60_000, 'the bead to show as stalled');
-    expect(stuck.stalled).toMatch(/preparePolecatWork is on attempt \d+; last: .*git worktree add/);
+    expect(stuck.stalled).toMatch(/preparePolecatWork is on attempt \d+; last: git worktree .*polecats\/furiosa' already exists/);
     const text = t.gt(['convoy', 'show', convoy]).stdout;
     expect(text).toMatch(new RegExp(`${id}\\s+stalled`));
     expect(text).toMatch(/stalled: preparePolecatWork is on attempt/);

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Ledger } from '../beads/ledger.js';
 import { stallReport, type AgentSighting } from '../convoy/plan.js';
 import { hqLedger, lookAtConvoy, rigOfBead, trackedIds, type ConvoyLook } from '../convoy/store.js';
+import { withDependents } from '../convoy/tell.js';
 import { DISPATCH_QUERY, dispatchWorkflowId, type DispatchState } from '../dispatch/types.js';
 import { lazyClient } from './client.js';
 import { eventWriter } from './events.js';
@@ -190,8 +191,8 @@ export function convoyActivities(root: string) {
      * while its polecat still owns it (sent back for rework) counts as in flight.
      */
     async lookAtConvoyBeads(input: { convoy: string; beads?: string[] }): Promise<{ convoy: ConvoySnapshot['convoy']; tracked: string[]; beads: SnapshotBead[] }> {
-      const wanted = input.beads ? new Set(input.beads) : undefined;
-      const { snap } = lookAtConvoy(root, input.convoy, wanted && ((bead, id) => wanted.has(id) || (bead?.dependencies ?? []).some((d) => wanted.has(d.depends_on_id))));
+      const wanted = input.beads ? withDependents(root, input.beads) : undefined;
+      const { snap } = lookAtConvoy(root, input.convoy, wanted && ((id) => wanted.has(id)));
       const tracked = trackedIds(hqLedger(root).get(input.convoy));
       const owners = new Map<string, Record<string, string> | undefined>();
       for (const b of snap.beads) {

@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { Ledger } from '../beads/ledger.js';
-import { convoysTracking, tellConvoys } from '../convoy/tell.js';
+import { convoysTracking, newsOf, tellConvoys } from '../convoy/tell.js';
 import type { DispatchSettings } from '../dispatch/types.js';
 import { workingPolecats } from '../polecat/hook.js';
 import { poolNames } from '../polecat/names.js';
@@ -87,10 +87,10 @@ export async function startPolecat(client: Client, townQueue: string, rig: strin
  * the change is already written, and a convoy that missed the news is caught by `gt convoy check`.
  */
 export function newsTeller(root: string, getClient: () => Promise<Client>) {
-  return async (beads: string[], what: string): Promise<void> => {
+  return async (beads: string[], what: string, opts: { inFlight?: string[] } = {}): Promise<void> => {
     try {
       const convoys = convoysTracking(root, beads);
-      if (convoys.length) await tellConvoys(await getClient(), convoys, { beads, what });
+      if (convoys.length) await tellConvoys(await getClient(), convoys, newsOf(root, beads, what, opts.inFlight));
     } catch (err) {
       process.stderr.write(`worker: could not tell the convoys of ${beads.join(' ')} (${what}): ${(err as Error).message}\n`);
     }

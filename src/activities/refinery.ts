@@ -330,7 +330,8 @@ export function refineryActivities(root: string) {
         tx.update(bead.id, { status: 'open', assignee: null });
       }, { actor: `${rig}/refinery` });
       event('merge.rejected', { actor: `${rig}/refinery`, rig, bead: mr.bead, branch: mr.branch, detail: reason.split('\n')[0] });
-      await tell([mr.bead], `merge rejected: ${reason.split('\n')[0]}`);
+      // Still its polecat's: the refinery tells the polecat next, which reworks it.
+      await tell([mr.bead], `merge rejected: ${reason.split('\n')[0]}`, { inFlight: [mr.bead] });
     },
   };
 }

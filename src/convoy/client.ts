@@ -107,7 +107,8 @@ export async function startConvoy(client: Client, config: EngineConfig, convoy: 
       { key: GtConvoy, value: convoy.id },
       { key: GtStatus, value: 'running' },
     ],
-    staticSummary: `${isMountain(convoy) ? 'mountain' : 'convoy'} ${convoy.id}: ${convoy.title}`,
+    staticSummary: `${isMountain(convoy) ? 'mountain' : 'convoy'} "${convoy.title}" · ${trackedIds(convoy).length} bead${trackedIds(convoy).length === 1 ? '' : 's'}`,
+    staticDetails: `${convoy.id}, created by ${convoy.created_by ?? 'someone'}: lands when every bead it tracks is merged (gt convoy show ${convoy.id}).`,
   });
   return workflowId;
 }

@@ -349,3 +349,12 @@ export function finishReport(state: ConvoyState): { subject: string; body: strin
   if (!landed) lines.push('', 'Fix the failed or skipped beads (then set them open) and the convoy carries on by itself.');
   return { subject, body: lines.join('\n') };
 }
+
+/** The convoy's current details for the Web UI (markdown): summary, then a row per bead. */
+export function convoyDetails(state: ConvoyState): string {
+  const rows = state.beads.map((b) => {
+    const result = b.phase === 'closed' ? (b.mergedSha ? `merged ${b.mergedSha.slice(0, 10)}` : 'closed') : b.blockedBy?.length ? `waits on ${b.blockedBy.join(', ')}` : (b.reason ?? '').split('\n')[0]!.slice(0, 80);
+    return `| ${b.id} | ${b.phase} | ${b.polecat ?? '-'} | ${b.attempts} | ${result.replace(/\|/g, '/')} | ${b.title.split('\n')[0]!.slice(0, 60).replace(/\|/g, '/')} |`;
+  });
+  return [`**${state.status}** · ${summaryLine(state)}${state.etaMs !== undefined && state.status !== 'landed' ? ` · ETA ${formatDurationMs(state.etaMs)}` : ''}`, '', '| bead | state | polecat | tries | result | title |', '|---|---|---|---|---|---|', ...rows].join('\n');
+}

@@ -329,9 +329,8 @@ export function mountainOfEpic(root: string, epicId: string): Bead | undefined {
 
 export type ConvoyLook = Omit<ConvoySnapshot, 'fingerprint' | 'at'>;
 
-/** The convoy bead and every bead it tracks, as the ledgers have them now, with their unfinished blockers town-wide. */
-export function lookAtConvoy(root: string, convoyId: string, only?: (bead: Bead | undefined, id: string) => boolean): { snap: ConvoyLook } {
-  const convoy = hqLedger(root).get(convoyId);
+/** Looks at beads anywhere in the town as the convoy sees them, with ledgers and rig settings read once. */
+export function beadLooker(root: string): (id: string) => SnapshotBead {
   const rigs = readRigs(root).rigs;
   const ledgers = new Map<string, Ledger | undefined>();
   const ledgerFor = (id: string): Ledger | undefined => {
@@ -361,17 +360,12 @@ export function lookAtConvoy(root: string, convoyId: string, only?: (bead: Bead 
     }
     return maxAttempts.get(rig);
   };
-  const beads: SnapshotBead[] = [];
-  for (const id of trackedIds(convoy)) {
+  return (id) => {
     const ledger = ledgerFor(id);
     const bead = ledger?.tryGet(id);
-    if (only && !only(bead, id)) continue;
-    if (!ledger || !bead) {
-      beads.push({ id, title: id, status: 'missing', missing: true, labels: [], blockers: [] });
-      continue;
-    }
+    if (!ledger || !bead) return { id, title: id, status: 'missing', missing: true, labels: [], blockers: [] };
     const rig = rigOfBead(rigs, id);
-    beads.push({
+    return {
       id,
       title: bead.title,
       rig,
@@ -383,8 +377,16 @@ export function lookAtConvoy(root: string, convoyId: string, only?: (bead: Bead 
       blockers: bead.status === 'open' ? townBlockers(ledger, bead, ledgerFor) : [],
       lastComment: bead.comments?.at(-1)?.text,
       maxAttempts: bead.labels?.includes(POLECAT_FAILED_LABEL) && rig ? attemptsOf(rig) : undefined,
-    });
-  }
+      updatedAt: bead.updated_at,
+    };
+  };
+}
+
+/** The convoy bead and the beads it tracks (all, or those `only` keeps), as the ledgers have them now, with their unfinished blockers town-wide. */
+export function lookAtConvoy(root: string, convoyId: string, only?: (id: string) => boolean): { snap: ConvoyLook } {
+  const convoy = hqLedger(root).get(convoyId);
+  const look = beadLooker(root);
+  const beads = trackedIds(convoy).filter((id) => !only || only(id)).map(look);
   return { snap: { convoy: { id: convoy.id, title: convoy.title, status: convoy.status, labels: convoy.labels ?? [], meta: convoyMeta(convoy) }, beads } };
 }
 

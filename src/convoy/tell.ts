@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { Ledger } from '../beads/ledger.js';
 import { ledgerDirForId } from '../town/routes.js';
-import { hqLedger, trackedIds } from './store.js';
+import { beadLooker, hqLedger, trackedIds } from './store.js';
 import { REFRESH_SIGNAL, convoyWorkflowId, type BeadNews } from './types.js';
 
 /**
@@ -10,20 +10,39 @@ import { REFRESH_SIGNAL, convoyWorkflowId, type BeadNews } from './types.js';
  * convoys that track it, or track a bead that depends on it (its readiness may have changed).
  */
 
-/** Open convoys tracking any of `beads` or a bead of the same ledger that depends on one of them. */
-export function convoysTracking(root: string, beads: string[]): string[] {
-  const interesting = new Set(beads);
+/** `beads` and the beads of the same ledger that depend on one of them (their readiness may have changed). */
+export function withDependents(root: string, beads: string[]): Set<string> {
+  const out = new Set(beads);
   for (const id of beads) {
     try {
-      for (const d of Ledger.open(ledgerDirForId(id, root)).dependents(id)) interesting.add(d.issue_id);
+      for (const d of Ledger.open(ledgerDirForId(id, root)).dependents(id)) out.add(d.issue_id);
     } catch {
       // a bead of no ledger: only its own id counts
     }
   }
+  return out;
+}
+
+/** Open convoys tracking any of `beads` or a bead of the same ledger that depends on one of them. */
+export function convoysTracking(root: string, beads: string[]): string[] {
+  const interesting = withDependents(root, beads);
   return hqLedger(root)
     .list({ issue_type: 'convoy' })
     .filter((c) => c.status !== 'closed' && trackedIds(c).some((t) => interesting.has(t)))
     .map((c) => c.id);
+}
+
+/**
+ * The news of a change: the beads and their dependents as the ledgers have them now. `inFlight`
+ * beads are open again but still their polecat's (sent back by the merge queue for rework).
+ */
+export function newsOf(root: string, beads: string[], what: string, inFlight: string[] = []): BeadNews {
+  const look = beadLooker(root);
+  const seen = [...withDependents(root, beads)].map((id) => {
+    const b = look(id);
+    return inFlight.includes(id) && b.status === 'open' ? { ...b, inFlight: true } : b;
+  });
+  return { beads, what, seen };
 }
 
 /** Signal each convoy; a convoy whose workflow is gone is `gt convoy check`'s to restart. */
@@ -56,7 +75,7 @@ export async function tellConvoysByHand(root: string, beads: string[], what: str
   try {
     const client = await connectClient(engineConfig(root), { connectTimeout: '3s' });
     try {
-      await tellConvoys(client, convoys, { beads, what });
+      await tellConvoys(client, convoys, newsOf(root, beads, what));
     } finally {
       await client.connection.close();
     }

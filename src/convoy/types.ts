@@ -20,6 +20,11 @@ export interface BeadNews {
   beads?: string[];
   /** What happened, for the Web UI and logs: slung, submitted, merged, rejected, blocked, by hand, ... */
   what?: string;
+  /**
+   * The changed beads and those that depend on them, as the teller saw them right after its
+   * change: a convoy that tracks them needs no look at the ledgers.
+   */
+  seen?: SnapshotBead[];
 }
 
 /** Labels on the convoy bead and on tracked beads. */
@@ -164,6 +169,8 @@ export interface SnapshotBead {
   lastComment?: string;
   /** Sessions a polecat of this bead's rig runs before giving up (its failures count this much). */
   maxAttempts?: number;
+  /** The bead's updated_at: of two sightings, the newer wins. */
+  updatedAt?: string;
 }
 
 export interface ConvoySettings {

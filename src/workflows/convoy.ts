@@ -1,5 +1,5 @@
 import * as wf from '@temporalio/workflow';
-import { allClosed, emptyCounts, estimate, finishReport, hasOutstandingWork, isStuck, pickDispatch, reconcile } from '../convoy/plan.js';
+import { allClosed, convoyDetails, emptyCounts, estimate, finishReport, hasOutstandingWork, isStuck, pickDispatch, reconcile } from '../convoy/plan.js';
 import {
   APPROVE_UPDATE,
   CANCEL_UPDATE,
@@ -84,6 +84,7 @@ export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
   let lastStatus: ConvoyStatus | undefined;
   const setStatus = (status: ConvoyStatus) => {
     state.status = status;
+    wf.setCurrentDetails(convoyDetails(state));
     if (status !== lastStatus) {
       lastStatus = status;
       wf.upsertSearchAttributes([{ key: GtStatus, value: status }]);
@@ -110,10 +111,13 @@ export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
   /** Message mode: what the next look must cover (news since the last one). */
   let lookAtAll = true;
   const lookAt = new Set<string>();
+  /** Beads as the news saw them (no look needed), newest sighting per bead. */
+  const fresh = new Map<string, SnapshotBead>();
   let poked = 0;
   wf.setHandler(refreshSignal, (news) => {
     refresh = true;
-    if (news?.beads?.length) for (const b of news.beads) lookAt.add(b);
+    if (news?.seen) for (const b of news.seen) keepNewer(fresh, b);
+    else if (news?.beads?.length) for (const b of news.beads) lookAt.add(b);
     else lookAtAll = true;
     fire();
   });
@@ -200,7 +204,7 @@ export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
   /** What the loop does after deciding on one look. */
   type Step =
     | { next: 'done' }
-    | { next: 'look'; stopWatch: boolean; beads?: string[] }
+    | { next: 'look'; stopWatch: boolean; beads?: string[]; dispatched?: DispatchResult[] }
     | { next: 'continue-as-new' }
     | { next: 'wait'; waitMs: number };
 
@@ -216,6 +220,7 @@ export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
       wf.upsertSearchAttributes([{ key: GtKind, value: mode }]);
     }
     const r = reconcile(state, snap, settings, now());
+    wf.setCurrentDetails(convoyDetails(state));
     if (r.progressed) {
       stallReported = false;
       state.stalledSince = undefined;
@@ -273,8 +278,8 @@ export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
       if (picks.length) {
         const results = await acts.dispatchConvoyBeads.executeWithOptions({ summary: `dispatch ${picks.join(' ')}` }, [{ convoy, beads: picks }]);
         applyDispatch(results);
-        // Decide again only from a look taken after these slings, never from the one before them.
-        return { next: 'look', stopWatch: true, beads: picks };
+        // Decide again only from what is known after these slings, never from the look before them.
+        return { next: 'look', stopWatch: true, beads: picks, dispatched: results };
       }
       setStatus(state.paused ? 'paused' : stallReported ? 'stalled' : 'running');
     }
@@ -315,6 +320,7 @@ export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
     state.lastProgressAt = at;
     stallReported = false;
     state.stalledSince = undefined;
+    wf.setCurrentDetails(convoyDetails(state));
   }
 
   const continueAsNew = async () => {
@@ -365,36 +371,75 @@ export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
     }
   }
 
-  // Message mode: look (at the beads the news is about, or at all of them), decide, wait for news.
+  // Message mode: fold in the news (a look only for what it did not describe), decide, wait.
   const known = new Map<string, SnapshotBead>();
+  let header: ConvoySnapshot['convoy'] | undefined;
+  let tracked: string[] = [];
+  let timer: { due: number; fired: boolean; scope: wf.CancellationScope } | undefined;
   lookAtAll = true;
   for (;;) {
-    const all = lookAtAll || [...lookAt].some((id) => !known.has(id));
+    const all = lookAtAll || !header;
     const ids = all ? undefined : [...lookAt];
     lookAtAll = false;
     lookAt.clear();
     refresh = false;
-    const seen = await acts.lookAtConvoyBeads.executeWithOptions({ summary: ids ? `look at ${ids.join(' ')}` : 'look at every bead' }, [{ convoy, beads: ids }]);
-    if (!ids) known.clear();
-    for (const b of seen.beads) known.set(b.id, b);
-    if (seen.tracked.some((id) => !known.has(id))) {
-      lookAtAll = true;
-      continue;
+    if (all || ids!.length) {
+      const seen = await acts.lookAtConvoyBeads.executeWithOptions({ summary: ids ? `look at ${ids.join(' ')}` : 'look at every bead' }, [{ convoy, beads: ids }]);
+      header = seen.convoy;
+      tracked = seen.tracked;
+      if (!ids) known.clear();
+      for (const b of seen.beads) keepNewer(known, b);
+      if (tracked.some((id) => !known.has(id))) {
+        lookAtAll = true;
+        continue;
+      }
     }
-    const snap: ConvoySnapshot = { convoy: seen.convoy, beads: seen.tracked.map((id) => known.get(id)!), fingerprint: '', at: now() };
+    for (const b of fresh.values()) if (tracked.includes(b.id)) keepNewer(known, b);
+    fresh.clear();
+    // A tracked bead that closed no longer holds back the tracked beads that wait on it.
+    for (const b of known.values()) if (b.blockers.length) b.blockers = b.blockers.filter((x) => known.get(x)?.status !== 'closed');
+    const snap: ConvoySnapshot = { convoy: header!, beads: tracked.map((id) => known.get(id)!), fingerprint: '', at: now() };
     const step = await decide(snap);
     if (step.next === 'done') return state;
-    if (step.next === 'continue-as-new') return continueAsNew();
+    if (step.next === 'continue-as-new') {
+      timer?.scope.cancel();
+      return continueAsNew();
+    }
     if (step.next === 'look') {
-      for (const id of step.beads ?? []) lookAt.add(id);
-      if (!step.beads) lookAtAll = true;
+      if (step.dispatched) {
+        // Slung beads are hooked now (their own news follows): no look needed.
+        for (const r of step.dispatched) {
+          const b = known.get(r.bead);
+          if (b && (r.result === 'slung' || r.result === 'already') && b.status === 'open') known.set(r.bead, { ...b, status: 'hooked', assignee: r.polecat ?? b.assignee, inFlight: true });
+        }
+      } else if (step.beads) for (const id of step.beads) lookAt.add(id);
+      else lookAtAll = true;
       continue;
     }
+    // One timer for the next look of its own (idle reconcile, or a due stall report), kept across news.
+    const due = Date.now() + step.waitMs;
+    if (!timer || timer.fired || Math.abs(timer.due - due) > 1000 && due < timer.due) {
+      timer?.scope.cancel();
+      const t = { due, fired: false, scope: new wf.CancellationScope() };
+      t.scope.run(() => wf.sleep(step.waitMs, { summary: step.waitMs >= IDLE_LOOK ? 'look at every bead again (reconcile)' : 'stall report due' })).then(
+        () => void (t.fired = true),
+        () => undefined,
+      );
+      timer = t;
+    }
     const before = poked;
-    await wf.condition(() => lookAtAll || lookAt.size > 0 || poked !== before, step.waitMs);
-    rearm();
-    if (lookAtAll || lookAt.size) notNow.clear();
-    // No news for IDLE_LOOK, or a stall report is due: look at everything once.
-    else if (poked === before) lookAtAll = true;
+    const current = timer;
+    await wf.condition(() => lookAtAll || lookAt.size > 0 || fresh.size > 0 || poked !== before || current.fired);
+    if (lookAtAll || lookAt.size || fresh.size) notNow.clear();
+    if (current.fired) {
+      lookAtAll = true;
+      notNow.clear();
+    }
   }
+}
+
+/** Keep the newer of two sightings of a bead (by its updated_at; a sighting without one is newer). */
+function keepNewer(into: Map<string, SnapshotBead>, b: SnapshotBead): void {
+  const had = into.get(b.id);
+  if (!had || !had.updatedAt || !b.updatedAt || b.updatedAt >= had.updatedAt) into.set(b.id, b);
 }

@@ -34,6 +34,13 @@ const RECEIPTS_KEPT = 200;
 const HISTORY_LIMIT = 5000;
 
 export async function dispatchWorkflow(input: DispatchInput): Promise<void> {
+  /** Who works what, as the Web UI shows it. Set whenever the state may have changed (each time the main condition is looked at). */
+  let shown = '';
+  const details = () => {
+    const rows = Object.entries(state.owners).sort(([a], [b]) => a.localeCompare(b)).map(([bead, name]) => `| ${bead} | ${name} | ${state.busy[name] === bead ? 'working' : 'in the merge queue'} |`);
+    const text = [`**${Object.keys(state.busy).length} polecats working** · ${rows.length} beads owned`, '', '| bead | polecat | state |', '|---|---|---|', ...rows].join('\n');
+    if (text !== shown) wf.setCurrentDetails((shown = text));
+  };
   const { rig } = input;
   const local = wf.proxyLocalActivities<Activities>({
     startToCloseTimeout: '20s',
@@ -174,6 +181,7 @@ export async function dispatchWorkflow(input: DispatchInput): Promise<void> {
   }
 
   await wf.condition(() => {
+    details();
     const info = wf.workflowInfo();
     return info.continueAsNewSuggested || info.historyLength > HISTORY_LIMIT;
   });

@@ -266,6 +266,7 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
         break;
       }
       void flush().catch(() => undefined);
+      wf.setCurrentDetails(stepTable());
       // Wake when any step ends (branches never reject) or the run is cancelled.
       await Promise.race([...running, scope.cancelRequested]);
     }
@@ -293,8 +294,15 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
   }
   return state;
 
+  /** The step table the Web UI shows as the run's current details. */
+  function stepTable(): string {
+    const rows = state.steps.map((s) => `| ${s.id} | ${s.status} | ${s.kind} | ${s.needs.join(', ') || '-'} | ${(s.reason ?? s.waitingFor ?? '').split('\n')[0]!.slice(0, 80).replace(/\|/g, '/')} |`);
+    return [`**${state.status}** · ${state.formula} · ${state.steps.filter((s) => s.status === 'succeeded').length}/${state.steps.length} steps done`, '', '| step | state | kind | needs | why |', '|---|---|---|---|---|', ...rows].join('\n');
+  }
+
   async function finish(status: MoleculeState['status']): Promise<void> {
     state.status = status;
+    wf.setCurrentDetails(stepTable());
     state.endedAt = new Date().toISOString();
     const failed = state.steps.filter((s) => s.status === 'failed').map((s) => s.id);
     if (status === 'failed') {

@@ -95,6 +95,12 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
 
   const setStatus = (status: PolecatStatus) => {
     state.status = status;
+    const c = state.current;
+    wf.setCurrentDetails(
+      c
+        ? `**${status}** · ${c.bead}${c.attempt ? ` · session ${c.attempt}` : ''}${c.branch ? ` · branch ${c.branch}` : ''}${c.kind === 'rework' ? ' · rework sent back by the merge queue' : ''}${state.queue.length ? ` · ${state.queue.length} queued` : ''}`
+        : `**${status}**${state.recent.at(-1) ? ` · last: ${state.recent.at(-1)!.bead} ${state.recent.at(-1)!.outcome}` : ''}`,
+    );
     const attrs: SearchAttributeUpdatePair[] = [{ key: GtStatus, value: status }];
     if (state.current) attrs.push({ key: GtBead, value: state.current.bead });
     wf.upsertSearchAttributes(attrs);
@@ -279,7 +285,7 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
 
       if (doneRequest) {
         await wf.condition(() => doneReceipt !== undefined);
-        await wf.condition(() => settled, EXIT_GRACE);
+        await wf.condition(() => settled, EXIT_GRACE, { summary: 'let the agent exit after gt done' });
         if (!settled) {
           scope.cancel();
           await wf.condition(() => settled);

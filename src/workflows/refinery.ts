@@ -58,6 +58,18 @@ export async function refineryWorkflow(input: RefineryInput): Promise<void> {
     });
   });
 
+  /** The queue as the Web UI shows it: what is merging, what waits, the last results. */
+  function details(): void {
+    const c = state.current;
+    const lines = [
+      `**${c ? `merging ${c.bead} (${c.branch})` : 'idle'}** · ${state.pending.length} waiting · ${state.merged} merged, ${state.rejected} sent back`,
+      '',
+      ...state.pending.slice(0, 20).map((r, i) => `${i + 1}. ${r.bead} ${r.branch} (from ${r.polecat})`),
+      ...state.recent.slice(0, 5).map((r) => `- ${r.bead}: ${r.status}${r.sha ? ` ${r.sha.slice(0, 10)}` : ''}${r.reason ? ` (${r.reason.split('\n')[0]!.slice(0, 80)})` : ''}`),
+    ];
+    wf.setCurrentDetails(lines.join('\n'));
+  }
+
   wf.upsertSearchAttributes([
     { key: GtKind, value: 'refinery' },
     { key: GtRig, value: rig },
@@ -106,11 +118,13 @@ export async function refineryWorkflow(input: RefineryInput): Promise<void> {
     record.status = 'merging';
     record.startedAt = new Date().toISOString();
     state.current = record;
+    details();
     await mergeOne(record);
     record.endedAt = new Date().toISOString();
     state.current = undefined;
     state.recent.unshift(record);
     state.recent.splice(RECENT_LIMIT);
+    details();
   }
 
   async function mergeOne(record: MergeRecord): Promise<void> {

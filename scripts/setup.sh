@@ -59,6 +59,19 @@ if ! command -v tmux >/dev/null 2>&1; then
   fi
 fi
 
+echo "==> chromium (the Web UI test drives it headless; playwright-core downloads no browser)"
+if ! command -v chromium >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "warning: could not install chromium; the Web UI test needs it (set CHROMIUM_PATH to one)" >&2
+  elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then
+    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "warning: could not install chromium; the Web UI test needs it (set CHROMIUM_PATH to one)" >&2
+  else
+    echo "warning: chromium not found; the Web UI test needs it (install it, or set CHROMIUM_PATH)" >&2
+  fi
+fi
+
 echo "==> build"
 npm run build --silent
 echo "Setup done. Put the commands on your PATH with: npm link   (or use ./bin/gt.js and ./bin/bd.js)"

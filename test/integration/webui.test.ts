@@ -1,6 +1,6 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT } from '../helpers/cli.js';
@@ -12,7 +12,14 @@ import { createIn, gtJson, makeRigTown, waitClosed, type RigTown } from './convo
  * a convoy landed and a formula run, looked at in a real headless Chromium (Debian's `chromium`,
  * installed by `npm run setup`). Screenshots of each page are kept in test-results/webui/.
  */
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+function findChromium(): string {
+  if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    for (const name of ['chromium', 'chromium-browser']) if (existsSync(join(dir, name))) return join(dir, name);
+  }
+  throw new Error('no chromium on PATH: `npm run setup` installs it (apt), or set CHROMIUM_PATH to a Chromium or Chrome binary');
+}
+const CHROMIUM = findChromium();
 const SHOTS = join(PROJECT, 'test-results', 'webui');
 
 function freePort(): Promise<number> {

@@ -1,0 +1,68 @@
+import { requireRig } from '../town/rigs.js';
+import { readRigs } from '../town/layout.js';
+import { engineConfig } from '../temporal/config.js';
+import { checkAgents } from './agents.js';
+import { checkEngine } from './engine.js';
+import { checkLedgers } from './ledgers.js';
+import { checkSessions } from './sessions.js';
+import { checkTown } from './town.js';
+import { problem, type CheckResult, type DoctorContext } from './types.js';
+
+export { GROUPS, type CheckGroup, type CheckResult, type CheckStatus } from './types.js';
+
+/**
+ * `gt doctor`: every check, in groups (engine, town, ledgers, agents, sessions). With `fix`, each
+ * finding that can be repaired safely is repaired, in that order, and then every check runs
+ * again: what is reported is the town as it is after the repairs.
+ */
+export interface DoctorReport {
+  checks: CheckResult[];
+  /** What `--fix` did, one line a repair. */
+  fixed: string[];
+  errors: number;
+  warnings: number;
+}
+
+async function runChecks(root: string, rig: string | undefined): Promise<{ checks: CheckResult[]; close: () => Promise<void> }> {
+  const rigs = readRigs(root).rigs;
+  const ctx: DoctorContext = { root, rigs: rig ? { [rig]: rigs[rig]! } : rigs, config: engineConfig(root) };
+  const checks: CheckResult[] = [];
+  const guarded = async (group: CheckResult['group'], fn: () => CheckResult[] | Promise<CheckResult[]>) => {
+    try {
+      checks.push(...(await fn()));
+    } catch (err) {
+      checks.push(problem(group, 'checks', 'error', `the ${group} checks failed: ${(err as Error).message.split('\n')[0]}`, 'run with GT_DEBUG=1 for details'));
+    }
+  };
+  await guarded('engine', () => checkEngine(ctx));
+  await guarded('town', () => checkTown(ctx));
+  await guarded('ledgers', () => checkLedgers(ctx));
+  await guarded('agents', () => checkAgents(ctx));
+  await guarded('sessions', () => checkSessions(ctx));
+  return { checks, close: async () => void (await ctx.client?.connection.close().catch(() => undefined)) };
+}
+
+export async function doctor(root: string, opts: { rig?: string; fix?: boolean } = {}): Promise<DoctorReport> {
+  if (opts.rig !== undefined) requireRig(root, opts.rig);
+  let run = await runChecks(root, opts.rig);
+  const fixed: string[] = [];
+  if (opts.fix && run.checks.some((c) => c.repair)) {
+    try {
+      for (const c of run.checks) {
+        if (!c.repair) continue;
+        try {
+          const did = await c.repair();
+          if (!fixed.includes(did)) fixed.push(did);
+        } catch (err) {
+          fixed.push(`could not fix "${c.name}": ${(err as Error).message.split('\n')[0]}`);
+        }
+      }
+    } finally {
+      await run.close();
+    }
+    run = await runChecks(root, opts.rig);
+  }
+  await run.close();
+  const checks = run.checks.map(({ repair: _repair, ...c }) => c);
+  return { checks, fixed, errors: checks.filter((c) => c.status === 'error').length, warnings: checks.filter((c) => c.status === 'warning').length };
+}

@@ -1,7 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { tmuxArgs } from '../activities/tmux.js';
+import { killSession, tmux, tmuxArgs, tmuxAvailable } from '../activities/tmux.js';
 import { polecatWorkflowId } from '../temporal/merge-protocol.js';
-import { hostEnv } from '../town/env.js';
 import { MAYOR_SESSION } from '../tmux/agents.js';
 import { polecatView } from './engine-view.js';
 import { ok, problem, type CheckResult, type DoctorContext } from './types.js';
@@ -12,29 +10,19 @@ import { ok, problem, type CheckResult, type DoctorContext } from './types.js';
  * people and are left alone.
  */
 
-function sessions(ctx: DoctorContext): string[] | undefined {
+async function sessions(ctx: DoctorContext): Promise<string[] | undefined> {
+  if (!tmuxAvailable()) return undefined;
   try {
-    return execFileSync('tmux', [...tmuxArgs(ctx.root), 'list-sessions', '-F', '#{session_name}'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: hostEnv() })
-      .split('\n')
-      .filter(Boolean);
+    return (await tmux(ctx.root, ['list-sessions', '-F', '#{session_name}'])).split('\n').filter(Boolean);
   } catch (err) {
-    const e = err as { stderr?: string; code?: string };
-    // No server running is no session; tmux missing is the agents group's finding.
-    if (e.code === 'ENOENT' || /no server running|error connecting|No such file/i.test(e.stderr ?? '')) return e.code === 'ENOENT' ? undefined : [];
+    // No server running is no session.
+    if (/no server running|error connecting|No such file/i.test(String((err as { stderr?: string }).stderr ?? (err as Error).message))) return [];
     throw err;
   }
 }
 
-function killSession(ctx: DoctorContext, session: string): void {
-  try {
-    execFileSync('tmux', [...tmuxArgs(ctx.root), 'kill-session', '-t', `=${session}`], { stdio: 'ignore', env: hostEnv() });
-  } catch {
-    // gone already
-  }
-}
-
 export async function checkSessions(ctx: DoctorContext): Promise<CheckResult[]> {
-  const list = sessions(ctx);
+  const list = await sessions(ctx);
   const server = tmuxArgs(ctx.root).join(' ');
   if (list === undefined) return [problem('sessions', 'tmux sessions', 'warning', 'not checked: tmux cannot be run')];
   const byPrefix = new Map(Object.entries(ctx.rigs).map(([rig, e]) => [e.prefix, rig]));
@@ -54,7 +42,7 @@ export async function checkSessions(ctx: DoctorContext): Promise<CheckResult[]> 
     out.push(problem('sessions', 'zombie sessions', 'error', `tmux session ${session} (tmux ${server}) runs an agent nobody watches: ${why}`, `gt doctor --fix stops it (tmux ${server} kill-session -t ${session})`, async () => {
       const again = await polecatView(ctx, rig, polecat);
       if (again.running && (!again.state || again.state.current)) return `left session ${session} running: ${rig}/polecats/${polecat} works a bead again`;
-      killSession(ctx, session);
+      await killSession(ctx.root, session);
       return `stopped the zombie tmux session ${session}`;
     }));
   }

@@ -32,15 +32,15 @@ async function view<T>(ctx: DoctorContext, id: string, queue: string, query: str
 }
 
 export function polecatView(ctx: DoctorContext, rig: string, name: string): Promise<View<PolecatState>> {
-  return view(ctx, polecatWorkflowId(rig, name), rigTaskQueue(ctx.config, rig), POLECAT_QUERY);
+  return view(ctx, polecatWorkflowId(rig, name), rigTaskQueue(ctx.config!, rig), POLECAT_QUERY);
 }
 
 export function dispatchView(ctx: DoctorContext, rig: string): Promise<View<DispatchState>> {
-  return view(ctx, dispatchWorkflowId(rig), ctx.config.taskQueue, DISPATCH_QUERY);
+  return view(ctx, dispatchWorkflowId(rig), ctx.config!.taskQueue, DISPATCH_QUERY);
 }
 
 export function refineryView(ctx: DoctorContext, rig: string): Promise<View<RefineryState>> {
-  return view(ctx, refineryWorkflowId(rig), rigTaskQueue(ctx.config, rig), REFINERY_QUEUE_QUERY);
+  return view(ctx, refineryWorkflowId(rig), rigTaskQueue(ctx.config!, rig), REFINERY_QUEUE_QUERY);
 }
 
 /** Whether the polecat's workflow has `bead` now or queued. */

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { GtError } from '../errors.js';
 import { findTemporalCli } from '../temporal/binary.js';
-import { rigTaskQueue } from '../temporal/config.js';
+import { rigTaskQueue, type EngineConfig } from '../temporal/config.js';
 import { SEARCH_ATTRIBUTE_NAMES } from '../temporal/search-attributes.js';
 import { servicePid } from '../temporal/services.js';
 import { pollerAlive } from '../temporal/status.js';
@@ -11,17 +11,23 @@ import { ok, problem, type CheckResult, type DoctorContext } from './types.js';
  * The engine: the temporal CLI, the server, our search attributes, and a live worker on the
  * town's task queue and on each rig's. Sets `ctx.client` and `ctx.liveQueues` for later checks.
  */
+type EngineContext = DoctorContext & { config: EngineConfig };
 
-function startServices(ctx: DoctorContext): () => Promise<string> {
+function startServices(ctx: EngineContext): () => Promise<string> {
   return async () => {
+    const serverWas = ctx.config.external || servicePid(ctx.root, 'temporal') !== undefined;
+    const workerWas = servicePid(ctx.root, 'worker');
     const { ensureUp } = await import('../temporal/services.js');
     await ensureUp(ctx.root);
-    const server = ctx.config.external ? '' : `the embedded server (pid ${servicePid(ctx.root, 'temporal')}) and `;
-    return `started ${server}the worker (pid ${servicePid(ctx.root, 'worker')})`;
+    const started = [
+      ...(serverWas ? [] : [`the embedded server (pid ${servicePid(ctx.root, 'temporal')})`]),
+      ...(workerWas ? [] : [`the worker (pid ${servicePid(ctx.root, 'worker')})`]),
+    ];
+    return started.length ? `started ${started.join(' and ')}` : 'the server and the worker run (started meanwhile)';
   };
 }
 
-function checkCli(ctx: DoctorContext): CheckResult {
+function checkCli(ctx: EngineContext): CheckResult {
   // An external cluster needs no local CLI; the embedded server is the CLI.
   const severity = ctx.config.external ? 'warning' : 'error';
   let cli: string;
@@ -40,7 +46,7 @@ function checkCli(ctx: DoctorContext): CheckResult {
   }
 }
 
-async function checkServer(ctx: DoctorContext): Promise<CheckResult> {
+async function checkServer(ctx: EngineContext): Promise<CheckResult> {
   const { address, namespace, external } = ctx.config;
   if (!external && !servicePid(ctx.root, 'temporal')) {
     return problem('engine', 'server', 'error', `the embedded Temporal server is not running (it would listen on ${address})`, 'gt up', startServices(ctx));
@@ -64,7 +70,7 @@ async function checkServer(ctx: DoctorContext): Promise<CheckResult> {
   }
 }
 
-async function checkSearchAttributes(ctx: DoctorContext): Promise<CheckResult> {
+async function checkSearchAttributes(ctx: EngineContext): Promise<CheckResult> {
   const client = ctx.client!;
   const { namespace } = ctx.config;
   let existing: Record<string, unknown>;
@@ -87,7 +93,7 @@ async function checkSearchAttributes(ctx: DoctorContext): Promise<CheckResult> {
   );
 }
 
-async function checkWorkers(ctx: DoctorContext): Promise<CheckResult[]> {
+async function checkWorkers(ctx: EngineContext): Promise<CheckResult[]> {
   const client = ctx.client!;
   const { temporal } = (await import('@temporalio/proto')).default;
   const queues = [{ queue: ctx.config.taskQueue, what: "the town's task queue" }, ...Object.keys(ctx.rigs).map((rig) => ({ queue: rigTaskQueue(ctx.config, rig), what: `rig ${rig}'s task queue` }))];
@@ -125,14 +131,15 @@ async function checkWorkers(ctx: DoctorContext): Promise<CheckResult[]> {
   return out;
 }
 
-export async function checkEngine(ctx: DoctorContext): Promise<CheckResult[]> {
-  const out = [checkCli(ctx), await checkServer(ctx)];
+export async function checkEngine(ctx: DoctorContext, config: EngineConfig): Promise<CheckResult[]> {
+  const e: EngineContext = Object.assign(ctx, { config });
+  const out = [checkCli(e), await checkServer(e)];
   if (!ctx.client) {
     out.push(problem('engine', 'search attributes', 'warning', 'not checked: the server cannot be reached'));
     out.push(problem('engine', 'workers', 'warning', 'not checked: the server cannot be reached'));
     return out;
   }
-  out.push(await checkSearchAttributes(ctx));
-  out.push(...(await checkWorkers(ctx)));
+  out.push(await checkSearchAttributes(e));
+  out.push(...(await checkWorkers(e)));
   return out;
 }

@@ -1,6 +1,6 @@
 import { requireRig } from '../town/rigs.js';
 import { readRigs } from '../town/layout.js';
-import { engineConfig } from '../temporal/config.js';
+import { engineConfig, type EngineConfig } from '../temporal/config.js';
 import { checkAgents } from './agents.js';
 import { checkEngine } from './engine.js';
 import { checkLedgers } from './ledgers.js';
@@ -24,9 +24,21 @@ export interface DoctorReport {
 }
 
 async function runChecks(root: string, rig: string | undefined): Promise<{ checks: CheckResult[]; close: () => Promise<void> }> {
-  const rigs = readRigs(root).rigs;
-  const ctx: DoctorContext = { root, rigs: rig ? { [rig]: rigs[rig]! } : rigs, config: engineConfig(root) };
   const checks: CheckResult[] = [];
+  // A file that does not parse is a finding of the town checks, not the end of the run.
+  let rigs: ReturnType<typeof readRigs>['rigs'] = {};
+  try {
+    rigs = readRigs(root).rigs;
+  } catch {
+    // named by the layout check
+  }
+  let config: EngineConfig | undefined;
+  try {
+    config = engineConfig(root);
+  } catch (err) {
+    checks.push(problem('engine', 'settings', 'error', `cannot tell where the engine is: ${(err as Error).message}`, 'fix settings/config.json'));
+  }
+  const ctx: DoctorContext = { root, rigs: rig ? { [rig]: rigs[rig]! } : rigs, config };
   const guarded = async (group: CheckResult['group'], fn: () => CheckResult[] | Promise<CheckResult[]>) => {
     try {
       checks.push(...(await fn()));
@@ -34,7 +46,7 @@ async function runChecks(root: string, rig: string | undefined): Promise<{ check
       checks.push(problem(group, 'checks', 'error', `the ${group} checks failed: ${(err as Error).message.split('\n')[0]}`, 'run with GT_DEBUG=1 for details'));
     }
   };
-  await guarded('engine', () => checkEngine(ctx));
+  if (config) await guarded('engine', () => checkEngine(ctx, config));
   await guarded('town', () => checkTown(ctx));
   await guarded('ledgers', () => checkLedgers(ctx));
   await guarded('agents', () => checkAgents(ctx));

@@ -26,7 +26,8 @@ export interface DoctorContext {
   root: string;
   /** The rigs checked: all of them, or the one `--rig` names. */
   rigs: Record<string, RigEntry>;
-  config: EngineConfig;
+  /** Undefined when the settings cannot be read (the town checks say why). */
+  config?: EngineConfig;
   /** Set by the engine checks when the server answers. */
   client?: Client;
   /** Task queues with a live worker polling them (known when the server answers). */

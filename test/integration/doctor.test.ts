@@ -216,6 +216,18 @@ describe('gt doctor', { timeout: 240_000 }, () => {
     expect(find(noBranch.report, `repository of ${t.rig}`, 'error')[0]).toMatchObject({ message: expect.stringContaining('has no origin/main'), fix: expect.stringContaining('fetch origin') });
     git(repo, 'fetch', '-q', 'origin');
     expect(find(doctor(t).report, `repository of ${t.rig}`, 'ok')).toHaveLength(1);
+
+    // A lost runtime folder is made again; settings that are not JSON are named, and the run goes on.
+    rmSync(join(t.root, '.gt', 'logs'), { recursive: true, force: true });
+    expect(find(doctor(t).report, 'layout', 'warning')[0]!.message).toBe('missing folder .gt/logs');
+    expect(doctor(t, ['--fix']).report.fixed).toContain('made .gt/logs');
+    const settingsFile = join(t.root, 'settings', 'config.json');
+    writeFileSync(settingsFile, readFileSync(settingsFile, 'utf8').replace(/\}\s*$/, ''));
+    const unreadable = doctor(t);
+    expect(unreadable.code).toBe(1);
+    expect(find(unreadable.report, 'settings', 'error')[0]!.message).toMatch(/settings\/config\.json is not valid JSON/);
+    expect(find(unreadable.report, 'settings', 'error').some((c) => c.group === 'engine')).toBe(true);
+    expect(find(unreadable.report, `ledger ${t.rig}/.beads/issues.jsonl`, 'ok')).toHaveLength(1);
   });
 
   it('ledgers: a corrupt line is named with file and line, dangling dependencies and cycles are found', () => {

@@ -6,7 +6,7 @@ import { GtError } from '../errors.js';
 import { ASSIGN_SIGNAL, polecatAddress, type WorkItem } from '../polecat/state.js';
 import { polecatWorkflowId } from '../temporal/merge-protocol.js';
 import { HQ_PREFIX } from '../town/layout.js';
-import { townRoutes, type LedgerRoute } from '../town/routes.js';
+import { ledgerDirForId, townRoutes, type LedgerRoute } from '../town/routes.js';
 import { dispatchView, polecatHas, polecatView, refineryView } from './engine-view.js';
 import { ok, problem, type CheckResult, type DoctorContext } from './types.js';
 
@@ -17,6 +17,15 @@ import { ok, problem, type CheckResult, type DoctorContext } from './types.js';
  */
 
 const BY = 'gt doctor';
+
+/** A bead of a ledger not looked at (another rig's), by its prefix. */
+function findBead(ctx: DoctorContext, id: string): Bead | undefined {
+  try {
+    return Ledger.open(ledgerDirForId(id, ctx.root)).tryGet(id);
+  } catch {
+    return undefined;
+  }
+}
 
 function routeName(ctx: DoctorContext, route: LedgerRoute): string {
   return `ledger ${relative(ctx.root, join(route.dir, 'issues.jsonl'))}`;
@@ -120,6 +129,47 @@ async function repairHook(ctx: DoctorContext, ledger: Ledger, id: string, status
   return `gave ${id} back: open and unassigned (it was ${status} to ${address}); rig ${rig}'s dispatcher was told`;
 }
 
+/**
+ * Each rig dispatcher's record of who owns which bead: an owner the ledger and the polecat both
+ * know nothing of keeps the bead from ever being slung again (`gt sling` answers "already").
+ */
+async function dispatcherChecks(ctx: DoctorContext, lookup: (id: string) => Bead | undefined): Promise<CheckResult[]> {
+  const out: CheckResult[] = [];
+  for (const rig of Object.keys(ctx.rigs)) {
+    const name = `dispatcher of ${rig}`;
+    const dv = await dispatchView(ctx, rig);
+    if (!dv.running) continue;
+    if (!dv.state) {
+      out.push(problem('ledgers', name, 'warning', `cannot ask dispatcher dispatch/${rig} who owns which bead: no worker polls the town's queue`, 'start the worker (gt up), then run gt doctor again'));
+      continue;
+    }
+    const stale: Array<{ bead: string; polecat: string; why: string }> = [];
+    for (const [bead, polecat] of Object.entries(dv.state.owners)) {
+      const b = lookup(bead);
+      if (b && (b.status === 'hooked' || b.status === 'in_progress') && b.assignee === polecatAddress(rig, polecat)) continue;
+      const pv = await polecatView(ctx, rig, polecat);
+      if (pv.running && (!pv.state || polecatHas(pv.state, bead))) continue;
+      stale.push({ bead, polecat, why: b ? `${b.status}${b.assignee ? ` (${b.assignee})` : ''}` : 'in no ledger' });
+    }
+    if (stale.length === 0) {
+      out.push(ok('ledgers', name, `${Object.keys(dv.state.owners).length} bead${Object.keys(dv.state.owners).length === 1 ? '' : 's'} owned, each by a polecat that has it`));
+      continue;
+    }
+    for (const s of stale) {
+      out.push(problem('ledgers', name, 'error', `dispatch/${rig} still gives ${s.bead} to ${s.polecat}, but the ledger says ${s.why} and the polecat does not have it: gt sling ${s.bead} would do nothing`,
+        'gt doctor --fix tells the dispatcher the bead is nobody\'s',
+        async () => {
+          const again = await dispatchView(ctx, rig);
+          if (!again.running || again.state?.owners[s.bead] !== s.polecat) return `left dispatch/${rig} alone: it no longer gives ${s.bead} to ${s.polecat}`;
+          const { releaseInDispatcher } = await import('../dispatch/client.js');
+          await releaseInDispatcher(ctx.client!, rig, { beads: [s.bead], why: `${BY}: ${s.polecat} does not have it` });
+          return `told dispatch/${rig} that ${s.bead} is nobody's (it still gave it to ${s.polecat})`;
+        }));
+    }
+  }
+  return out;
+}
+
 export async function checkLedgers(ctx: DoctorContext): Promise<CheckResult[]> {
   const out: CheckResult[] = [];
   const { checked, allIds } = openLedgers(ctx);
@@ -143,6 +193,10 @@ export async function checkLedgers(ctx: DoctorContext): Promise<CheckResult[]> {
       ? problem('ledgers', `cycles in ${ledger.prefix}`, 'error', `${cycles.length} blocking cycle${cycles.length === 1 ? '' : 's'} (these beads can never be ready): ${cycles.map((c) => c.join(' → ')).join('; ')}`, 'bd dep remove one edge of each cycle (bd dep cycles shows them)')
       : ok('ledgers', `cycles in ${ledger.prefix}`, 'no blocking cycle'));
     out.push(...(await orphanChecks(ctx, ledger, beads)));
+  }
+  if (ctx.client) {
+    const byId = new Map(checked.flatMap((c) => (c.beads ?? []).map((b) => [b.id, b] as const)));
+    out.push(...(await dispatcherChecks(ctx, (id) => byId.get(id) ?? findBead(ctx, id))));
   }
   return out;
 }

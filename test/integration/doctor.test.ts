@@ -297,6 +297,32 @@ describe('gt doctor', { timeout: 240_000 }, () => {
     expect(dispatch.busy[polecat]).toBeUndefined();
   });
 
+  it("a dispatcher that still gives a bead to a polecat that lost it: --fix tells it, and the bead can be slung again", async () => {
+    const t = rigTown();
+    t.env.SCRIPTED_AGENT_SLOW_MS = '600000';
+    const bead = t.create('Taken back by hand', 'slow');
+    const slung = JSON.parse(t.gt(['sling', bead, t.rig, '--no-convoy', '--json']).stdout) as { polecat: string }[];
+    const polecat = slung[0]!.polecat;
+    const c = await client();
+    await waitFor(async () => (await c.workflow.getHandle(`polecat/${t.rig}/${polecat}`).query<{ status: string }>('polecatState')).status === 'working', 60_000, 'the polecat to work');
+    await c.workflow.getHandle(`polecat/${t.rig}/${polecat}`).terminate('test: lost');
+    // Someone puts the bead back by hand, without gt unsling: the dispatcher is not told.
+    expect(t.bd(['update', bead, '-s', 'open', '-a', ''], { cwd: rigDir(t) }).code).toBe(0);
+    const broken = doctor(t);
+    expect(find(broken.report, `dispatcher of ${t.rig}`, 'error')[0]!.message).toBe(
+      `dispatch/${t.rig} still gives ${bead} to ${polecat}, but the ledger says open and the polecat does not have it: gt sling ${bead} would do nothing`,
+    );
+    // As it says: a sling now is answered "already" and the bead stays open.
+    t.gt(['sling', bead, t.rig, '--no-convoy', '--json']);
+    expect(t.bead(bead).status).toBe('open');
+    const fixed = doctor(t, ['--fix']);
+    expect(fixed.report.fixed).toContain(`told dispatch/${t.rig} that ${bead} is nobody's (it still gave it to ${polecat})`);
+    expect(errorsOf(fixed.report)).toEqual([]);
+    const again = t.gt(['sling', bead, t.rig, '--no-convoy', '--json']);
+    expect(again.code).toBe(0);
+    await waitFor(() => t.bead(bead).status === 'hooked', 30_000, `${bead} hooked again`);
+  });
+
   it('a bead hooked by hand to an idle polecat is re-adopted by --fix and worked to the end', async () => {
     const t = rigTown();
     const first = t.create('First');
@@ -314,6 +340,41 @@ describe('gt doctor', { timeout: 240_000 }, () => {
     expect(fixed.report.fixed).toContain(`re-adopted ${second}: handed it back to the idle polecat ${t.rig}/polecats/${polecat}`);
     await waitFor(() => t.bead(second).status === 'closed', 150_000, `${second} to be merged`);
     expect(t.remoteFiles()).toContain(`${second}.txt`);
+  });
+
+  it('agents: a runtime not on PATH is an error for the rig whose polecats would run it; no tmux is a warning', () => {
+    const t = rigTown();
+    t.settings((s) => {
+      s.agents.ghost = { command: 'no-such-agent-here', args: [] };
+    });
+    writeFileSync(join(rigDir(t), 'settings', 'config.json'), JSON.stringify({ type: 'rig-settings', agent: 'ghost' }));
+    const r = doctor(t);
+    expect(find(r.report, 'agent for the Mayor', 'ok')[0]!.message).toContain('scripted');
+    expect(find(r.report, `agent for polecats of ${t.rig}`, 'error')[0]).toMatchObject({
+      message: `agent "ghost" (chosen by agent in ${t.rig}/settings/config.json) runs "no-such-agent-here", which is not on PATH: its sessions could only fail`,
+      fix: expect.stringContaining('gt config agent set'),
+    });
+    // A PATH with git but no tmux.
+    const bin = tempDir('gt-notmux-');
+    execFileSync('ln', ['-s', execFileSync('sh', ['-c', 'command -v git'], { encoding: 'utf8' }).trim(), join(bin, 'git')]);
+    const noTmux = doctor(t, [], { PATH: bin });
+    expect(find(noTmux.report, 'tmux', 'warning')[0]!.message).toMatch(/tmux cannot be run/);
+    expect(find(noTmux.report, 'tmux sessions', 'warning')[0]!.message).toBe('not checked: tmux cannot be run');
+  });
+
+  it('a bead in the merge queue by its ledger that no merge queue has is given back by --fix', () => {
+    const t = rigTown();
+    const bead = t.create('Lost in the queue');
+    expect(t.bd(['update', bead, '-s', 'in_progress', '-a', `${t.rig}/polecats/rust`], { cwd: rigDir(t) }).code).toBe(0);
+    const r = doctor(t);
+    expect(find(r.report, 'hooks in pc', 'error')[0]!.message).toBe(
+      `${bead} is in_progress to ${t.rig}/polecats/rust, but polecat workflow polecat/${t.rig}/rust is not running and rig ${t.rig}'s merge queue does not have it: nobody works it`,
+    );
+    const fixed = doctor(t, ['--fix']);
+    expect(fixed.report.fixed).toContain(`gave ${bead} back: open and unassigned (it was in_progress to ${t.rig}/polecats/rust); rig ${t.rig}'s dispatcher was told`);
+    expect(find(fixed.report, 'hooks in pc', 'ok')).toHaveLength(1);
+    expect(t.bead(bead).status).toBe('open');
+    expect(t.bead(bead).comments?.at(-1)?.text).toMatch(/^given back by gt doctor: it was in_progress/);
   });
 
   it('bad input: gt doctor --rig unknown is refused, changes nothing', () => {

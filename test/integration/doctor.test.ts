@@ -145,6 +145,12 @@ describe('gt doctor', { timeout: 240_000 }, () => {
     expect(found.status).toBe('warning');
     expect(found.message).toContain(`${bad} does not run: temporal: cannot load`);
 
+    const noNamespace = doctor(t, [], { TEMPORAL_NAMESPACE: 'no-such-namespace' });
+    expect(find(noNamespace.report, 'search attributes', 'error')[0]!).toMatchObject({
+      message: expect.stringContaining('cannot list the search attributes of namespace no-such-namespace'),
+      fix: expect.stringContaining('check that namespace no-such-namespace exists'),
+    });
+
     const closed = doctor(t, [], { TEMPORAL_ADDRESS: '127.0.0.1:1' });
     expect(closed.code).toBe(1);
     expect(find(closed.report, 'server', 'error')[0]!.message).toMatch(/cannot reach the Temporal cluster at 127\.0\.0\.1:1/);
@@ -228,6 +234,29 @@ describe('gt doctor', { timeout: 240_000 }, () => {
     expect(find(unreadable.report, 'settings', 'error')[0]!.message).toMatch(/settings\/config\.json is not valid JSON/);
     expect(find(unreadable.report, 'settings', 'error').some((c) => c.group === 'engine')).toBe(true);
     expect(find(unreadable.report, `ledger ${t.rig}/.beads/issues.jsonl`, 'ok')).toHaveLength(1);
+    writeFileSync(settingsFile, '{}\n');
+
+    // A branch of a bead that is nowhere; a closed bead's branch still checked out; a lost refinery worktree; a rigs.json that does not parse.
+    git(repo, 'branch', 'polecat/nux/pc-zzzzz', 'refs/remotes/origin/main');
+    const inUse = t.create('Closed while checked out');
+    git(repo, 'worktree', 'add', '-q', '-b', `polecat/dag/${inUse}`, join(rigDir(t), 'polecats', 'dag'), 'refs/remotes/origin/main');
+    expect(t.bd(['close', inUse, '-r', 'done'], { cwd: rigDir(t) }).code).toBe(0);
+    rmSync(join(rigDir(t), 'refinery', 'rig'), { recursive: true, force: true });
+    const more = doctor(t);
+    expect(find(more.report, `branches of ${t.rig}`, 'warning').map((c) => c.message).sort()).toEqual([
+      `branch polecat/dag/${inUse} of closed bead ${inUse} is still checked out in ${t.rig}/polecats/dag`,
+      'branch polecat/nux/pc-zzzzz names bead pc-zzzzz, which is in no ledger of this town',
+    ]);
+    expect(find(more.report, 'layout', 'error')[0]!.message).toBe(`rig ${t.rig} is missing ${t.rig}/refinery/rig`);
+    // Neither is deleted by --fix: one is in use, the other may hold work.
+    doctor(t, ['--fix']);
+    expect(git(repo, 'branch', '--list', 'polecat/*')).toContain(`polecat/dag/${inUse}`);
+    expect(git(repo, 'branch', '--list', 'polecat/*')).toContain('polecat/nux/pc-zzzzz');
+    const rigsJson = join(t.root, 'mayor', 'rigs.json');
+    writeFileSync(rigsJson, '{"rigs": ');
+    const noRigs = doctor(t);
+    expect(noRigs.code).toBe(1);
+    expect(find(noRigs.report, 'layout', 'error')[0]!.message).toMatch(/mayor\/rigs\.json is not valid JSON/);
   });
 
   it('ledgers: a corrupt line is named with file and line, dangling dependencies and cycles are found', () => {

@@ -123,7 +123,7 @@ async function checkWorkers(ctx: EngineContext): Promise<CheckResult[]> {
     const stale = pollers.length ? ` (${pollers.length} poller${pollers.length === 1 ? '' : 's'} of a stopped worker still listed by the server)` : '';
     if (workerPid) {
       // The town's worker runs but does not poll this queue (it picks up a new rig within seconds).
-      out.push(problem('engine', name, 'error', `no live worker polls ${what} ${queue}${stale}, although the worker (pid ${workerPid}) runs`, `see ${'.gt/logs/worker.log'}; then gt down && gt up`));
+      out.push(problem('engine', name, 'error', `no live worker polls ${what} ${queue}${stale}, although the worker (pid ${workerPid}) runs`, 'see .gt/logs/worker.log; then gt down && gt up'));
     } else {
       out.push(problem('engine', name, 'error', `no worker polls ${what} ${queue}${stale}: nothing runs there`, 'gt up', startServices(ctx)));
     }

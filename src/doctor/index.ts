@@ -13,7 +13,8 @@ export { GROUPS, type CheckGroup, type CheckResult, type CheckStatus } from './t
 /**
  * `gt doctor`: every check, in groups (engine, town, ledgers, agents, sessions). With `fix`, each
  * finding that can be repaired safely is repaired, in that order, and then every check runs
- * again: what is reported is the town as it is after the repairs.
+ * again (and what that finds is repaired once more): what is reported is the town as it is after
+ * the repairs.
  */
 export interface DoctorReport {
   checks: CheckResult[];
@@ -58,12 +59,14 @@ export async function doctor(root: string, opts: { rig?: string; fix?: boolean }
   if (opts.rig !== undefined) requireRig(root, opts.rig);
   let run = await runChecks(root, opts.rig);
   const fixed: string[] = [];
-  if (opts.fix && run.checks.some((c) => c.repair)) {
+  // Two rounds: a repair of the engine (a worker started again) lets the next checks see more.
+  for (let round = 0; opts.fix && round < 2; round++) {
+    const repairs = run.checks.filter((c) => c.repair);
+    if (repairs.length === 0) break;
     try {
-      for (const c of run.checks) {
-        if (!c.repair) continue;
+      for (const c of repairs) {
         try {
-          const did = await c.repair();
+          const did = await c.repair!();
           if (!fixed.includes(did)) fixed.push(did);
         } catch (err) {
           fixed.push(`could not fix "${c.name}": ${(err as Error).message.split('\n')[0]}`);

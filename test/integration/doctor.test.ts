@@ -365,7 +365,13 @@ describe('gt doctor', { timeout: 240_000 }, () => {
     expect(t.bd(['update', second, '-s', 'hooked', '-a', `${t.rig}/polecats/${polecat}`], { cwd: rigDir(t) }).code).toBe(0);
     const broken = doctor(t);
     expect(find(broken.report, 'hooks in pc', 'error')[0]!.message).toContain(`polecat workflow polecat/${t.rig}/${polecat} runs but does not have it`);
+    // With the worker gone too, the polecat cannot be asked: a warning, until --fix has started the worker again.
+    const worker = pidOf(t.root, 'worker');
+    process.kill(worker, 'SIGKILL');
+    await waitFor(() => spawnSync('kill', ['-0', String(worker)]).status !== 0, 10_000, 'the worker to die');
+    expect(find(doctor(t).report, 'hooks in pc', 'warning')[0]!.message).toMatch(/cannot tell whether its workflow has it \(no worker polls/);
     const fixed = doctor(t, ['--fix']);
+    expect(fixed.report.fixed[0]).toMatch(/^started the worker/);
     expect(fixed.report.fixed).toContain(`re-adopted ${second}: handed it back to the idle polecat ${t.rig}/polecats/${polecat}`);
     await waitFor(() => t.bead(second).status === 'closed', 150_000, `${second} to be merged`);
     expect(t.remoteFiles()).toContain(`${second}.txt`);

@@ -375,6 +375,12 @@ describe('gt doctor', { timeout: 240_000 }, () => {
     expect(fixed.report.fixed).toContain(`re-adopted ${second}: handed it back to the idle polecat ${t.rig}/polecats/${polecat}`);
     await waitFor(() => t.bead(second).status === 'closed', 150_000, `${second} to be merged`);
     expect(t.remoteFiles()).toContain(`${second}.txt`);
+    // A town after real work is healthy: no finding about merged branches, idle worktrees or the dispatcher's record.
+    const after = await waitFor(() => {
+      const r = doctor(t);
+      return r.code === 0 && r.report.warnings === 0 ? r : undefined;
+    }, 30_000, 'gt doctor to pass after the merge');
+    expect(errorsOf(after.report)).toEqual([]);
   });
 
   it('agents: a runtime not on PATH is an error for the rig whose polecats would run it; no tmux is a warning', () => {

@@ -3,7 +3,7 @@ import { GtError } from '../errors.js';
 import { findTemporalCli } from '../temporal/binary.js';
 import { rigTaskQueue, type EngineConfig } from '../temporal/config.js';
 import { SEARCH_ATTRIBUTE_NAMES } from '../temporal/search-attributes.js';
-import { servicePid } from '../temporal/services.js';
+import { ensureUp, servicePid } from '../temporal/services.js';
 import { pollerAlive } from '../temporal/status.js';
 import { ok, problem, type CheckResult, type DoctorContext } from './types.js';
 
@@ -17,7 +17,6 @@ function startServices(ctx: EngineContext): () => Promise<string> {
   return async () => {
     const serverWas = ctx.config.external || servicePid(ctx.root, 'temporal') !== undefined;
     const workerWas = servicePid(ctx.root, 'worker');
-    const { ensureUp } = await import('../temporal/services.js');
     await ensureUp(ctx.root);
     const started = [
       ...(serverWas ? [] : [`the embedded server (pid ${servicePid(ctx.root, 'temporal')})`]),

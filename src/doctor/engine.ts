@@ -99,16 +99,24 @@ async function checkWorkers(ctx: EngineContext): Promise<CheckResult[]> {
   const workerPid = servicePid(ctx.root, 'worker');
   ctx.liveQueues = new Set();
   const out: CheckResult[] = [];
+  const describe = async (queue: string) => {
+    const tq = await client.connection.workflowService.describeTaskQueue({
+      namespace: ctx.config.namespace,
+      taskQueue: { name: queue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    });
+    return (tq.pollers ?? []).map((p) => ({ identity: p.identity ?? '', at: p.lastAccessTime?.seconds ? Number(p.lastAccessTime.seconds) * 1000 : 0 }));
+  };
   for (const { queue, what } of queues) {
     const name = `worker on ${queue}`;
     let pollers: { identity: string; at: number }[];
     try {
-      const tq = await client.connection.workflowService.describeTaskQueue({
-        namespace: ctx.config.namespace,
-        taskQueue: { name: queue, kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
-        taskQueueType: temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-      });
-      pollers = (tq.pollers ?? []).map((p) => ({ identity: p.identity ?? '', at: p.lastAccessTime?.seconds ? Number(p.lastAccessTime.seconds) * 1000 : 0 }));
+      pollers = await describe(queue);
+      // A worker that has just started (or picked up a new rig) polls within moments.
+      for (let waited = 0; workerPid && waited < 5000 && !pollers.some((p) => pollerAlive(p.identity, p.at)); waited += 250) {
+        await new Promise((r) => setTimeout(r, 250));
+        pollers = await describe(queue);
+      }
     } catch (err) {
       out.push(problem('engine', name, 'error', `cannot describe ${what} ${queue}: ${(err as Error).message.split('\n')[0]}`));
       continue;

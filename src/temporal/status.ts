@@ -12,7 +12,7 @@ const POLL_SILENCE_MS = 75_000;
  * Whether a poller the server lists is a live worker: one of this machine's (identity
  * `<pid>@<host>`, the SDK's default) whose process runs, or another machine's seen polling lately.
  */
-function pollerAlive(identity: string, lastAccessMs: number): boolean {
+export function pollerAlive(identity: string, lastAccessMs: number): boolean {
   const m = /^(\d+)@(.+)$/.exec(identity);
   if (m && m[2] === hostname()) return processAlive(Number(m[1]));
   return Date.now() - lastAccessMs < POLL_SILENCE_MS;

@@ -46,31 +46,27 @@ if ! have_temporal; then
   fi
 fi
 
-echo "==> tmux"
-if ! command -v tmux >/dev/null 2>&1; then
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null) \
-      || echo "warning: could not install tmux; agents will run headless" >&2
-  elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then
-    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux >/dev/null) \
-      || echo "warning: could not install tmux; agents will run headless" >&2
-  else
-    echo "warning: tmux not found; agents will run headless (install tmux to attach to them)" >&2
+# A Debian package when it is missing (as root, or with sudo); a warning saying what goes without it otherwise.
+apt_install() {
+  local cmd=$1 pkg=$2 without=$3
+  command -v "$cmd" >/dev/null 2>&1 && return 0
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 && sudo=sudo || { echo "warning: $cmd not found: $without (install $pkg)" >&2; return 0; }
   fi
-fi
+  if command -v apt-get >/dev/null 2>&1; then
+    ($sudo apt-get update -qq && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$pkg" >/dev/null) \
+      || echo "warning: could not install $pkg: $without" >&2
+  else
+    echo "warning: $cmd not found: $without (install $pkg)" >&2
+  fi
+}
+
+echo "==> tmux"
+apt_install tmux tmux "agents will run headless"
 
 echo "==> chromium (the Web UI test drives it headless; playwright-core downloads no browser)"
-if ! command -v chromium >/dev/null 2>&1; then
-  if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-      || echo "warning: could not install chromium; the Web UI test needs it (set CHROMIUM_PATH to one)" >&2
-  elif command -v apt-get >/dev/null 2>&1 && command -v sudo >/dev/null 2>&1; then
-    (sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-      || echo "warning: could not install chromium; the Web UI test needs it (set CHROMIUM_PATH to one)" >&2
-  else
-    echo "warning: chromium not found; the Web UI test needs it (install it, or set CHROMIUM_PATH)" >&2
-  fi
-fi
+apt_install chromium chromium "the Web UI test cannot run (or set CHROMIUM_PATH to a Chromium binary)"
 
 echo "==> build"
 npm run build --silent

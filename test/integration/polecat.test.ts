@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -191,8 +190,9 @@ describe('polecats', { timeout: 240_000 }, () => {
     const beads = await settle(t, ids, 180_000);
     for (const id of ids.slice(0, 5)) {
       expect(beads[id]!.status, id).toBe('closed');
-      if (mergeCommitsFor(t, id) !== 1) console.log('DEBUG', id, ids, readFileSync(t.agentLog, 'utf8'), execFileSync('git', ['log', '--format=%h %s %an', 'main'], { cwd: t.remote, encoding: 'utf8' }), JSON.stringify(t.bead(id).comments, null, 1));
-      expect(mergeCommitsFor(t, id), id).toBe(1);
+      // On failure, what happened to the bead: its sessions, main's log, its comments.
+      const story = () => `${id}: sessions ${JSON.stringify(sessionsOf(t.agentLog, id))}; main:\n${git(t.remote, 'log', '--format=%h %s %an', 'main')}\ncomments: ${JSON.stringify(t.bead(id).comments?.map((c) => c.text))}`;
+      expect(mergeCommitsFor(t, id), story()).toBe(1);
     }
     expect(beads[ids[5]!]!.status).toBe('blocked');
     expect(mergeCommitsFor(t, ids[5]!)).toBe(0);

@@ -8,6 +8,7 @@ import { chooseRuntime, runtimeArgv } from '../town/runtimes.js';
 import { townPaths } from '../town/layout.js';
 import { ledgerDirForId } from '../town/routes.js';
 import { applyChanges, beadStatus } from './ledger.js';
+import { eventWriter } from './events.js';
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { runChild } from './process.js';
 import { agentPath } from './shims.js';
@@ -74,6 +75,7 @@ export interface AgentStepInput extends StepInput {
 
 /** Activities of molecule runs, bound to the town they act on. */
 export function moleculeActivities(root: string) {
+  const event = eventWriter(root);
   const stepFiles = (molecule: string, step: string) => ({
     logFile: stepLogFile(root, molecule, step),
     stateFile: join(townPaths(root).run, 'steps', `${molecule}.${step}`),
@@ -93,6 +95,12 @@ export function moleculeActivities(root: string) {
     /** Apply a batch of step bead changes in one ledger write (idempotent, so retries are safe). */
     async applyStepChanges(ledgerDir: string, changes: StepBeadChange[]): Promise<void> {
       await applyChanges(ledgerDir, changes, 'gt-molecule');
+      // Formula steps in the town's event stream: started, done (a gate's approval among them), failed, not run.
+      const molecule = Context.current().info.workflowExecution?.workflowId ?? 'a molecule';
+      for (const c of changes) {
+        const type = { in_progress: 'step.start', closed: 'step.end', blocked: 'step.failed', open: 'step.not-run' }[c.status];
+        event(type, { actor: `molecule/${molecule}`, bead: c.bead, molecule, key: `${c.bead}/${c.status}`, detail: c.reason ?? c.comment });
+      }
     },
 
     /**

@@ -5,7 +5,8 @@ import { townPaths } from '../town/layout.js';
 
 /**
  * The town's event stream: one line per lifecycle step (sling, session start/exit/restart, nudge,
- * stall, gt done, merge queued/merged/rejected, convoy dispatch/land, mountain skip/stall report),
+ * stall, gt done, merge queued/merged/rejected, convoy dispatch/land, mountain skip/stall report,
+ * formula steps started/done/failed, a gate's approval being its step's end),
  * appended to `.gt/events.jsonl` by the activities that make the step happen. An activity retried
  * after a lost worker writes the same id, which is recorded once.
  */
@@ -41,6 +42,10 @@ export const EVENT_TYPES = [
   'convoy.incomplete',
   'convoy.skipped',
   'mountain.stall',
+  'step.start',
+  'step.end',
+  'step.failed',
+  'step.not-run',
 ] as const;
 
 /** How far back a retried write looks for its own id. */

@@ -75,6 +75,19 @@ describe('events', { timeout: 240_000 }, () => {
     }
   });
 
+  it('formula steps are in the stream: each step\'s start and end, a failure with its reason', () => {
+    const t = makeRigTown();
+    towns.push(t);
+    t.writeFormula('pair', 'formula = "pair"\nversion = 1\n\n[[steps]]\nid = "first"\ntitle = "First"\nrun = "true"\n\n[[steps]]\nid = "second"\ntitle = "Second"\nneeds = ["first"]\nrun = "echo no >&2; exit 4"\n');
+    const cook = t.bd(['cook', 'pair', '--json']);
+    expect(cook.code).toBe(1);
+    const { molecule, steps } = JSON.parse(cook.stdout) as { molecule: string; steps: { id: string; bead: string }[] };
+    const [first, second] = [steps.find((s) => s.id === 'first')!.bead, steps.find((s) => s.id === 'second')!.bead];
+    const mine = log(t, ['--type', 'step']).filter((e) => e.actor === `molecule/${molecule}`);
+    expect(mine.map((e) => `${e.type} ${e.bead}`)).toEqual([`step.start ${first}`, `step.end ${first}`, `step.start ${second}`, `step.failed ${second}`]);
+    expect((mine.at(-1) as Ev & { detail?: string }).detail).toMatch(/exit(ed with code)? 4/);
+  });
+
   it('a retried write is recorded once', () => {
     const t = makeRigTown();
     towns.push(t);

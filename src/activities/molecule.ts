@@ -98,7 +98,8 @@ export function moleculeActivities(root: string) {
       // Formula steps in the town's event stream: started, done (a gate's approval among them), failed, not run.
       const molecule = Context.current().info.workflowExecution?.workflowId ?? 'a molecule';
       for (const c of changes) {
-        const type = { in_progress: 'step.start', closed: 'step.end', blocked: 'step.failed', open: 'step.not-run' }[c.status];
+        const kind = c.bead === molecule ? 'formula' : 'step';
+        const type = `${kind}.${{ in_progress: 'start', closed: 'end', blocked: 'failed', open: 'not-run' }[c.status]}`;
         event(type, { actor: `molecule/${molecule}`, bead: c.bead, molecule, key: `${c.bead}/${c.status}`, detail: c.reason ?? c.comment });
       }
     },

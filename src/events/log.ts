@@ -46,6 +46,8 @@ export const EVENT_TYPES = [
   'step.end',
   'step.failed',
   'step.not-run',
+  'formula.end',
+  'formula.failed',
 ] as const;
 
 /** How far back a retried write looks for its own id. */

@@ -86,6 +86,7 @@ describe('events', { timeout: 240_000 }, () => {
     const mine = log(t, ['--type', 'step']).filter((e) => e.actor === `molecule/${molecule}`);
     expect(mine.map((e) => `${e.type} ${e.bead}`)).toEqual([`step.start ${first}`, `step.end ${first}`, `step.start ${second}`, `step.failed ${second}`]);
     expect((mine.at(-1) as Ev & { detail?: string }).detail).toMatch(/exit(ed with code)? 4/);
+    expect(log(t, ['--type', 'formula']).filter((e) => e.bead === molecule).map((e) => e.type)).toEqual(['formula.failed']);
   });
 
   it('a retried write is recorded once', () => {

@@ -13,6 +13,7 @@ import { registerAgentCommands } from './gt/agents.js';
 import { registerConvoyCommands } from './gt/convoy.js';
 import { registerMountainCommands } from './gt/mountain.js';
 import { registerLogCommands } from './gt/log.js';
+import { registerFeedCommands } from './gt/feed.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { noteAgentProgress } from '../polecat/progress.js';
 
@@ -39,6 +40,7 @@ registerAgentCommands(program);
 registerConvoyCommands(program);
 registerMountainCommands(program);
 registerLogCommands(program);
+registerFeedCommands(program);
 program
   .command('version')
   .description('the version of gt (the same as gt --version)')

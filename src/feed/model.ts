@@ -184,6 +184,18 @@ export function matchesFilter(fields: Array<string | number | undefined>, text: 
   return words.every((w) => hay.includes(w));
 }
 
+/** Add a chunk of typed text to a prompt's text: up to a carriage return (then done), with backspaces applied. */
+export function typeInto(text: string, chunk: string): { text: string; done: boolean } {
+  let out = text;
+  for (const ch of chunk) {
+    if (ch === '\r' || ch === '\n') return { text: out, done: true };
+    if (ch === '\x7f' || ch === '\b') out = out.slice(0, -1);
+    // eslint-disable-next-line no-control-regex
+    else if (!/[\x00-\x1f]/.test(ch)) out += ch;
+  }
+  return { text: out, done: false };
+}
+
 export type PanelId = 'agents' | 'convoys' | 'merges' | 'events' | 'problems';
 
 /** One line of a panel: its text, what it is about and the agent it belongs to (for attach, nudge, handoff). */

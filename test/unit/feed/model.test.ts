@@ -7,6 +7,7 @@ import {
   emptySnapshot,
   filterRows,
   matchesFilter,
+  typeInto,
   type AgentRow,
   type ConvoyRow,
   type Snapshot,
@@ -138,6 +139,12 @@ describe('feed filtering and rows', () => {
     expect(rows[1]!.text).toContain('1/3 ETA 1m30s  Feature X');
     expect(rows[2]!.text).not.toContain('ETA');
     expect(rows[2]!.tone).toBe('ok');
+  });
+
+  it('typed text arrives in chunks: Enter ends it, backspace and control characters apply', () => {
+    expect(typeInto('ab', 'cd')).toEqual({ text: 'abcd', done: false });
+    expect(typeInto('', 'nux\rmore')).toEqual({ text: 'nux', done: true });
+    expect(typeInto('abc', '\x7fX\x01')).toEqual({ text: 'abX', done: false });
   });
 
   it('an event says what to ask the engine again', () => {

@@ -50,7 +50,7 @@ export class FeedStore {
     this.pending = setTimeout(() => {
       this.pending = undefined;
       this.rebuild();
-    }, this.opts.minRenderMs ?? 100);
+    }, this.opts.minRenderMs ?? 300);
   }
 
   private rebuild(): void {

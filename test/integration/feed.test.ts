@@ -17,6 +17,12 @@ afterEach(() => {
   for (const t of towns.splice(0)) t.cleanup();
 });
 
+/** The polecat a bead was slung to, from the town's events. */
+function polecatOf(t: RigTown, bead: string): string | undefined {
+  const line = t.gt(['log', '--json', '--bead', bead, '--type', 'sling']).stdout.trim().split('\n')[0];
+  return line ? (JSON.parse(line) as { polecat?: string }).polecat?.split('/').at(-1) : undefined;
+}
+
 const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** Start `gt feed <args>` in a 200x50 tmux pane; returns how to read the screen and type. */
@@ -129,8 +135,16 @@ describe('gt feed', { timeout: 300_000 }, () => {
     await feed.see((s) => new RegExp(`${name} +working +${slow} +#2/3`).test(s), 30_000, 'session 2 on screen');
 
     // p shows problems: a tmux session of an idle polecat is a zombie
+    const idle = polecatOf(t, quick) ?? '';
+    expect(idle).not.toBe(name);
+    expect(spawnSync('tmux', ['-L', t.env.GT_TMUX_SOCKET!, 'new-session', '-d', '-s', `${t.prefix}-${idle}`, 'sleep 600']).status).toBe(0);
+    feed.type('/');
+    feed.keys('Escape');
+    await feed.see((s) => !s.includes('filter "'), 5_000, 'no filter');
     feed.type('p');
-    await feed.see((s) => s.includes('▶ Problems'), 5_000, 'the problems panel');
+    await feed.see((s) => s.includes('▶ Problems') && new RegExp(`zombie +${t.prefix}-${idle} +tmux session ${t.prefix}-${idle} runs but`).test(s), 15_000, 'the zombie in the problems panel');
+    feed.type('p');
+    await feed.see((s) => !s.includes('Problems (') && s.includes('▶ Agents'), 5_000, 'problems hidden again');
 
     feed.type('q');
     await waitFor(() => feed.exitCode() !== undefined, 10_000, 'gt feed to exit');
@@ -152,6 +166,7 @@ describe('gt feed', { timeout: 300_000 }, () => {
     };
     const p = follow(['--plain', '--since', '1d']);
     const j = follow(['--json', '--rig', t.rig]);
+    let late = '';
     try {
       await waitFor(() => p.out().includes('merge.merged') && j.out().includes('merge.merged'), 15_000, 'the past events');
       expect(p.out()).toMatch(new RegExp(`^\\d{4}-\\d\\d-\\d\\d \\d\\d:\\d\\d:\\d\\d  sling +tester  ${first}`, 'm'));
@@ -159,7 +174,7 @@ describe('gt feed', { timeout: 300_000 }, () => {
       expect(events.every((e) => e.rig === t.rig)).toBe(true);
       expect(events.map((e) => e.type)).toContain('merge.merged');
 
-      const late = t.create('Late');
+      late = t.create('Late');
       expect(t.gt(['sling', late, t.rig, '--no-convoy']).code).toBe(0);
       await waitFor(() => p.out().includes(late) && j.out().includes(late), 30_000, 'the new sling followed');
       expect(j.out().trim().split('\n').every((l) => JSON.parse(l))).toBeTruthy();
@@ -168,9 +183,21 @@ describe('gt feed', { timeout: 300_000 }, () => {
       j.p.kill('SIGINT');
     }
 
+    // Break the town for real: a session of an idle polecat, a bead hooked to a polecat with no workflow.
+    await waitFor(() => t.bead(late).status === 'closed', 120_000, 'the late bead merged');
+    const idle = polecatOf(t, first) ?? '';
+    expect(spawnSync('tmux', ['-L', t.env.GT_TMUX_SOCKET!, 'new-session', '-d', '-s', `${t.prefix}-${idle}`, 'sleep 600']).status).toBe(0);
+    const orphan = t.create('Orphaned');
+    expect(t.bd(['update', orphan, '--status', 'hooked', '--assignee', `${t.rig}/polecats/ghost`]).code).toBe(0);
     const problems = t.gt(['feed', '--problems', '--json']);
     expect(problems.code, problems.stderr).toBe(0);
-    for (const line of problems.stdout.trim().split('\n').filter(Boolean)) expect(JSON.parse(line)).toHaveProperty('why');
+    const found = problems.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; subject: string; why: string });
+    expect(found).toEqual(expect.arrayContaining([
+      { kind: 'zombie', subject: `${t.prefix}-${idle}`, agent: `${t.rig}/polecats/${idle}`, why: `tmux session ${t.prefix}-${idle} runs but ${t.rig}/polecats/${idle} is idle (no bead being worked)` },
+      { kind: 'zombie', subject: orphan, agent: `${t.rig}/polecats/ghost`, why: `${orphan} is hooked to ${t.rig}/polecats/ghost but no polecat workflow is behind it (gt unsling ${orphan})` },
+    ]));
+    const plainProblems = t.gt(['feed', '--problems', '--plain', '--rig', t.rig]);
+    expect(plainProblems.stdout).toMatch(new RegExp(`^zombie +${orphan} +${orphan} is hooked`, 'm'));
   });
 
   it('refuses bad input and changes nothing', () => {

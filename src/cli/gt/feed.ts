@@ -79,7 +79,7 @@ export function registerFeedCommands(program: Command): void {
             },
             handoff: async (address) => {
               const r = await store.handoff(address, by);
-              return `handoff of ${address} accepted (${r.bead}, session ${r.attempt}): a fresh session takes over`;
+              return `handoff of ${address} accepted: session ${r.attempt} of ${r.bead} ends, a fresh one takes over`;
             },
             sessionOf: (address) => {
               const session = sessions().get(address);

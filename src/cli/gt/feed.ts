@@ -12,7 +12,7 @@ export function registerFeedCommands(program: Command): void {
     .option('--problems', 'open on the problems: stalled, waiting on a person, blocked after attempts, zombies (with --plain/--json: print them once)')
     .option('--plain', 'no TUI: one line per event, following (for pipes)')
     .option('--json', 'no TUI: one JSON object per line, following')
-    .option('--since <when>', 'events since a duration ago (30s, 15m, 2h, 1d) or a date (default: the last 20)')
+    .option('--since <when>', 'events since a duration ago (30s, 15m, 2h, 1d) or a date (default: the last hour in the TUI, the last 20 with --plain/--json)')
     .option('--rig <rig>', 'only this rig')
     .action(action(async (opts: { problems?: boolean; plain?: boolean; json?: boolean; since?: string; rig?: string }) => {
       const root = requireTownRoot();

@@ -200,6 +200,49 @@ describe('gt feed', { timeout: 300_000 }, () => {
     expect(plainProblems.stdout).toMatch(new RegExp(`^zombie +${orphan} +${orphan} is hooked`, 'm'));
   });
 
+  it('--problems: stalled, waiting on a person (a human gate, a --human convoy) and blocked after attempts, each with why', async () => {
+    // A long nudge grace: a silent agent stays stalled (nudged, not yet restarted) long enough to be seen.
+    const t = makeRigTown({ thresholds: { nudge_grace: '120s' } });
+    towns.push(t);
+    t.writeFormula('gated', `
+formula = "gated"
+[[steps]]
+id = "approve"
+title = "Approve the release"
+gate = { type = "human" }
+[[steps]]
+id = "ship"
+title = "Ship"
+needs = ["approve"]
+run = "echo shipped > shipped.txt"
+`);
+    const cooked = t.bd(['cook', 'gated', '--detach']);
+    expect(cooked.code, cooked.stderr).toBe(0);
+    const molecule = cooked.stdout.trim();
+    const reviewed = t.create('Needs a look');
+    const created = t.gt(['convoy', 'create', 'Reviewed work', reviewed, '--human', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    const convoy = (JSON.parse(created.stdout) as { convoy: string }).convoy;
+    const doomed = t.create('Always crashes', 'crash-always');
+    const silent = t.create('Goes silent', 'hang-always');
+    expect(t.gt(['sling', doomed, silent, t.rig, '--no-convoy']).code).toBe(0);
+
+    type P = { kind: string; subject: string; why: string };
+    const problems = () => t.gt(['feed', '--problems', '--json']).stdout.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as P);
+    const found = await waitFor(() => {
+      const ps = problems();
+      const gate = ps.find((p) => p.kind === 'waiting' && p.why.includes(molecule));
+      const human = ps.find((p) => p.kind === 'waiting' && p.subject === convoy);
+      const blocked = ps.find((p) => p.kind === 'blocked' && p.subject === doomed);
+      const stalled = ps.find((p) => p.kind === 'stalled' && p.why.includes(silent));
+      return gate && human && blocked && stalled ? { gate, human, blocked, stalled } : undefined;
+    }, 180_000, 'a waiting gate, a convoy awaiting approval, a blocked bead and a stalled agent');
+    expect(found.stalled.why).toMatch(new RegExp(`^no progress for \\d+s on ${silent} \\(stall_timeout 4s\\), session 1 of 3$`));
+    expect(found.gate.why).toMatch(new RegExp(`^gate "approve" of ${molecule} waits for approval: bd gate approve ${found.gate.subject}`));
+    expect(found.human.why).toBe(`convoy "Reviewed work" (--human) awaits approval: gt convoy approve ${convoy}`);
+    expect(found.blocked.why).toMatch(/^"Always crashes" is blocked: .+/);
+  });
+
   it('refuses bad input and changes nothing', () => {
     const t = makeRigTown();
     towns.push(t);

@@ -241,6 +241,12 @@ run = "echo shipped > shipped.txt"
     expect(found.gate.why).toMatch(new RegExp(`^gate "approve" of ${molecule} waits for approval: bd gate approve ${found.gate.subject}`));
     expect(found.human.why).toBe(`convoy "Reviewed work" (--human) awaits approval: gt convoy approve ${convoy}`);
     expect(found.blocked.why).toMatch(/^"Always crashes" is blocked: .+/);
+
+    // gt feed --problems opens the TUI on them.
+    const feed = startFeed(t, ['--problems']);
+    await feed.see((s) => s.includes('▶ Problems') && new RegExp(`blocked +${doomed} +"Always crashes" is blocked`).test(s) && new RegExp(`waiting +${convoy} `).test(s), 30_000, 'the TUI on the problems');
+    feed.type('q');
+    await waitFor(() => feed.exitCode() !== undefined, 10_000, 'gt feed to exit');
   });
 
   it('refuses bad input and changes nothing', () => {

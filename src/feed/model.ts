@@ -28,6 +28,8 @@ export interface AgentRow {
   queued: string[];
   /** The rig's stall_timeout in ms. */
   stallMs: number;
+  /** When the engine last nudged its current session for silence (a `nudge` event), ms since the epoch. */
+  nudgedAt?: number;
 }
 
 export interface ConvoyRow {
@@ -116,6 +118,20 @@ export function ago(ms: number): string {
   return `${Math.floor(s / 86_400)}d`;
 }
 
+/** How long after a nudge a session's output is taken for the nudge's own echo. */
+const NUDGE_ECHO_MS = 3000;
+
+/** Each agent's last `nudge` event for the session it runs now (from the event stream). */
+export function withNudges(s: Snapshot, events: TownEvent[]): Snapshot {
+  const last = new Map<string, number>();
+  for (const e of events) if (e.type === 'nudge') last.set(`${e.actor} ${e.bead} ${e.attempt}`, Date.parse(e.at));
+  if (!last.size) return s;
+  return { ...s, agents: s.agents.map((a) => {
+    const at = last.get(`${a.address} ${a.bead} ${a.attempt}`);
+    return at === undefined ? a : { ...a, nudgedAt: at };
+  }) };
+}
+
 const WORKING: ReadonlySet<string> = new Set(['preparing', 'working', 'submitting']);
 
 /**
@@ -130,7 +146,15 @@ export function detectProblems(s: Snapshot): Problem[] {
   const out: Problem[] = [];
   const now = s.at;
   for (const a of s.agents) {
-    if (a.status === 'working' && a.lastProgressAt !== undefined && now - a.lastProgressAt > a.stallMs) {
+    // The nudge's own echo in the session is not progress: silent since the nudge is still stalled.
+    if (a.status === 'working' && a.nudgedAt !== undefined && (a.lastProgressAt ?? 0) < a.nudgedAt + NUDGE_ECHO_MS) {
+      out.push({
+        kind: 'stalled',
+        subject: a.address,
+        agent: a.address,
+        why: `nudged ${ago(now - a.nudgedAt)} ago after no progress for ${ago(a.stallMs)} (stall_timeout) on ${a.bead ?? 'its bead'}, still silent; its session is restarted after nudge_grace${a.attempt ? ` (session ${a.attempt}${a.maxAttempts ? ` of ${a.maxAttempts}` : ''})` : ''}`,
+      });
+    } else if (a.status === 'working' && a.lastProgressAt !== undefined && now - a.lastProgressAt > a.stallMs) {
       out.push({
         kind: 'stalled',
         subject: a.address,

@@ -5,7 +5,7 @@ import { HANDOFF_UPDATE, type HandoffReceipt } from '../polecat/state.js';
 import { polecatWorkflowId } from '../temporal/merge-protocol.js';
 import type { EngineConfig } from '../temporal/config.js';
 import { FeedSource } from './gather.js';
-import { concernOf, detectProblems, emptySnapshot, type Problem, type Snapshot } from './model.js';
+import { concernOf, detectProblems, emptySnapshot, withNudges, type Problem, type Snapshot } from './model.js';
 
 /** Events kept in memory for the event panel. */
 const EVENTS_KEPT = 500;
@@ -55,7 +55,7 @@ export class FeedStore {
 
   private rebuild(): void {
     try {
-      this.snapshot = this.source.snapshot();
+      this.snapshot = withNudges(this.source.snapshot(), this.events);
     } catch (err) {
       this.snapshot = { ...this.snapshot, at: Date.now(), engineError: (err as Error).message };
     }

@@ -234,10 +234,10 @@ run = "echo shipped > shipped.txt"
       const gate = ps.find((p) => p.kind === 'waiting' && p.why.includes(molecule));
       const human = ps.find((p) => p.kind === 'waiting' && p.subject === convoy);
       const blocked = ps.find((p) => p.kind === 'blocked' && p.subject === doomed);
-      const stalled = ps.find((p) => p.kind === 'stalled' && p.why.includes(silent));
+      const stalled = ps.find((p) => p.kind === 'stalled' && p.why.includes(silent) && p.why.startsWith('nudged'));
       return gate && human && blocked && stalled ? { gate, human, blocked, stalled } : undefined;
     }, 180_000, 'a waiting gate, a convoy awaiting approval, a blocked bead and a stalled agent');
-    expect(found.stalled.why).toMatch(new RegExp(`^no progress for \\d+s on ${silent} \\(stall_timeout 4s\\), session 1 of 3$`));
+    expect(found.stalled.why).toMatch(new RegExp(`^nudged \\d+s ago after no progress for 4s \\(stall_timeout\\) on ${silent}, still silent; its session is restarted after nudge_grace \\(session 1 of 3\\)$`));
     expect(found.gate.why).toMatch(new RegExp(`^gate "approve" of ${molecule} waits for approval: bd gate approve ${found.gate.subject}`));
     expect(found.human.why).toBe(`convoy "Reviewed work" (--human) awaits approval: gt convoy approve ${convoy}`);
     expect(found.blocked.why).toMatch(/^"Always crashes" is blocked: .+/);

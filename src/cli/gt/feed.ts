@@ -35,11 +35,11 @@ export function registerFeedCommands(program: Command): void {
 
       if (pipe && opts.problems) {
         const { FeedSource } = await import('../../feed/gather.js');
-        const { detectProblems } = await import('../../feed/model.js');
+        const { detectProblems, withNudges } = await import('../../feed/model.js');
         const problems = await withEngine(root, async (client, config) => {
           const source = new FeedSource(root, client, config, opts.rig);
           await source.refresh(0);
-          return detectProblems(source.snapshot());
+          return detectProblems(withNudges(source.snapshot(), readEvents(root, { rig: opts.rig, types: ['nudge'], sinceMs: Date.now() - 86_400_000 })));
         }, { start: true });
         for (const p of problems) process.stdout.write(opts.json ? `${JSON.stringify(p)}\n` : `${p.kind.padEnd(8)}  ${p.subject}  ${p.why}\n`);
         if (!opts.json && !problems.length) process.stdout.write('No problems.\n');

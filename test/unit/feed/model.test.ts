@@ -8,6 +8,7 @@ import {
   filterRows,
   matchesFilter,
   typeInto,
+  withNudges,
   type AgentRow,
   type ConvoyRow,
   type Snapshot,
@@ -54,6 +55,18 @@ describe('feed problems', () => {
     expect(p!.why).toBe('no progress for 5m on ap-1 (stall_timeout 1m), session 2 of 3');
     // Just under the limit, or an idle agent, is not stalled.
     expect(detectProblems(snap({ agents: [agent({ lastProgressAt: NOW - 59_000 })], sessions: ['ap-furiosa'] }))).toEqual([]);
+  });
+
+  it('stalled: nudged by the engine for silence, and nothing since but the nudge\'s echo', () => {
+    const nudge = { id: 'n1', at: new Date(NOW - 10_000).toISOString(), type: 'nudge', actor: 'app/polecats/furiosa', bead: 'ap-1', attempt: 1 };
+    const s = withNudges(snap({ agents: [agent({ lastProgressAt: NOW - 9_000 })], sessions: ['ap-furiosa'] }), [nudge]);
+    expect(s.agents[0]!.nudgedAt).toBe(NOW - 10_000);
+    const [p] = detectProblems(s);
+    expect(p).toMatchObject({ kind: 'stalled', subject: 'app/polecats/furiosa' });
+    expect(p!.why).toBe('nudged 10s ago after no progress for 1m (stall_timeout) on ap-1, still silent; its session is restarted after nudge_grace (session 1 of 3)');
+    // It answered after the nudge: not stalled. A nudge of an earlier session does not count.
+    expect(detectProblems(withNudges(snap({ agents: [agent({ lastProgressAt: NOW - 2_000 })], sessions: ['ap-furiosa'] }), [nudge]))).toEqual([]);
+    expect(withNudges(snap({ agents: [agent({ attempt: 2 })] }), [nudge]).agents[0]!.nudgedAt).toBeUndefined();
   });
 
   it('stalled: what the engine says is stuck, mapped to its polecat; a stalled mountain', () => {

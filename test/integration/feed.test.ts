@@ -38,6 +38,12 @@ function startFeed(t: RigTown, args: string[] = []) {
   if (r.status !== 0) throw new Error(`tmux new-session: ${r.stderr}`);
   return {
     screen: () => tmux('capture-pane', '-p', '-t', 'feed').stdout,
+    /** The line drawn in reverse video (the cursor of the focused panel), without its escapes. */
+    cursorLine: () => {
+      const line = tmux('capture-pane', '-p', '-e', '-t', 'feed').stdout.split('\n').find((l) => /\x1b\[(?:[0-9;]*;)?7(?:;[0-9;]*)?m/.test(l));
+      // eslint-disable-next-line no-control-regex
+      return line?.replace(/\x1b\[[0-9;]*m/g, '');
+    },
     keys: (...k: string[]) => void tmux('send-keys', '-t', 'feed', ...k),
     type: (text: string) => void tmux('send-keys', '-t', 'feed', '-l', text),
     /** Wait until the screen satisfies `ok`; on a timeout, say what the screen showed. */
@@ -108,12 +114,22 @@ describe('gt feed', { timeout: 300_000 }, () => {
     feed.type('x');
     await feed.see((s) => s.includes('▶ Agents'), 5_000, 'the help closed');
 
-    // Select the slow polecat: filter on its name (its row is then the first), j/k move within the panel.
+    // j/k and the arrows move the cursor in the focused panel: from the rig's line to its polecats and back.
+    await waitFor(() => feed.cursorLine()?.includes(`${t.rig} (`), 5_000, 'the cursor on the rig line');
+    feed.type('j');
+    await waitFor(() => / working | idle /.test(feed.cursorLine() ?? ''), 5_000, 'the cursor on a polecat');
+    const firstPolecat = feed.cursorLine()!.trim().split(/\s+/)[1];
+    feed.keys('Down');
+    await waitFor(() => / working | idle /.test(feed.cursorLine() ?? '') && feed.cursorLine()!.trim().split(/\s+/)[1] !== firstPolecat, 5_000, 'the cursor on the next polecat');
+    feed.type('k');
+    feed.keys('Up');
+    await waitFor(() => feed.cursorLine()?.includes(`${t.rig} (`), 5_000, 'the cursor back on the rig line');
+
+    // Select the slow polecat: filter on its name (its row is then the first).
     feed.type(`/${name}`);
     feed.keys('Enter');
     await feed.see((s) => s.includes(`filter "${name}"`), 5_000, 'the filter on the polecat');
-    feed.type('j');
-    feed.type('k');
+    await waitFor(() => feed.cursorLine()?.includes(name), 5_000, 'the cursor on the slow polecat');
     // n nudges the selected agent: the text reaches its tmux session
     feed.type('n');
     await feed.see((s) => s.includes(`nudge ${t.rig}/polecats/${name}: █`), 5_000, 'the nudge prompt');

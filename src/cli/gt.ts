@@ -14,6 +14,7 @@ import { registerConvoyCommands } from './gt/convoy.js';
 import { registerMountainCommands } from './gt/mountain.js';
 import { registerLogCommands } from './gt/log.js';
 import { registerDoctorCommands } from './gt/doctor.js';
+import { registerFeedCommands } from './gt/feed.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { noteAgentProgress } from '../polecat/progress.js';
 
@@ -41,6 +42,7 @@ registerConvoyCommands(program);
 registerMountainCommands(program);
 registerLogCommands(program);
 registerDoctorCommands(program);
+registerFeedCommands(program);
 program
   .command('version')
   .description('the version of gt (the same as gt --version)')

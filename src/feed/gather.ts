@@ -1,0 +1,275 @@
+import type { Client } from '@temporalio/client';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { tmuxArgs } from '../activities/tmux.js';
+import { Ledger } from '../beads/ledger.js';
+import { CONVOY_QUERY, POLECAT_FAILED_LABEL, convoyWorkflowId, type ConvoyState } from '../convoy/types.js';
+import { listConvoys } from '../convoy/store.js';
+import { parseDuration } from '../formula/duration.js';
+import { MOLECULE_QUERY, type MoleculeState } from '../molecule/state.js';
+import { workingPolecats } from '../polecat/hook.js';
+import { polecatAddress, type PolecatState } from '../polecat/state.js';
+import { REFINERY_QUEUE_QUERY, type RefineryState } from '../refinery/types.js';
+import { polecatWorkflowId, refineryWorkflowId } from '../temporal/merge-protocol.js';
+import { rigTaskQueue, type EngineConfig } from '../temporal/config.js';
+import { townStalls, townHeartbeatMs } from '../temporal/stalls.js';
+import { readRigs, rigPaths, townPaths } from '../town/layout.js';
+import { readRigSettings, readTownSettings } from '../town/settings.js';
+import { hostEnv } from '../town/env.js';
+import type { AgentRow, BlockedRow, Concern, ConvoyRow, GateRow, MergeRow, Snapshot } from './model.js';
+
+const run = promisify(execFile);
+
+/**
+ * Where the feed's snapshot comes from: the engine (polecat, convoy, refinery and formula
+ * workflows answer queries; pending activities tell stalls), the ledgers (hooks, blocked
+ * beads, convoys) and the files the agent activities keep (a session's log and progress file
+ * change when its agent does something). One engine connection, kept open. Everything is asked
+ * on `refresh()` (the slow timer) and only what an event concerns on `refreshConcern()`.
+ */
+export class FeedSource {
+  private polecats = new Map<string, PolecatState | undefined>();
+  private convoyStates = new Map<string, ConvoyState>();
+  private queues = new Map<string, RefineryState>();
+  private gates: GateRow[] = [];
+  private stalls: { workflowId: string; why: string }[] = [];
+  private sessions: string[] = [];
+  private engineError: string | undefined;
+  private lastStallsAt = 0;
+
+  constructor(
+    readonly root: string,
+    private readonly client: Client,
+    private readonly config: EngineConfig,
+    private readonly rigFilter?: string,
+  ) {}
+
+  private rigs(): Record<string, { prefix: string }> {
+    const all = readRigs(this.root).rigs;
+    return this.rigFilter ? { [this.rigFilter]: all[this.rigFilter]! } : all;
+  }
+
+  private polecatNames(rig: string, hooked: Map<string, string[]>): string[] {
+    let folders: string[] = [];
+    try {
+      folders = readdirSync(rigPaths(this.root, rig).polecats, { withFileTypes: true }).filter((e) => e.isDirectory() && !e.name.startsWith('.')).map((e) => e.name);
+    } catch {
+      folders = [];
+    }
+    return [...new Set([...folders, ...hooked.keys()])].sort();
+  }
+
+  private async query<T>(workflowId: string, query: string): Promise<T | undefined> {
+    try {
+      return await this.client.workflow.getHandle(workflowId).query<T>(query);
+    } catch (err) {
+      const e = err as Error;
+      if (e.name === 'WorkflowNotFoundError' || /not found/i.test(e.message)) return undefined;
+      if (/UNAVAILABLE|ECONNREFUSED|DEADLINE/i.test(e.message)) this.engineError = e.message.split('\n')[0];
+      return undefined;
+    }
+  }
+
+  async refreshPolecat(rig: string, name: string): Promise<void> {
+    this.polecats.set(`${rig}/${name}`, await this.query<PolecatState>(polecatWorkflowId(rig, name), 'polecatState'));
+  }
+
+  async refreshQueue(rig: string): Promise<void> {
+    const q = await this.query<RefineryState>(refineryWorkflowId(rig), REFINERY_QUEUE_QUERY);
+    if (q) this.queues.set(rig, q);
+    else this.queues.delete(rig);
+  }
+
+  async refreshConvoy(id: string): Promise<void> {
+    const s = await this.query<ConvoyState>(convoyWorkflowId(id), CONVOY_QUERY);
+    if (s) this.convoyStates.set(id, s);
+  }
+
+  /** The town's polecat tmux sessions: one `list-sessions` (asynchronous, on the slow timer only). */
+  private async refreshSessions(): Promise<void> {
+    try {
+      const { stdout } = await run('tmux', [...tmuxArgs(this.root), 'list-sessions', '-F', '#{session_name}'], { env: hostEnv() });
+      this.sessions = stdout.split('\n').filter(Boolean);
+    } catch {
+      this.sessions = [];
+    }
+  }
+
+  /** Human gates of running formula runs of this town. */
+  private async refreshGates(): Promise<void> {
+    const gates: GateRow[] = [];
+    try {
+      const q = `GtKind = 'formula' AND ExecutionStatus = 'Running' AND TaskQueue = '${this.config.taskQueue.replace(/'/g, "''")}'`;
+      const ids: string[] = [];
+      for await (const w of this.client.workflow.list({ query: q })) {
+        ids.push(w.workflowId);
+        if (ids.length >= 200) break;
+      }
+      for (const id of ids) {
+        const m = await this.query<MoleculeState>(id, MOLECULE_QUERY);
+        for (const s of m?.steps ?? []) {
+          if (s.kind === 'gate' && s.status === 'waiting' && s.waitingFor && /approv/.test(s.waitingFor)) gates.push({ molecule: id, step: s.id, bead: s.bead, waitingFor: s.waitingFor });
+        }
+      }
+    } catch (err) {
+      this.engineError = (err as Error).message.split('\n')[0];
+    }
+    this.gates = gates;
+  }
+
+  /** Everything: the slow timer. Stalls (a describe per workflow) at most every `stallsEveryMs`. */
+  async refresh(stallsEveryMs = 15_000): Promise<void> {
+    this.engineError = undefined;
+    const rigs = Object.keys(this.rigs());
+    const jobs: Promise<void>[] = [this.refreshSessions(), this.refreshGates()];
+    for (const rig of rigs) {
+      for (const name of this.polecatNames(rig, workingPolecats(this.root, rig))) jobs.push(this.refreshPolecat(rig, name));
+      jobs.push(this.refreshQueue(rig));
+    }
+    for (const c of listConvoys(this.root)) if (!c.staged) jobs.push(this.refreshConvoy(c.id));
+    if (Date.now() - this.lastStallsAt >= stallsEveryMs) {
+      this.lastStallsAt = Date.now();
+      const queues = [this.config.taskQueue, ...rigs.map((r) => rigTaskQueue(this.config, r))];
+      jobs.push(
+        townStalls(this.client, this.rigFilter ? queues.slice(1) : queues, townHeartbeatMs(this.root))
+          .then((s) => void (this.stalls = s.map((x) => ({ workflowId: x.workflowId, why: x.why }))))
+          .catch(() => undefined),
+      );
+    }
+    await Promise.all(jobs);
+  }
+
+  /** What a new event concerns, asked again. */
+  async refreshConcern(c: Concern): Promise<void> {
+    if (c.all) return this.refresh(Number.POSITIVE_INFINITY);
+    const jobs: Promise<void>[] = [];
+    if (c.polecat && (!this.rigFilter || c.polecat.rig === this.rigFilter)) jobs.push(this.refreshPolecat(c.polecat.rig, c.polecat.name));
+    if (c.mergeQueue && (!this.rigFilter || c.mergeQueue === this.rigFilter)) jobs.push(this.refreshQueue(c.mergeQueue));
+    if (c.convoy) jobs.push(this.refreshConvoy(c.convoy));
+    await Promise.all(jobs);
+  }
+
+  private stallMsOf(rig: string): { stallMs: number; maxAttempts: number } {
+    const town = readTownSettings(this.root).thresholds ?? {};
+    let rigT: typeof town = {};
+    try {
+      rigT = readRigSettings(this.root, rig).thresholds ?? {};
+    } catch {
+      rigT = {};
+    }
+    let stallMs = 15 * 60_000;
+    try {
+      stallMs = parseDuration(rigT.stall_timeout ?? town.stall_timeout ?? '15m');
+    } catch {
+      // broken settings: the default (gt doctor names the bad key)
+    }
+    return { stallMs, maxAttempts: rigT.max_attempts ?? town.max_attempts ?? 3 };
+  }
+
+  /** The snapshot from what was last asked, plus the ledgers and files read now (cheap, local). */
+  snapshot(now = Date.now()): Snapshot {
+    const rigs = this.rigs();
+    const agents: AgentRow[] = [];
+    const sessionOwners: Record<string, string> = {};
+    const blocked: BlockedRow[] = [];
+    for (const [rig, entry] of Object.entries(rigs)) {
+      const limits = this.stallMsOf(rig);
+      const hooked = workingPolecats(this.root, rig);
+      for (const name of this.polecatNames(rig, hooked)) {
+        const st = this.polecats.get(`${rig}/${name}`);
+        const session = `${entry.prefix}-${name}`;
+        const address = polecatAddress(rig, name);
+        sessionOwners[session] = address;
+        agents.push({
+          rig,
+          name,
+          address,
+          session,
+          status: st?.status ?? 'none',
+          bead: st?.current?.bead,
+          attempt: st?.current?.attempt,
+          maxAttempts: limits.maxAttempts,
+          startedAt: st?.current?.attempts?.at(-1)?.startedAt ?? st?.current?.startedAt,
+          lastProgressAt: st?.current ? this.lastProgress(rig, name, st.current.attempts?.at(-1)?.startedAt ?? st.current.startedAt) : undefined,
+          sessionAlive: this.sessions.includes(session),
+          hooked: hooked.get(name) ?? [],
+          queued: (st?.queue ?? []).map((w) => w.bead),
+          stallMs: limits.stallMs,
+        });
+      }
+      const dir = rigPaths(this.root, rig).beads;
+      if (existsSync(join(dir, 'config.json'))) {
+        for (const b of Ledger.open(dir).list({ status: 'blocked', labels: [POLECAT_FAILED_LABEL] })) {
+          blocked.push({ bead: b.id, title: b.title, rig, reason: b.comments?.at(-1)?.text?.split('\n')[0]?.slice(0, 160) });
+        }
+      }
+    }
+
+    const convoys: ConvoyRow[] = [];
+    let landed24h = 0;
+    for (const c of listConvoys(this.root, { all: true })) {
+      if (c.status === 'closed') {
+        if (c.closed_at && now - Date.parse(c.closed_at) < 86_400_000) landed24h++;
+        if (!c.closed_at || now - Date.parse(c.closed_at) > 86_400_000) continue;
+      }
+      const s = this.convoyStates.get(c.id);
+      const beads = (s?.beads ?? []).filter((b) => !this.rigFilter || b.rig === this.rigFilter);
+      if (this.rigFilter && s && !beads.length) continue;
+      convoys.push({
+        id: c.id,
+        title: c.title,
+        mode: c.mountain ? 'mountain' : 'convoy',
+        status: s?.status ?? (c.staged ? 'staged' : c.status === 'closed' ? 'landed' : 'open'),
+        done: s ? s.counts.closed : c.closed,
+        total: s ? s.beads.length : c.total,
+        etaMs: s?.etaMs,
+        landedAt: s?.landedAt ?? c.closed_at,
+        human: s?.human ?? false,
+        stalledSince: s?.stalledSince,
+        failed: beads.filter((b) => b.phase === 'failed').map((b) => ({ bead: b.id, reason: b.reason })),
+      });
+    }
+
+    const merges: MergeRow[] = [];
+    for (const rig of Object.keys(rigs).sort()) {
+      const q = this.queues.get(rig);
+      if (!q) continue;
+      const row = (r: RefineryState['pending'][number]): MergeRow => ({ rig, bead: r.bead, branch: r.branch, polecat: r.polecat, status: r.status, reason: r.reason, at: r.endedAt ?? r.startedAt ?? r.submittedAt });
+      if (q.current) merges.push(row(q.current));
+      for (const r of q.pending) merges.push(row(r));
+      for (const r of q.recent.slice(0, 10)) merges.push(row(r));
+    }
+
+    return {
+      at: now,
+      rigs: Object.keys(rigs).sort(),
+      agents,
+      convoys,
+      merges,
+      gates: this.gates,
+      blocked,
+      sessions: this.sessions.filter((s) => s in sessionOwners),
+      sessionOwners,
+      stalls: this.rigFilter ? this.stalls.filter((s) => s.workflowId.includes(`/${this.rigFilter}`)) : this.stalls,
+      landed24h,
+      engineError: this.engineError,
+    };
+  }
+
+  /** The newest of: its session's start, its log and its progress file changing (what the agent activity watches). */
+  private lastProgress(rig: string, name: string, startedAt: string | undefined): number | undefined {
+    const runDir = join(townPaths(this.root).run, 'polecats', rig);
+    let best = startedAt ? Date.parse(startedAt) : undefined;
+    for (const f of [join(townPaths(this.root).logs, 'polecats', rig, `${name}.log`), join(runDir, `${name}.progress`)]) {
+      try {
+        const t = statSync(f).mtimeMs;
+        if (best === undefined || t > best) best = t;
+      } catch {
+        // not written yet
+      }
+    }
+    return best;
+  }
+}

@@ -59,10 +59,10 @@ heartbeat_timeout 5 s; at a random moment 1-10 s after \`gt convoy create\` one 
 death needs none). Judged on the remote's main: each bead's commit exactly once with its file in the tree
 (lost), one merge per bead by the refinery's merge notes (merged twice), work committed by more than one
 agent session (redone: lost time; after an engine fault it should not happen), no bead merged before one it
-depends on (out of order). Landing: convoy create → convoy
-closed. Recovery: the fault → the next merge on main. Convoy history: the size of the convoy workflow's
-event history (JSON) when it landed (the ledger-watching convoy of the release before kept 117 KB for 12 beads). Target: 0 lost, 0 twice, 0 out of order; recovery under
-heartbeat_timeout + 10 s = 15 s.
+depends on (out of order). Landing: convoy create → convoy closed. Recovery: the fault → the next merge
+on main. Convoy history: the size of the convoy workflow's event history (JSON) when it landed (the
+ledger-watching convoy of the release before kept 117 KB for 12 beads). Target: 0 lost, 0 twice, 0 out of
+order; recovery under heartbeat_timeout + 10 s = 15 s.
 
 ${table}
 

@@ -15,6 +15,7 @@ import { registerMountainCommands } from './gt/mountain.js';
 import { registerLogCommands } from './gt/log.js';
 import { registerDoctorCommands } from './gt/doctor.js';
 import { registerFeedCommands } from './gt/feed.js';
+import { registerWorkCommands } from './gt/work.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { noteAgentProgress } from '../polecat/progress.js';
 
@@ -43,6 +44,7 @@ registerMountainCommands(program);
 registerLogCommands(program);
 registerDoctorCommands(program);
 registerFeedCommands(program);
+registerWorkCommands(program);
 program
   .command('version')
   .description('the version of gt (the same as gt --version)')

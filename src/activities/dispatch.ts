@@ -63,7 +63,7 @@ export function dispatchActivities(root: string) {
   };
 }
 
-export async function startPolecat(client: Client, townQueue: string, rig: string, name: string, item: WorkItem): Promise<string> {
+async function startPolecat(client: Client, townQueue: string, rig: string, name: string, item: WorkItem): Promise<string> {
   const workflowId = polecatWorkflowId(rig, name);
   const input: PolecatInput = { rig, name };
   await client.workflow.signalWithStart(POLECAT_WORKFLOW, {

@@ -1,7 +1,8 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { findTemporalCli } from '../../src/temporal/binary.js';
 import { PROJECT } from '../helpers/cli.js';
 import { waitFor } from '../helpers/town.js';
 import { makeRigTown, type RigTown } from './polecat-helpers.js';
@@ -18,6 +19,17 @@ afterEach(() => {
 });
 
 /** The polecat a bead was slung to, from the town's events. */
+/**
+ * Wait until the polecat's workflow is idle: until then it may still be stopping its last session,
+ * which would also stop a session of the same name made by the test.
+ */
+async function untilIdle(t: RigTown, name: string): Promise<void> {
+  await waitFor(() => {
+    const r = spawnSync(findTemporalCli(), ['workflow', 'query', '--address', inject('temporalAddress'), '-w', `polecat/${t.rig}/${name}`, '--type', 'polecatState', '-o', 'json'], { encoding: 'utf8' });
+    return r.status === 0 && (JSON.parse(r.stdout) as { queryResult: { status: string }[] }).queryResult[0]?.status === 'idle';
+  }, 60_000, `polecat ${name} to be idle`);
+}
+
 function polecatOf(t: RigTown, bead: string): string | undefined {
   const line = t.gt(['log', '--json', '--bead', bead, '--type', 'sling']).stdout.trim().split('\n')[0];
   return line ? (JSON.parse(line) as { polecat?: string }).polecat?.split('/').at(-1) : undefined;
@@ -153,6 +165,7 @@ describe('gt feed', { timeout: 300_000 }, () => {
     // p shows problems: a tmux session of an idle polecat is a zombie
     const idle = polecatOf(t, quick) ?? '';
     expect(idle).not.toBe(name);
+    await untilIdle(t, idle);
     expect(spawnSync('tmux', ['-L', t.env.GT_TMUX_SOCKET!, 'new-session', '-d', '-s', `${t.prefix}-${idle}`, 'sleep 600']).status).toBe(0);
     feed.type('/');
     feed.keys('Escape');
@@ -202,6 +215,7 @@ describe('gt feed', { timeout: 300_000 }, () => {
     // Break the town for real: a session of an idle polecat, a bead hooked to a polecat with no workflow.
     await waitFor(() => t.bead(late).status === 'closed', 120_000, 'the late bead merged');
     const idle = polecatOf(t, first) ?? '';
+    await untilIdle(t, idle);
     expect(spawnSync('tmux', ['-L', t.env.GT_TMUX_SOCKET!, 'new-session', '-d', '-s', `${t.prefix}-${idle}`, 'sleep 600']).status).toBe(0);
     const orphan = t.create('Orphaned');
     expect(t.bd(['update', orphan, '--status', 'hooked', '--assignee', `${t.rig}/polecats/ghost`]).code).toBe(0);

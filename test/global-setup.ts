@@ -1,24 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import type { TestProject } from 'vitest/node';
 import { findTemporalCli } from '../src/temporal/binary.js';
 import { devServerSearchAttributeFlags } from '../src/temporal/search-attributes.js';
 import { waitForPort } from '../src/temporal/services.js';
+import { freePort } from './helpers/cli.js';
 
 /**
  * One real Temporal dev server for the whole run (in-memory, free port), and a check that the
  * build (CLI + workflow bundle) exists. Tests reach the server through TEMPORAL_ADDRESS.
  */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 let server: ChildProcess | undefined;
 

@@ -2,6 +2,7 @@ import { createConnection, createServer, type Server } from 'node:net';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { withEngine } from '../../src/temporal/engine.js';
 import { makeTown } from '../helpers/town.js';
+import { freePort } from '../helpers/cli.js';
 
 /**
  * A command that must survive an outage (`gt done`) waits for an engine that cannot be reached
@@ -14,15 +15,6 @@ afterEach(() => {
   for (const s of servers.splice(0)) s.close();
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** Forward `port` to the real server from now on. */
 function relay(port: number): void {

@@ -1,9 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/cli.js';
+import { freePort, tempDir } from '../helpers/cli.js';
 import { makeTown, pidOf, waitFor, type TestTown } from '../helpers/town.js';
 import { makeRigTown, sessionsOf } from './polecat-helpers.js';
 
@@ -19,15 +18,6 @@ afterEach(() => {
   for (const c of cleanups.splice(0)) c();
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function environOf(pid: number): Record<string, string> {
   const env: Record<string, string> = {};

@@ -1,9 +1,8 @@
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { PROJECT } from '../helpers/cli.js';
+import { freePort, PROJECT } from '../helpers/cli.js';
 import { waitFor } from '../helpers/town.js';
 import { createIn, gtJson, makeRigTown, waitClosed, type RigTown } from './convoy-helpers.js';
 
@@ -22,14 +21,6 @@ function findChromium(): string {
 const CHROMIUM = findChromium();
 const SHOTS = join(PROJECT, 'test-results', 'webui');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** The page's text with that of its frames (the Web UI renders summaries and details as markdown in frames). */
 async function textOf(page: Page): Promise<string> {

@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { Ledger } from '../beads/ledger.js';
-import { convoysTracking, newsOf, tellConvoys } from '../convoy/tell.js';
+import { newsOf, tellConvoys } from '../convoy/tell.js';
 import type { DispatchSettings } from '../dispatch/types.js';
 import { workingPolecats } from '../polecat/hook.js';
 import { poolNames } from '../polecat/names.js';
@@ -89,8 +89,8 @@ async function startPolecat(client: Client, townQueue: string, rig: string, name
 export function newsTeller(root: string, getClient: () => Promise<Client>) {
   return async (beads: string[], what: string, opts: { inFlight?: string[] } = {}): Promise<void> => {
     try {
-      const convoys = convoysTracking(root, beads);
-      if (convoys.length) await tellConvoys(await getClient(), convoys, newsOf(root, beads, what, opts.inFlight));
+      const { convoys, news } = newsOf(root, beads, what, opts.inFlight);
+      if (convoys.length) await tellConvoys(await getClient(), convoys, news);
     } catch (err) {
       process.stderr.write(`worker: could not tell the convoys of ${beads.join(' ')} (${what}): ${(err as Error).message}\n`);
     }

@@ -42,7 +42,7 @@ export function hqLedger(root: string): Ledger {
   return Ledger.open(townPaths(root).beads);
 }
 
-export function trackedIds(convoy: Bead): string[] {
+export function trackedIds(convoy: Pick<Bead, 'dependencies'>): string[] {
   return [...new Set((convoy.dependencies ?? []).filter((d) => d.type === 'tracks').map((d) => d.depends_on_id))];
 }
 

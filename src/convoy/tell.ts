@@ -24,10 +24,10 @@ export function withDependents(root: string, beads: string[]): Set<string> {
 }
 
 /** Open convoys tracking any of `beads` or a bead of the same ledger that depends on one of them. */
-export function convoysTracking(root: string, beads: string[]): string[] {
-  const interesting = withDependents(root, beads);
+export function convoysTracking(root: string, beads: string[], interesting = withDependents(root, beads)): string[] {
+  // Summaries carry the dependencies: no convoy bead is parsed whole, however many have landed.
   return hqLedger(root)
-    .list({ issue_type: 'convoy' })
+    .listSummaries({ issue_type: 'convoy' })
     .filter((c) => c.status !== 'closed' && trackedIds(c).some((t) => interesting.has(t)))
     .map((c) => c.id);
 }
@@ -36,13 +36,16 @@ export function convoysTracking(root: string, beads: string[]): string[] {
  * The news of a change: the beads and their dependents as the ledgers have them now. `inFlight`
  * beads are open again but still their polecat's (sent back by the merge queue for rework).
  */
-export function newsOf(root: string, beads: string[], what: string, inFlight: string[] = []): BeadNews {
+export function newsOf(root: string, beads: string[], what: string, inFlight: string[] = []): { convoys: string[]; news: BeadNews } {
+  const interesting = withDependents(root, beads);
+  const convoys = convoysTracking(root, beads, interesting);
+  if (convoys.length === 0) return { convoys, news: { beads, what } };
   const look = beadLooker(root);
-  const seen = [...withDependents(root, beads)].map((id) => {
+  const seen = [...interesting].map((id) => {
     const b = look(id);
     return inFlight.includes(id) && b.status === 'open' ? { ...b, inFlight: true } : b;
   });
-  return { beads, what, seen };
+  return { convoys, news: { beads, what, seen } };
 }
 
 /** Signal each convoy; a convoy whose workflow is gone is `gt convoy check`'s to restart. */
@@ -63,19 +66,20 @@ export async function tellConvoys(client: Client, convoys: string[], news: BeadN
  * reached the convoys are told later by `gt convoy check` (said on stderr).
  */
 export async function tellConvoysByHand(root: string, beads: string[], what: string): Promise<void> {
-  let convoys: string[];
+  let told: ReturnType<typeof newsOf>;
   try {
-    convoys = convoysTracking(root, beads);
+    told = newsOf(root, beads, what);
   } catch {
     return;
   }
+  const { convoys, news } = told;
   if (convoys.length === 0) return;
   const { engineConfig } = await import('../temporal/config.js');
   const { connectClient } = await import('../temporal/client.js');
   try {
     const client = await connectClient(engineConfig(root), { connectTimeout: '3s' });
     try {
-      await tellConvoys(client, convoys, newsOf(root, beads, what));
+      await tellConvoys(client, convoys, news);
     } finally {
       await client.connection.close();
     }

@@ -63,7 +63,7 @@ export function registerFeedCommands(program: Command): void {
       }
 
       const { FeedStore } = await import('../../feed/store.js');
-      const { runFeedTui } = await import('../../feed/view.js');
+      const { runFeedTui } = await importInkLive();
       const { nudgeAgent, resolveAgentTarget } = await import('../../tmux/agents.js');
       const by = currentActor();
       await withEngine(root, async (client, config) => {
@@ -91,4 +91,20 @@ export function registerFeedCommands(program: Command): void {
         }
       }, { start: true });
     }));
+}
+
+/**
+ * Ink draws nothing live (only the last frame, at exit) when `CI` or `CONTINUOUS_INTEGRATION` is set,
+ * which it reads once, when it is loaded. The feed has checked it is on a terminal, so it draws live
+ * there too: the variables are hidden while Ink loads and put back for everything the feed starts.
+ */
+async function importInkLive(): Promise<typeof import('../../feed/view.js')> {
+  const saved = { CI: process.env.CI, CONTINUOUS_INTEGRATION: process.env.CONTINUOUS_INTEGRATION };
+  delete process.env.CI;
+  delete process.env.CONTINUOUS_INTEGRATION;
+  try {
+    return await import('../../feed/view.js');
+  } finally {
+    for (const [k, v] of Object.entries(saved)) if (v !== undefined) process.env[k] = v;
+  }
 }

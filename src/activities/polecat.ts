@@ -73,6 +73,8 @@ export interface AgentOutcome {
 interface WatchDetails {
   lastProgressAt: number;
   nudgedAt?: number;
+  /** What the session's files looked like at that heartbeat (a retry compares). */
+  sig?: string;
 }
 
 export function sessionName(prefix: string, name: string): string {
@@ -243,8 +245,10 @@ export function polecatActivities(root: string) {
       const gitDir = worktreeGitDir(input.worktree);
       const signature = () => [sizeAndTime(f.log), sizeAndTime(f.progress), gitDir ? sizeAndTime(join(gitDir, 'logs', 'HEAD')) : ''].join('|');
       const earlier = ctx.info.heartbeatDetails as WatchDetails | undefined;
-      const watch: WatchDetails = { lastProgressAt: earlier?.lastProgressAt ?? Date.now(), nudgedAt: earlier?.nudgedAt };
       let lastSig = signature();
+      // A retry adopting this session: what the agent did while no worker watched is progress.
+      const movedUnwatched = earlier?.sig !== undefined && earlier.sig !== lastSig;
+      const watch: WatchDetails = movedUnwatched || !earlier ? { lastProgressAt: Date.now() } : { lastProgressAt: earlier.lastProgressAt, nudgedAt: earlier.nudgedAt };
       let ignoreUntil = 0;
       let nudged = watch.nudgedAt !== undefined;
       const session = sessionName(entry.prefix, input.name);
@@ -273,7 +277,7 @@ export function polecatActivities(root: string) {
         } else if (watch.nudgedAt !== undefined && now - watch.nudgedAt >= input.limits.nudgeGraceMs) {
           return true;
         }
-        ctx.heartbeat(watch);
+        ctx.heartbeat({ ...watch, sig: lastSig });
         return false;
       };
       const stalledDetail = () => `no progress for ${formatDuration(Date.now() - watch.lastProgressAt)} (stall_timeout ${formatDuration(input.limits.stallMs)}, then a nudge and ${formatDuration(input.limits.nudgeGraceMs)} grace)`;

@@ -23,6 +23,23 @@ export async function withEngine<T>(
   opts: { start?: boolean; waitMs?: number } = {},
 ): Promise<T> {
   const deadline = Date.now() + (opts.waitMs ?? 0);
+  // An agent waiting on the engine (a `gt done` while the worker restarts) is not stuck: the
+  // session watching it sees progress for as long as the call lasts, not only between tries.
+  const alive = process.env.GT_PROGRESS_FILE ? setInterval(noteAgentProgress, 1000) : undefined;
+  alive?.unref();
+  try {
+    return await tryEngine(root, fn, opts, deadline);
+  } finally {
+    if (alive) clearInterval(alive);
+  }
+}
+
+async function tryEngine<T>(
+  root: string,
+  fn: (client: Client, config: EngineConfig) => Promise<T>,
+  opts: { start?: boolean; waitMs?: number },
+  deadline: number,
+): Promise<T> {
   for (let round = 0; ; round++) {
     let client: Client | undefined;
     try {
@@ -32,8 +49,6 @@ export async function withEngine<T>(
     } catch (err) {
       if (!opts.waitMs || !engineUnreachable(err, client === undefined) || Date.now() > deadline) throw err;
       if (round === 0) process.stderr.write(`gt: the town's engine cannot be reached (${firstLine(err)}); trying again for up to ${Math.round(opts.waitMs / 60_000)} min\n`);
-      // Waiting is not being stuck: the session watching this agent sees it is alive.
-      noteAgentProgress();
       await new Promise((r) => setTimeout(r, Math.min(1000 * 2 ** Math.min(round, 3), 5000)));
     } finally {
       await client?.connection.close().catch(() => undefined);

@@ -15,6 +15,7 @@ import { registerMountainCommands } from './gt/mountain.js';
 import { registerLogCommands } from './gt/log.js';
 import { registerDoctorCommands } from './gt/doctor.js';
 import { registerFeedCommands } from './gt/feed.js';
+import { registerDashboardCommands } from './gt/dashboard.js';
 import { registerWorkCommands } from './gt/work.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { noteAgentProgress } from '../polecat/progress.js';
@@ -44,6 +45,7 @@ registerMountainCommands(program);
 registerLogCommands(program);
 registerDoctorCommands(program);
 registerFeedCommands(program);
+registerDashboardCommands(program);
 registerWorkCommands(program);
 program
   .command('version')

@@ -18,9 +18,15 @@ import { townStalls, townHeartbeatMs } from '../temporal/stalls.js';
 import { readRigs, rigPaths, townPaths } from '../town/layout.js';
 import { readRigSettings, readTownSettings } from '../town/settings.js';
 import { hostEnv } from '../town/env.js';
-import type { AgentRow, BlockedRow, Concern, ConvoyRow, GateRow, MergeRow, Snapshot } from './model.js';
+import { toMessage } from '../mail/mail.js';
+import type { AgentRow, BlockedRow, Concern, ConvoyRow, FormulaRow, GateRow, MailRow, MergeRow, ReadyRow, Snapshot } from './model.js';
 
 const run = promisify(execFile);
+
+/** With `extras`: how many ended formula runs are kept, ready beads per rig and messages shown. */
+const ENDED_RUNS_KEPT = 10;
+const READY_SHOWN = 50;
+const MAIL_SHOWN = 20;
 
 /**
  * Where the feed's snapshot comes from: the engine (polecat, convoy, refinery and formula
@@ -34,6 +40,8 @@ export class FeedSource {
   private convoyStates = new Map<string, ConvoyState>();
   private queues = new Map<string, RefineryState>();
   private gates: GateRow[] = [];
+  /** Formula runs by molecule id, newest first (the running ones, and with `extras` the last ended ones). */
+  private molecules = new Map<string, MoleculeState>();
   private stalls: { workflowId: string; why: string }[] = [];
   private sessions: string[] = [];
   private engineError: string | undefined;
@@ -44,6 +52,8 @@ export class FeedSource {
     private readonly client: Client,
     private readonly config: EngineConfig,
     private readonly rigFilter?: string,
+    /** Also gather ready work, mail and recent formula runs (the dashboard shows them). */
+    private readonly extras = false,
   ) {}
 
   private rigs(): Record<string, { prefix: string }> {
@@ -97,24 +107,43 @@ export class FeedSource {
     }
   }
 
-  /** Human gates of running formula runs of this town. */
-  private async refreshGates(): Promise<void> {
-    const gates: GateRow[] = [];
+  async refreshMolecule(id: string): Promise<void> {
+    const m = await this.query<MoleculeState>(id, MOLECULE_QUERY);
+    if (m) this.molecules.set(id, m);
+  }
+
+  /**
+   * Formula runs of this town: the running ones are asked for their state (their human gates
+   * come from it); with `extras`, the last ones that ended too, each asked once (an ended run
+   * does not change).
+   */
+  private async refreshMolecules(): Promise<void> {
     try {
-      const q = `GtKind = 'formula' AND ExecutionStatus = 'Running' AND TaskQueue = '${this.config.taskQueue.replace(/'/g, "''")}'`;
-      const ids: string[] = [];
+      const queue = `TaskQueue = '${this.config.taskQueue.replace(/'/g, "''")}'`;
+      const q = this.extras ? `GtKind = 'formula' AND ${queue}` : `GtKind = 'formula' AND ExecutionStatus = 'Running' AND ${queue}`;
+      const runs: { id: string; running: boolean }[] = [];
       for await (const w of this.client.workflow.list({ query: q })) {
-        ids.push(w.workflowId);
-        if (ids.length >= 200) break;
+        const running = w.status.name === 'RUNNING';
+        if (running || runs.filter((r) => !r.running).length < ENDED_RUNS_KEPT) runs.push({ id: w.workflowId, running });
+        if (runs.length >= 200) break;
       }
-      for (const id of ids) {
-        const m = await this.query<MoleculeState>(id, MOLECULE_QUERY);
-        for (const s of m?.steps ?? []) {
-          if (s.kind === 'gate' && s.status === 'waiting' && s.waitingFor && /approv/.test(s.waitingFor)) gates.push({ molecule: id, step: s.id, bead: s.bead, waitingFor: s.waitingFor });
-        }
-      }
+      const ended = (m: MoleculeState | undefined) => m !== undefined && m.status !== 'running' && m.status !== 'poured';
+      await Promise.all(runs.filter((r) => r.running || !ended(this.molecules.get(r.id))).map((r) => this.refreshMolecule(r.id)));
+      const kept = new Set(runs.map((r) => r.id));
+      for (const id of this.molecules.keys()) if (!kept.has(id)) this.molecules.delete(id);
     } catch (err) {
       this.engineError = (err as Error).message.split('\n')[0];
+    }
+    this.gatesFromMolecules();
+  }
+
+  private gatesFromMolecules(): void {
+    const gates: GateRow[] = [];
+    for (const [id, m] of this.molecules) {
+      if (m.status !== 'running') continue;
+      for (const s of m.steps) {
+        if (s.kind === 'gate' && s.status === 'waiting' && s.waitingFor && /approv/.test(s.waitingFor)) gates.push({ molecule: id, step: s.id, bead: s.bead, waitingFor: s.waitingFor });
+      }
     }
     this.gates = gates;
   }
@@ -123,7 +152,7 @@ export class FeedSource {
   async refresh(stallsEveryMs = 15_000): Promise<void> {
     this.engineError = undefined;
     const rigs = Object.keys(this.rigs());
-    const jobs: Promise<void>[] = [this.refreshSessions(), this.refreshGates()];
+    const jobs: Promise<void>[] = [this.refreshSessions(), this.refreshMolecules()];
     for (const rig of rigs) {
       for (const name of this.polecatNames(rig, workingPolecats(this.root, rig))) jobs.push(this.refreshPolecat(rig, name));
       jobs.push(this.refreshQueue(rig));
@@ -148,6 +177,7 @@ export class FeedSource {
     if (c.polecat && (!this.rigFilter || c.polecat.rig === this.rigFilter)) jobs.push(this.refreshPolecat(c.polecat.rig, c.polecat.name));
     if (c.mergeQueue && (!this.rigFilter || c.mergeQueue === this.rigFilter)) jobs.push(this.refreshQueue(c.mergeQueue));
     if (c.convoy) jobs.push(this.refreshConvoy(c.convoy));
+    if (c.molecule) jobs.push(this.refreshMolecule(c.molecule).then(() => this.gatesFromMolecules()));
     await Promise.all(jobs);
   }
 
@@ -229,6 +259,7 @@ export class FeedSource {
         human: s?.human ?? false,
         stalledSince: s?.stalledSince,
         failed: beads.filter((b) => b.phase === 'failed').map((b) => ({ bead: b.id, reason: b.reason })),
+        beads: s ? beads.map((b) => ({ id: b.id, title: b.title, phase: b.phase, rig: b.rig, polecat: b.polecat })) : undefined,
       });
     }
 
@@ -242,7 +273,9 @@ export class FeedSource {
       for (const r of q.recent.slice(0, 10)) merges.push(row(r));
     }
 
+    const extras = this.extras ? this.extraRows(rigs) : {};
     return {
+      ...extras,
       at: now,
       rigs: Object.keys(rigs).sort(),
       agents,
@@ -256,6 +289,24 @@ export class FeedSource {
       landed24h,
       engineError: this.engineError,
     };
+  }
+
+  /** Ready work, the newest mail and the formula runs (local reads, and the runs last asked). */
+  private extraRows(rigs: Record<string, { prefix: string }>): Pick<Snapshot, 'ready' | 'mail' | 'formulas'> {
+    const ready: ReadyRow[] = [];
+    for (const rig of Object.keys(rigs).sort()) {
+      const dir = rigPaths(this.root, rig).beads;
+      if (!existsSync(join(dir, 'config.json'))) continue;
+      for (const b of Ledger.open(dir).ready({ limit: READY_SHOWN })) ready.push({ bead: b.id, title: b.title, rig, priority: b.priority });
+    }
+    const mail: MailRow[] = [];
+    if (existsSync(join(townPaths(this.root).beads, 'config.json'))) {
+      const messages = Ledger.open(townPaths(this.root).beads).list({ issue_type: 'message', all: true }).map(toMessage);
+      messages.sort((a, b) => (a.sent_at < b.sent_at ? 1 : a.sent_at > b.sent_at ? -1 : b.id.localeCompare(a.id)));
+      for (const m of messages.slice(0, MAIL_SHOWN)) mail.push({ id: m.id, from: m.from, to: m.to, subject: m.subject, sentAt: m.sent_at, read: m.read });
+    }
+    const formulas: FormulaRow[] = [...this.molecules].map(([molecule, state]) => ({ molecule, state })).sort((a, b) => (a.state.startedAt < b.state.startedAt ? 1 : -1));
+    return { ready, mail, formulas };
   }
 
   /** The newest of: its session's start, its log and its progress file changing (what the agent activity watches). */

@@ -5,6 +5,7 @@
  * rows of each panel. No I/O here, so all of it is unit-tested.
  */
 import type { TownEvent } from '../events/log.js';
+import type { MoleculeState } from '../molecule/state.js';
 import type { PolecatStatus } from '../polecat/state.js';
 
 export interface AgentRow {
@@ -45,6 +46,8 @@ export interface ConvoyRow {
   stalledSince?: string;
   /** Beads the convoy sees as failed (blocked after attempts, or blocked by a person), with why. */
   failed: { bead: string; reason?: string }[];
+  /** Its beads as its workflow last answered (the dashboard's drill-down). */
+  beads?: { id: string; title: string; phase: string; rig?: string; polecat?: string }[];
 }
 
 export interface MergeRow {
@@ -71,6 +74,30 @@ export interface BlockedRow {
   reason?: string;
 }
 
+/** Ready work of a rig's ledger (the dashboard's "ready work"). */
+export interface ReadyRow {
+  bead: string;
+  title: string;
+  rig: string;
+  priority?: number;
+}
+
+/** A message in the town's mail (the HQ ledger). */
+export interface MailRow {
+  id: string;
+  from: string;
+  to: string;
+  subject: string;
+  sentAt: string;
+  read: boolean;
+}
+
+/** A formula run as its workflow last answered: its steps with their dependencies and states. */
+export interface FormulaRow {
+  molecule: string;
+  state: MoleculeState;
+}
+
 export interface EngineStall {
   workflowId: string;
   why: string;
@@ -93,6 +120,10 @@ export interface Snapshot {
   landed24h: number;
   /** Why the engine could not be asked (the panels then show what the ledgers say). */
   engineError?: string;
+  /** Gathered only when asked for (`extras`: the dashboard shows them, the TUI does not). */
+  ready?: ReadyRow[];
+  mail?: MailRow[];
+  formulas?: FormulaRow[];
 }
 
 export type ProblemKind = 'stalled' | 'waiting' | 'blocked' | 'zombie';
@@ -298,6 +329,8 @@ export interface Concern {
   polecat?: { rig: string; name: string };
   mergeQueue?: string;
   convoy?: string;
+  /** A formula run (its steps started or ended). */
+  molecule?: string;
   /** Everything (a sling may make a polecat the feed has not seen). */
   all?: boolean;
 }
@@ -308,6 +341,7 @@ export function concernOf(e: TownEvent): Concern {
   if (m) c.polecat = { rig: m[1]!, name: m[2]! };
   if (e.type.startsWith('merge.') && e.rig) c.mergeQueue = e.rig;
   if (e.type.startsWith('convoy.') || e.type.startsWith('mountain.')) c.convoy = typeof e.convoy === 'string' ? e.convoy : e.actor;
+  if ((e.type.startsWith('step.') || e.type.startsWith('formula.')) && e.workflow) c.molecule = e.workflow;
   if (e.type === 'sling' || e.type === 'done' || e.type === 'merge.merged' || e.type === 'bead.blocked') c.all = true;
   return c;
 }

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { watch, type FSWatcher } from 'node:fs';
+import { readRigs, rigPaths, townPaths } from '../town/layout.js';
 import type { Client } from '@temporalio/client';
 import { followEvents, readEvents, type TownEvent } from '../events/log.js';
 import { HANDOFF_UPDATE, type HandoffReceipt } from '../polecat/state.js';
@@ -26,6 +28,7 @@ export class FeedStore {
   private listeners = new Set<() => void>();
   private stopFollow?: () => void;
   private timer?: NodeJS.Timeout;
+  private watchers: FSWatcher[] = [];
   private pending?: NodeJS.Timeout;
   private busy = Promise.resolve();
 
@@ -33,9 +36,10 @@ export class FeedStore {
     readonly root: string,
     private readonly client: Client,
     config: EngineConfig,
-    private readonly opts: { rig?: string; sinceMs?: number; refreshMs?: number; minRenderMs?: number } = {},
+    /** `extras`: also ready work, mail and formula runs, and a ledger write is shown at once (the dashboard). */
+    private readonly opts: { rig?: string; sinceMs?: number; refreshMs?: number; minRenderMs?: number; extras?: boolean } = {},
   ) {
-    this.source = new FeedSource(root, client, config, opts.rig);
+    this.source = new FeedSource(root, client, config, opts.rig, opts.extras);
   }
 
   subscribe = (fn: () => void): (() => void) => {
@@ -81,12 +85,26 @@ export class FeedStore {
       const concern = concernOf(e);
       this.ask(() => this.source.refreshConcern(concern));
     });
+    if (this.opts.extras) this.watchLedgers();
     await this.source.refresh(0);
     this.rebuild();
     this.timer = setInterval(() => this.ask(() => this.source.refresh()), this.opts.refreshMs ?? 5000);
   }
 
+  /** Ready work and mail change with no event: a write to a ledger (the town's, each rig's) shows them. */
+  private watchLedgers(): void {
+    const dirs = [townPaths(this.root).beads, ...Object.keys(readRigs(this.root).rigs).filter((r) => !this.opts.rig || r === this.opts.rig).map((r) => rigPaths(this.root, r).beads)];
+    for (const dir of dirs) {
+      try {
+        this.watchers.push(watch(dir, (_type, file) => void (file === 'issues.jsonl' && this.changed())));
+      } catch {
+        // no ledger there (yet): the slow timer shows it
+      }
+    }
+  }
+
   stop(): void {
+    for (const w of this.watchers.splice(0)) w.close();
     this.stopFollow?.();
     if (this.timer) clearInterval(this.timer);
     if (this.pending) clearTimeout(this.pending);

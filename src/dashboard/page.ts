@@ -197,7 +197,7 @@ const TITLES: Record<Exclude<Section, 'summary'>, string> = {
 const STYLE = `
 body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#fafafa;color:#18181b}
 header{position:sticky;top:0;background:#18181b;color:#fafafa;padding:8px 16px;display:flex;gap:18px;align-items:center;flex-wrap:wrap;z-index:1}
-header h1{font-size:16px;margin:0 12px 0 0}header .stat b{font-size:16px}header .bad b{color:#fca5a5}header .ok b{color:#86efac}
+header h1{font-size:16px;margin:0 12px 0 0}#summary{display:flex;gap:16px;flex-wrap:wrap}header .stat b{font-size:16px}header .bad b{color:#fca5a5}header .ok b{color:#86efac}
 main{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:12px;padding:12px}
 section.panel{background:#fff;border:1px solid #e4e4e7;border-radius:6px;padding:8px 12px;overflow:auto}
 section.panel h2{font-size:14px;margin:0 0 6px}h3{font-size:13px;margin:8px 0 4px}
@@ -206,7 +206,7 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:2px 6px;
 .bar{display:inline-block;width:90px;height:8px;background:#e4e4e7;border-radius:4px;vertical-align:middle}.bar span{display:block;height:8px;background:#22c55e;border-radius:4px}
 .agents{display:grid;grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:6px}
 .agent{border:1px solid #e4e4e7;border-radius:4px;padding:4px 6px}.agent.ok{border-left:4px solid #22c55e}.agent.bad{border-left:4px solid #ef4444}
-pre.output{margin:4px 0 0;background:#18181b;color:#e4e4e7;font-size:11px;padding:4px;height:4.6em;overflow:hidden;white-space:pre-wrap;word-break:break-all}
+pre.output{margin:4px 0 0;background:#18181b;color:#e4e4e7;font-size:11px;padding:4px;min-height:4.6em;overflow:hidden;white-space:pre;text-overflow:ellipsis}
 pre.events{font-size:12px;margin:0;white-space:pre-wrap}
 .formula{margin-bottom:10px}svg.dag{display:block;margin-top:4px;max-width:100%;height:auto}
 .problem.waiting b{color:#a16207}.problem b{color:#b91c1c}

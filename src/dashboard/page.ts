@@ -133,7 +133,7 @@ function formulas(v: DashboardView): string {
   return f
     .map(({ molecule, state }) => {
       const done = state.steps.filter((s) => s.status === 'succeeded').length;
-      const waiting = gates.filter((g) => g.molecule === molecule).map((g) => `${actionButton('approve-gate', `approve ${g.step}`, { molecule, step: g.step })} <span class="dim">${esc(g.waitingFor)}</span>`);
+      const waiting = gates.filter((g) => g.molecule === molecule).map((g) => `${actionButton('approve-gate', `approve "${g.step}"`, { molecule, step: g.step })} <span class="dim">${esc(g.waitingFor)}</span>`);
       return (
         `<div class="formula" data-molecule="${esc(molecule)}" data-status="${esc(state.status)}"><div>${uiLink(molecule, v.link(molecule))} <span class="tag">${esc(state.formula)}</span> ` +
         `<span class="status ${esc(state.status)}">${esc(state.status)}</span> ${progressBar(done, state.steps.length)} ${waiting.join(' ')}</div>${renderDag(state)}</div>`

@@ -6,7 +6,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, PROJECT } from '../helpers/cli.js';
 import { waitFor } from '../helpers/town.js';
-import { makeRigTown, type RigTown } from './polecat-helpers.js';
+import { createIn, makeRigTown, type RigTown } from './convoy-helpers.js';
 
 /**
  * `gt dashboard` for real: a town with the scripted agent, the dashboard as its own process, and
@@ -156,6 +156,49 @@ describe('gt dashboard', { timeout: 400_000 }, () => {
     expect(await page.locator('#events').innerText()).toMatch(/merge\.merged/);
     expect(await notReloaded()).toBe(true);
     await page.screenshot({ path: join(SHOTS, 'landed.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('draws a formula run\'s steps coloured by state and approves its gate from the page; pauses and resumes a mountain from the page', async () => {
+    const t = makeRigTown();
+    towns.push(t);
+    expect(t.gt(['up']).code).toBe(0);
+    const dash = await startDashboard(t);
+    const page = await browser.newPage({ viewport: { width: 1500, height: 1100 } });
+    await page.goto(dash.url);
+    await page.locator('#summary [data-stat="agents"]').waitFor();
+
+    t.writeFormula('gated', 'formula = "gated"\n[[steps]]\nid = "build"\ntitle = "Build"\nrun = "echo built"\n[[steps]]\nid = "approve"\ntitle = "Approve the release"\nneeds = ["build"]\ngate = { type = "human" }\n[[steps]]\nid = "ship"\ntitle = "Ship"\nneeds = ["approve"]\nrun = "echo shipped"\n');
+    const cook = t.bd(['cook', 'gated', '--detach']);
+    expect(cook.code, cook.stderr).toBe(0);
+    const molecule = cook.stdout.trim();
+    const run = page.locator(`#formulas [data-molecule="${molecule}"]`);
+    const step = (id: string) => run.locator(`svg g[data-step="${id}"]`);
+    await see(page, async () => (await step('approve').getAttribute('data-status').catch(() => null)) === 'waiting', 60_000, 'the gate waiting in the drawn run');
+    expect(await step('build').getAttribute('data-status')).toBe('succeeded');
+    expect(await step('ship').getAttribute('data-status')).toBe('pending');
+    expect(await step('build').locator('rect').getAttribute('fill')).not.toBe(await step('approve').locator('rect').getAttribute('fill'));
+    expect(await run.locator('svg line').count()).toBe(2);
+    expect(await page.locator('#problems').innerText()).toMatch(/waiting .*gate "approve"/);
+    await page.screenshot({ path: join(SHOTS, 'formula.png'), fullPage: true });
+    await run.locator('button[data-action="approve-gate"]').click();
+    await see(page, async () => /Approved gate approve of \S+ \(\S+\) as tester/.test(await page.locator('#flash').innerText()), 30_000, 'the approval said');
+    await see(page, async () => (await run.getAttribute('data-status')) === 'succeeded' && (await step('ship').getAttribute('data-status')) === 'succeeded', 60_000, 'the run finished after the approval');
+
+    // A mountain of two slow beads, one at a time: paused and resumed from its row.
+    const epic = createIn(t, t.rig, 'Slow epic', { type: 'epic' });
+    for (const i of [1, 2]) createIn(t, t.rig, `Slow part ${i}`, { parent: epic, mode: 'slow' });
+    const mountain = JSON.parse(t.gt(['mountain', epic, '--max-concurrent', '1', '--json']).stdout) as { convoy: string };
+    const row = page.locator(`#convoys [data-convoy="${mountain.convoy}"]`);
+    await see(page, async () => (await row.getAttribute('data-status').catch(() => null)) === 'running', 60_000, 'the mountain running');
+    await row.locator('button[data-action="pause"]').click();
+    await see(page, async () => (await page.locator('#flash').innerText()).includes(`Paused ${mountain.convoy}`), 30_000, 'the pause said');
+    await see(page, async () => (await row.getAttribute('data-status')) === 'paused', 30_000, 'the mountain paused on the page');
+    expect(JSON.parse(t.gt(['mountain', 'status', mountain.convoy, '--json']).stdout)).toMatchObject({ status: 'paused' });
+    await row.locator('button[data-action="resume"]').click();
+    await see(page, async () => (await page.locator('#flash').innerText()).includes(`Resumed ${mountain.convoy}`), 30_000, 'the resume said');
+    await see(page, async () => (await row.getAttribute('data-status')) === 'running', 30_000, 'the mountain running again');
+    await page.screenshot({ path: join(SHOTS, 'mountain.png'), fullPage: true });
     await page.close();
   });
 

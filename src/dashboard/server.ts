@@ -70,6 +70,8 @@ export class Dashboard {
     private readonly output: AgentOutput,
     private readonly actions: Record<string, Action>,
     private readonly link: (workflowId: string) => string | undefined,
+    /** Bound to loopback: only requests addressed to a loopback name are answered (no DNS rebinding). */
+    private readonly loopback: boolean,
   ) {
     this.unsubscribe = store.subscribe(() => this.changed(SECTIONS));
     output.watch(store.snapshot.rigs, () => this.outputChanged());
@@ -134,6 +136,9 @@ export class Dashboard {
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://dashboard');
+    if (this.loopback && !isLoopbackHost(header(req, 'host'))) {
+      return send(res, 403, `refused: this dashboard listens on loopback and answers only requests for localhost or 127.0.0.1, not for "${header(req, 'host') ?? ''}"`, 'text/plain; charset=utf-8');
+    }
     if (req.method === 'GET' && url.pathname === '/') {
       const page = renderPage(this.view(), this.issueToken());
       return send(res, 200, page, 'text/html; charset=utf-8');
@@ -190,6 +195,21 @@ export class Dashboard {
     if (this.outputTimer) clearTimeout(this.outputTimer);
     for (const c of this.clients) c.res.end();
     this.clients.clear();
+  }
+}
+
+/** Whether an address is this machine's loopback (what --bind defaults to). */
+export function isLoopback(address: string): boolean {
+  return address === 'localhost' || address === '::1' || /^127(\.\d{1,3}){3}$/.test(address);
+}
+
+/** A Host header naming the loopback (a page reached through another name is refused). */
+function isLoopbackHost(host: string | undefined): boolean {
+  if (!host) return false;
+  try {
+    return isLoopback(new URL(`http://${host}`).hostname.replace(/^\[|\]$/g, ''));
+  } catch {
+    return false;
   }
 }
 

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -257,6 +258,19 @@ describe('gt dashboard', { timeout: 400_000 }, () => {
     expect(await unknown.text()).toMatch(/pc-nosuch/);
     const get = await fetch(`${dash.url}actions/create-convoy`);
     expect(get.status).toBe(405);
+    expect(ledgers(t)).toEqual(before);
+
+    // A page asked for by another name (DNS rebinding to the loopback) is refused.
+    const rebound = await new Promise<{ status?: number; body: string }>((resolve, reject) => {
+      const u = new URL(dash.url);
+      request({ host: u.hostname, port: u.port, path: '/', headers: { Host: `evil.example:${u.port}` } }, (res) => {
+        let body = '';
+        res.on('data', (d) => (body += String(d)));
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      }).on('error', reject).end();
+    });
+    expect(rebound.status).toBe(403);
+    expect(rebound.body).toMatch(/answers only requests for localhost or 127\.0\.0\.1, not for "evil\.example/);
     expect(ledgers(t)).toEqual(before);
 
     // And the token it issued works.

@@ -17,7 +17,7 @@ export function registerDashboardCommands(program: Command): void {
       if (!/^\d+$/.test(opts.port) || port > 65535) throw usageError(`--port "${opts.port}" is not a port number`, 'give a number from 1 to 65535 (or 0 for any free port), e.g. --port 8080');
       if (!opts.bind.trim()) throw usageError('--bind is empty', 'e.g. --bind 127.0.0.1 (the default) or --bind 0.0.0.0');
       const root = requireTownRoot();
-      const { Dashboard, listen } = await import('../../dashboard/server.js');
+      const { Dashboard, isLoopback, listen } = await import('../../dashboard/server.js');
       // The port first: one in use is said at once, before the engine is started.
       const server = await listen(port, opts.bind);
       const { withEngine } = await import('../../temporal/engine.js');
@@ -29,7 +29,7 @@ export function registerDashboardCommands(program: Command): void {
         await withEngine(root, async (client, config) => {
           const store = new FeedStore(root, client, config, { sinceMs: Date.now() - 3_600_000, extras: true });
           await store.start();
-          const dashboard = new Dashboard(readTownJson(root).name, store, new AgentOutput(root), dashboardActions(root, client, currentActor()), (id) => workflowUiLink(config, id));
+          const dashboard = new Dashboard(readTownJson(root).name, store, new AgentOutput(root), dashboardActions(root, client, currentActor()), (id) => workflowUiLink(config, id), isLoopback(opts.bind));
           server.on('request', dashboard.handle);
           const address = server.address();
           const actual = typeof address === 'object' && address ? address.port : port;

@@ -170,7 +170,11 @@ function problems(v: DashboardView): string {
 function events(v: DashboardView): string {
   const e = v.events.slice(-EVENTS_SHOWN).reverse();
   if (!e.length) return '<p class="dim">No events yet.</p>';
-  return '<pre class="events">' + e.map((x) => `<span data-event="${esc(x.id)}">${esc(formatEvent(x))}</span>`).join('\n') + '</pre>';
+  const line = (x: TownEvent) => {
+    const href = x.workflow ? v.link(x.workflow) : undefined;
+    return href ? `<a href="${esc(href)}" target="_blank" rel="noopener">${esc(formatEvent(x))}</a>` : esc(formatEvent(x));
+  };
+  return '<pre class="events">' + e.map((x) => `<span data-event="${esc(x.id)}">${line(x)}</span>`).join('\n') + '</pre>';
 }
 
 const RENDER: Record<Section, (v: DashboardView) => string> = { summary, problems, convoys, polecats, merges, ready, formulas, mail, events };
@@ -207,7 +211,7 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:2px 6px;
 .agents{display:grid;grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:6px}
 .agent{border:1px solid #e4e4e7;border-radius:4px;padding:4px 6px}.agent.ok{border-left:4px solid #22c55e}.agent.bad{border-left:4px solid #ef4444}
 pre.output{margin:4px 0 0;background:#18181b;color:#e4e4e7;font-size:11px;padding:4px;min-height:4.6em;overflow:hidden;white-space:pre;text-overflow:ellipsis}
-pre.events{font-size:12px;margin:0;white-space:pre-wrap}
+pre.events{font-size:12px;margin:0;white-space:pre-wrap}pre.events a{color:inherit;text-decoration:none}pre.events a:hover{text-decoration:underline}
 .formula{margin-bottom:10px}svg.dag{display:block;margin-top:4px;max-width:100%;height:auto}
 .problem.waiting b{color:#a16207}.problem b{color:#b91c1c}
 #flash p{margin:4px 0;padding:4px 8px;border-radius:4px}#flash .ok{background:#dcfce7}#flash .bad{background:#fee2e2}

@@ -73,7 +73,13 @@ export class Dashboard {
     /** Bound to loopback: only requests addressed to a loopback name are answered (no DNS rebinding). */
     private readonly loopback: boolean,
   ) {
-    this.unsubscribe = store.subscribe(() => this.changed(SECTIONS));
+    // The store tells of a new event at once (only the events change) and of a rebuilt snapshot (its version goes up).
+    let version = store.getVersion();
+    this.unsubscribe = store.subscribe(() => {
+      if (store.getVersion() === version) return this.changed(['events']);
+      version = store.getVersion();
+      this.changed(SECTIONS);
+    });
     output.watch(store.snapshot.rigs, () => this.outputChanged());
     this.keepalive = setInterval(() => {
       for (const c of this.clients) c.res.write(': keepalive\n\n');

@@ -50,8 +50,8 @@ interface Running {
 }
 
 /** Start `gt dashboard <args>`; resolves when it prints its address. */
-async function startDashboard(t: RigTown, args: string[] = ['--port', '0']): Promise<Running> {
-  const proc = spawn(process.execPath, [join(PROJECT, 'bin', 'gt.js'), 'dashboard', ...args], { cwd: t.root, env: { ...process.env, ...t.env } });
+async function startDashboard(t: RigTown, args: string[] = ['--port', '0'], env: Record<string, string> = {}): Promise<Running> {
+  const proc = spawn(process.execPath, [join(PROJECT, 'bin', 'gt.js'), 'dashboard', ...args], { cwd: t.root, env: { ...process.env, ...t.env, ...env } });
   procs.push(proc);
   let out = '';
   let err = '';
@@ -226,11 +226,15 @@ describe('gt dashboard', { timeout: 400_000 }, () => {
       holder.close();
     }
 
-    // A token from a dashboard that has since stopped is stale for the next one.
+    // A token from a dashboard that has since stopped is stale for the next one. That one was
+    // asked to --open a browser where none can open (no display, a BROWSER that fails): it says
+    // so and serves all the same.
     const bead = t.create('Keep me');
-    const old = await startDashboard(t);
+    const old = await startDashboard(t, ['--port', '0', '--open'], { DISPLAY: '', WAYLAND_DISPLAY: '', XDG_CURRENT_DESKTOP: '', BROWSER: 'false' });
     const oldToken = tokenOf(await (await fetch(old.url)).text());
     expect(oldToken).toBeDefined();
+    await waitFor(() => old.stderr().includes('could not open a browser'), 15_000, 'gt dashboard --open to say it could not');
+    expect(old.stderr()).toContain(`open ${old.url} yourself`);
     old.proc.kill('SIGTERM');
     await new Promise((r) => old.proc.once('exit', r));
     expect(old.proc.exitCode).toBe(0);

@@ -126,6 +126,13 @@ describe('dashboard page', () => {
     expect(s).toContain('data-action="approve-gate"');
     expect(s).toContain(`{&quot;molecule&quot;:&quot;hq-m1&quot;,&quot;step&quot;:&quot;ship&quot;}`);
   });
+
+  it('shows the newest events first, each linked to the workflow that wrote it', () => {
+    const events = [1, 2, 3].map((i) => ({ id: `e${i}`, at: `2026-12-01T10:00:0${i}.000Z`, type: 'step.end', actor: 'molecule/hq-m1', bead: `hq-m1.${i}`, workflow: i === 3 ? undefined : 'hq-m1' }));
+    const s = renderSections(view({}, { events })).events;
+    expect([...s.matchAll(/data-event="(e\d)"/g)].map((m) => m[1])).toEqual(['e3', 'e2', 'e1']);
+    expect(s.match(/href="http:\/\/ui\/namespaces\/default\/workflows\/hq-m1"/g)).toHaveLength(2);
+  });
 });
 
 describe('agent output', () => {

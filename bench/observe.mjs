@@ -212,6 +212,14 @@ the server-sent events, as the page's htmx does), and \`gt feed\` runs in a 200x
 - command: \`npm run bench -- observe${argv.filter((a) => a !== 'observe').length ? ' ' + argv.filter((a) => a !== 'observe').join(' ') : ''}\`
 
 ${table}
+
+What limits it: an event reaches the feed's store through a poll of the event file's size every
+200 ms (\`followEvents\`, \`fs.watchFile\`), and the dashboard pushes a burst of changes once, 100 ms
+after the first: that is the ~200 ms floor of the page's latency, the rest is the loaded machine.
+With agents running the dashboard does two things on its own (not profiled apart): agents' log
+writes (inotify) re-render the polecats section at most once a second, reading the tails of the
+logs that changed, and the feed's slow refresh (every 5 s: one query per polecat workflow)
+re-renders every section; a section is sent only when its HTML changed.
 `;
   mkdirSync(join(project, 'bench', 'results'), { recursive: true });
   writeFileSync(join(project, 'bench', 'results', 'observe.md'), md);

@@ -119,14 +119,14 @@ export class FeedSource {
    */
   private async refreshMolecules(): Promise<void> {
     try {
-      const queue = `TaskQueue = '${this.config.taskQueue.replace(/'/g, "''")}'`;
-      const q = this.extras ? `GtKind = 'formula' AND ${queue}` : `GtKind = 'formula' AND ExecutionStatus = 'Running' AND ${queue}`;
-      const runs: { id: string; running: boolean }[] = [];
-      for await (const w of this.client.workflow.list({ query: q })) {
-        const running = w.status.name === 'RUNNING';
-        if (running || runs.filter((r) => !r.running).length < ENDED_RUNS_KEPT) runs.push({ id: w.workflowId, running });
-        if (runs.length >= 200) break;
-      }
+      const of = `GtKind = 'formula' AND TaskQueue = '${this.config.taskQueue.replace(/'/g, "''")}'`;
+      const ids = async (query: string, max: number) => {
+        const out: string[] = [];
+        for await (const w of this.client.workflow.list({ query })) if (out.push(w.workflowId) >= max) break;
+        return out;
+      };
+      const runs = (await ids(`${of} AND ExecutionStatus = 'Running'`, 200)).map((id) => ({ id, running: true }));
+      if (this.extras) runs.push(...(await ids(`${of} AND ExecutionStatus != 'Running'`, ENDED_RUNS_KEPT)).map((id) => ({ id, running: false })));
       const ended = (m: MoleculeState | undefined) => m !== undefined && m.status !== 'running' && m.status !== 'poured';
       await Promise.all(runs.filter((r) => r.running || !ended(this.molecules.get(r.id))).map((r) => this.refreshMolecule(r.id)));
       const kept = new Set(runs.map((r) => r.id));

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
@@ -95,9 +95,10 @@ const ledgers = (t: RigTown) => [join(t.root, '.beads', 'issues.jsonl'), join(t.
 const tokenOf = (html: string) => /name="token" value="([^"]+)"/.exec(html)?.[1];
 
 describe('gt dashboard', { timeout: 400_000 }, () => {
-  it('renders the town and follows it live: ready work, a human convoy made, worked, approved and landed from the page, a sling from the page, agent output', async () => {
+  it('renders the town and follows it live: ready work, a human convoy made, worked, approved and landed from the page, a sling from the page, agent output, a nudge from its card', async () => {
     const t = makeRigTown();
     towns.push(t);
+    t.env.SCRIPTED_AGENT_SLOW_MS = '25000';
     expect(t.gt(['up']).code).toBe(0);
     const dash = await startDashboard(t);
     expect(dash.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
@@ -152,6 +153,13 @@ describe('gt dashboard', { timeout: 400_000 }, () => {
     await see(page, async () => /scripted-agent: working/.test(await card.locator('pre.output').innerText().catch(() => '')), 60_000, 'the agent\'s output in its card');
     expect(await card.innerText()).toContain(second);
     await page.screenshot({ path: join(SHOTS, 'town.png'), fullPage: true });
+
+    // Nudge it from its card: the text typed in the prompt reaches the agent's tmux pane.
+    page.once('dialog', (d) => void d.accept('hello from the dashboard'));
+    await card.locator('button[data-action="nudge"]').click();
+    await see(page, async () => (await page.locator('#flash').innerText()).includes(`Nudged ${agent} (tmux session ${t.prefix}-`), 15_000, 'the nudge said');
+    const pane = () => spawnSync('tmux', ['-L', t.env.GT_TMUX_SOCKET!, 'capture-pane', '-p', '-t', `=${t.prefix}-${agent.split('/').at(-1)}:`], { encoding: 'utf8' }).stdout;
+    await waitFor(() => pane().includes('hello from the dashboard'), 10_000, 'the nudge in the agent\'s pane');
     await see(page, async () => (await page.locator(`#convoys details[data-status="landed"]`).count()) === 2, 120_000, 'the sling\'s convoy landed');
     expect(t.bead(second).status).toBe('closed');
     expect(await page.locator('#events').innerText()).toMatch(/merge\.merged/);

@@ -1,5 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { usageError } from '../errors.js';
+import type { GateRow } from '../feed/model.js';
+import { parseCommand } from './palette.js';
 
 /**
  * What the dashboard's buttons and forms do: the same client calls the `gt` commands make, run in
@@ -15,8 +17,8 @@ function required(fields: ActionFields, name: string, what: string): string {
   return v;
 }
 
-export function dashboardActions(root: string, client: Client, by: string): Record<string, Action> {
-  return {
+export function dashboardActions(root: string, client: Client, by: string, gates: () => GateRow[]): Record<string, Action> {
+  const actions: Record<string, Action> = {
     /** gt sling <bead…> [<rig> | <rig>/<polecat>], with a convoy tracking them as gt sling makes. */
     sling: async (f) => {
       const beads = required(f, 'bead', 'bead').split(/[\s,]+/).filter(Boolean);
@@ -76,5 +78,11 @@ export function dashboardActions(root: string, client: Client, by: string): Reco
       const c = await createConvoy(root, { name, beads, human: f.human === '1' || f.human === 'on', by });
       return `Created convoy ${c.convoy} "${c.title}" tracking ${c.beads.join(', ')}`;
     },
+    /** The command palette: a line naming one of the actions above. */
+    run: async (f) => {
+      const { action, fields } = parseCommand(f.command ?? '', gates());
+      return actions[action]!(fields);
+    },
   };
+  return actions;
 }

@@ -10,6 +10,7 @@ import { ago, type Problem, type Snapshot } from '../feed/model.js';
 import { polecatWorkflowId, refineryWorkflowId } from '../temporal/merge-protocol.js';
 import { renderDag } from './dag.js';
 import { esc, uiLink } from './html.js';
+import { PALETTE_HELP, suggestions } from './palette.js';
 
 export interface DashboardView {
   town: string;
@@ -22,7 +23,7 @@ export interface DashboardView {
   link: (workflowId: string) => string | undefined;
 }
 
-export const SECTIONS = ['summary', 'problems', 'convoys', 'polecats', 'merges', 'ready', 'formulas', 'mail', 'events'] as const;
+export const SECTIONS = ['summary', 'problems', 'convoys', 'polecats', 'merges', 'ready', 'formulas', 'mail', 'events', 'palette'] as const;
 export type Section = (typeof SECTIONS)[number];
 
 const WORKING = new Set(['working', 'starting', 'stopping']);
@@ -177,7 +178,11 @@ function events(v: DashboardView): string {
   return '<pre class="events">' + e.map((x) => `<span data-event="${esc(x.id)}">${line(x)}</span>`).join('\n') + '</pre>';
 }
 
-const RENDER: Record<Section, (v: DashboardView) => string> = { summary, problems, convoys, polecats, merges, ready, formulas, mail, events };
+function palette(v: DashboardView): string {
+  return suggestions(v.snapshot).map((line) => `<option value="${esc(line)}"></option>`).join('');
+}
+
+const RENDER: Record<Section, (v: DashboardView) => string> = { summary, problems, convoys, polecats, merges, ready, formulas, mail, events, palette };
 
 export function renderSection(section: Section, v: DashboardView): string {
   return RENDER[section](v);
@@ -187,7 +192,7 @@ export function renderSections(v: DashboardView): Record<Section, string> {
   return Object.fromEntries(SECTIONS.map((s) => [s, RENDER[s](v)])) as Record<Section, string>;
 }
 
-const TITLES: Record<Exclude<Section, 'summary'>, string> = {
+const TITLES: Record<Exclude<Section, 'summary' | 'palette'>, string> = {
   problems: 'Problems',
   convoys: 'Convoys and mountains',
   polecats: 'Polecats',
@@ -214,6 +219,7 @@ pre.output{margin:4px 0 0;background:#18181b;color:#e4e4e7;font-size:11px;paddin
 pre.events{font-size:12px;margin:0;white-space:pre-wrap}pre.events a{color:inherit;text-decoration:none}pre.events a:hover{text-decoration:underline}
 .formula{margin-bottom:10px}svg.dag{display:block;margin-top:4px;max-width:100%;height:auto}
 .problem.waiting b{color:#a16207}.problem b{color:#b91c1c}
+dialog{border:1px solid #a1a1aa;border-radius:6px;padding:12px;width:640px}dialog input{width:100%}dialog::backdrop{background:rgba(0,0,0,.3)}
 #flash p{margin:4px 0;padding:4px 8px;border-radius:4px}#flash .ok{background:#dcfce7}#flash .bad{background:#fee2e2}
 form{display:flex;gap:6px;flex-wrap:wrap;align-items:center;margin:4px 0}input{font:inherit;padding:2px 4px}
 button{font:inherit;padding:1px 8px;cursor:pointer}
@@ -226,10 +232,19 @@ document.addEventListener('toggle', (e) => { const d = e.target; if (d.tagName =
 document.body.addEventListener('htmx:sseMessage', () => { for (const id of opened) { const d = document.getElementById(id); if (d) d.open = true; } });
 `;
 
+/** Ctrl-K (or the button) opens the command palette; it closes once its command was sent. (Its suggestions sit outside its form: inside, they would inherit the form's hx-target.) */
+const PALETTE = `
+const palette = document.getElementById('palette');
+const openPalette = () => { if (!palette.open) { palette.showModal(); palette.querySelector('input[name=command]').select(); } };
+document.addEventListener('keydown', (e) => { if ((e.ctrlKey || e.metaKey) && e.key === 'k') { e.preventDefault(); openPalette(); } });
+document.getElementById('open-palette').addEventListener('click', openPalette);
+document.body.addEventListener('htmx:afterRequest', (e) => { if (e.target.id === 'form-palette') { palette.close(); e.target.reset(); } });
+`;
+
 /** The whole page: every section as it is now, connected to /events for what changes. */
 export function renderPage(v: DashboardView, token: string): string {
   const s = renderSections(v);
-  const panel = (id: Exclude<Section, 'summary'>, extra = '') => `<section class="panel" id="panel-${id}"><h2>${TITLES[id]}</h2>${extra}<div id="${id}" sse-swap="${id}">${s[id]}</div></section>`;
+  const panel = (id: Exclude<Section, 'summary' | 'palette'>, extra = '') => `<section class="panel" id="panel-${id}"><h2>${TITLES[id]}</h2>${extra}<div id="${id}" sse-swap="${id}">${s[id]}</div></section>`;
   const hidden = `<input type="hidden" name="token" value="${esc(token)}">`;
   const forms =
     `<form hx-post="/actions/sling" hx-target="#flash" id="form-sling">${hidden}<b>sling</b><input name="bead" placeholder="bead" required size="10"><input name="target" placeholder="rig or rig/polecat" size="16"><button>sling</button></form>` +
@@ -248,7 +263,7 @@ export function renderPage(v: DashboardView, token: string): string {
 <div sse-connect="/events?page=${encodeURIComponent(token)}">
 <header><h1>gt dashboard · ${esc(v.town)}</h1><span id="summary" sse-swap="summary">${s.summary}</span></header>
 <main>
-<section class="panel" id="panel-actions"><h2>Actions</h2>${forms}<div id="flash" aria-live="polite"></div></section>
+<section class="panel" id="panel-actions"><h2>Actions <button type="button" class="act" id="open-palette" title="Ctrl-K">command palette</button></h2>${forms}<div id="flash" aria-live="polite"></div></section>
 ${panel('problems')}
 ${panel('convoys')}
 ${panel('polecats')}
@@ -257,8 +272,10 @@ ${panel('ready')}
 ${panel('formulas')}
 ${panel('mail')}
 ${panel('events')}
-</main></div>
-<script>${KEEP_OPEN}</script>
+</main>
+<dialog id="palette"><form hx-post="/actions/run" hx-target="#flash" id="form-palette">${hidden}<input name="command" list="palette-options" placeholder="a command (Ctrl-K)" size="60" autocomplete="off" required><p class="dim">${esc(PALETTE_HELP)}</p></form><datalist id="palette-options" sse-swap="palette">${s.palette}</datalist></dialog>
+</div>
+<script>${KEEP_OPEN}${PALETTE}</script>
 </body></html>
 `;
 }

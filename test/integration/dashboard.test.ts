@@ -168,7 +168,7 @@ describe('gt dashboard', { timeout: 400_000 }, () => {
     await page.close();
   });
 
-  it('draws a formula run\'s steps coloured by state and approves its gate from the page; pauses and resumes a mountain from the page', async () => {
+  it('draws a formula run\'s steps coloured by state and approves its gate from the page; pauses a mountain from the command palette and resumes it from its row', async () => {
     const t = makeRigTown();
     towns.push(t);
     expect(t.gt(['up']).code).toBe(0);
@@ -200,8 +200,15 @@ describe('gt dashboard', { timeout: 400_000 }, () => {
     const mountain = JSON.parse(t.gt(['mountain', epic, '--max-concurrent', '1', '--json']).stdout) as { convoy: string };
     const row = page.locator(`#convoys [data-convoy="${mountain.convoy}"]`);
     await see(page, async () => (await row.getAttribute('data-status').catch(() => null)) === 'running', 60_000, 'the mountain running');
-    await row.locator('button[data-action="pause"]').click();
+    expect(await row.locator('button[data-action="pause"]').count()).toBe(1);
+    // Paused from the command palette (Ctrl-K), which suggests it.
+    await see(page, async () => (await page.locator(`#palette-options option[value="pause ${mountain.convoy}"]`).count()) === 1, 15_000, 'the palette to suggest the pause');
+    await page.keyboard.press('Control+k');
+    await page.locator('#palette input[name="command"]').waitFor({ state: 'visible' });
+    await page.keyboard.type(`pause ${mountain.convoy}`);
+    await page.keyboard.press('Enter');
     await see(page, async () => (await page.locator('#flash').innerText()).includes(`Paused ${mountain.convoy}`), 30_000, 'the pause said');
+    expect(await page.locator('#palette').isVisible()).toBe(false);
     await see(page, async () => (await row.getAttribute('data-status')) === 'paused', 30_000, 'the mountain paused on the page');
     expect(JSON.parse(t.gt(['mountain', 'status', mountain.convoy, '--json']).stdout)).toMatchObject({ status: 'paused' });
     await row.locator('button[data-action="resume"]').click();
@@ -268,6 +275,9 @@ describe('gt dashboard', { timeout: 400_000 }, () => {
     const unknown = await post({ name: 'Nope', beads: 'pc-nosuch', token });
     expect(unknown.status).toBeGreaterThanOrEqual(400);
     expect(await unknown.text()).toMatch(/pc-nosuch/);
+    const palette = await fetch(`${dash.url}actions/run`, { method: 'POST', headers: { 'X-GT-Token': token }, body: new URLSearchParams({ command: 'launch rockets' }) });
+    expect(palette.status).toBe(400);
+    expect(await palette.text()).toMatch(/the palette has no command &quot;launch&quot;.*hint: sling &lt;bead…&gt;/s);
     const get = await fetch(`${dash.url}actions/create-convoy`);
     expect(get.status).toBe(405);
     expect(ledgers(t)).toEqual(before);

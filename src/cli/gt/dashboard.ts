@@ -29,7 +29,7 @@ export function registerDashboardCommands(program: Command): void {
         await withEngine(root, async (client, config) => {
           const store = new FeedStore(root, client, config, { sinceMs: Date.now() - 3_600_000, extras: true });
           await store.start();
-          const dashboard = new Dashboard(readTownJson(root).name, store, new AgentOutput(root), dashboardActions(root, client, currentActor()), (id) => workflowUiLink(config, id), isLoopback(opts.bind));
+          const dashboard = new Dashboard(readTownJson(root).name, store, new AgentOutput(root), dashboardActions(root, client, currentActor(), () => store.snapshot.gates), (id) => workflowUiLink(config, id), isLoopback(opts.bind));
           server.on('request', dashboard.handle);
           const address = server.address();
           const actual = typeof address === 'object' && address ? address.port : port;

@@ -48,7 +48,7 @@ describe('dashboard page', () => {
   it('carries the page token on every request and in every form, and serves htmx from the server', () => {
     const html = renderPage(view(), 'tok-123');
     expect(html).toContain(`hx-headers='{&quot;X-GT-Token&quot;:&quot;tok-123&quot;}'`);
-    expect(html.match(/name="token" value="tok-123"/g)).toHaveLength(3);
+    expect(html.match(/name="token" value="tok-123"/g)).toHaveLength(4);
     expect(html).toContain('sse-connect="/events?page=tok-123"');
     expect(html).toContain('<script src="/assets/htmx.min.js">');
     expect(html).not.toMatch(/https?:\/\/(?!ui\/)[^"']*\.js/);

@@ -166,5 +166,8 @@ describe('feed filtering and rows', () => {
     expect(concernOf(ev('merge.queued', 'app/polecats/furiosa', { rig: 'app' }))).toEqual({ polecat: { rig: 'app', name: 'furiosa' }, mergeQueue: 'app' });
     expect(concernOf(ev('convoy.dispatch', 'hq-cv-1', { convoy: 'hq-cv-1' }))).toEqual({ convoy: 'hq-cv-1' });
     expect(concernOf(ev('sling', 'tester', { rig: 'app' }))).toEqual({ all: true });
+    // A formula run's step starting or ending: that run (its gates, the dashboard's step DAG).
+    expect(concernOf(ev('step.end', 'molecule/hq-m1', { workflow: 'hq-m1' }))).toEqual({ molecule: 'hq-m1' });
+    expect(concernOf(ev('formula.end', 'molecule/hq-m1', { workflow: 'hq-m1' }))).toEqual({ molecule: 'hq-m1' });
   });
 });

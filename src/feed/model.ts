@@ -30,6 +30,8 @@ export interface AgentRow {
   stallMs: number;
   /** When the engine last nudged its current session for silence (a `nudge` event), ms since the epoch. */
   nudgedAt?: number;
+  /** Its session waits at a trust, permission or input prompt (from the polecat's state). */
+  awaiting?: { kind: string; text: string; since: string; escalatedAt?: string };
 }
 
 export interface ConvoyRow {
@@ -146,8 +148,15 @@ export function detectProblems(s: Snapshot): Problem[] {
   const out: Problem[] = [];
   const now = s.at;
   for (const a of s.agents) {
-    // The nudge's own echo in the session is not progress: silent since the nudge is still stalled.
-    if (a.status === 'working' && a.nudgedAt !== undefined && (a.lastProgressAt ?? 0) < a.nudgedAt + NUDGE_ECHO_MS) {
+    // Waiting at a prompt is not stalling: a person is needed.
+    if (a.status === 'working' && a.awaiting) {
+      out.push({
+        kind: 'waiting',
+        subject: a.address,
+        agent: a.address,
+        why: `awaiting input (${a.awaiting.kind} prompt) for ${ago(now - Date.parse(a.awaiting.since))} on ${a.bead ?? 'its bead'}: ${a.awaiting.text}${a.awaiting.escalatedAt ? ' (the Mayor was told)' : ''}`,
+      });
+    } else if (a.status === 'working' && a.nudgedAt !== undefined && (a.lastProgressAt ?? 0) < a.nudgedAt + NUDGE_ECHO_MS) {
       out.push({
         kind: 'stalled',
         subject: a.address,

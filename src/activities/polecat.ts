@@ -504,7 +504,7 @@ export function polecatActivities(root: string) {
               appendLine(f.log, `[gt] failed start: ${reason}`);
               event('session.failed', { actor, rig: input.rig, bead: input.bead, attempt: input.attempt, key: String(input.attempt), detail: `session ${input.attempt}: ${reason}` });
               await stopAgent(input.rig, input.name);
-              return { outcome: 'failed-start', code: null, tail: shown.join('\n'), nudged, session };
+              return { outcome: 'failed-start', code: null, tail: reason, nudged, session };
             }
             lastScreen = text;
             ctx.heartbeat({ ...watch, sig: lastSig });

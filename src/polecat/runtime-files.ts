@@ -53,7 +53,8 @@ const GT_HOOKS: Record<string, HookEntry[]> = {
 
 /** The settings a polecat's Claude Code starts with. Throws, naming the file, when a person's settings cannot be parsed. */
 export function claudeSettings(root: string, rig: string): Settings {
-  const merged: Settings = {};
+  // Polecats run with --dangerously-skip-permissions: its one-time confirmation is answered here.
+  const merged: Settings = { skipDangerousModePermissionPrompt: true };
   const hooks: Record<string, HookEntry[]> = {};
   for (const file of claudeSettingsSources(root, rig)) {
     const s = readSettingsFile(root, file);

@@ -124,11 +124,16 @@ export function lastLines(screen: string, n: number): string[] {
   return screenLines(screen).filter((l) => l.trim()).slice(-n);
 }
 
+/** A screen line matches the ready pattern (its trailing blanks, trimmed away on screen, count as one space: "› " matches an empty input line). */
+function readyLine(ready: RegExp, line: string): boolean {
+  return ready.test(line) || ready.test(`${line} `);
+}
+
 /** Whether the screen shows the runtime's input prompt (in its last lines: older output scrolls above). */
 export function showsReady(integration: RuntimeIntegration, screen: string): boolean {
   const ready = integration.ready;
   if (!ready) return false;
-  return lastLines(screen, 8).some((l) => ready.test(l));
+  return screenLines(screen).filter((l) => l.trim()).slice(-8).some((l) => readyLine(ready, l));
 }
 
 /** The input line holds `text` still (typed but not submitted). */
@@ -136,7 +141,7 @@ export function inputHolds(integration: RuntimeIntegration, screen: string, text
   const ready = integration.ready;
   const needle = text.replace(/\s+/g, ' ').trim().slice(0, 24);
   if (!ready || !needle) return false;
-  return lastLines(screen, 8).some((l) => ready.test(l) && l.replace(/\s+/g, ' ').includes(needle));
+  return lastLines(screen, 8).some((l) => readyLine(ready, l) && l.replace(/\s+/g, ' ').includes(needle));
 }
 
 export interface ScreenWait {

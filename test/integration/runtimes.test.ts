@@ -96,6 +96,13 @@ describe('agent runtimes', { timeout: 240_000 }, () => {
     expect(new Set(compactRecords.map((s) => s.session_id)).size).toBe(1);
     expect(existsSync(compactRecords[0].transcript_path)).toBe(true);
     expect(compactRecords[0].runtime).toBe('fake-claude');
+    // gt costs reads those transcripts: three assistant messages per session, each written once per content block.
+    type Row = { key: string; input: number; output: number; cacheWrite: number; cacheRead: number; messages: number; usd: number };
+    const costs = JSON.parse(must(t, ['costs', '--by', 'bead', '--json'])) as { rows: Row[] };
+    for (const id of [plain, compacts]) {
+      expect(costs.rows.find((r) => r.key === id)).toMatchObject({ input: 9, output: 600, cacheWrite: 3000, cacheRead: 60000, messages: 3 });
+    }
+    expect(costs.rows.find((r) => r.key === plain)!.usd).toBeCloseTo((9 * 3 + 600 * 15 + 3000 * 3.75 + 60000 * 0.3) / 1e6, 9);
   });
 
   it('a permission prompt is awaiting input: reported with its text, the Mayor told once, never nudged or stopped; answered by a person, the work finishes', async () => {

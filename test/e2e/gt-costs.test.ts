@@ -123,3 +123,21 @@ describe('gt costs', () => {
     expect(existsSync(join(town, '.gt', 'costs'))).toBe(false);
   });
 });
+
+describe('--budget', () => {
+  it.each([
+    ['convoy create', ['convoy', 'create', 'X', '--budget', 'lots']],
+    ['convoy create, zero dollars', ['convoy', 'create', 'X', '--budget', '$0']],
+    ['convoy stage', ['convoy', 'stage', 'hq-nothing', '--budget', '5 dollars']],
+    ['mountain', ['mountain', 'hq-nothing', '--budget', '-3']],
+    ['convoy budget', ['convoy', 'budget', 'hq-cv-nothing', '12q']],
+  ])('garbage on %s is a usage error that changes nothing', (_what, args) => {
+    const town = makeTown();
+    const ledger = join(town, '.beads', 'issues.jsonl');
+    const before = existsSync(ledger) ? readFileSync(ledger, 'utf8') : '';
+    const r = gt(town, args);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--budget ".*" is not a budget[\s\S]*(500k|more than \$0)/);
+    expect(existsSync(ledger) ? readFileSync(ledger, 'utf8') : '').toBe(before);
+  });
+});

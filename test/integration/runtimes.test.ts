@@ -6,6 +6,7 @@ import { findTemporalCli } from '../../src/temporal/binary.js';
 import { PROJECT } from '../helpers/cli.js';
 import { git, waitFor } from '../helpers/town.js';
 import { makeRigTown, type Bead, type RigTown } from './polecat-helpers.js';
+import { replayConvoy } from './convoy-helpers.js';
 
 /**
  * Agent runtimes as they start, wait and forget: the stand-ins in test/fixtures/ behave as Claude
@@ -184,6 +185,41 @@ describe('agent runtimes', { timeout: 240_000 }, () => {
     const text = beads[id]!.comments!.map((c) => c.text).join('\n');
     expect(text).toMatch(/session 1 failed to start \(never showed its ready prompt within 3s.*Loading Claude Code/);
     expect(beads[id]!.comments!.at(-1)!.text).toMatch(/^blocked: 2 sessions failed; last: session 2 failed to start/);
+  });
+
+  it('a budget holds a convoy\'s dispatch once its beads spent it (running agents finish), says so, and a raised budget resumes it', async () => {
+    const t = town();
+    useAgent(t, 'fake-claude', `${FAKE_CLAUDE} --dangerously-skip-permissions`, ['--provider', 'claude']);
+    const ids = [1, 2, 3].map((i) => t.create(`Budgeted ${i}`));
+    const created = JSON.parse(must(t, ['convoy', 'create', 'Budgeted', ...ids, '--max-concurrent', '1', '--budget', '100k', '--owner', 'mayor', '--json'])) as { convoy: string };
+    type State = { status: string; budget?: { tokens?: number; spentTokens?: number; exhaustedAt?: string }; beads: { id: string; phase: string }[] };
+    const status = () => JSON.parse(must(t, ['convoy', 'status', created.convoy, '--json'])) as State;
+    // Each stand-in session spends 63,609 tokens: after two beads the 100k budget is spent.
+    const held = await waitFor(() => {
+      const s = status();
+      return s.status === 'over-budget' && s.beads.filter((b) => b.phase === 'closed').length === 2 ? s : undefined;
+    }, 180_000, 'the convoy to be held for its budget after two beads');
+    expect(held.budget).toMatchObject({ tokens: 100_000 });
+    expect(held.budget!.spentTokens).toBeGreaterThanOrEqual(100_000);
+    const waiting = held.beads.find((b) => b.phase !== 'closed')!;
+    expect(waiting.phase).toBe('ready');
+    const budgetMail = () => (JSON.parse(must(t, ['mail', 'inbox', '--identity', 'mayor', '--json'])) as { subject: string; body: string }[]).filter((m) => m.subject.startsWith('BUDGET:'));
+    expect(budgetMail()).toHaveLength(1);
+    expect(budgetMail()[0]!.body).toContain(`gt convoy budget ${created.convoy}`);
+    expect(must(t, ['convoy', 'show', created.convoy])).toMatch(/budget 100,000 tokens, spent 127,218 tokens \(no new beads since/);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(t.bead(waiting.id).status).toBe('open');
+
+    const bad = t.gt(['convoy', 'budget', created.convoy, 'plenty']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--budget "plenty" is not a budget/);
+    expect(must(t, ['convoy', 'budget', created.convoy, '1M'])).toMatch(/Budget of .* is now 1,000,000 tokens/);
+    await settle(t, [waiting.id]);
+    expect(t.bead(waiting.id).status).toBe('closed');
+    const landed = await waitFor(() => (status().status === 'landed' ? status() : undefined), 60_000, 'the convoy to land');
+    expect(landed.budget!.exhaustedAt).toBeUndefined();
+    expect(budgetMail()).toHaveLength(1);
+    await replayConvoy(created.convoy, 'convoy-budget');
   });
 
   it('bad input: Claude settings the runtime cannot parse are refused by gt sling before anything starts', () => {

@@ -433,6 +433,7 @@ export function polecatActivities(root: string) {
       }
       // Until its ready prompt shows, a session is starting: no stall clock, but a start timeout.
       let ready = existsSync(readyFile);
+      let startClockFrom = spawnedAt;
       let lastScreen = '';
       let settledSince = 0;
       const startHead = headSig();
@@ -489,16 +490,17 @@ export function polecatActivities(root: string) {
             const text = !start.typedPrompt && headSig() !== startHead ? '' : await screen();
             if (text && (await lookForPrompt(text))) {
               // A trust dialog at start is waiting, not a failed start: the start clock waits too.
-              spawnedAt = now;
+              startClockFrom = now;
             } else if (isReady(text, now)) {
               ready = true;
               writeFileSync(readyFile, `${now}\n`);
               appendLine(f.log, `[gt] ready after ${((now - spawnedAt) / 1000).toFixed(1)}s`);
+              event('session.ready', { actor, rig: input.rig, bead: input.bead, attempt: input.attempt, key: String(input.attempt), ms: now - spawnedAt, detail: `session ${input.attempt} ready after ${((now - spawnedAt) / 1000).toFixed(1)}s` });
               await tellWorkflow({ readyAt: new Date(now).toISOString() });
               if (start.typedPrompt) await deliverPrompt(start.typedPrompt);
               watch.lastProgressAt = Date.now();
               lastSig = signature();
-            } else if (now - spawnedAt >= startMs) {
+            } else if (now - startClockFrom >= startMs) {
               const shown = lastLines(text, 10);
               const reason = `never showed its ready prompt within ${formatDuration(startMs)} (start_timeout); its screen: ${shown.join(' / ') || '(blank)'}`;
               appendLine(f.log, `[gt] failed start: ${reason}`);

@@ -15,8 +15,9 @@ import type { AgentRuntime } from '../town/runtimes.js';
  */
 
 /** A person's own Claude Code settings for polecats, merged under ours: the town's, then the rig's. */
-export function claudeSettingsSources(root: string, rig: string): string[] {
-  return [join(root, 'settings', 'claude-settings.json'), join(rigPaths(root, rig).dir, 'settings', 'claude-settings.json')];
+export function claudeSettingsSources(root: string, rig?: string): string[] {
+  const town = join(root, 'settings', 'claude-settings.json');
+  return rig ? [town, join(rigPaths(root, rig).dir, 'settings', 'claude-settings.json')] : [town];
 }
 
 type HookEntry = { matcher?: string; hooks: { type: 'command'; command: string }[] };
@@ -52,7 +53,7 @@ const GT_HOOKS: Record<string, HookEntry[]> = {
 };
 
 /** The settings a polecat's Claude Code starts with. Throws, naming the file, when a person's settings cannot be parsed. */
-export function claudeSettings(root: string, rig: string): Settings {
+export function claudeSettings(root: string, rig?: string): Settings {
   // Polecats run with --dangerously-skip-permissions: its one-time confirmation is answered here.
   const merged: Settings = { skipDangerousModePermissionPrompt: true };
   const hooks: Record<string, HookEntry[]> = {};

@@ -106,6 +106,21 @@ describe('agent runtimes', { timeout: 240_000 }, () => {
     expect(costs.rows.find((r) => r.key === plain)!.usd).toBeCloseTo((9 * 3 + 600 * 15 + 3000 * 3.75 + 60000 * 0.3) / 1e6, 9);
   });
 
+  it('UserPromptSubmit runs gt mail check --inject: mail sent to a polecat is in its context with the next prompt typed in', async () => {
+    const t = town();
+    useAgent(t, 'fake-claude', `${FAKE_CLAUDE} --dangerously-skip-permissions`, ['--provider', 'claude']);
+    const id = t.create('Waits for word', 'mail');
+    expect(t.gt(['sling', id, t.rig]).code).toBe(0);
+    await waitFor(() => agentLog(t).includes(`${id} waiting for a prompt`), 60_000, 'the agent to wait for a prompt');
+    const name = polecatOf(t, id);
+    expect(agentLog(t)).not.toContain(`${id} mail injected`);
+    must(t, ['mail', 'send', `${t.rig}/polecats/${name}`, '-s', 'Use the blue button', '-m', 'The red one is for release.', '--identity', 'mayor']);
+    must(t, ['nudge', `${t.rig}/polecats/${name}`, 'You have mail']);
+    const beads = await settle(t, [id]);
+    expect(beads[id]!.status).toBe('closed');
+    expect(agentLog(t)).toMatch(new RegExp(`${id} mail injected: From mayor, .*: Use the blue button`));
+  });
+
   it('a permission prompt is awaiting input: reported with its text, the Mayor told once, never nudged or stopped; answered by a person, the work finishes', async () => {
     const t = town({ thresholds: { stall_timeout: '3s', nudge_grace: '2s' } });
     // Without --dangerously-skip-permissions Claude Code asks before it runs a command.
@@ -241,5 +256,8 @@ describe('agent runtimes', { timeout: 240_000 }, () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/hooks\.SessionStart is not a list/);
     expect(readFileSync(join(t.root, t.rig, '.beads', 'issues.jsonl'), 'utf8')).toBe(ledger);
+    // gt doctor names it too, for the polecats of the rig.
+    const doctor = JSON.parse(t.gt(['doctor', '--json']).stdout) as { checks: { name: string; status: string; message: string }[] };
+    expect(doctor.checks.find((c) => c.name === `agent for polecats of ${t.rig}`)).toMatchObject({ status: 'error', message: expect.stringMatching(/hooks\.SessionStart is not a list/) });
   });
 });

@@ -8,7 +8,7 @@ import { processAlive } from '../lock.js';
 import { polecatRunFile, type PolecatRunInfo } from '../polecat/hook.js';
 import { firstPrompt, nudgeText } from '../polecat/prompt.js';
 import { polecatLimits } from '../polecat/settings.js';
-import { AGENT_STATUS_SIGNAL, polecatAddress, type AgentStatusNotice, type AwaitingInput, type DoneStatus, type PolecatLimits, type WorkItem } from '../polecat/state.js';
+import { AGENT_STATUS_SIGNAL, polecatAddress, type AgentStatusNotice, type AwaitingInput, type DoneStatus, type PolecatLimits, type SessionsUsage, type WorkItem } from '../polecat/state.js';
 import { claudeSettings, checkRuntimeFiles, writeContextFile } from '../polecat/runtime-files.js';
 import { inputHolds, lastLines, showsReady, waitingPrompt, type RuntimeIntegration } from '../town/integrations.js';
 import { engineConfig } from '../temporal/config.js';
@@ -526,6 +526,12 @@ export function polecatActivities(root: string) {
         if (ctx.cancellationSignal.aborted && ctx.cancellationDetails?.cancelRequested) await stopAgent(input.rig, input.name);
       }
       throw ctx.cancellationSignal.reason ?? new Error('cancelled');
+    },
+
+    /** What the sessions of a bead spent, as their runtime recorded it; undefined when none recorded any. */
+    async polecatBeadUsage(bead: string): Promise<SessionsUsage | undefined> {
+      const { beadSessionsUsage } = await import('../costs/report.js');
+      return beadSessionsUsage(root, bead);
     },
 
     async stopPolecatAgent(rig: string, name: string): Promise<void> {

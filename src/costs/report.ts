@@ -1,4 +1,5 @@
 import { trackedIds, hqLedger } from '../convoy/store.js';
+import type { SessionsUsage } from '../polecat/state.js';
 import { readSessions, type SessionRecord } from './sessions.js';
 import { addUsage, claudeTranscriptUsage, emptyUsage, tokens, type Usage } from './usage.js';
 
@@ -84,4 +85,14 @@ export function spentOn(root: string, beads: Iterable<string>): { usage: Usage; 
   const usage = emptyUsage();
   for (const s of list) if (s.session.bead && wanted.has(s.session.bead)) addUsage(usage, s.usage);
   return { usage, tokens: tokens(usage), problems };
+}
+
+/** A bead's sessions' usage in the polecat state's shape; undefined when no session recorded any. */
+export function beadSessionsUsage(root: string, bead: string): SessionsUsage | undefined {
+  const { list } = sessionUsages(root);
+  const mine = list.filter((s) => s.session.bead === bead);
+  if (!mine.length) return undefined;
+  const u = emptyUsage();
+  for (const s of mine) addUsage(u, s.usage);
+  return { tokens: tokens(u), input: u.input, output: u.output, cacheWrite: u.cacheWrite, cacheRead: u.cacheRead, ...(u.usd !== undefined ? { usd: u.usd } : {}), sessions: mine.length };
 }

@@ -94,10 +94,25 @@ export interface CurrentWork extends WorkItem {
   startedAt: string;
 }
 
+/** What the bead's agent sessions spent, from the runtime's own records (Claude Code transcripts). */
+export interface SessionsUsage {
+  tokens: number;
+  input: number;
+  output: number;
+  cacheWrite: number;
+  cacheRead: number;
+  /** USD, when every model's price is known. */
+  usd?: number;
+  /** Sessions with figures. */
+  sessions: number;
+}
+
 export interface WorkResult {
   bead: string;
   outcome: 'submitted' | 'escalated' | 'deferred' | 'blocked' | 'unslung' | 'skipped';
   detail?: string;
+  /** Tokens and dollars its sessions spent (runs from 0.3.0 on; absent for runtimes that record none). */
+  usage?: SessionsUsage;
   at: string;
 }
 

@@ -52,6 +52,8 @@ export const handoffUpdate = wf.defineUpdate<HandoffReceipt, [HandoffRequest]>(H
 
 /** Polecats tell the rig's dispatcher when they take a bead on and when they are free (runs started before it ask nothing). */
 const DISPATCHER_PATCH = 'tell-dispatcher';
+/** A finished bead's result carries what its sessions spent (runs started before record none). */
+const USAGE_PATCH = 'polecat-usage';
 const DEFAULT_HEARTBEAT_MS = 30_000;
 
 /** An agent that ended `gt done` gets this long to exit by itself before its session is stopped. */
@@ -207,6 +209,12 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
     },
   );
 
+  /** Tokens and dollars the bead's sessions spent, for the result (the dashboard and `gt polecat` views read it). */
+  const withUsage = async (result: Omit<WorkResult, 'at'>): Promise<Omit<WorkResult, 'at'>> => {
+    if (!wf.patched(USAGE_PATCH)) return result;
+    const usage = await acts.polecatBeadUsage(result.bead);
+    return usage ? { ...result, usage } : result;
+  };
   const finish = (result: Omit<WorkResult, 'at'>) => {
     tellDispatcher(result.bead, result.outcome === 'submitted' ? 'submitted' : 'released');
     state.recent.push({ ...result, at: new Date().toISOString() });
@@ -310,11 +318,13 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
         record.endedAt = new Date().toISOString();
         record.outcome = 'done';
         const status = (doneRequest as DoneRequest).status;
-        return finish({
-          bead: item.bead,
-          outcome: status === 'COMPLETED' ? 'submitted' : status === 'ESCALATED' ? 'escalated' : 'deferred',
-          detail: doneReceipt!.mergeQueue,
-        });
+        return finish(
+          await withUsage({
+            bead: item.bead,
+            outcome: status === 'COMPLETED' ? 'submitted' : status === 'ESCALATED' ? 'escalated' : 'deferred',
+            detail: doneReceipt!.mergeQueue,
+          }),
+        );
       }
       if (unslungBy !== undefined || handoffRequest) {
         if (!settled) {
@@ -356,7 +366,7 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
       if (failures >= limits.maxAttempts) {
         const reason = `${failures} sessions failed; last: ${lastReason}`;
         await acts.blockPolecatBead({ rig, name, bead: item.bead, reason, branch: prep.branch });
-        return finish({ bead: item.bead, outcome: 'blocked', detail: reason });
+        return finish(await withUsage({ bead: item.bead, outcome: 'blocked', detail: reason }));
       }
       await acts.notePolecatAttempt(rig, name, item.bead, `${lastReason}; starting session ${current.attempt + 1} in the same worktree`);
       handoff = handoffNote(record.outcome, detail, current.attempt);

@@ -49,7 +49,7 @@ const polecatOf = (t: RigTown, id: string) => t.bead(id).assignee!.split('/').at
 const polecatLog = (t: RigTown, name: string) => readFileSync(join(t.root, '.gt', 'logs', 'polecats', t.rig, `${name}.log`), 'utf8');
 const agentLog = (t: RigTown) => (existsSync(t.agentLog) ? readFileSync(t.agentLog, 'utf8') : '');
 
-function polecatState(name: string, t: RigTown): { status: string; current?: { awaiting?: { kind: string; text: string; escalatedAt?: string } } } {
+function polecatState(name: string, t: RigTown): { status: string; current?: { awaiting?: { kind: string; text: string; escalatedAt?: string } }; recent?: { bead: string; usage?: Record<string, number> }[] } {
   const r = spawnSync(findTemporalCli(), ['workflow', 'query', '--address', inject('temporalAddress'), '-w', `polecat/${t.rig}/${name}`, '--type', 'polecatState', '-o', 'json'], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(r.stderr);
   const parsed = JSON.parse(r.stdout) as { queryResult: unknown[] };
@@ -104,6 +104,14 @@ describe('agent runtimes', { timeout: 240_000 }, () => {
       expect(costs.rows.find((r) => r.key === id)).toMatchObject({ input: 9, output: 600, cacheWrite: 3000, cacheRead: 60000, messages: 3 });
     }
     expect(costs.rows.find((r) => r.key === plain)!.usd).toBeCloseTo((9 * 3 + 600 * 15 + 3000 * 3.75 + 60000 * 0.3) / 1e6, 9);
+    // The polecat's state carries them too, on the bead's result (what the dashboard reads).
+    const name = polecatOf(t, compacts);
+    const state = await waitFor(() => {
+      const st = polecatState(name, t);
+      return st.recent?.some((r) => r.bead === compacts) ? st : undefined;
+    }, 30_000, 'the polecat to record its result');
+    expect(state.recent!.find((r) => r.bead === compacts)!.usage).toMatchObject({ tokens: 63609, input: 9, output: 600, cacheWrite: 3000, cacheRead: 60000, sessions: 1 });
+    await replayConvoy(`polecat/${t.rig}/${name}`, 'polecat-claude-usage');
   });
 
   it('UserPromptSubmit runs gt mail check --inject: mail sent to a polecat is in its context with the next prompt typed in', async () => {

@@ -283,7 +283,8 @@ export function polecatActivities(root: string) {
       /** What the agent shows: its tmux screen, or (headless) the end of its output without terminal codes. */
       const screen = async (): Promise<string> => {
         if (useTmux) return capturePane(root, session).catch(() => '');
-        return stripAnsi(tailOf(f.log, 40, readNumber(logStartFile) ?? 0));
+        // Our own notes in the log are not the agent's screen.
+        return stripAnsi(tailOf(f.log, 40, readNumber(logStartFile) ?? 0)).split('\n').filter((l) => !l.startsWith('[gt] ')).join('\n');
       };
 
       // Waiting is not stalling: a session at a trust, permission or input prompt is reported, answered
@@ -328,10 +329,10 @@ export function polecatActivities(root: string) {
           event('session.awaiting', { actor, rig: input.rig, bead: input.bead, attempt: input.attempt, key: `${input.attempt}:${wait.text.slice(0, 60)}`, detail: `${wait.kind} prompt: ${wait.text}` });
           await publish();
         }
-        if (awaiting.remedy && awaiting.answeredAt === undefined) {
+        if (awaiting.remedy && useTmux && awaiting.answeredAt === undefined) {
           awaiting.answeredAt = now;
           awaiting.answeredWith = awaiting.remedy.join(' ');
-          if (useTmux) await sendKeys(root, session, awaiting.remedy).catch(() => undefined);
+          await sendKeys(root, session, awaiting.remedy).catch(() => undefined);
           appendLine(f.log, `[gt] answered the ${awaiting.kind} prompt with ${awaiting.answeredWith}`);
           await publish();
         } else if (!awaiting.escalatedAt && (!awaiting.remedy || !useTmux || now - (awaiting.answeredAt ?? now) > 5000)) {
@@ -456,6 +457,7 @@ export function polecatActivities(root: string) {
         const submitted = async (before: string): Promise<boolean> => {
           for (let i = 0; i < 10; i++) {
             await sleep(200);
+            ctx.heartbeat({ ...watch, sig: lastSig });
             const now = await screen();
             if (headSig() !== startHead) return true;
             if (now !== before && !inputHolds(integration, now, text)) return true;
@@ -493,11 +495,12 @@ export function polecatActivities(root: string) {
               startClockFrom = now;
             } else if (isReady(text, now)) {
               ready = true;
-              writeFileSync(readyFile, `${now}\n`);
               appendLine(f.log, `[gt] ready after ${((now - spawnedAt) / 1000).toFixed(1)}s`);
               event('session.ready', { actor, rig: input.rig, bead: input.bead, attempt: input.attempt, key: String(input.attempt), ms: now - spawnedAt, detail: `session ${input.attempt} ready after ${((now - spawnedAt) / 1000).toFixed(1)}s` });
               await tellWorkflow({ readyAt: new Date(now).toISOString() });
               if (start.typedPrompt) await deliverPrompt(start.typedPrompt);
+              // Marked once the prompt is in: a retry after a lost worker types it again rather than never.
+              writeFileSync(readyFile, `${now}\n`);
               watch.lastProgressAt = Date.now();
               lastSig = signature();
             } else if (now - startClockFrom >= startMs) {

@@ -10,7 +10,7 @@ import { firstPrompt, nudgeText } from '../polecat/prompt.js';
 import { polecatLimits } from '../polecat/settings.js';
 import { AGENT_STATUS_SIGNAL, polecatAddress, type AgentStatusNotice, type AwaitingInput, type DoneStatus, type PolecatLimits, type SessionsUsage, type WorkItem } from '../polecat/state.js';
 import { claudeSettings, checkRuntimeFiles, writeContextFile } from '../polecat/runtime-files.js';
-import { inputHolds, lastLines, showsReady, waitingPrompt, type RuntimeIntegration } from '../town/integrations.js';
+import { inputHolds, lastLines, looksLikePrompt, showsReady, waitingPrompt, type RuntimeIntegration } from '../town/integrations.js';
 import { engineConfig } from '../temporal/config.js';
 import { polecatWorkflowId, refineryWorkflowId, type MergeRequest } from '../temporal/merge-protocol.js';
 import { readRigs, rigPaths, townPaths } from '../town/layout.js';
@@ -444,9 +444,10 @@ export function polecatActivities(root: string) {
         if (integration.ready) {
           if (showsReady(integration, text)) return true;
         } else if (sizeOf(f.log) > startLog && text.trim()) {
-          // No known ready prompt: its first screen, once it stops changing, stands for it.
+          // No known ready prompt: its screen, once it stops changing, stands for it: after 1.5 s when
+          // its last line looks like an input prompt, else after 5 s (a loading screen stays a while).
           if (text !== lastScreen) settledSince = now;
-          else if (now - settledSince >= 1500) return true;
+          else if (now - settledSince >= (looksLikePrompt(text) ? 1500 : 5000)) return true;
         }
         return false;
       };

@@ -136,9 +136,18 @@ export function showsReady(integration: RuntimeIntegration, screen: string): boo
   return screenLines(screen).filter((l) => l.trim()).slice(-8).some((l) => readyLine(ready, l));
 }
 
+/** What an input line of most TUIs starts with, for runtimes whose own ready prompt is not known. */
+const GENERIC_PROMPT = /^[>›❯→▌$%](\s|$)/;
+
+/** The screen's last line looks like an input prompt ("> ", "› ", "❯ ", ...). */
+export function looksLikePrompt(screen: string): boolean {
+  const last = lastLines(screen, 1)[0];
+  return last !== undefined && readyLine(GENERIC_PROMPT, last);
+}
+
 /** The input line holds `text` still (typed but not submitted). */
 export function inputHolds(integration: RuntimeIntegration, screen: string, text: string): boolean {
-  const ready = integration.ready;
+  const ready = integration.ready ?? GENERIC_PROMPT;
   const needle = text.replace(/\s+/g, ' ').trim().slice(0, 24);
   if (!ready || !needle) return false;
   return lastLines(screen, 8).some((l) => readyLine(ready, l) && l.replace(/\s+/g, ' ').includes(needle));

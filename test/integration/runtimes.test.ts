@@ -198,6 +198,19 @@ describe('agent runtimes', { timeout: 240_000 }, () => {
     expect(t.remoteFiles()).not.toContain('AGENTS.md');
   });
 
+  it('prompt_mode none with no ready prompt known (as codex): typed once the screen settles on an input line, after a loading screen', async () => {
+    const t = town();
+    t.env.FAKE_TUI_START_MS = '3000';
+    useAgent(t, 'plain-tui', FAKE_TUI, ['--prompt-mode', 'none']);
+    const id = t.create('Typed in, no pattern');
+    expect(t.gt(['sling', id, t.rig]).code).toBe(0);
+    const beads = await settle(t, [id]);
+    expect(beads[id]!.status).toBe('closed');
+    expect(agentLog(t)).toContain(`${id} prompt-received`);
+    expect(agentLog(t)).not.toContain('early-input');
+    expect(polecatLog(t, polecatOf(t, id))).toContain('[gt] first prompt typed in; Enter taken');
+  });
+
   it('a runtime that never shows its ready prompt is a failed start with its screen as the reason, and blocked after max_attempts', async () => {
     const t = town({ thresholds: { start_timeout: '3s', max_attempts: 2 } });
     useAgent(t, 'fake-claude', `${FAKE_CLAUDE} --dangerously-skip-permissions`, ['--provider', 'claude']);

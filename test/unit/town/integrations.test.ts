@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inputHolds, integrationFor, showsReady, waitingPrompt } from '../../../src/town/integrations.js';
+import { inputHolds, integrationFor, looksLikePrompt, showsReady, waitingPrompt } from '../../../src/town/integrations.js';
 
 describe('runtime integrations', () => {
   const claude = integrationFor('claude');
@@ -18,6 +18,13 @@ describe('runtime integrations', () => {
     expect(showsReady(claude, 'Loading Claude Code…\n')).toBe(false);
     expect(showsReady(integrationFor('amp'), '> ')).toBe(false);
     expect(showsReady(integrationFor('x', { ready_prompt: '^› ' }), 'fake TUI\n\n› \n')).toBe(true);
+  });
+
+  it('with no ready prompt known, a last line like an input prompt is one', () => {
+    expect(looksLikePrompt('codex 1.0\n\n› \n')).toBe(true);
+    expect(looksLikePrompt('Welcome\n> ')).toBe(true);
+    expect(looksLikePrompt('Starting…\n')).toBe(false);
+    expect(inputHolds(integrationFor('codex'), '› Fix the bug in the parser, then test', 'Fix the bug in the parser, then test it')).toBe(true);
   });
 
   it('typed text still on the input line is not submitted', () => {

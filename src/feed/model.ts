@@ -251,12 +251,13 @@ export function agentRows(s: Snapshot): Row[] {
     for (const a of agents) {
       const progress = a.lastProgressAt !== undefined ? `progress ${ago(s.at - a.lastProgressAt)} ago` : '';
       const attempt = a.attempt ? `#${a.attempt}${a.maxAttempts ? `/${a.maxAttempts}` : ''}` : '';
-      const stalled = a.status === 'working' && a.lastProgressAt !== undefined && s.at - a.lastProgressAt > a.stallMs;
+      const waiting = a.status === 'working' && a.awaiting !== undefined;
+      const stalled = !waiting && a.status === 'working' && a.lastProgressAt !== undefined && s.at - a.lastProgressAt > a.stallMs;
       rows.push({
         key: a.address,
         agent: a.address,
-        text: `  ${pad(a.name, 12)} ${pad(a.status, 10)} ${pad(a.bead ?? '-', 12)} ${pad(attempt, 5)} ${pad(a.sessionAlive ? 'tmux' : '', 4)} ${progress}`.trimEnd(),
-        tone: stalled ? 'bad' : WORKING.has(a.status) ? 'ok' : 'dim',
+        text: `  ${pad(a.name, 12)} ${pad(waiting ? 'awaiting' : a.status, 10)} ${pad(a.bead ?? '-', 12)} ${pad(attempt, 5)} ${pad(a.sessionAlive ? 'tmux' : '', 4)} ${waiting ? `${a.awaiting!.kind} prompt: ${a.awaiting!.text.slice(0, 60)}` : progress}`.trimEnd(),
+        tone: stalled || waiting ? 'bad' : WORKING.has(a.status) ? 'ok' : 'dim',
       });
     }
   }

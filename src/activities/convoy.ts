@@ -264,6 +264,13 @@ export function convoyActivities(root: string) {
      * Tell the owner: mail (the durable record), and with `notify` a line in the town's event log
      * (`.gt/events.jsonl`, what `gt feed` shows), a tmux message and a desktop notice where those exist.
      */
+    /** What the sessions of these beads spent so far (their Claude Code transcripts), for the convoy's budget. */
+    async convoySpend(input: { convoy: string; beads: string[] }): Promise<{ tokens: number; usd?: number; problems: number }> {
+      const { spentOn } = await import('../costs/report.js');
+      const spent = spentOn(root, input.beads);
+      return { tokens: spent.tokens, ...(spent.usage.usd !== undefined ? { usd: spent.usage.usd } : {}), problems: spent.problems.length };
+    },
+
     async notifyConvoy(input: { convoy: string; to: string; subject: string; body: string; notify: boolean; kind: string }): Promise<{ mail?: string }> {
       const { sendMailAsync } = await import('../mail/mail.js');
       let mail: string | undefined;

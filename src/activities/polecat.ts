@@ -1,5 +1,5 @@
 import { Context } from '@temporalio/activity';
-import { closeSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Ledger } from '../beads/ledger.js';
 import type { Bead } from '../beads/model.js';
@@ -8,9 +8,11 @@ import { processAlive } from '../lock.js';
 import { polecatRunFile, type PolecatRunInfo } from '../polecat/hook.js';
 import { firstPrompt, nudgeText } from '../polecat/prompt.js';
 import { polecatLimits } from '../polecat/settings.js';
-import { polecatAddress, type DoneStatus, type PolecatLimits, type WorkItem } from '../polecat/state.js';
+import { AGENT_STATUS_SIGNAL, polecatAddress, type AgentStatusNotice, type AwaitingInput, type DoneStatus, type PolecatLimits, type SessionsUsage, type WorkItem } from '../polecat/state.js';
+import { claudeSettings, checkRuntimeFiles, writeContextFile } from '../polecat/runtime-files.js';
+import { inputHolds, lastLines, looksLikePrompt, showsReady, waitingPrompt, type RuntimeIntegration } from '../town/integrations.js';
 import { engineConfig } from '../temporal/config.js';
-import { refineryWorkflowId, type MergeRequest } from '../temporal/merge-protocol.js';
+import { polecatWorkflowId, refineryWorkflowId, type MergeRequest } from '../temporal/merge-protocol.js';
 import { readRigs, rigPaths, townPaths } from '../town/layout.js';
 import { ledgerDirForId } from '../town/routes.js';
 import { buildStartCommand, chooseRuntime } from '../town/runtimes.js';
@@ -21,7 +23,7 @@ import { lazyClient } from './client.js';
 import { eventWriter } from './events.js';
 import { newsTeller } from './dispatch.js';
 import { hostEnv, townEnv } from '../town/env.js';
-import { hasSession, killSession, newSession, panePid, sendText, tmuxAvailable, tmuxSocket } from './tmux.js';
+import { capturePane, hasSession, killSession, newSession, panePid, pasteFile, sendKeys, sendText, tmuxAvailable, tmuxSocket } from './tmux.js';
 
 /**
  * Activities of polecat workflows: the worktree, the agent session (tmux or headless) with stall
@@ -63,7 +65,8 @@ export interface AgentInput {
 }
 
 export interface AgentOutcome {
-  outcome: 'exited' | 'stalled';
+  /** failed-start: it never showed its ready prompt (tail: the screen's last lines), or could not be started at all. */
+  outcome: 'exited' | 'stalled' | 'failed-start';
   code?: number | null;
   tail?: string;
   nudged: boolean;
@@ -90,6 +93,7 @@ export function polecatActivities(root: string) {
       state: join(run, `${name}.agent`),
       progress: join(run, `${name}.progress`),
       prompt: join(run, `${name}.prompt`),
+      settings: join(run, `${name}.claude-settings.json`),
       info: polecatRunFile(root, rig, name),
     };
   };
@@ -148,7 +152,7 @@ export function polecatActivities(root: string) {
       while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       killGroup(pid, 'SIGKILL');
     }
-    for (const suffix of ['.pid', '.exit', '.exit.tmp', '.start']) remove(`${f.state}${suffix}`);
+    for (const suffix of ['.pid', '.exit', '.exit.tmp', '.start', '.ready', '.awaiting']) remove(`${f.state}${suffix}`);
   };
 
   const ledgerWrite = async <T>(bead: string, actor: string, fn: (tx: Parameters<Parameters<Ledger['transactionAsync']>[0]>[0], current: Bead) => T): Promise<T> => {
@@ -225,9 +229,7 @@ export function polecatActivities(root: string) {
       mkdirSync(dirname(f.state), { recursive: true });
       agentBinDir(root);
       const runtime = chooseRuntime({ root, rig: input.rig, role: 'polecat', agentFlag: input.agent });
-      const prompt = firstPrompt({ rig: input.rig, name: input.name, bead: input.bead, title: input.title, attempt: input.attempt, handoff: input.handoff });
-      const start = buildStartCommand(runtime, prompt);
-      const env = { ...baseEnv(), ...runtime.env, ...agentEnv(input, f) };
+      const actor = address(input.rig, input.name);
       // Only a retry of this same session (its worker died) may adopt what runs or was recorded
       // here; anything left by an earlier session (a handoff racing its own exit) is stopped first.
       const attemptFile = `${f.state}.attempt`;
@@ -240,10 +242,33 @@ export function polecatActivities(root: string) {
       }
       const ownTail = () => tailOf(f.log, 20, readNumber(logStartFile) ?? 0);
       updateInfo(f.info, { attempt: input.attempt, handoff: input.handoff });
-      event('session.start', { actor: address(input.rig, input.name), rig: input.rig, bead: input.bead, attempt: input.attempt, key: String(input.attempt), detail: `session ${input.attempt} of ${input.bead} (${runtime.name}${input.headless ? ', headless' : ''})` });
+
+      // Where the role instructions go for this runtime; a person's settings that cannot be parsed refuse the start.
+      let integration: RuntimeIntegration;
+      let settingsFile: string | undefined;
+      try {
+        integration = checkRuntimeFiles(root, input.rig, runtime);
+        if (integration.style === 'claude-settings') {
+          settingsFile = f.settings;
+          writeFileSync(settingsFile, JSON.stringify(claudeSettings(root, input.rig), null, 2) + '\n');
+        } else if (integration.contextFile) {
+          const written = writeContextFile(input.worktree, integration.contextFile, { rig: input.rig, name: input.name, bead: input.bead });
+          if (!written.written) appendLine(f.log, `[gt] ${integration.contextFile} not written (${written.reason}); the first prompt carries the instructions`);
+        }
+      } catch (err) {
+        const reason = `${runtime.name} not started: ${(err as Error).message}`;
+        appendLine(f.log, `[gt] ${reason}`);
+        event('session.failed', { actor, rig: input.rig, bead: input.bead, attempt: input.attempt, key: String(input.attempt), detail: reason });
+        return { outcome: 'failed-start', code: null, tail: reason, nudged: false };
+      }
+      const prompt = firstPrompt({ rig: input.rig, name: input.name, bead: input.bead, title: input.title, attempt: input.attempt, handoff: input.handoff });
+      const start = buildStartCommand(runtime, prompt, { settingsFile });
+      const env = { ...baseEnv(), ...runtime.env, ...agentEnv(input, f), GT_AGENT: runtime.name };
+      event('session.start', { actor, rig: input.rig, bead: input.bead, attempt: input.attempt, key: String(input.attempt), detail: `session ${input.attempt} of ${input.bead} (${runtime.name}${input.headless ? ', headless' : ''})` });
 
       const gitDir = worktreeGitDir(input.worktree);
-      const signature = () => [sizeAndTime(f.log), sizeAndTime(f.progress), gitDir ? sizeAndTime(join(gitDir, 'logs', 'HEAD')) : ''].join('|');
+      const headSig = () => [sizeAndTime(f.progress), gitDir ? sizeAndTime(join(gitDir, 'logs', 'HEAD')) : ''].join('|');
+      const signature = () => `${sizeAndTime(f.log)}|${headSig()}`;
       const earlier = ctx.info.heartbeatDetails as WatchDetails | undefined;
       let lastSig = signature();
       // A retry adopting this session: what the agent did while no worker watched is progress.
@@ -253,6 +278,78 @@ export function polecatActivities(root: string) {
       let nudged = watch.nudgedAt !== undefined;
       const session = sessionName(entry.prefix, input.name);
       const useTmux = !input.headless && tmuxAvailable();
+      const startMs = input.limits.startMs ?? 60_000;
+
+      /** What the agent shows: its tmux screen, or (headless) the end of its output without terminal codes. */
+      const screen = async (): Promise<string> => {
+        if (useTmux) return capturePane(root, session).catch(() => '');
+        // Our own notes in the log are not the agent's screen.
+        return stripAnsi(tailOf(f.log, 40, readNumber(logStartFile) ?? 0)).split('\n').filter((l) => !l.startsWith('[gt] ')).join('\n');
+      };
+
+      // Waiting is not stalling: a session at a trust, permission or input prompt is reported, answered
+      // with the runtime's known keys where there are some, else a person is asked (once); it is never nudged or stopped for it.
+      const awaitingFile = `${f.state}.awaiting`;
+      let awaiting: (AwaitingInput & { remedy?: string[]; answeredAt?: number }) | undefined = readJson<AwaitingInput>(awaitingFile);
+      let lastLook = 0;
+      const tellWorkflow = async (notice: Omit<AgentStatusNotice, 'bead' | 'attempt'>) => {
+        try {
+          const client = await getClient();
+          await client.workflow.getHandle(polecatWorkflowId(input.rig, input.name)).signal<[AgentStatusNotice]>(AGENT_STATUS_SIGNAL, { bead: input.bead, attempt: input.attempt, ...notice });
+        } catch {
+          // the file beside the session (read by gt agents) still says it
+        }
+      };
+      const publish = async () => {
+        if (awaiting) {
+          const { remedy: _r, answeredAt: _a, ...shown } = awaiting;
+          writeFileSync(awaitingFile, JSON.stringify(shown) + '\n');
+          await tellWorkflow({ awaiting: shown });
+        } else {
+          remove(awaitingFile);
+          await tellWorkflow({ awaiting: null });
+        }
+      };
+      /** true while the session waits at a prompt. */
+      const lookForPrompt = async (text: string): Promise<boolean> => {
+        const now = Date.now();
+        const wait = waitingPrompt(integration, text);
+        if (!wait) {
+          if (awaiting) {
+            appendLine(f.log, `[gt] the ${awaiting.kind} prompt is answered; carrying on`);
+            awaiting = undefined;
+            watch.lastProgressAt = now;
+            await publish();
+          }
+          return false;
+        }
+        if (!awaiting || awaiting.text !== wait.text) {
+          awaiting = { kind: wait.kind, text: wait.text, since: new Date(now).toISOString(), remedy: wait.remedy };
+          appendLine(f.log, `[gt] awaiting input (${wait.kind} prompt): ${wait.text}`);
+          event('session.awaiting', { actor, rig: input.rig, bead: input.bead, attempt: input.attempt, key: `${input.attempt}:${wait.text.slice(0, 60)}`, detail: `${wait.kind} prompt: ${wait.text}` });
+          await publish();
+        }
+        if (awaiting.remedy && useTmux && awaiting.answeredAt === undefined) {
+          awaiting.answeredAt = now;
+          awaiting.answeredWith = awaiting.remedy.join(' ');
+          await sendKeys(root, session, awaiting.remedy).catch(() => undefined);
+          appendLine(f.log, `[gt] answered the ${awaiting.kind} prompt with ${awaiting.answeredWith}`);
+          await publish();
+        } else if (!awaiting.escalatedAt && (!awaiting.remedy || !useTmux || now - (awaiting.answeredAt ?? now) > 5000)) {
+          awaiting.escalatedAt = new Date(now).toISOString();
+          await mailMayor(
+            actor,
+            `WAITING: ${actor} needs a person (${awaiting.kind} prompt)`,
+            `${actor} (session ${input.attempt} of ${input.bead}) waits at a ${awaiting.kind} prompt:\n\n  ${awaiting.text}\n\nAnswer it in its session: ${useTmux ? `tmux -L ${tmuxSocket(root)} attach -t ${session}` : 'it runs headless; stop it with gt unsling'}. It is not stopped while it waits.`,
+          ).catch(() => undefined);
+          appendLine(f.log, `[gt] a person is needed: the Mayor was told`);
+          await publish();
+        }
+        // The stall clock does not run while a person is asked.
+        watch.lastProgressAt = now;
+        watch.nudgedAt = undefined;
+        return true;
+      };
 
       /** true when the session must be stopped as stalled. */
       const judge = async (): Promise<boolean> => {
@@ -266,12 +363,20 @@ export function polecatActivities(root: string) {
             watch.nudgedAt = undefined;
           }
         }
+        // A quiet screen is looked at (cheap enough every 2 s, and only when quiet): it may be a prompt.
+        if ((awaiting || now - watch.lastProgressAt >= 2000) && now - lastLook >= 2000) {
+          lastLook = now;
+          if (await lookForPrompt(await screen())) {
+            ctx.heartbeat({ ...watch, sig: lastSig });
+            return false;
+          }
+        }
         if (watch.nudgedAt === undefined && now - watch.lastProgressAt >= input.limits.stallMs) {
           watch.nudgedAt = now;
           nudged = true;
           ignoreUntil = now + 1500;
           appendLine(f.log, `[gt] no progress for ${formatDuration(input.limits.stallMs)}: nudging`);
-          event('nudge', { actor: address(input.rig, input.name), rig: input.rig, bead: input.bead, attempt: input.attempt, key: String(now), detail: `no progress for ${formatDuration(input.limits.stallMs)}: nudged` });
+          event('nudge', { actor, rig: input.rig, bead: input.bead, attempt: input.attempt, key: String(now), detail: `no progress for ${formatDuration(input.limits.stallMs)}: nudged` });
           if (useTmux) await sendText(root, session, nudgeText(formatDuration(input.limits.stallMs))).catch(() => undefined);
           lastSig = signature();
         } else if (watch.nudgedAt !== undefined && now - watch.nudgedAt >= input.limits.nudgeGraceMs) {
@@ -301,19 +406,23 @@ export function polecatActivities(root: string) {
         });
         if (stalled) {
           appendLine(f.log, `[gt] stopped: ${stalledDetail()}`);
-          event('stall', { actor: address(input.rig, input.name), rig: input.rig, bead: input.bead, attempt: input.attempt, detail: `session ${input.attempt} stopped: ${stalledDetail()}` });
+          event('stall', { actor, rig: input.rig, bead: input.bead, attempt: input.attempt, detail: `session ${input.attempt} stopped: ${stalledDetail()}` });
           return { outcome: 'stalled', nudged, tail: ownTail(), code: null };
         }
         return { outcome: 'exited', code: result.code, tail: ownTail(), nudged };
       }
 
       const exitFile = `${f.state}.exit`;
+      const readyFile = `${f.state}.ready`;
       let pid: number | undefined;
       if (await hasSession(root, session)) pid = await panePid(root, session).catch(() => undefined);
+      let spawnedAt = Date.now();
       if (pid === undefined && readNumber(exitFile) === undefined) {
         remove(exitFile);
+        remove(readyFile);
         writeFileSync(logStartFile, `${sizeOf(f.log)}\n`);
         appendLine(f.log, `[gt] attempt ${input.attempt}: starting ${runtime.name} in tmux session ${session}`);
+        spawnedAt = Date.now();
         pid = await newSession(root, {
           session,
           cwd: input.worktree,
@@ -322,14 +431,48 @@ export function polecatActivities(root: string) {
           logFile: f.log,
         });
         writeFileSync(`${f.state}.pid`, `${pid}\n`);
-        if (start.typedPrompt) {
-          // Type the prompt once the agent has drawn something (it is ready to read input).
-          const size = sizeOf(f.log);
-          const deadline = Date.now() + 15_000;
-          while (sizeOf(f.log) === size && Date.now() < deadline && processAlive(pid)) await new Promise((r) => setTimeout(r, 200));
-          await sendText(root, session, start.typedPrompt).catch(() => undefined);
-        }
       }
+      // Until its ready prompt shows, a session is starting: no stall clock, but a start timeout.
+      let ready = existsSync(readyFile);
+      let startClockFrom = spawnedAt;
+      let lastScreen = '';
+      let settledSince = 0;
+      const startHead = headSig();
+      const startLog = readNumber(logStartFile) ?? 0;
+      const isReady = (text: string, now: number): boolean => {
+        if (!start.typedPrompt && headSig() !== startHead) return true;
+        if (integration.ready) {
+          if (showsReady(integration, text)) return true;
+        } else if (sizeOf(f.log) > startLog && text.trim()) {
+          // No known ready prompt: its screen, once it stops changing, stands for it: after 1.5 s when
+          // its last line looks like an input prompt, else after 5 s (a loading screen stays a while).
+          if (text !== lastScreen) settledSince = now;
+          else if (now - settledSince >= (looksLikePrompt(text) ? 1500 : 5000)) return true;
+        }
+        return false;
+      };
+      const deliverPrompt = async (text: string): Promise<void> => {
+        writeFileSync(f.prompt, text);
+        await pasteFile(root, session, f.prompt);
+        await sleep(300);
+        const submitted = async (before: string): Promise<boolean> => {
+          for (let i = 0; i < 10; i++) {
+            await sleep(200);
+            ctx.heartbeat({ ...watch, sig: lastSig });
+            const now = await screen();
+            if (headSig() !== startHead) return true;
+            if (now !== before && !inputHolds(integration, now, text)) return true;
+          }
+          return false;
+        };
+        const before = await screen();
+        await sendKeys(root, session, ['Enter']);
+        if (await submitted(before)) return void appendLine(f.log, '[gt] first prompt typed in; Enter taken');
+        await sendKeys(root, session, ['Enter']);
+        appendLine(f.log, '[gt] Enter not taken; pressed again');
+        if (!(await submitted(before))) appendLine(f.log, `[gt] the first prompt may still wait in the input: ${lastLines(await screen(), 1)[0] ?? ''}`);
+      };
+
       const cancelled = new Promise<void>((r) => ctx.cancellationSignal.addEventListener('abort', () => r()));
       try {
         for (;;) {
@@ -340,16 +483,44 @@ export function polecatActivities(root: string) {
             const code = readNumber(exitFile) ?? null;
             remove(exitFile);
             remove(`${f.state}.pid`);
-            event('session.exit', { actor: address(input.rig, input.name), rig: input.rig, bead: input.bead, attempt: input.attempt, code, detail: `session ${input.attempt} ended (exit code ${code ?? 'unknown'})` });
+            remove(awaitingFile);
+            event('session.exit', { actor, rig: input.rig, bead: input.bead, attempt: input.attempt, code, detail: `session ${input.attempt} ended (exit code ${code ?? 'unknown'})` });
             return { outcome: 'exited', code, tail: ownTail(), nudged, session };
           }
-          if (await judge()) {
+          if (!ready) {
+            const now = Date.now();
+            // An agent started with its prompt that already calls gt or commits is past its start (no screen needed).
+            const text = !start.typedPrompt && headSig() !== startHead ? '' : await screen();
+            if (text && (await lookForPrompt(text))) {
+              // A trust dialog at start is waiting, not a failed start: the start clock waits too.
+              startClockFrom = now;
+            } else if (isReady(text, now)) {
+              ready = true;
+              appendLine(f.log, `[gt] ready after ${((now - spawnedAt) / 1000).toFixed(1)}s`);
+              event('session.ready', { actor, rig: input.rig, bead: input.bead, attempt: input.attempt, key: String(input.attempt), ms: now - spawnedAt, detail: `session ${input.attempt} ready after ${((now - spawnedAt) / 1000).toFixed(1)}s` });
+              await tellWorkflow({ readyAt: new Date(now).toISOString() });
+              if (start.typedPrompt) await deliverPrompt(start.typedPrompt);
+              // Marked once the prompt is in: a retry after a lost worker types it again rather than never.
+              writeFileSync(readyFile, `${now}\n`);
+              watch.lastProgressAt = Date.now();
+              lastSig = signature();
+            } else if (now - startClockFrom >= startMs) {
+              const shown = lastLines(text, 10);
+              const reason = `never showed its ready prompt within ${formatDuration(startMs)} (start_timeout); its screen: ${shown.join(' / ') || '(blank)'}`;
+              appendLine(f.log, `[gt] failed start: ${reason}`);
+              event('session.failed', { actor, rig: input.rig, bead: input.bead, attempt: input.attempt, key: String(input.attempt), detail: `session ${input.attempt}: ${reason}` });
+              await stopAgent(input.rig, input.name);
+              return { outcome: 'failed-start', code: null, tail: reason, nudged, session };
+            }
+            lastScreen = text;
+            ctx.heartbeat({ ...watch, sig: lastSig });
+          } else if (await judge()) {
             appendLine(f.log, `[gt] stopped: ${stalledDetail()}`);
-            event('stall', { actor: address(input.rig, input.name), rig: input.rig, bead: input.bead, attempt: input.attempt, detail: `session ${input.attempt} stopped: ${stalledDetail()}` });
+            event('stall', { actor, rig: input.rig, bead: input.bead, attempt: input.attempt, detail: `session ${input.attempt} stopped: ${stalledDetail()}` });
             await stopAgent(input.rig, input.name);
             return { outcome: 'stalled', code: null, tail: ownTail(), nudged, session };
           }
-          const stop = await Promise.race([cancelled.then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 1000))]);
+          const stop = await Promise.race([cancelled.then(() => true), sleep(ready ? 1000 : 400).then(() => false)]);
           if (stop) break;
         }
       } finally {
@@ -359,6 +530,12 @@ export function polecatActivities(root: string) {
         if (ctx.cancellationSignal.aborted && ctx.cancellationDetails?.cancelRequested) await stopAgent(input.rig, input.name);
       }
       throw ctx.cancellationSignal.reason ?? new Error('cancelled');
+    },
+
+    /** What the sessions of a bead spent, as their runtime recorded it; undefined when none recorded any. */
+    async polecatBeadUsage(bead: string): Promise<SessionsUsage | undefined> {
+      const { beadSessionsUsage } = await import('../costs/report.js');
+      return beadSessionsUsage(root, bead);
     },
 
     async stopPolecatAgent(rig: string, name: string): Promise<void> {
@@ -442,6 +619,23 @@ function sizeAndTime(file: string): string {
   } catch {
     return '-';
   }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function readJson<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Terminal output as the text a person reads: colour, cursor and mode sequences removed. */
+function stripAnsi(text: string): string {
+  return text.replace(/\x1b\[[0-9;?]*[ -\/]*[@-~]|\x1b\][^\x07]*(\x07|\x1b\\)|\x1b[()][A-Za-z0-9]|\x1b[=>]/g, '');
 }
 
 function sizeOf(file: string): number {

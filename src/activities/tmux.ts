@@ -144,3 +144,23 @@ export async function killSession(root: string, session: string): Promise<void> 
 function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
+
+/** Press keys by their tmux names (`Enter`, `Down`, `Escape`, `y`). */
+export async function sendKeys(root: string, session: string, keys: string[]): Promise<void> {
+  if (keys.length) await tmux(root, ['send-keys', '-t', `=${session}:`, ...keys]);
+}
+
+/**
+ * Put `file`'s text into the session's input as a paste (bracketed when the program asked for
+ * it, as TUIs do), so a multi-line prompt arrives whole instead of each newline submitting a line.
+ */
+export async function pasteFile(root: string, session: string, file: string): Promise<void> {
+  const buffer = `gt-${session}`;
+  await tmux(root, ['load-buffer', '-b', buffer, file]);
+  await tmux(root, ['paste-buffer', '-p', '-d', '-r', '-b', buffer, '-t', `=${session}:`]);
+}
+
+/** What the session's screen shows now (wrapped lines joined). */
+export async function capturePane(root: string, session: string): Promise<string> {
+  return tmux(root, ['capture-pane', '-p', '-J', '-t', `=${session}:`]);
+}

@@ -17,6 +17,7 @@ import { registerDoctorCommands } from './gt/doctor.js';
 import { registerFeedCommands } from './gt/feed.js';
 import { registerDashboardCommands } from './gt/dashboard.js';
 import { registerWorkCommands } from './gt/work.js';
+import { registerCostsCommands } from './gt/costs.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { noteAgentProgress } from '../polecat/progress.js';
 
@@ -47,6 +48,7 @@ registerDoctorCommands(program);
 registerFeedCommands(program);
 registerDashboardCommands(program);
 registerWorkCommands(program);
+registerCostsCommands(program);
 program
   .command('version')
   .description('the version of gt (the same as gt --version)')

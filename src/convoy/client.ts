@@ -42,6 +42,7 @@ import {
   type ConvoyReceipt,
   type ConvoyState,
 } from './types.js';
+import { parseBudget, type BudgetLimit } from './budget.js';
 
 /** Client side of convoys and mountains: what the `gt convoy` and `gt mountain` commands do. Loaded lazily by the CLI. */
 
@@ -52,6 +53,7 @@ export interface CreateOptions {
   human?: boolean;
   owner?: string;
   maxConcurrent?: string | number;
+  budget?: string;
   by: string;
 }
 
@@ -83,8 +85,17 @@ async function chooseOwner(root: string, owner: string | undefined, by: string):
   }
 }
 
-async function metaFor(root: string, opts: { notify?: boolean; human?: boolean; owner?: string; maxConcurrent?: string | number; by: string }): Promise<ConvoyMeta> {
+/** `--budget <tokens|$>`: a usage error naming the text when it is no budget. */
+export function budgetArg(text: string): BudgetLimit {
+  const budget = parseBudget(text);
+  if (typeof budget === 'string') throw usageError(`--budget "${text}" is not a budget`, budget);
+  return budget;
+}
+
+async function metaFor(root: string, opts: { notify?: boolean; human?: boolean; owner?: string; maxConcurrent?: string | number; budget?: string; by: string }): Promise<ConvoyMeta> {
+  const budget = opts.budget !== undefined ? budgetArg(opts.budget) : undefined;
   const meta: ConvoyMeta = { owner: await chooseOwner(root, opts.owner, opts.by) };
+  if (budget) meta.budget = budget;
   if (opts.notify) meta.notify = true;
   if (opts.human) meta.human = true;
   const cap = parseCap(opts.maxConcurrent);
@@ -120,6 +131,7 @@ async function launchBead(root: string, convoyId: string): Promise<string> {
 /** `gt convoy create`: check every bead, write the convoy, start its workflow. */
 export async function createConvoy(root: string, opts: CreateOptions): Promise<Created> {
   if (!opts.name?.trim()) throw usageError('the convoy needs a name', 'usage: gt convoy create <name> [beads…]');
+  if (opts.budget !== undefined) budgetArg(opts.budget);
   const beads = checkTrackable(root, opts.beads);
   const meta = await metaFor(root, opts);
   const bead = createConvoyBead(root, { title: opts.name, beads: beads.map((b) => b.id), meta, by: opts.by });
@@ -156,6 +168,7 @@ export interface StageOptions {
   human?: boolean;
   owner?: string;
   maxConcurrent?: string | number;
+  budget?: string;
   by: string;
 }
 
@@ -164,6 +177,7 @@ export interface StageOptions {
  * convoy (label convoy:staged: tracked, not dispatched) or update the one given. `launch` starts it.
  */
 export async function stageConvoy(root: string, args: string[], opts: StageOptions): Promise<Created> {
+  if (opts.budget !== undefined) budgetArg(opts.budget);
   const plan = planStage(root, args);
   const waves = plan.waves;
   if (plan.kind === 'convoy') {
@@ -192,6 +206,22 @@ export async function stageConvoy(root: string, args: string[], opts: StageOptio
   return { convoy: bead.id, title, beads: open, staged: !opts.launch, mountain: Boolean(opts.mountain), workflow, plan };
 }
 
+/**
+ * `gt convoy budget <convoy> <tokens|$>`: set or raise its budget. Its workflow looks at the
+ * convoy again, so one held for its budget sends out beads again when the new one is not spent.
+ */
+export async function setConvoyBudget(root: string, convoyArg: string, text: string, by: string): Promise<{ convoy: string; budget: BudgetLimit; workflow?: string }> {
+  const budget = budgetArg(text);
+  const convoy = requireConvoy(root, convoyArg);
+  if (convoy.status === 'closed') throw new GtError(`convoy ${convoy.id} is closed (${convoy.close_reason ?? 'landed'})`, { hint: 'a closed convoy sends out nothing; add beads to it (gt convoy add) to open it again' });
+  hqLedger(root).transaction((tx) => {
+    const c = tx.get(convoy.id);
+    tx.update(c.id, { metadata: { ...(c.metadata ?? {}), budget } });
+  }, { actor: by });
+  const workflow = isStaged(convoy) ? undefined : await launchBead(root, convoy.id);
+  return { convoy: convoy.id, budget, workflow };
+}
+
 /** `gt convoy launch`: a staged convoy starts dispatching (a running one is left as it is). */
 export async function launchConvoy(root: string, convoyId: string, by: string): Promise<Created> {
   const convoy = requireConvoy(root, convoyId);
@@ -205,6 +235,7 @@ export async function launchConvoy(root: string, convoyId: string, by: string): 
 /** `gt mountain <epic>`: stage the epic's work, label the convoy `mountain`, launch it. */
 export async function startMountain(root: string, epicArg: string, opts: Omit<StageOptions, 'mountain' | 'launch'>): Promise<Created> {
   if (!epicArg) throw usageError('no epic given', 'usage: gt mountain <epic>');
+  if (opts.budget !== undefined) budgetArg(opts.budget);
   const { Ledger } = await import('../beads/ledger.js');
   const { ledgerDirForId } = await import('../town/routes.js');
   const ledger = Ledger.open(ledgerDirForId(epicArg, root));

@@ -135,6 +135,13 @@ export function reconcile(state: ConvoyState, snap: ConvoySnapshot, settings: Co
   state.notify = Boolean(meta.notify);
   state.human = Boolean(meta.human);
   state.maxConcurrent = meta.max_concurrent;
+  if (meta.budget) {
+    // A new limit (raised, or changed in kind) is looked at afresh at the next dispatch.
+    const same = state.budget && state.budget.tokens === meta.budget.tokens && state.budget.usd === meta.budget.usd;
+    state.budget = same ? state.budget : { ...meta.budget, spentTokens: state.budget?.spentTokens, spentUsd: state.budget?.spentUsd };
+  } else if (state.budget) {
+    delete state.budget;
+  }
   state.epic = meta.epic ?? state.epic;
   const before = new Map(state.beads.map((b) => [b.id, b]));
   const beads: ConvoyBead[] = [];

@@ -1,3 +1,4 @@
+import { budgetFromMeta } from './budget.js';
 import { Ledger } from '../beads/ledger.js';
 import { BOOKKEEPING_TYPES, type Bead } from '../beads/model.js';
 import { GtError, usageError } from '../errors.js';
@@ -35,6 +36,8 @@ export function convoyMeta(bead: Bead): ConvoyMeta {
   if (typeof m.max_concurrent === 'number' && Number.isInteger(m.max_concurrent) && m.max_concurrent > 0) out.max_concurrent = m.max_concurrent;
   if (typeof m.epic === 'string') out.epic = m.epic;
   if (Array.isArray(m.waves)) out.waves = m.waves as string[][];
+  const budget = budgetFromMeta(m.budget);
+  if (budget) out.budget = budget;
   return out;
 }
 

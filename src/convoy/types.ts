@@ -3,6 +3,8 @@
  * queries with. Import-free so the workflow, its activities and the CLI share them.
  */
 
+import type { BudgetLimit, ConvoyBudget } from './budget.js';
+
 export const CONVOY_WORKFLOW = 'convoyWorkflow';
 export const CONVOY_QUERY = 'convoyState';
 export const PAUSE_UPDATE = 'convoyPause';
@@ -39,7 +41,7 @@ export const DEFAULT_SKIP_AFTER_FAILURES = 3;
 export type ConvoyMode = 'convoy' | 'mountain';
 
 /** Also the GtStatus search attribute. */
-export type ConvoyStatus = 'running' | 'paused' | 'stalled' | 'awaiting-approval' | 'incomplete' | 'landed' | 'cancelled';
+export type ConvoyStatus = 'running' | 'paused' | 'stalled' | 'awaiting-approval' | 'over-budget' | 'incomplete' | 'landed' | 'cancelled';
 
 /**
  * Where a tracked bead stands, as the convoy sees it:
@@ -79,6 +81,8 @@ export interface ConvoyBead {
 
 export interface ConvoyState {
   convoy: string;
+  /** Its budget and what its beads' sessions spent (from `--budget`, raised with `gt convoy budget`). */
+  budget?: ConvoyBudget;
   title: string;
   mode: ConvoyMode;
   status: ConvoyStatus;
@@ -135,6 +139,7 @@ export interface ConvoyMeta {
   max_concurrent?: number;
   epic?: string;
   waves?: string[][];
+  budget?: BudgetLimit;
 }
 
 /** What one look at the ledgers found (the observe activity's result). */

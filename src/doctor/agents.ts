@@ -1,9 +1,11 @@
 import { execFileSync } from 'node:child_process';
 import { GtError } from '../errors.js';
 import { chooseRuntime, commandExists } from '../town/runtimes.js';
+import { integrationFor } from '../town/integrations.js';
+import { checkRuntimeFiles, claudeSettings } from '../polecat/runtime-files.js';
 import { ok, problem, type CheckResult, type DoctorContext } from './types.js';
 
-/** The agents: each runtime the town would start (the Mayor's, each rig's polecats') is on PATH, and tmux runs. */
+/** The agents: each runtime the town would start (the Mayor's, each rig's polecats') is on PATH with settings that parse, and tmux runs. */
 export function checkAgents(ctx: DoctorContext): CheckResult[] {
   const out: CheckResult[] = [];
   const uses: Array<{ who: string; rig?: string; role: string }> = [
@@ -14,6 +16,9 @@ export function checkAgents(ctx: DoctorContext): CheckResult[] {
     const name = `agent for ${use.who}`;
     try {
       const runtime = chooseRuntime({ root: ctx.root, rig: use.rig, role: use.role });
+      // Its settings files parse (a person's Claude Code settings, merged under gt's hooks).
+      if (use.rig) checkRuntimeFiles(ctx.root, use.rig, runtime);
+      else if (integrationFor(runtime.provider, runtime).style === 'claude-settings') claudeSettings(ctx.root);
       out.push(commandExists(runtime.command)
         ? ok('agents', name, `${runtime.name} (${runtime.command}, chosen by ${runtime.source})`)
         : problem('agents', name, use.role === 'mayor' ? 'warning' : 'error', `agent "${runtime.name}" (chosen by ${runtime.source}) runs "${runtime.command}", which is not on PATH: its sessions could only fail`,

@@ -13,11 +13,12 @@ import { ok, problem, type CheckResult, type DoctorContext } from './types.js';
  */
 type Shape = 'string' | 'integer' | 'boolean' | 'duration' | 'strings' | 'string-map' | { map: Shape } | { [key: string]: Shape };
 
-const RUNTIME: Shape = { provider: 'string', command: 'string', args: 'strings', env: 'string-map', prompt_mode: 'string', prompt_flag: 'string' };
+const RUNTIME: Shape = { provider: 'string', command: 'string', args: 'strings', env: 'string-map', prompt_mode: 'string', prompt_flag: 'string', ready_prompt: 'string', instructions_file: 'string' };
 const THRESHOLDS: Shape = {
   heartbeat_timeout: 'duration',
   stall_timeout: 'duration',
   nudge_grace: 'duration',
+  start_timeout: 'duration',
   max_attempts: 'integer',
   max_polecats_per_rig: 'integer',
   skip_after_failures: 'integer',

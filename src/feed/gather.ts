@@ -227,6 +227,7 @@ export class FeedSource {
           hooked: hooked.get(name) ?? [],
           queued: (st?.queue ?? []).map((w) => w.bead),
           stallMs: limits.stallMs,
+          ...(st?.current?.awaiting ? { awaiting: st.current.awaiting } : {}),
         });
       }
       const dir = rigPaths(this.root, rig).beads;

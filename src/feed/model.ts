@@ -31,6 +31,8 @@ export interface AgentRow {
   stallMs: number;
   /** When the engine last nudged its current session for silence (a `nudge` event), ms since the epoch. */
   nudgedAt?: number;
+  /** Its session waits at a trust, permission or input prompt (from the polecat's state). */
+  awaiting?: { kind: string; text: string; since: string; escalatedAt?: string };
 }
 
 export interface ConvoyRow {
@@ -177,8 +179,15 @@ export function detectProblems(s: Snapshot): Problem[] {
   const out: Problem[] = [];
   const now = s.at;
   for (const a of s.agents) {
-    // The nudge's own echo in the session is not progress: silent since the nudge is still stalled.
-    if (a.status === 'working' && a.nudgedAt !== undefined && (a.lastProgressAt ?? 0) < a.nudgedAt + NUDGE_ECHO_MS) {
+    // Waiting at a prompt is not stalling: a person is needed.
+    if (a.status === 'working' && a.awaiting) {
+      out.push({
+        kind: 'waiting',
+        subject: a.address,
+        agent: a.address,
+        why: `awaiting input (${a.awaiting.kind} prompt) for ${ago(now - Date.parse(a.awaiting.since))} on ${a.bead ?? 'its bead'}: ${a.awaiting.text}${a.awaiting.escalatedAt ? ' (the Mayor was told)' : ''}`,
+      });
+    } else if (a.status === 'working' && a.nudgedAt !== undefined && (a.lastProgressAt ?? 0) < a.nudgedAt + NUDGE_ECHO_MS) {
       out.push({
         kind: 'stalled',
         subject: a.address,
@@ -273,12 +282,13 @@ export function agentRows(s: Snapshot): Row[] {
     for (const a of agents) {
       const progress = a.lastProgressAt !== undefined ? `progress ${ago(s.at - a.lastProgressAt)} ago` : '';
       const attempt = a.attempt ? `#${a.attempt}${a.maxAttempts ? `/${a.maxAttempts}` : ''}` : '';
-      const stalled = a.status === 'working' && a.lastProgressAt !== undefined && s.at - a.lastProgressAt > a.stallMs;
+      const waiting = a.status === 'working' && a.awaiting !== undefined;
+      const stalled = !waiting && a.status === 'working' && a.lastProgressAt !== undefined && s.at - a.lastProgressAt > a.stallMs;
       rows.push({
         key: a.address,
         agent: a.address,
-        text: `  ${pad(a.name, 12)} ${pad(a.status, 10)} ${pad(a.bead ?? '-', 12)} ${pad(attempt, 5)} ${pad(a.sessionAlive ? 'tmux' : '', 4)} ${progress}`.trimEnd(),
-        tone: stalled ? 'bad' : WORKING.has(a.status) ? 'ok' : 'dim',
+        text: `  ${pad(a.name, 12)} ${pad(waiting ? 'awaiting' : a.status, 10)} ${pad(a.bead ?? '-', 12)} ${pad(attempt, 5)} ${pad(a.sessionAlive ? 'tmux' : '', 4)} ${waiting ? `${a.awaiting!.kind} prompt: ${a.awaiting!.text.slice(0, 60)}` : progress}`.trimEnd(),
+        tone: stalled || waiting ? 'bad' : WORKING.has(a.status) ? 'ok' : 'dim',
       });
     }
   }

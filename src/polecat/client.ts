@@ -15,6 +15,7 @@ import { readRigs, rigPaths, townPaths, type RigEntry } from '../town/layout.js'
 import { requireRig } from '../town/rigs.js';
 import { ledgerDirForId } from '../town/routes.js';
 import { chooseRuntime, commandExists } from '../town/runtimes.js';
+import { checkRuntimeFiles } from './runtime-files.js';
 import { DEFAULT_WORK_FORMULA, workChecklist } from './checklist.js';
 import { hookedTo, polecatRunFile } from './hook.js';
 import { currentIdentity } from './identity.js';
@@ -87,6 +88,8 @@ function checkSling(root: string, opts: SlingOptions): { entry: RigEntry; beads:
       hint: 'install it, pick another agent with --agent <name>, or set one with `gt config agent set <name> "<command>"`',
     });
   }
+  // A person's runtime settings that the runtime could not parse: refused here, not at every session start.
+  checkRuntimeFiles(root, opts.rig, runtime);
   const beads: Checked[] = [];
   for (const arg of opts.beads) {
     const ledgerDir = ledgerDirForId(arg, root);

@@ -30,6 +30,7 @@ export function handoffNote(outcome: string, detail: string | undefined, attempt
     outcome === 'stalled' ? `session ${attempt} showed no progress and was stopped`
     : outcome === 'handoff' ? `session ${attempt} asked for a fresh session`
     : outcome === 'rejected' ? 'the merge queue sent the work back'
+    : outcome === 'failed-start' ? `session ${attempt} did not start`
     : `session ${attempt} ended without \`gt done\``;
   return `${what}${detail ? `: ${detail}` : ''}. The work on disk (commits and uncommitted files) is kept: check \`git status\` and \`git log\`, then carry on.`;
 }

@@ -5,8 +5,9 @@ import type { PolecatLimits } from './state.js';
 
 export const DEFAULT_MAX_POLECATS = 25;
 
-const DEFAULTS: Required<Pick<Thresholds, 'heartbeat_timeout' | 'stall_timeout' | 'nudge_grace' | 'max_attempts'>> = {
+const DEFAULTS: Required<Pick<Thresholds, 'heartbeat_timeout' | 'stall_timeout' | 'nudge_grace' | 'start_timeout' | 'max_attempts'>> = {
   heartbeat_timeout: '30s',
+  start_timeout: '60s',
   stall_timeout: '15m',
   nudge_grace: '2m',
   max_attempts: 3,
@@ -17,7 +18,7 @@ export function rigThresholds(root: string, rig: string): Thresholds {
   return { ...(readTownSettings(root).thresholds ?? {}), ...(readRigSettings(root, rig).thresholds ?? {}) };
 }
 
-function duration(t: Thresholds, key: 'heartbeat_timeout' | 'stall_timeout' | 'nudge_grace', rig: string): number {
+function duration(t: Thresholds, key: 'heartbeat_timeout' | 'stall_timeout' | 'nudge_grace' | 'start_timeout', rig: string): number {
   const text = t[key] ?? DEFAULTS[key];
   const problem = durationProblem(text);
   if (problem) {
@@ -38,6 +39,7 @@ export function polecatLimits(root: string, rig: string): PolecatLimits {
     stallMs: duration(t, 'stall_timeout', rig),
     nudgeGraceMs: duration(t, 'nudge_grace', rig),
     heartbeatMs: duration(t, 'heartbeat_timeout', rig),
+    startMs: duration(t, 'start_timeout', rig),
     maxAttempts,
   };
 }

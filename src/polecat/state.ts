@@ -13,6 +13,8 @@ export const UNSLING_SIGNAL = 'unsling';
 export const DONE_UPDATE = 'done';
 export const HANDOFF_UPDATE = 'handoff';
 export const POLECAT_QUERY = 'polecatState';
+/** From the session activity: the agent waits at a prompt for input (or no longer does), or reached its ready prompt. */
+export const AGENT_STATUS_SIGNAL = 'agentStatus';
 export const POLECAT_WORKFLOW = 'polecatWorkflow';
 
 export type DoneStatus = 'COMPLETED' | 'ESCALATED' | 'DEFERRED';
@@ -52,12 +54,38 @@ export interface AttemptRecord {
   attempt: number;
   startedAt: string;
   endedAt?: string;
-  /** done | exited | stalled | handoff | unslung */
+  /** done | exited | stalled | failed-start | handoff | unslung */
   outcome?: string;
   detail?: string;
 }
 
+/** A session that shows a trust, permission or input prompt: waiting, not stalled. */
+export interface AwaitingInput {
+  kind: 'trust' | 'permission' | 'input';
+  /** The prompt as the screen shows it (its lines joined by " / "). */
+  text: string;
+  /** Since when (ISO). */
+  since: string;
+  /** The keys gt pressed to answer it (the runtime's known remedy), if any. */
+  answeredWith?: string;
+  /** Set once the Mayor was told a person is needed (ISO). */
+  escalatedAt?: string;
+}
+
+export interface AgentStatusNotice {
+  bead: string;
+  attempt: number;
+  /** null: the prompt is gone. */
+  awaiting?: AwaitingInput | null;
+  /** When the session showed its ready prompt (ISO). */
+  readyAt?: string;
+}
+
 export interface CurrentWork extends WorkItem {
+  /** The current session waits at a prompt for input. */
+  awaiting?: AwaitingInput;
+  /** When the current session showed its ready prompt (ISO). */
+  readyAt?: string;
   worktree?: string;
   branch?: string;
   attempt: number;
@@ -66,10 +94,25 @@ export interface CurrentWork extends WorkItem {
   startedAt: string;
 }
 
+/** What the bead's agent sessions spent, from the runtime's own records (Claude Code transcripts). */
+export interface SessionsUsage {
+  tokens: number;
+  input: number;
+  output: number;
+  cacheWrite: number;
+  cacheRead: number;
+  /** USD, when every model's price is known. */
+  usd?: number;
+  /** Sessions with figures. */
+  sessions: number;
+}
+
 export interface WorkResult {
   bead: string;
   outcome: 'submitted' | 'escalated' | 'deferred' | 'blocked' | 'unslung' | 'skipped';
   detail?: string;
+  /** Tokens and dollars its sessions spent (runs from 0.3.0 on; absent for runtimes that record none). */
+  usage?: SessionsUsage;
   at: string;
 }
 
@@ -129,6 +172,8 @@ export interface PolecatLimits {
   nudgeGraceMs: number;
   maxAttempts: number;
   heartbeatMs: number;
+  /** How long a session may take to reach its ready prompt (absent in runs started before 0.3.0: 60 s). */
+  startMs?: number;
 }
 
 /** The address of a polecat, as used in `assignee` and BD_ACTOR. */

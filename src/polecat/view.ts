@@ -5,13 +5,13 @@ import { tmuxArgs } from '../activities/tmux.js';
 import { Ledger } from '../beads/ledger.js';
 import type { Bead } from '../beads/model.js';
 import { GtError } from '../errors.js';
-import { readRigs, rigPaths } from '../town/layout.js';
+import { readRigs, rigPaths, townPaths } from '../town/layout.js';
 import { requireRig } from '../town/rigs.js';
 import { ledgerDirForId } from '../town/routes.js';
 import { DEFAULT_WORK_FORMULA, workChecklist } from './checklist.js';
 import { hookedTo, polecatRunFile, workingPolecats, type PolecatRunInfo } from './hook.js';
 import { currentIdentity, identityFromCwd, type Identity } from './identity.js';
-import { polecatAddress, polecatBranch } from './state.js';
+import { polecatAddress, polecatBranch, type AwaitingInput } from './state.js';
 import { inbox } from '../mail/mail.js';
 
 /** What `gt hook`, `gt prime` and `gt polecat list` show: ledger and files only, no engine (agents call these often). */
@@ -138,12 +138,23 @@ export interface PolecatListing {
   rig: string;
   name: string;
   address: string;
-  state: 'working' | 'idle';
+  /** `awaiting input`: working, but its session waits at a trust, permission or input prompt (see `awaiting`). */
+  state: 'working' | 'idle' | 'awaiting input';
+  awaiting?: AwaitingInput;
   bead?: string;
   worktree?: string;
   branch?: string;
   session?: string;
   sessionAlive?: boolean;
+}
+
+/** The prompt a polecat's session waits at, as its agent activity last saw it. */
+function readAwaiting(root: string, rig: string, name: string): AwaitingInput | undefined {
+  try {
+    return JSON.parse(readFileSync(join(townPaths(root).run, 'polecats', rig, `${name}.agent.awaiting`), 'utf8')) as AwaitingInput;
+  } catch {
+    return undefined;
+  }
 }
 
 function tmuxSessions(root: string): Set<string> {
@@ -182,6 +193,11 @@ export function listPolecats(root: string, rig?: string): PolecatListing[] {
       if (beads) listing.bead = beads[0];
       if (folders.includes(name)) listing.worktree = join(dir, name);
       if (beads && info?.bead === beads[0]) listing.branch = info.branch;
+      const awaiting = beads ? readAwaiting(root, r, name) : undefined;
+      if (awaiting) {
+        listing.state = 'awaiting input';
+        listing.awaiting = awaiting;
+      }
       out.push(listing);
     }
   }

@@ -1,6 +1,9 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { claudeSettings } from '../polecat/runtime-files.js';
+import { integrationFor } from '../town/integrations.js';
+import { townPaths } from '../town/layout.js';
 import { hasSession, killSession, newSession, panePid, sendText, tmuxArgs, tmuxSocket } from '../activities/tmux.js';
 import { killGroup } from '../activities/process.js';
 import { GtError } from '../errors.js';
@@ -37,7 +40,16 @@ export async function startMayor(root: string, agentFlag?: string): Promise<Chos
       hint: 'install it, pick another agent with --agent <name>, or set one with `gt config agent set <name> "<command>"`',
     });
   }
-  const start = buildStartCommand(runtime, FIRST_PROMPT);
+  // Claude Code gets the same hooks as a polecat's (its role comes back after a compaction); a
+  // person's settings/claude-settings.json that does not parse refuses the start.
+  let settingsFile: string | undefined;
+  if (integrationFor(runtime.provider, runtime).style === 'claude-settings') {
+    settingsFile = join(townPaths(root).run, 'mayor.claude-settings.json');
+    const settings = claudeSettings(root);
+    mkdirSync(dirname(settingsFile), { recursive: true });
+    writeFileSync(settingsFile, JSON.stringify(settings, null, 2) + '\n');
+  }
+  const start = buildStartCommand(runtime, FIRST_PROMPT, { settingsFile });
   const log = mayorTarget(root).log;
   mkdirSync(dirname(log), { recursive: true });
   await newSession(root, {

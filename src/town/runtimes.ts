@@ -3,6 +3,7 @@ import { homedir } from 'node:os';
 import { basename, delimiter, isAbsolute, join } from 'node:path';
 import { GtError, usageError } from '../errors.js';
 import { withLockSync } from '../lock.js';
+import { instructionsFileProblem, integrationFor, readyPromptProblem } from './integrations.js';
 import { readRigs, townPaths } from './layout.js';
 import { readRigSettings, readTownSettings, writeTownSettings, type RigSettings, type RuntimeConfig, type TownSettings } from './settings.js';
 
@@ -20,6 +21,10 @@ export interface AgentRuntime {
   prompt_mode: PromptMode;
   /** With prompt_mode "arg": a flag written before the prompt (for CLIs whose positional argument is not a prompt). */
   prompt_flag?: string;
+  /** A regular expression matching a screen line that shows the runtime waits at its input prompt. */
+  ready_prompt?: string;
+  /** The context file the runtime reads from its working folder (custom agents; presets know theirs). */
+  instructions_file?: string;
 }
 
 /** A chosen runtime and the setting that chose it (for messages and `gt` status output). */
@@ -92,6 +97,16 @@ export function runtimeFromConfig(name: string, cfg: RuntimeConfig, where: strin
   // An explicit prompt_flag wins ("" means a bare positional prompt); else the family's flag.
   const flag = cfg.prompt_flag !== undefined ? cfg.prompt_flag : prompt_mode === 'arg' ? base?.prompt_flag : undefined;
   if (flag) runtime.prompt_flag = flag;
+  if (cfg.ready_prompt !== undefined) {
+    const problem = readyPromptProblem(cfg.ready_prompt);
+    if (problem) throw new GtError(`agent "${name}" in ${where} has ready_prompt ${JSON.stringify(cfg.ready_prompt)}, which is not a regular expression (${problem})`, { hint: 'fix it with `gt config agent set ... --ready-prompt <regex>`' });
+    runtime.ready_prompt = cfg.ready_prompt;
+  }
+  if (cfg.instructions_file !== undefined) {
+    const problem = instructionsFileProblem(cfg.instructions_file);
+    if (problem) throw new GtError(`agent "${name}" in ${where} has instructions_file ${JSON.stringify(cfg.instructions_file)}`, { hint: problem });
+    runtime.instructions_file = cfg.instructions_file;
+  }
   return runtime;
 }
 
@@ -180,9 +195,13 @@ export interface StartCommand {
   typedPrompt?: string;
 }
 
-/** How to start `runtime` with `prompt` as its first prompt. */
-export function buildStartCommand(runtime: AgentRuntime, prompt?: string): StartCommand {
+/**
+ * How to start `runtime` with `prompt` as its first prompt. A runtime wired in by a settings
+ * file (Claude Code) gets `--settings <file>` when the caller wrote one.
+ */
+export function buildStartCommand(runtime: AgentRuntime, prompt?: string, opts: { settingsFile?: string } = {}): StartCommand {
   const argv = [runtime.command, ...runtime.args];
+  if (opts.settingsFile && integrationFor(runtime.provider, runtime).style === 'claude-settings') argv.push('--settings', opts.settingsFile);
   const env = { ...runtime.env };
   if (!prompt) return { argv, env };
   if (runtime.prompt_mode === 'none') return { argv, env, typedPrompt: prompt };
@@ -340,22 +359,68 @@ export function listAgents(root: string): AgentListing[] {
   });
 }
 
+export interface AgentSetOptions {
+  promptMode?: string;
+  /** The preset family whose integration it takes (hooks or context file, ready prompt, waits). */
+  provider?: string;
+  readyPrompt?: string;
+  instructionsFile?: string;
+}
+
+/** Flags that fight what gt does for a runtime family: refused, naming what to do instead. */
+function conflictingArgs(family: string | undefined, args: string[], opts: AgentSetOptions): string | undefined {
+  if (family === 'claude') {
+    if (args.includes('--settings')) return 'gt passes its own --settings file (the hooks that re-prime the agent); put your settings in settings/claude-settings.json (or <rig>/settings/claude-settings.json) and gt merges them in';
+    if (args.includes('-p') || args.includes('--print')) return '-p/--print makes Claude Code answer once and exit; a polecat needs the interactive session';
+    if (opts.instructionsFile !== undefined) return 'Claude Code gets its instructions from the hooks in its settings file, not a context file: leave out --instructions-file';
+  }
+  if (family === 'gemini' && (args.includes('-p') || args.includes('--prompt'))) return '-p/--prompt makes Gemini CLI answer once and exit; gt gives the first prompt with --prompt-interactive';
+  return undefined;
+}
+
 /**
  * `gt config agent set`: store a custom agent (or an override of a preset) in the town settings.
  * The prompt mode comes from `promptMode`, else from the preset the command belongs to, else "arg".
+ * Refused with a usage error, changing nothing: a preset's name for another preset's command, a
+ * `--provider` the command contradicts, flags that fight gt's own integration of the runtime.
  */
-export function setCustomAgent(root: string, name: string, commandLine: string, opts: { promptMode?: string } = {}): AgentRuntime {
+export function setCustomAgent(root: string, name: string, commandLine: string, opts: AgentSetOptions = {}): AgentRuntime {
   validateAgentName(name);
   if (opts.promptMode !== undefined && opts.promptMode !== 'arg' && opts.promptMode !== 'none') {
     throw usageError(`--prompt-mode must be "arg" or "none", not "${opts.promptMode}"`);
   }
+  if (opts.provider !== undefined && !isPreset(opts.provider)) {
+    throw usageError(`--provider "${opts.provider}" is not a preset`, `presets: ${PRESET_NAMES.join(', ')}; leave it out for a runtime of its own`);
+  }
+  if (opts.readyPrompt !== undefined) {
+    const problem = readyPromptProblem(opts.readyPrompt);
+    if (problem || !opts.readyPrompt) throw usageError(`--ready-prompt ${JSON.stringify(opts.readyPrompt)} is not a regular expression${problem ? ` (${problem})` : ''}`, 'give a pattern for a line of its screen when it waits for input, e.g. "^> "');
+  }
+  if (opts.instructionsFile !== undefined) {
+    const problem = instructionsFileProblem(opts.instructionsFile);
+    if (problem) throw usageError(`--instructions-file "${opts.instructionsFile}" is not a context file name`, problem);
+  }
   const { command, args, env } = parseAgentCommand(commandLine);
-  const family = presetForCommand(command);
+  const commandFamily = presetForCommand(command);
+  if (isPreset(name) && commandFamily && commandFamily !== name) {
+    throw usageError(`"${name}" is the ${name} preset, but "${command}" is the command of the ${commandFamily} preset`, `give the override another name (e.g. gt config agent set ${commandFamily}-custom "${commandLine}"), or run ${AGENT_PRESETS[name]!.command} under the name ${name}`);
+  }
+  if (opts.provider && isPreset(name) && opts.provider !== name) {
+    throw usageError(`"${name}" is the ${name} preset; --provider ${opts.provider} contradicts it`, `leave out --provider, or give the agent another name`);
+  }
+  if (opts.provider && commandFamily && opts.provider !== commandFamily) {
+    throw usageError(`--provider ${opts.provider} contradicts the command "${command}", which is ${commandFamily}`, `leave out --provider (it is ${commandFamily}), or use ${AGENT_PRESETS[opts.provider]!.command}`);
+  }
+  const family = opts.provider ?? commandFamily ?? (isPreset(name) ? name : undefined);
+  const conflict = conflictingArgs(family, args, opts);
+  if (conflict) throw usageError(`agent "${name}": ${conflict}`);
   const cfg: RuntimeConfig = { command, args };
   if (family) cfg.provider = family;
   if (Object.keys(env).length) cfg.env = env;
   const base = family ? AGENT_PRESETS[family] : undefined;
   cfg.prompt_mode = (opts.promptMode as PromptMode | undefined) ?? base?.prompt_mode ?? 'arg';
+  if (opts.readyPrompt !== undefined) cfg.ready_prompt = opts.readyPrompt;
+  if (opts.instructionsFile !== undefined) cfg.instructions_file = opts.instructionsFile;
   updateTownSettings(root, (settings) => {
     settings.agents = { ...(settings.agents ?? {}), [name]: cfg };
   });

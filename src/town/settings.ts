@@ -10,6 +10,10 @@ export interface RuntimeConfig {
   prompt_mode?: 'arg' | 'none';
   /** With prompt_mode "arg": the flag that precedes the prompt, for CLIs whose positional argument is not a prompt. */
   prompt_flag?: string;
+  /** A regular expression for a screen line that shows the runtime is ready for input (custom agents). */
+  ready_prompt?: string;
+  /** The context file a custom agent reads from its working folder (default AGENTS.md). */
+  instructions_file?: string;
 }
 
 export interface TemporalSettings {
@@ -28,6 +32,8 @@ export interface Thresholds {
   heartbeat_timeout?: string;
   stall_timeout?: string;
   nudge_grace?: string;
+  /** How long a new session may take to show its ready prompt before it is a failed start. */
+  start_timeout?: string;
   max_attempts?: number;
   max_polecats_per_rig?: number;
   skip_after_failures?: number;

@@ -19,6 +19,7 @@ import {
   type SnapshotBead,
 } from '../convoy/types.js';
 import { GtConvoy, GtKind, GtStatus } from '../temporal/search-attributes.js';
+import { budgetSpent, formatBudget, formatSpent } from '../convoy/budget.js';
 import type { Activities } from '../activities/index.js';
 
 /**
@@ -38,6 +39,8 @@ export const cancelUpdate = wf.defineUpdate<ConvoyReceipt, [ConvoyActorRequest]>
 
 /** Convoys learn about their beads by message (REFRESH_SIGNAL with the beads); runs started before watch the ledgers. */
 const MESSAGES_PATCH = 'convoy-messages';
+/** A convoy with a budget looks at what its beads spent before it sends out more (runs started before have none). */
+const BUDGET_PATCH = 'convoy-budget';
 
 /** Even with nothing to wait for, look again this often (and check the history length). */
 const IDLE_LOOK = 10 * 60_000;
@@ -274,20 +277,45 @@ export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
       }
     } else {
       reportedIncomplete = false;
-      const picks = pickDispatch(state).filter((id) => !notNow.has(id));
+      let picks = pickDispatch(state).filter((id) => !notNow.has(id));
+      if (picks.length && state.budget && wf.patched(BUDGET_PATCH)) {
+        const budget = state.budget;
+        const spent = await acts.convoySpend({ convoy, beads: state.beads.map((b) => b.id) });
+        budget.spentTokens = spent.tokens;
+        budget.spentUsd = spent.usd;
+        if (budgetSpent(budget, spent)) {
+          picks = [];
+          if (!budget.exhaustedAt) {
+            budget.exhaustedAt = now();
+            const running = state.beads.filter((b) => b.phase === 'running').length;
+            await acts.notifyConvoy({
+              convoy,
+              to: state.owner,
+              subject: `BUDGET: ${state.mode} ${convoy} (${state.title}) spent ${formatSpent(budget)} of ${formatBudget(budget)}`,
+              body: `${convoy} sends out no new beads: its beads' sessions spent ${formatSpent(budget)} of its ${formatBudget(budget)} budget.
+${running} running bead${running === 1 ? '' : 's'} finish; ${state.beads.filter((b) => b.phase === 'ready').length} ready wait.
+To go on, raise it: gt convoy budget ${convoy} <tokens|$>`,
+              notify: state.notify,
+              kind: 'budget',
+            });
+          }
+        } else {
+          delete budget.exhaustedAt;
+        }
+      }
       if (picks.length) {
         const results = await acts.dispatchConvoyBeads.executeWithOptions({ summary: `dispatch ${picks.join(' ')}` }, [{ convoy, beads: picks }]);
         applyDispatch(results);
         // Decide again only from what is known after these slings, never from the look before them.
         return { next: 'look', stopWatch: true, beads: picks, dispatched: results };
       }
-      setStatus(state.paused ? 'paused' : stallReported ? 'stalled' : 'running');
+      setStatus(state.paused ? 'paused' : state.budget?.exhaustedAt ? 'over-budget' : stallReported ? 'stalled' : 'running');
     }
 
     const nowMs = Date.now();
     Object.assign(state, estimate(state, nowMs));
     const stallDue = Date.parse(state.lastProgressAt) + settings.stallMs;
-    const watchingForStall = state.mode === 'mountain' && !state.paused && !stallReported && hasOutstandingWork(state);
+    const watchingForStall = state.mode === 'mountain' && !state.paused && !state.budget?.exhaustedAt && !stallReported && hasOutstandingWork(state);
     if (watchingForStall && nowMs >= stallDue) {
       stallReported = true;
       state.stalledSince = state.lastProgressAt;

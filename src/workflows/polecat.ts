@@ -3,11 +3,13 @@ import * as wf from '@temporalio/workflow';
 import { describeFailure } from './failure.js';
 import { handoffNote } from '../polecat/prompt.js';
 import {
+  AGENT_STATUS_SIGNAL,
   ASSIGN_SIGNAL,
   DONE_UPDATE,
   HANDOFF_UPDATE,
   POLECAT_QUERY,
   UNSLING_SIGNAL,
+  type AgentStatusNotice,
   type AttemptRecord,
   type CurrentWork,
   type DoneReceipt,
@@ -44,11 +46,14 @@ export const assignSignal = wf.defineSignal<[WorkItem]>(ASSIGN_SIGNAL);
 export const unslingSignal = wf.defineSignal<[UnslingRequest]>(UNSLING_SIGNAL);
 export const mergeRejectedSignal = wf.defineSignal<[MergeRejection]>(MERGE_REJECTED_SIGNAL);
 export const mailSignal = wf.defineSignal<[MailNotice]>(MAIL_SIGNAL);
+export const agentStatusSignal = wf.defineSignal<[AgentStatusNotice]>(AGENT_STATUS_SIGNAL);
 export const doneUpdate = wf.defineUpdate<DoneReceipt, [DoneRequest]>(DONE_UPDATE);
 export const handoffUpdate = wf.defineUpdate<HandoffReceipt, [HandoffRequest]>(HANDOFF_UPDATE);
 
 /** Polecats tell the rig's dispatcher when they take a bead on and when they are free (runs started before it ask nothing). */
 const DISPATCHER_PATCH = 'tell-dispatcher';
+/** A finished bead's result carries what its sessions spent (runs started before record none). */
+const USAGE_PATCH = 'polecat-usage';
 const DEFAULT_HEARTBEAT_MS = 30_000;
 
 /** An agent that ended `gt done` gets this long to exit by itself before its session is stopped. */
@@ -98,10 +103,10 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
     const c = state.current;
     wf.setCurrentDetails(
       c
-        ? `**${status}** · ${c.bead}${c.attempt ? ` · session ${c.attempt}` : ''}${c.branch ? ` · branch ${c.branch}` : ''}${c.kind === 'rework' ? ' · rework sent back by the merge queue' : ''}${state.queue.length ? ` · ${state.queue.length} queued` : ''}`
+        ? `**${status === 'working' && c.awaiting ? `awaiting input (${c.awaiting.kind} prompt: ${c.awaiting.text.slice(0, 120)})` : status}** · ${c.bead}${c.attempt ? ` · session ${c.attempt}` : ''}${c.branch ? ` · branch ${c.branch}` : ''}${c.kind === 'rework' ? ' · rework sent back by the merge queue' : ''}${state.queue.length ? ` · ${state.queue.length} queued` : ''}`
         : `**${status}**${state.recent.at(-1) ? ` · last: ${state.recent.at(-1)!.bead} ${state.recent.at(-1)!.outcome}` : ''}`,
     );
-    const attrs: SearchAttributeUpdatePair[] = [{ key: GtStatus, value: status }];
+    const attrs: SearchAttributeUpdatePair[] = [{ key: GtStatus, value: status === 'working' && c?.awaiting ? 'awaiting-input' : status }];
     if (state.current) attrs.push({ key: GtBead, value: state.current.bead });
     wf.upsertSearchAttributes(attrs);
   };
@@ -121,6 +126,16 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
   // Mail itself is a bead (`gt mail inbox`); the workflow keeps the latest notices for `gt polecat` views.
   wf.setHandler(mailSignal, (notice) => {
     state.mail = [...(state.mail ?? []), notice].slice(-RECENT);
+  });
+  // The session activity says when its agent waits at a prompt for a person (and when not any more).
+  wf.setHandler(agentStatusSignal, (notice) => {
+    const c = state.current;
+    if (!c || c.bead !== notice.bead || c.attempt !== notice.attempt || state.status !== 'working') return;
+    if (notice.readyAt) c.readyAt = notice.readyAt;
+    if (notice.awaiting === undefined) return;
+    if (notice.awaiting) c.awaiting = notice.awaiting;
+    else delete c.awaiting;
+    setStatus('working');
   });
   wf.setHandler(unslingSignal, (req) => {
     if (state.current?.bead === req.bead) unslungBy = req.by ?? 'someone';
@@ -194,6 +209,12 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
     },
   );
 
+  /** Tokens and dollars the bead's sessions spent, for the result (the dashboard and `gt polecat` views read it). */
+  const withUsage = async (result: Omit<WorkResult, 'at'>): Promise<Omit<WorkResult, 'at'>> => {
+    if (!wf.patched(USAGE_PATCH)) return result;
+    const usage = await acts.polecatBeadUsage(result.bead);
+    return usage ? { ...result, usage } : result;
+  };
   const finish = (result: Omit<WorkResult, 'at'>) => {
     tellDispatcher(result.bead, result.outcome === 'submitted' ? 'submitted' : 'released');
     state.recent.push({ ...result, at: new Date().toISOString() });
@@ -253,6 +274,8 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
       current.attempt += 1;
       const record: AttemptRecord = { attempt: current.attempt, startedAt: new Date().toISOString() };
       current.attempts.push(record);
+      delete current.awaiting;
+      delete current.readyAt;
       setStatus('working');
       const scope = new wf.CancellationScope();
       let outcome: AgentOutcome | undefined;
@@ -295,11 +318,13 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
         record.endedAt = new Date().toISOString();
         record.outcome = 'done';
         const status = (doneRequest as DoneRequest).status;
-        return finish({
-          bead: item.bead,
-          outcome: status === 'COMPLETED' ? 'submitted' : status === 'ESCALATED' ? 'escalated' : 'deferred',
-          detail: doneReceipt!.mergeQueue,
-        });
+        return finish(
+          await withUsage({
+            bead: item.bead,
+            outcome: status === 'COMPLETED' ? 'submitted' : status === 'ESCALATED' ? 'escalated' : 'deferred',
+            detail: doneReceipt!.mergeQueue,
+          }),
+        );
       }
       if (unslungBy !== undefined || handoffRequest) {
         if (!settled) {
@@ -325,6 +350,9 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
       if (failure) {
         record.outcome = 'failed';
         detail = describeFailure(failure);
+      } else if (outcome!.outcome === 'failed-start') {
+        record.outcome = 'failed-start';
+        detail = outcome!.tail ? outcome!.tail.split('\n').filter((l) => l.trim()).join(' / ').slice(0, 400) : 'it never showed its ready prompt';
       } else if (outcome!.outcome === 'stalled') {
         record.outcome = 'stalled';
         detail = `no progress for ${Math.round((limits.stallMs + limits.nudgeGraceMs) / 1000)}s after a nudge`;
@@ -334,11 +362,11 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
       }
       record.detail = detail;
       failures += 1;
-      lastReason = `session ${current.attempt} ${record.outcome === 'exited' ? 'ended without `gt done`' : record.outcome === 'stalled' ? 'stalled' : 'failed'} (${detail})`;
+      lastReason = `session ${current.attempt} ${record.outcome === 'exited' ? 'ended without `gt done`' : record.outcome === 'stalled' ? 'stalled' : record.outcome === 'failed-start' ? 'failed to start' : 'failed'} (${detail})`;
       if (failures >= limits.maxAttempts) {
         const reason = `${failures} sessions failed; last: ${lastReason}`;
         await acts.blockPolecatBead({ rig, name, bead: item.bead, reason, branch: prep.branch });
-        return finish({ bead: item.bead, outcome: 'blocked', detail: reason });
+        return finish(await withUsage({ bead: item.bead, outcome: 'blocked', detail: reason }));
       }
       await acts.notePolecatAttempt(rig, name, item.bead, `${lastReason}; starting session ${current.attempt + 1} in the same worktree`);
       handoff = handoffNote(record.outcome, detail, current.attempt);

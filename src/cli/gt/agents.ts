@@ -28,9 +28,23 @@ export function registerAgentCommands(program: Command): void {
     .command('prime')
     .description('context for an agent: its role, the bead on its hook and that bead\'s work checklist')
     .option('--json', 'print the hook and checklist as JSON')
-    .action(action(async (opts: { json?: boolean }) => {
+    .option('--hook', 'run as an agent runtime\'s hook (SessionStart, PreCompact): read the hook\'s JSON on stdin, note the session for `gt costs`, print the context to inject')
+    .action(action(async (opts: { json?: boolean; hook?: boolean }) => {
       const root = requireTownRoot();
       const { hookView, primeText } = await import('../../polecat/view.js');
+      if (opts.hook) {
+        const { readHookInput, recordSession } = await import('../../costs/sessions.js');
+        const { currentIdentity } = await import('../../polecat/identity.js');
+        const input = readHookInput();
+        try {
+          recordSession(root, currentIdentity(root).address, input);
+        } catch {
+          // costs are a record; the context matters more to the agent
+        }
+        const why = input.source === 'compact' || input.hook_event_name === 'PreCompact' ? 'after a compaction' : input.source === 'resume' ? 'on resume' : input.source === 'clear' ? 'after /clear' : 'at session start';
+        process.stdout.write(`<!-- Gas Town context (gt prime ${why}) -->\n${primeText(root, process.cwd())}`);
+        return;
+      }
       if (opts.json) {
         const view = hookView(root, process.cwd());
         const { workChecklist, DEFAULT_WORK_FORMULA } = await import('../../polecat/checklist.js');
@@ -51,6 +65,9 @@ export function registerAgentCommands(program: Command): void {
     }
     const rows = [['AGENT', 'STATE', 'BEAD', 'SESSION'], ...list.map((p) => [p.address, p.state, p.bead ?? '-', p.sessionAlive ? p.session! : '-'])];
     process.stdout.write(table(rows));
+    for (const p of list) {
+      if (p.awaiting) process.stdout.write(`${p.address} waits at a ${p.awaiting.kind} prompt since ${p.awaiting.since.slice(11, 19)}: ${p.awaiting.text}${p.awaiting.escalatedAt ? ' (the Mayor was told)' : p.awaiting.answeredWith ? ` (answered with ${p.awaiting.answeredWith})` : ''}\n`);
+    }
   });
 
   program

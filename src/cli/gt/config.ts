@@ -19,10 +19,13 @@ export function registerConfigCommands(program: Command): void {
     .command('set <name> <command-line>')
     .description('add or replace a custom agent, e.g. gt config agent set claude-glm "claude-glm --model glm-4"')
     .option('--prompt-mode <mode>', '"arg": first prompt on the command line; "none": typed in after start (default: from the preset the command belongs to, else arg)')
+    .option('--provider <preset>', 'the preset family it belongs to (its hooks or context file, ready prompt and prompts to answer); default: the preset whose command it runs')
+    .option('--ready-prompt <regex>', 'a pattern for a line of its screen when it waits for input (default: the preset\'s, else its screen settling)')
+    .option('--instructions-file <name>', 'the context file it reads from its working folder (default: the preset\'s, else AGENTS.md)')
     .option('--json', 'print the stored agent as JSON')
-    .action(action((name: string, commandLine: string, opts: { promptMode?: string; json?: boolean }) => {
+    .action(action((name: string, commandLine: string, opts: { promptMode?: string; provider?: string; readyPrompt?: string; instructionsFile?: string; json?: boolean }) => {
       const root = requireTownRoot();
-      const runtime = setCustomAgent(root, name, commandLine, { promptMode: opts.promptMode });
+      const runtime = setCustomAgent(root, name, commandLine, { promptMode: opts.promptMode, provider: opts.provider, readyPrompt: opts.readyPrompt, instructionsFile: opts.instructionsFile });
       if (opts.json) return printJson(runtime);
       process.stdout.write(`Agent ${name}: ${formatCommandLine(runtime)} (prompt_mode ${runtime.prompt_mode})\n`);
       // Not an error: the command may be installed later, or only on the machines that run agents.

@@ -18,6 +18,7 @@ function clip(text: string | undefined, max: number): string {
 
 export async function renderState(s: ConvoyState & { source?: string }): Promise<string> {
   const { formatDurationMs, summaryLine } = await import('../../convoy/plan.js');
+  const { formatBudget, formatSpent } = await import('../../convoy/budget.js');
   const lines: string[] = [];
   lines.push(`${s.convoy}  ${s.title}  [${s.status}]${s.mode === 'mountain' ? '  mountain' : ''}${s.epic ? `  epic ${s.epic}` : ''}`);
   const extra = [
@@ -31,6 +32,7 @@ export async function renderState(s: ConvoyState & { source?: string }): Promise
     s.maxConcurrent ? `max ${s.maxConcurrent} at once` : undefined,
     s.human ? (s.approved ? `approved by ${s.approved.by}` : 'waits for approval (gt convoy approve)') : undefined,
     s.paused ? `paused by ${s.paused.by}` : undefined,
+    s.budget ? `budget ${formatBudget(s.budget)}, spent ${formatSpent(s.budget)}${s.budget.exhaustedAt ? ` (no new beads since ${s.budget.exhaustedAt.slice(11, 19)}: gt convoy budget ${s.convoy} <more>)` : ''}` : undefined,
     s.stalledSince ? `no progress since ${s.stalledSince}` : undefined,
     s.source === 'ledger' ? 'from the ledger (no workflow answered)' : undefined,
   ].filter(Boolean);
@@ -88,11 +90,12 @@ export function registerConvoyCommands(program: Command): void {
     .option('--human', 'wait for a person\'s approval (gt convoy approve) before landing')
     .option('--owner <address>', 'who is told when it lands (default: you if mail reaches you, else the Mayor)')
     .option('--max-concurrent <n>', 'at most this many beads worked at once')
+    .option('--budget <tokens|$>', 'send out no new beads once its beads\' sessions spent this (e.g. 500k, 2M, $5); raise it with gt convoy budget')
     .option('--json', 'print the result as JSON')
-    .action(action(async (name: string, beads: string[], opts: { notify?: boolean; human?: boolean; owner?: string; maxConcurrent?: string; json?: boolean }) => {
+    .action(action(async (name: string, beads: string[], opts: { notify?: boolean; human?: boolean; owner?: string; maxConcurrent?: string; budget?: string; json?: boolean }) => {
       const root = requireTownRoot();
       const { createConvoy } = await import('../../convoy/client.js');
-      const created = await createConvoy(root, { name, beads, notify: opts.notify, human: opts.human, owner: opts.owner, maxConcurrent: opts.maxConcurrent, by: currentActor() });
+      const created = await createConvoy(root, { name, beads, notify: opts.notify, human: opts.human, owner: opts.owner, maxConcurrent: opts.maxConcurrent, budget: opts.budget, by: currentActor() });
       if (opts.json) return printJson(created);
       process.stdout.write(await renderCreated(created));
     }));
@@ -185,13 +188,27 @@ export function registerConvoyCommands(program: Command): void {
     .option('--notify', 'also post a terminal/desktop notice when it lands')
     .option('--human', 'wait for approval before landing')
     .option('--max-concurrent <n>', 'at most this many beads worked at once')
+    .option('--budget <tokens|$>', 'send out no new beads once its beads\' sessions spent this (e.g. 500k, $5)')
     .option('--json', 'print the plan and the convoy as JSON')
-    .action(action(async (args: string[], opts: { title?: string; launch?: boolean; owner?: string; notify?: boolean; human?: boolean; maxConcurrent?: string; json?: boolean }) => {
+    .action(action(async (args: string[], opts: { title?: string; launch?: boolean; owner?: string; notify?: boolean; human?: boolean; maxConcurrent?: string; budget?: string; json?: boolean }) => {
       const root = requireTownRoot();
       const { stageConvoy } = await import('../../convoy/client.js');
       const created = await stageConvoy(root, args, { ...opts, by: currentActor() });
       if (opts.json) return printJson(created);
       process.stdout.write(await renderCreated(created));
+    }));
+
+  convoy
+    .command('budget <convoy> <amount>')
+    .description('set or raise a convoy\'s budget (tokens such as 500k or 2M, or dollars such as $5): held for its budget, it sends out beads again')
+    .option('--json', 'print the result as JSON')
+    .action(action(async (id: string, amount: string, opts: { json?: boolean }) => {
+      const root = requireTownRoot();
+      const { setConvoyBudget } = await import('../../convoy/client.js');
+      const { formatBudget } = await import('../../convoy/budget.js');
+      const result = await setConvoyBudget(root, id, amount, currentActor());
+      if (opts.json) return printJson(result);
+      process.stdout.write(`Budget of ${result.convoy} is now ${formatBudget(result.budget)}${result.workflow ? '; its workflow looks again' : ''}\n`);
     }));
 
   convoy

@@ -57,6 +57,18 @@ function render(m: MailMessage): string {
   );
 }
 
+/** Unread mail as a hook's output puts it in front of the agent: every message whole (long bodies cut), oldest first. */
+export function injectText(who: string, messages: MailMessage[]): string {
+  if (!messages.length) return '';
+  const out = ['<system-reminder>', `Gas Town mail: ${messages.length} unread message${messages.length === 1 ? '' : 's'} for ${who}.`, ''];
+  for (const m of [...messages].reverse()) {
+    const body = m.body.length > 2000 ? `${m.body.slice(0, 2000)}… (cut; \`gt mail read ${m.id}\` shows it all)` : m.body;
+    out.push(`From ${m.from}, ${when(m.sent_at)}, id ${m.id}: ${m.subject}`, ...(body.trim() ? [body.trimEnd()] : []), '');
+  }
+  out.push('Mark each read with `gt mail read <id>`; answer with `gt mail reply <id> -m "..."`.', '</system-reminder>', '');
+  return out.join('\n');
+}
+
 export function registerMailCommands(program: Command): void {
   const mail = program.command('mail').description('durable messages between agents (kept as message beads in the HQ ledger)');
 
@@ -110,10 +122,13 @@ export function registerMailCommands(program: Command): void {
     .description('for an agent: list unread mail; prints nothing when there is none')
     .option('--identity <address>', 'check this address (default: your agent identity)')
     .option('--json', 'print { address, unread, messages } as JSON')
-    .action(action((opts: { identity?: string; json?: boolean }) => {
+    .option('--inject', 'print unread mail as a hook injects it into the agent\'s context (a <system-reminder> block with each message); nothing when there is none')
+    .action(action((opts: { identity?: string; json?: boolean; inject?: boolean }) => {
       const root = requireTownRoot();
       const who = identity(root, opts.identity);
       const messages = inbox(root, who, { unreadOnly: true });
+      if (opts.inject && opts.json) throw usageError('--inject and --json are two output forms', 'pick one');
+      if (opts.inject) return void process.stdout.write(injectText(who, messages));
       if (opts.json) return printJson({ address: who, unread: messages.length, messages });
       if (!messages.length) return;
       process.stdout.write(`You have ${messages.length} unread message${messages.length === 1 ? '' : 's'} (${who}):\n`);

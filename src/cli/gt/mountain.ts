@@ -16,8 +16,9 @@ export function registerMountainCommands(program: Command): void {
     .option('--owner <address>', 'who is told when it lands')
     .option('--notify', 'also post a terminal/desktop notice when it lands')
     .option('--max-concurrent <n>', 'at most this many beads worked at once')
+    .option('--budget <tokens|$>', 'send out no new beads once its beads\' sessions spent this (e.g. 2M, $20); raise it with gt convoy budget')
     .option('--json', 'print the plan and the convoy as JSON')
-    .action(action(async (epic: string | undefined, opts: { owner?: string; notify?: boolean; maxConcurrent?: string; json?: boolean }) => {
+    .action(action(async (epic: string | undefined, opts: { owner?: string; notify?: boolean; maxConcurrent?: string; budget?: string; json?: boolean }) => {
       const { usageError } = await import('../../errors.js');
       if (!epic) throw usageError('no epic given', 'usage: gt mountain <epic>, or gt mountain status|pause|resume|cancel <mountain>');
       const root = requireTownRoot();

@@ -57,6 +57,15 @@ describe('feed problems', () => {
     expect(detectProblems(snap({ agents: [agent({ lastProgressAt: NOW - 59_000 })], sessions: ['ap-furiosa'] }))).toEqual([]);
   });
 
+  it('waiting, not stalled: a session at a permission prompt, however long silent, with the prompt\'s text', () => {
+    const awaiting = { kind: 'permission', text: 'Do you want to proceed? / ❯ 1. Yes / 2. No', since: new Date(NOW - 10 * 60_000).toISOString(), escalatedAt: new Date(NOW - 9 * 60_000).toISOString() };
+    const s = snap({ agents: [agent({ lastProgressAt: NOW - 10 * 60_000, awaiting })], sessions: ['ap-furiosa'] });
+    const problems = detectProblems(s);
+    expect(problems).toEqual([{ kind: 'waiting', subject: 'app/polecats/furiosa', agent: 'app/polecats/furiosa', why: 'awaiting input (permission prompt) for 10m on ap-1: Do you want to proceed? / ❯ 1. Yes / 2. No (the Mayor was told)' }]);
+    const row = agentRows(s).find((r) => r.key === 'app/polecats/furiosa')!;
+    expect(row.text).toMatch(/furiosa\s+awaiting .*permission prompt: Do you want to proceed\?/);
+  });
+
   it('stalled: nudged by the engine for silence, and nothing since but the nudge\'s echo', () => {
     const nudge = { id: 'n1', at: new Date(NOW - 10_000).toISOString(), type: 'nudge', actor: 'app/polecats/furiosa', bead: 'ap-1', attempt: 1 };
     const s = withNudges(snap({ agents: [agent({ lastProgressAt: NOW - 9_000 })], sessions: ['ap-furiosa'] }), [nudge]);

@@ -1,0 +1,118 @@
+import { readFileSync } from 'node:fs';
+
+/**
+ * Token usage as agent runtimes record it. Claude Code writes a transcript per session
+ * (`<config dir>/projects/<folder>/<session id>.jsonl`): each assistant message carries
+ * `message.usage` {input_tokens, output_tokens, cache_creation_input_tokens,
+ * cache_read_input_tokens} and `message.model`, and is written once per content block with the
+ * same message id and usage, so a message is counted once. The other presets' CLIs do not tell
+ * their hooks (or us) where they keep such records, so their sessions have no figures here.
+ */
+export interface Usage {
+  input: number;
+  output: number;
+  cacheWrite: number;
+  cacheRead: number;
+  /** USD, when every message's model has a known price. */
+  usd?: number;
+  messages: number;
+  /** Models whose price is not known (their tokens count, their cost does not). */
+  unpriced?: string[];
+}
+
+export function emptyUsage(): Usage {
+  return { input: 0, output: 0, cacheWrite: 0, cacheRead: 0, usd: 0, messages: 0 };
+}
+
+export function tokens(u: Usage): number {
+  return u.input + u.output + u.cacheWrite + u.cacheRead;
+}
+
+export function addUsage(into: Usage, u: Usage): Usage {
+  into.input += u.input;
+  into.output += u.output;
+  into.cacheWrite += u.cacheWrite;
+  into.cacheRead += u.cacheRead;
+  into.messages += u.messages;
+  into.usd = into.usd === undefined || u.usd === undefined ? undefined : into.usd + u.usd;
+  const unpriced = [...new Set([...(into.unpriced ?? []), ...(u.unpriced ?? [])])];
+  if (unpriced.length) into.unpriced = unpriced;
+  return into;
+}
+
+/** Anthropic's list prices, USD per million tokens (input, output); cache writes 1.25× input (5 min) or 2× (1 h), cache reads 0.1×. */
+const PRICES: [RegExp, number, number][] = [
+  [/opus-4-[5-9]/, 5, 25],
+  [/opus-4|claude-3-opus/, 15, 75],
+  [/sonnet-4|3-7-sonnet|3-5-sonnet/, 3, 15],
+  [/haiku-4/, 1, 5],
+  [/3-5-haiku/, 0.8, 4],
+  [/3-haiku/, 0.25, 1.25],
+];
+
+function priceOf(model: string): [number, number] | undefined {
+  const hit = PRICES.find(([re]) => re.test(model));
+  return hit ? [hit[1], hit[2]] : undefined;
+}
+
+interface ClaudeUsage {
+  input_tokens?: number;
+  output_tokens?: number;
+  cache_creation_input_tokens?: number;
+  cache_read_input_tokens?: number;
+  cache_creation?: { ephemeral_5m_input_tokens?: number; ephemeral_1h_input_tokens?: number };
+}
+
+const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
+
+export interface TranscriptUsage {
+  usage: Usage;
+  /** Lines that could not be read, as "<file>:<line>: why". */
+  problems: string[];
+}
+
+/** A Claude Code transcript's usage; a file that cannot be read, or lines that are not JSON, are named in `problems`, and the rest still counts. */
+export function claudeTranscriptUsage(file: string): TranscriptUsage {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    return { usage: emptyUsage(), problems: [`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`] };
+  }
+  const usage = emptyUsage();
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  const lines = text.split('\n');
+  lines.forEach((line, i) => {
+    if (!line.trim()) return;
+    let entry: { type?: string; requestId?: string; message?: { id?: string; model?: string; usage?: ClaudeUsage } };
+    try {
+      entry = JSON.parse(line);
+    } catch {
+      // The last line of a live session may be half written: not a problem.
+      if (i === lines.length - 1) return;
+      problems.push(`${file}:${i + 1}: not a JSON line, skipped`);
+      return;
+    }
+    if (entry?.type !== 'assistant' || !entry.message?.usage) return;
+    const key = `${entry.message.id ?? `line${i}`}:${entry.requestId ?? ''}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    const u = entry.message.usage;
+    const write = n(u.cache_creation_input_tokens);
+    const write1h = Math.min(write, n(u.cache_creation?.ephemeral_1h_input_tokens));
+    const one: Usage = { input: n(u.input_tokens), output: n(u.output_tokens), cacheWrite: write, cacheRead: n(u.cache_read_input_tokens), messages: 1 };
+    const model = entry.message.model ?? 'unknown';
+    const price = priceOf(model);
+    if (price) {
+      const [inp, out] = price;
+      one.usd = (one.input * inp + one.output * out + (write - write1h) * inp * 1.25 + write1h * inp * 2 + one.cacheRead * inp * 0.1) / 1e6;
+    } else if (model !== '<synthetic>') {
+      one.unpriced = [model];
+    } else {
+      one.usd = 0;
+    }
+    addUsage(usage, one);
+  });
+  return { usage, problems };
+}

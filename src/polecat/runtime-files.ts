@@ -1,0 +1,114 @@
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { GtError } from '../errors.js';
+import { rigPaths } from '../town/layout.js';
+import { contextFileText, integrationFor, type RuntimeIntegration } from '../town/integrations.js';
+import type { AgentRuntime } from '../town/runtimes.js';
+
+/**
+ * The files that carry a polecat's role instructions to its runtime, never into the user's
+ * repository history: Claude Code's settings file (hooks) lives outside the worktree and is
+ * passed with `--settings`; a context file (AGENTS.md, GEMINI.md) is written into the worktree
+ * and excluded through the repository's `info/exclude`, and is left alone when the repository
+ * tracks a file of that name.
+ */
+
+/** A person's own Claude Code settings for polecats, merged under ours: the town's, then the rig's. */
+export function claudeSettingsSources(root: string, rig?: string): string[] {
+  const town = join(root, 'settings', 'claude-settings.json');
+  return rig ? [town, join(rigPaths(root, rig).dir, 'settings', 'claude-settings.json')] : [town];
+}
+
+type HookEntry = { matcher?: string; hooks: { type: 'command'; command: string }[] };
+type Settings = Record<string, unknown> & { hooks?: Record<string, HookEntry[]> };
+
+function readSettingsFile(root: string, file: string): Settings | undefined {
+  if (!existsSync(file)) return undefined;
+  const shown = relative(root, file) || file;
+  const fix = { hint: `fix ${shown} (Claude Code settings JSON: an object, with "hooks": { "<Event>": [{ "matcher": "", "hooks": [{ "type": "command", "command": "…" }] }] }) or remove it` };
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new GtError(`${shown} cannot be parsed: ${(err as Error).message}`, fix);
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) throw new GtError(`${shown} is not a JSON object`, fix);
+  const hooks = (value as Settings).hooks;
+  if (hooks !== undefined) {
+    if (!hooks || typeof hooks !== 'object' || Array.isArray(hooks)) throw new GtError(`${shown}: "hooks" is not an object of events`, fix);
+    for (const [event, list] of Object.entries(hooks)) {
+      const ok = Array.isArray(list) && list.every((e) => e && typeof e === 'object' && Array.isArray((e as HookEntry).hooks) && (e as HookEntry).hooks.every((h) => h && h.type === 'command' && typeof h.command === 'string'));
+      if (!ok) throw new GtError(`${shown}: hooks.${event} is not a list of { matcher, hooks: [{ type: "command", command }] }`, fix);
+    }
+  }
+  return value as Settings;
+}
+
+/** Our hooks: the role and hook again at every session start (startup, resume, clear, compact) and before a compaction; unread mail at each prompt. */
+const GT_HOOKS: Record<string, HookEntry[]> = {
+  SessionStart: [{ matcher: '', hooks: [{ type: 'command', command: 'gt prime --hook && gt mail check --inject' }] }],
+  PreCompact: [{ matcher: '', hooks: [{ type: 'command', command: 'gt prime --hook' }] }],
+  UserPromptSubmit: [{ matcher: '', hooks: [{ type: 'command', command: 'gt mail check --inject' }] }],
+};
+
+/** The settings a polecat's Claude Code starts with. Throws, naming the file, when a person's settings cannot be parsed. */
+export function claudeSettings(root: string, rig?: string): Settings {
+  // Polecats run with --dangerously-skip-permissions: its one-time confirmation is answered here.
+  const merged: Settings = { skipDangerousModePermissionPrompt: true };
+  const hooks: Record<string, HookEntry[]> = {};
+  for (const file of claudeSettingsSources(root, rig)) {
+    const s = readSettingsFile(root, file);
+    if (!s) continue;
+    for (const [k, v] of Object.entries(s)) if (k !== 'hooks') merged[k] = v;
+    for (const [event, list] of Object.entries(s.hooks ?? {})) hooks[event] = [...(hooks[event] ?? []), ...list];
+  }
+  for (const [event, list] of Object.entries(GT_HOOKS)) hooks[event] = [...(hooks[event] ?? []), ...list];
+  return { ...merged, hooks };
+}
+
+/** Everything a start of `runtime` needs that can be wrong before anything runs (for `gt sling` and the session activity). */
+export function checkRuntimeFiles(root: string, rig: string, runtime: AgentRuntime): RuntimeIntegration {
+  const integration = integrationFor(runtime.provider, runtime);
+  if (integration.style === 'claude-settings') claudeSettings(root, rig);
+  return integration;
+}
+
+function gitOut(args: string[], cwd: string): string | undefined {
+  try {
+    return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return undefined;
+  }
+}
+
+export interface ContextFileResult {
+  file: string;
+  written: boolean;
+  /** Why it was not written. */
+  reason?: string;
+}
+
+/**
+ * Write the context file into the worktree, excluded from git, unless the repository tracks a
+ * file of that name (then the repository's own instructions stay and ours go in the first prompt).
+ */
+export function writeContextFile(worktree: string, name: string, p: { rig: string; name: string; bead: string }): ContextFileResult {
+  const file = join(worktree, name);
+  if (gitOut(['ls-files', '--error-unmatch', '--', name], worktree) !== undefined) {
+    return { file, written: false, reason: `the repository tracks its own ${name}` };
+  }
+  const common = gitOut(['rev-parse', '--git-common-dir'], worktree);
+  if (!common) return { file, written: false, reason: `${worktree} is not a git worktree` };
+  const exclude = join(resolve(worktree, common), 'info', 'exclude');
+  const rule = `/${name}`;
+  let current = '';
+  try {
+    current = readFileSync(exclude, 'utf8');
+  } catch {
+    mkdirSync(dirname(exclude), { recursive: true });
+  }
+  if (!current.split('\n').includes(rule)) appendFileSync(exclude, `${current && !current.endsWith('\n') ? '\n' : ''}# Gas Town: polecat role instructions, never committed\n${rule}\n`);
+  writeFileSync(file, contextFileText(p));
+  return { file, written: true };
+}

@@ -1,0 +1,284 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { findTemporalCli } from '../../src/temporal/binary.js';
+import { PROJECT } from '../helpers/cli.js';
+import { git, waitFor } from '../helpers/town.js';
+import { makeRigTown, type Bead, type RigTown } from './polecat-helpers.js';
+import { replayConvoy } from './convoy-helpers.js';
+
+/**
+ * Agent runtimes as they start, wait and forget: the stand-ins in test/fixtures/ behave as Claude
+ * Code (settings file, hooks, trust and permission dialogs, transcripts) and as a TUI whose first
+ * prompt is typed in (prompt_mode none), under real tmux, a real worker and real git.
+ */
+const FAKE_CLAUDE = join(PROJECT, 'test', 'fixtures', 'fake-claude.mjs');
+const FAKE_TUI = join(PROJECT, 'test', 'fixtures', 'fake-tui.mjs');
+
+const towns: RigTown[] = [];
+function town(opts?: Parameters<typeof makeRigTown>[0]): RigTown {
+  const t = makeRigTown(opts);
+  t.env.CLAUDE_CONFIG_DIR = join(t.root, 'claude-config');
+  towns.push(t);
+  return t;
+}
+afterEach(() => {
+  for (const t of towns.splice(0)) t.cleanup();
+});
+
+function must(t: RigTown, args: string[]): string {
+  const r = t.gt(args);
+  if (r.code !== 0) throw new Error(`gt ${args.join(' ')} failed: ${r.stderr}`);
+  return r.stdout;
+}
+
+function useAgent(t: RigTown, name: string, commandLine: string, flags: string[] = []): void {
+  must(t, ['config', 'agent', 'set', name, commandLine, ...flags]);
+  must(t, ['config', 'default-agent', name]);
+}
+
+async function settle(t: RigTown, ids: string[], timeoutMs = 120_000): Promise<Record<string, Bead>> {
+  return waitFor(() => {
+    const beads = Object.fromEntries(ids.map((id) => [id, t.bead(id)]));
+    return Object.values(beads).every((b) => b.status === 'closed' || b.status === 'blocked') ? beads : undefined;
+  }, timeoutMs, `beads ${ids.join(', ')} to be closed or blocked`);
+}
+
+const polecatOf = (t: RigTown, id: string) => t.bead(id).assignee!.split('/').at(-1)!;
+const polecatLog = (t: RigTown, name: string) => readFileSync(join(t.root, '.gt', 'logs', 'polecats', t.rig, `${name}.log`), 'utf8');
+const agentLog = (t: RigTown) => (existsSync(t.agentLog) ? readFileSync(t.agentLog, 'utf8') : '');
+
+function polecatState(name: string, t: RigTown): { status: string; current?: { awaiting?: { kind: string; text: string; escalatedAt?: string } }; recent?: { bead: string; usage?: Record<string, number> }[] } {
+  const r = spawnSync(findTemporalCli(), ['workflow', 'query', '--address', inject('temporalAddress'), '-w', `polecat/${t.rig}/${name}`, '--type', 'polecatState', '-o', 'json'], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(r.stderr);
+  const parsed = JSON.parse(r.stdout) as { queryResult: unknown[] };
+  return parsed.queryResult[0] as ReturnType<typeof polecatState>;
+}
+
+describe('agent runtimes', { timeout: 240_000 }, () => {
+  it('Claude-style: started with --settings whose hooks prime it, its trust dialog answered, re-primed by the hooks after a compaction; nothing of it in git', async () => {
+    const t = town();
+    useAgent(t, 'fake-claude', `${FAKE_CLAUDE} --dangerously-skip-permissions`, ['--provider', 'claude']);
+    const plain = t.create('Plain work');
+    const compacts = t.create('Work through a compaction', 'compact');
+    expect(t.gt(['sling', plain, compacts, t.rig]).code).toBe(0);
+    const beads = await settle(t, [plain, compacts]);
+    expect(beads[plain]!.status).toBe('closed');
+    expect(beads[compacts]!.status).toBe('closed');
+
+    const log = agentLog(t);
+    expect(log).toContain(`primed ${plain} at startup`);
+    expect(log).toContain(`primed ${compacts} at startup`);
+    expect(log).toContain(`reprimed ${compacts} after compaction`);
+    expect(log).not.toContain('lost its context');
+
+    for (const id of [plain, compacts]) {
+      const name = polecatOf(t, id);
+      const settings = JSON.parse(readFileSync(join(t.root, '.gt', 'run', 'polecats', t.rig, `${name}.claude-settings.json`), 'utf8'));
+      expect(settings.hooks.SessionStart[0].hooks[0].command).toBe('gt prime --hook && gt mail check --inject');
+      expect(settings.hooks.PreCompact[0].hooks[0].command).toBe('gt prime --hook');
+      expect(settings.hooks.UserPromptSubmit[0].hooks[0].command).toBe('gt mail check --inject');
+      // Its first start in the worktree asked to trust the folder; gt answered with the known key.
+      expect(polecatLog(t, name)).toMatch(/awaiting input \(trust prompt\): .*Do you trust the files in this folder\?/);
+      expect(polecatLog(t, name)).toContain('answered the trust prompt with Enter');
+      const worktree = join(t.root, t.rig, 'polecats', name);
+      expect(git(worktree, 'status', '--porcelain').trim()).toBe('');
+      expect(existsSync(join(worktree, 'AGENTS.md'))).toBe(false);
+    }
+    // Only the beads' own files reached the remote.
+    expect(t.remoteFiles().sort()).toEqual(expect.arrayContaining([`${plain}.txt`, `${compacts}.txt`]));
+    expect(t.remoteFiles()).not.toContain('AGENTS.md');
+
+    // The hooks told gt which session and transcript worked each bead.
+    const sessions = readFileSync(join(t.root, '.gt', 'costs', 'sessions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const compactRecords = sessions.filter((s) => s.bead === compacts);
+    expect(compactRecords.map((s) => s.source)).toEqual(['startup', 'auto', 'compact']);
+    expect(new Set(compactRecords.map((s) => s.session_id)).size).toBe(1);
+    expect(existsSync(compactRecords[0].transcript_path)).toBe(true);
+    expect(compactRecords[0].runtime).toBe('fake-claude');
+    // gt costs reads those transcripts: three assistant messages per session, each written once per content block.
+    type Row = { key: string; input: number; output: number; cacheWrite: number; cacheRead: number; messages: number; usd: number };
+    const costs = JSON.parse(must(t, ['costs', '--by', 'bead', '--json'])) as { rows: Row[] };
+    for (const id of [plain, compacts]) {
+      expect(costs.rows.find((r) => r.key === id)).toMatchObject({ input: 9, output: 600, cacheWrite: 3000, cacheRead: 60000, messages: 3 });
+    }
+    expect(costs.rows.find((r) => r.key === plain)!.usd).toBeCloseTo((9 * 3 + 600 * 15 + 3000 * 3.75 + 60000 * 0.3) / 1e6, 9);
+    // The polecat's state carries them too, on the bead's result (what the dashboard reads).
+    const name = polecatOf(t, compacts);
+    const state = await waitFor(() => {
+      const st = polecatState(name, t);
+      return st.recent?.some((r) => r.bead === compacts) ? st : undefined;
+    }, 30_000, 'the polecat to record its result');
+    expect(state.recent!.find((r) => r.bead === compacts)!.usage).toMatchObject({ tokens: 63609, input: 9, output: 600, cacheWrite: 3000, cacheRead: 60000, sessions: 1 });
+    await replayConvoy(`polecat/${t.rig}/${name}`, 'polecat-claude-usage');
+  });
+
+  it('UserPromptSubmit runs gt mail check --inject: mail sent to a polecat is in its context with the next prompt typed in', async () => {
+    const t = town();
+    useAgent(t, 'fake-claude', `${FAKE_CLAUDE} --dangerously-skip-permissions`, ['--provider', 'claude']);
+    const id = t.create('Waits for word', 'mail');
+    expect(t.gt(['sling', id, t.rig]).code).toBe(0);
+    await waitFor(() => agentLog(t).includes(`${id} waiting for a prompt`), 60_000, 'the agent to wait for a prompt');
+    const name = polecatOf(t, id);
+    expect(agentLog(t)).not.toContain(`${id} mail injected`);
+    must(t, ['mail', 'send', `${t.rig}/polecats/${name}`, '-s', 'Use the blue button', '-m', 'The red one is for release.', '--identity', 'mayor']);
+    must(t, ['nudge', `${t.rig}/polecats/${name}`, 'You have mail']);
+    const beads = await settle(t, [id]);
+    expect(beads[id]!.status).toBe('closed');
+    expect(agentLog(t)).toMatch(new RegExp(`${id} mail injected: From mayor, .*: Use the blue button`));
+  });
+
+  it('a permission prompt is awaiting input: reported with its text, the Mayor told once, never nudged or stopped; answered by a person, the work finishes', async () => {
+    const t = town({ thresholds: { stall_timeout: '3s', nudge_grace: '2s' } });
+    // Without --dangerously-skip-permissions Claude Code asks before it runs a command.
+    useAgent(t, 'fake-claude-asks', FAKE_CLAUDE, ['--provider', 'claude']);
+    const id = t.create('Needs a yes');
+    expect(t.gt(['sling', id, t.rig]).code).toBe(0);
+    const name = await waitFor(() => t.bead(id).assignee?.split('/').at(-1), 30_000, 'the bead to be hooked');
+
+    type Listing = { name: string; state: string; awaiting?: { kind: string; text: string; escalatedAt?: string } };
+    const listed = await waitFor(() => {
+      const l = (JSON.parse(must(t, ['agents', t.rig, '--json'])) as Listing[]).find((p) => p.name === name);
+      return l?.state === 'awaiting input' && l.awaiting?.kind === 'permission' && l.awaiting.escalatedAt ? l : undefined;
+    }, 60_000, 'the polecat to be awaiting input at its permission prompt');
+    expect(listed.awaiting!.text).toContain('Do you want to proceed?');
+    expect(listed.awaiting!.text).toContain('1. Yes');
+    expect(must(t, ['agents', t.rig])).toMatch(/awaiting input[\s\S]*waits at a permission prompt since .*Do you want to proceed\?.*the Mayor was told/);
+
+    // Well past stall_timeout + nudge_grace: still the same session, never nudged.
+    await new Promise((r) => setTimeout(r, 8000));
+    expect(agentLog(t).split('\n').filter((l) => l.startsWith(`${id} claude session`))).toEqual([`${id} claude session 1`]);
+    expect(polecatLog(t, name)).not.toContain('nudging');
+    const state = polecatState(name, t);
+    expect(state.status).toBe('working');
+    expect(state.current?.awaiting?.kind).toBe('permission');
+    expect(state.current?.awaiting?.text).toContain('Do you want to proceed?');
+
+    const problems = must(t, ['feed', '--problems', '--json']).trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { kind: string; subject: string; why: string });
+    const mine = problems.filter((p) => p.subject === `${t.rig}/polecats/${name}`);
+    expect(mine.map((p) => p.kind)).toEqual(['waiting']);
+    expect(mine[0]!.why).toMatch(/awaiting input \(permission prompt\).*Do you want to proceed\?/);
+
+    const waitingMail = () => (JSON.parse(must(t, ['mail', 'inbox', '--identity', 'mayor', '--json'])) as { subject: string; body: string }[]).filter((m) => m.subject.startsWith('WAITING:'));
+    expect(waitingMail()).toHaveLength(1);
+    expect(waitingMail()[0]!.body).toContain('Do you want to proceed?');
+
+    // A person answers in the session.
+    spawnSync('tmux', ['-L', t.env.GT_TMUX_SOCKET!, 'send-keys', '-t', `=${t.prefix}-${name}:`, '1'], { stdio: 'ignore' });
+    const beads = await settle(t, [id]);
+    expect(beads[id]!.status).toBe('closed');
+    expect(agentLog(t)).toContain(`${id} permission granted`);
+    expect(polecatLog(t, name)).toContain('the permission prompt is answered');
+    expect(waitingMail()).toHaveLength(1);
+  });
+
+  it('prompt_mode none: the first prompt is typed only once the ready prompt shows, and an Enter that is not taken is pressed again', async () => {
+    const t = town();
+    t.env.FAKE_TUI_DROP_ENTER = '1';
+    t.env.FAKE_TUI_START_MS = '2500';
+    useAgent(t, 'fake-tui', FAKE_TUI, ['--prompt-mode', 'none', '--ready-prompt', '^› ']);
+    const id = t.create('Typed in');
+    expect(t.gt(['sling', id, t.rig]).code).toBe(0);
+    const beads = await settle(t, [id]);
+    expect(beads[id]!.status).toBe('closed');
+    const log = agentLog(t);
+    expect(log).toContain(`${id} prompt-received`);
+    expect(log).not.toContain('early-input');
+    const name = polecatOf(t, id);
+    const plog = polecatLog(t, name);
+    const ready = plog.indexOf('[gt] ready after');
+    expect(ready).toBeGreaterThan(-1);
+    expect(plog.indexOf('[gt] Enter not taken; pressed again')).toBeGreaterThan(ready);
+    // Its role instructions are in AGENTS.md in the worktree, which git ignores.
+    const worktree = join(t.root, t.rig, 'polecats', name);
+    expect(readFileSync(join(worktree, 'AGENTS.md'), 'utf8')).toContain('Run `gt prime`');
+    expect(git(worktree, 'check-ignore', 'AGENTS.md').trim()).toBe('AGENTS.md');
+    expect(git(worktree, 'status', '--porcelain').trim()).toBe('');
+    expect(t.remoteFiles()).not.toContain('AGENTS.md');
+  });
+
+  it('prompt_mode none with no ready prompt known (as codex): typed once the screen settles on an input line, after a loading screen', async () => {
+    const t = town();
+    t.env.FAKE_TUI_START_MS = '3000';
+    useAgent(t, 'plain-tui', FAKE_TUI, ['--prompt-mode', 'none']);
+    const id = t.create('Typed in, no pattern');
+    expect(t.gt(['sling', id, t.rig]).code).toBe(0);
+    const beads = await settle(t, [id]);
+    expect(beads[id]!.status).toBe('closed');
+    expect(agentLog(t)).toContain(`${id} prompt-received`);
+    expect(agentLog(t)).not.toContain('early-input');
+    expect(polecatLog(t, polecatOf(t, id))).toContain('[gt] first prompt typed in; Enter taken');
+  });
+
+  it('a runtime that never shows its ready prompt is a failed start with its screen as the reason, and blocked after max_attempts', async () => {
+    const t = town({ thresholds: { start_timeout: '3s', max_attempts: 2 } });
+    useAgent(t, 'fake-claude', `${FAKE_CLAUDE} --dangerously-skip-permissions`, ['--provider', 'claude']);
+    const id = t.create('Never starts', 'never-ready');
+    expect(t.gt(['sling', id, t.rig]).code).toBe(0);
+    const beads = await settle(t, [id]);
+    expect(beads[id]!.status).toBe('blocked');
+    const text = beads[id]!.comments!.map((c) => c.text).join('\n');
+    expect(text).toMatch(/session 1 failed to start \(never showed its ready prompt within 3s.*Loading Claude Code/);
+    expect(beads[id]!.comments!.at(-1)!.text).toMatch(/^blocked: 2 sessions failed; last: session 2 failed to start/);
+  });
+
+  it('a budget holds a convoy\'s dispatch once its beads spent it (running agents finish), says so, and a raised budget resumes it', async () => {
+    const t = town();
+    useAgent(t, 'fake-claude', `${FAKE_CLAUDE} --dangerously-skip-permissions`, ['--provider', 'claude']);
+    const ids = [1, 2, 3].map((i) => t.create(`Budgeted ${i}`));
+    const created = JSON.parse(must(t, ['convoy', 'create', 'Budgeted', ...ids, '--max-concurrent', '1', '--budget', '100k', '--owner', 'mayor', '--json'])) as { convoy: string };
+    type State = { status: string; budget?: { tokens?: number; spentTokens?: number; exhaustedAt?: string }; beads: { id: string; phase: string }[] };
+    const status = () => JSON.parse(must(t, ['convoy', 'status', created.convoy, '--json'])) as State;
+    // Each stand-in session spends 63,609 tokens: after two beads the 100k budget is spent.
+    const held = await waitFor(() => {
+      const s = status();
+      return s.status === 'over-budget' && s.beads.filter((b) => b.phase === 'closed').length === 2 ? s : undefined;
+    }, 180_000, 'the convoy to be held for its budget after two beads');
+    expect(held.budget).toMatchObject({ tokens: 100_000 });
+    expect(held.budget!.spentTokens).toBeGreaterThanOrEqual(100_000);
+    const waiting = held.beads.find((b) => b.phase !== 'closed')!;
+    expect(waiting.phase).toBe('ready');
+    const budgetMail = () => (JSON.parse(must(t, ['mail', 'inbox', '--identity', 'mayor', '--json'])) as { subject: string; body: string }[]).filter((m) => m.subject.startsWith('BUDGET:'));
+    expect(budgetMail()).toHaveLength(1);
+    expect(budgetMail()[0]!.body).toContain(`gt convoy budget ${created.convoy}`);
+    expect(must(t, ['convoy', 'show', created.convoy])).toMatch(/budget 100,000 tokens, spent 127,218 tokens \(no new beads since/);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(t.bead(waiting.id).status).toBe('open');
+
+    const bad = t.gt(['convoy', 'budget', created.convoy, 'plenty']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/--budget "plenty" is not a budget/);
+    expect(must(t, ['convoy', 'budget', created.convoy, '1M'])).toMatch(/Budget of .* is now 1,000,000 tokens/);
+    await settle(t, [waiting.id]);
+    expect(t.bead(waiting.id).status).toBe('closed');
+    const landed = await waitFor(() => (status().status === 'landed' ? status() : undefined), 60_000, 'the convoy to land');
+    expect(landed.budget!.exhaustedAt).toBeUndefined();
+    expect(budgetMail()).toHaveLength(1);
+    await replayConvoy(created.convoy, 'convoy-budget');
+  });
+
+  it('bad input: Claude settings the runtime cannot parse are refused by gt sling before anything starts', () => {
+    const t = town();
+    useAgent(t, 'fake-claude', `${FAKE_CLAUDE} --dangerously-skip-permissions`, ['--provider', 'claude']);
+    const id = t.create('Never slung');
+    writeFileSync(join(t.root, 'settings', 'claude-settings.json'), '{ "hooks": { "SessionStart": [ }');
+    const ledger = readFileSync(join(t.root, t.rig, '.beads', 'issues.jsonl'), 'utf8');
+    const r = t.gt(['sling', id, t.rig]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/settings\/claude-settings\.json cannot be parsed/);
+    expect(r.stderr).toMatch(/fix settings\/claude-settings\.json/);
+    expect(readFileSync(join(t.root, t.rig, '.beads', 'issues.jsonl'), 'utf8')).toBe(ledger);
+    const polecats = join(t.root, t.rig, 'polecats');
+    expect(existsSync(polecats) ? readdirSync(polecats).filter((n) => !n.startsWith('.')) : []).toEqual([]);
+    // A settings file that parses but whose hooks are not Claude Code's shape is refused too.
+    writeFileSync(join(t.root, 'settings', 'claude-settings.json'), '{ "hooks": { "SessionStart": "gt prime" } }');
+    const again = t.gt(['sling', id, t.rig]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/hooks\.SessionStart is not a list/);
+    expect(readFileSync(join(t.root, t.rig, '.beads', 'issues.jsonl'), 'utf8')).toBe(ledger);
+    // gt doctor names it too, for the polecats of the rig.
+    const doctor = JSON.parse(t.gt(['doctor', '--json']).stdout) as { checks: { name: string; status: string; message: string }[] };
+    expect(doctor.checks.find((c) => c.name === `agent for polecats of ${t.rig}`)).toMatchObject({ status: 'error', message: expect.stringMatching(/hooks\.SessionStart is not a list/) });
+  });
+});

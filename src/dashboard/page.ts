@@ -5,6 +5,7 @@
  */
 import type { TownEvent } from '../events/log.js';
 import { formatEvent } from '../events/format.js';
+import { formatBudget, formatSpent } from '../convoy/budget.js';
 import { convoyWorkflowId } from '../convoy/types.js';
 import { ago, type Problem, type Snapshot } from '../feed/model.js';
 import { polecatWorkflowId, refineryWorkflowId } from '../temporal/merge-protocol.js';
@@ -68,11 +69,12 @@ function convoys(v: DashboardView): string {
     if (c.mode === 'mountain' && (c.status === 'running' || c.status === 'stalled')) steer.push(actionButton('pause', 'pause', { convoy: c.id }));
     if (c.mode === 'mountain' && c.status === 'paused') steer.push(actionButton('resume', 'resume', { convoy: c.id }));
     const eta = c.etaMs !== undefined && c.status === 'running' ? ` · ETA ${ago(c.etaMs)}` : '';
+    const budget = c.budget ? ` <span class="budget${c.budget.exhaustedAt ? ' bad' : ''}">spent ${esc(formatSpent(c.budget))} of ${esc(formatBudget(c.budget))}</span>` : '';
     const beads = (c.beads ?? []).map((b) => `<li data-bead="${esc(b.id)}" data-phase="${esc(b.phase)}"><code>${esc(b.id)}</code> <span class="phase ${esc(b.phase)}">${esc(b.phase)}</span> ${esc(b.title)}${b.polecat ? ` <span class="dim">${esc(b.polecat)}</span>` : ''}</li>`);
     return (
       `<details class="convoy" id="convoy-${esc(c.id)}" data-convoy="${esc(c.id)}" data-status="${esc(c.status)}"><summary>` +
       `${uiLink(c.id, v.link(convoyWorkflowId(c.id)))} <span class="tag">${c.mode}</span> <span class="status ${esc(c.status)}">${esc(c.status)}</span> ` +
-      `${progressBar(c.done, c.total)}${eta} <span class="title">${esc(c.title)}</span> ${steer.join(' ')}</summary>` +
+      `${progressBar(c.done, c.total)}${eta}${budget} <span class="title">${esc(c.title)}</span> ${steer.join(' ')}</summary>` +
       (beads.length ? `<ul class="beads">${beads.join('')}</ul>` : '<p class="dim">its workflow has not answered yet</p>') +
       '</details>'
     );
@@ -90,13 +92,15 @@ function polecats(v: DashboardView): string {
       const cards = agents.map((a) => {
         const out = v.output(rig, a.name);
         const progress = a.lastProgressAt !== undefined ? `progress ${ago(s.at - a.lastProgressAt)} ago` : '';
-        const stalled = a.status === 'working' && a.lastProgressAt !== undefined && s.at - a.lastProgressAt > a.stallMs;
+        const awaiting = a.status === 'working' ? a.awaiting : undefined;
+        const stalled = !awaiting && a.status === 'working' && a.lastProgressAt !== undefined && s.at - a.lastProgressAt > a.stallMs;
         return (
-          `<div class="agent ${stalled ? 'bad' : WORKING.has(a.status) ? 'ok' : 'dim'}" data-agent="${esc(a.address)}" data-status="${esc(a.status)}">` +
-          `<div>${uiLink(a.name, v.link(polecatWorkflowId(rig, a.name)))} <span class="status">${esc(a.status)}</span>` +
+          `<div class="agent ${awaiting ? 'warn' : stalled ? 'bad' : WORKING.has(a.status) ? 'ok' : 'dim'}" data-agent="${esc(a.address)}" data-status="${esc(awaiting ? 'awaiting input' : a.status)}">` +
+          `<div>${uiLink(a.name, v.link(polecatWorkflowId(rig, a.name)))} <span class="status">${esc(awaiting ? 'awaiting input' : a.status)}</span>` +
           `${a.bead ? ` <code>${esc(a.bead)}</code>` : ''}${a.attempt ? ` #${a.attempt}${a.maxAttempts ? `/${a.maxAttempts}` : ''}` : ''}` +
           `${a.sessionAlive ? ' <span class="tag">tmux</span>' : ''} <span class="dim">${esc(progress)}</span> ` +
           `${a.sessionAlive ? actionButton('nudge', 'nudge', { agent: a.address }, { prompt: `Message for ${a.address}` }) : ''}</div>` +
+          (awaiting ? `<div class="awaiting">${esc(awaiting.kind)} prompt: ${esc(awaiting.text)}${awaiting.escalatedAt ? ' <span class="dim">(the Mayor was told)</span>' : ''}</div>` : '') +
           `<pre class="output">${out.length ? out.map(esc).join('\n') : '<span class="dim">no output yet</span>'}</pre></div>`
         );
       });
@@ -214,7 +218,7 @@ table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:2px 6px;
 .dim{color:#71717a}.ok{color:#15803d}.bad{color:#b91c1c}.tag{background:#f4f4f5;border-radius:3px;padding:0 4px;font-size:12px}
 .bar{display:inline-block;width:90px;height:8px;background:#e4e4e7;border-radius:4px;vertical-align:middle}.bar span{display:block;height:8px;background:#22c55e;border-radius:4px}
 .agents{display:grid;grid-template-columns:repeat(auto-fill,minmax(240px,1fr));gap:6px}
-.agent{border:1px solid #e4e4e7;border-radius:4px;padding:4px 6px}.agent.ok{border-left:4px solid #22c55e}.agent.bad{border-left:4px solid #ef4444}
+.agent{border:1px solid #e4e4e7;border-radius:4px;padding:4px 6px}.agent.ok{border-left:4px solid #22c55e}.agent.bad{border-left:4px solid #ef4444}.agent.warn{border-left:4px solid #f59e0b}.awaiting{color:#92400e;font-size:12px}.budget{font-size:12px;color:#52525b}.budget.bad{color:#b91c1c}
 pre.output{margin:4px 0 0;background:#18181b;color:#e4e4e7;font-size:11px;padding:4px;min-height:4.6em;overflow:hidden;white-space:pre;text-overflow:ellipsis}
 pre.events{font-size:12px;margin:0;white-space:pre-wrap}pre.events a{color:inherit;text-decoration:none}pre.events a:hover{text-decoration:underline}
 .formula{margin-bottom:10px}svg.dag{display:block;margin-top:4px;max-width:100%;height:auto}

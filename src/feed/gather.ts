@@ -261,6 +261,7 @@ export class FeedSource {
         stalledSince: s?.stalledSince,
         failed: beads.filter((b) => b.phase === 'failed').map((b) => ({ bead: b.id, reason: b.reason })),
         beads: s ? beads.map((b) => ({ id: b.id, title: b.title, phase: b.phase, rig: b.rig, polecat: b.polecat })) : undefined,
+        ...(s?.budget ? { budget: s.budget } : {}),
       });
     }
 

@@ -4,6 +4,7 @@
  * it holds (stalled, waiting on a person, blocked after attempts, zombies), filtering, and the
  * rows of each panel. No I/O here, so all of it is unit-tested.
  */
+import type { ConvoyBudget } from '../convoy/budget.js';
 import type { TownEvent } from '../events/log.js';
 import type { MoleculeState } from '../molecule/state.js';
 import type { PolecatStatus } from '../polecat/state.js';
@@ -50,6 +51,8 @@ export interface ConvoyRow {
   failed: { bead: string; reason?: string }[];
   /** Its beads as its workflow last answered (the dashboard's drill-down). */
   beads?: { id: string; title: string; phase: string; rig?: string; polecat?: string }[];
+  /** Its `--budget` and what its beads' sessions spent, as its workflow last answered. */
+  budget?: ConvoyBudget;
 }
 
 export interface MergeRow {

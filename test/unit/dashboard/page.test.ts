@@ -103,6 +103,21 @@ describe('dashboard page', () => {
     expect(s.polecats).toContain('workflows/polecat%2Fapp%2Ffuriosa');
   });
 
+  it('shows a session at a prompt as awaiting input with the prompt, not as stalled, and a convoy budget spent', () => {
+    const s = renderSections(
+      view({
+        agents: [{ rig: 'app', name: 'furiosa', address: 'app/polecats/furiosa', session: 'ap-furiosa', status: 'working', bead: 'ap-1', sessionAlive: true, hooked: ['ap-1'], queued: [], stallMs: 1000, lastProgressAt: NOW - 600_000, awaiting: { kind: 'permission', text: 'Do you want to proceed?', since: '2026-12-01T09:55:00Z', escalatedAt: '2026-12-01T09:56:00Z' } }],
+        convoys: [{ id: 'hq-cv-1', title: 'A', mode: 'convoy', status: 'over-budget', done: 1, total: 3, human: false, failed: [], budget: { tokens: 1000, spentTokens: 1200, exhaustedAt: '2026-12-01T09:59:00Z' } }],
+      }),
+    );
+    expect(s.polecats).toContain('data-status="awaiting input"');
+    expect(s.polecats).toContain('class="agent warn"');
+    expect(s.polecats).toContain('permission prompt: Do you want to proceed?');
+    expect(s.polecats).toContain('(the Mayor was told)');
+    expect(s.convoys).toContain('spent 1,200 tokens of 1,000 tokens');
+    expect(s.convoys).toContain('class="budget bad"');
+  });
+
   it('draws a formula run: a column per depth, an arrow per need, each step coloured by its state', () => {
     const svg = renderDag(molecule());
     expect(svg.match(/<line /g)).toHaveLength(4);

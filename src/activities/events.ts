@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { appendEvent } from '../events/log.js';
+import { rigHostName } from '../town/env.js';
 
 /**
  * How activities write the town's event stream: the id comes from the activity (workflow, run,
@@ -19,7 +20,9 @@ export function eventWriter(root: string) {
       // outside an activity (a test calling it directly): a fresh id
     }
     try {
-      appendEvent(root, { ...rest, type, id, workflow: rest.workflow as string | undefined ?? workflow });
+      // Written on a rig host: which one, so `gt log` shows where each session ran.
+      const host = rigHostName();
+      appendEvent(root, { ...rest, type, id, workflow: rest.workflow as string | undefined ?? workflow, ...(host ? { host } : {}) });
     } catch (err) {
       process.stderr.write(`worker: could not record event ${type}: ${(err as Error).message}\n`);
     }

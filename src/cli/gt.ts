@@ -16,6 +16,7 @@ import { registerLogCommands } from './gt/log.js';
 import { registerDoctorCommands } from './gt/doctor.js';
 import { registerFeedCommands } from './gt/feed.js';
 import { registerWorkCommands } from './gt/work.js';
+import { registerWorkerCommands } from './gt/worker.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { noteAgentProgress } from '../polecat/progress.js';
 
@@ -45,6 +46,7 @@ registerLogCommands(program);
 registerDoctorCommands(program);
 registerFeedCommands(program);
 registerWorkCommands(program);
+registerWorkerCommands(program);
 program
   .command('version')
   .description('the version of gt (the same as gt --version)')

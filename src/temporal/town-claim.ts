@@ -34,7 +34,7 @@ async function claimHolder(client: Client, townName: string): Promise<string | u
 function otherTown(root: string, config: EngineConfig): GtError {
   const name = readTownJson(root).name;
   return new GtError(`another town named "${name}" already uses the engine at ${config.address} (namespace ${config.namespace}); its task queues and workflows would be this town's`, {
-    hint: `give this town its own namespace (temporal.namespace in settings/config.json; gt up creates it) or its own name`,
+    hint: `give this town its own namespace (temporal.namespace in settings/config.json; gt up creates it) or its own name; if that other town is gone for good: temporal workflow terminate --address ${config.address} --namespace ${config.namespace} --workflow-id ${townClaimWorkflowId(name)}`,
   });
 }
 

@@ -16,12 +16,25 @@ function cluster(cmd, args) {
   return r.stdout;
 }
 
+/** A port for the server below the ephemeral range (its services use 10 above it and 700 below, kept in a smallint), free with those. */
+async function lowPort() {
+  const { createServer } = await import('node:net');
+  const free = (port) => new Promise((resolve) => {
+    const s = createServer().once('error', () => resolve(false)).listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
+  });
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 10_000);
+    const all = [port, port + 1, port + 2, port + 6, port + 10, port - 700, port - 699, port - 698, port - 694];
+    if ((await Promise.all(all.map(free))).every(Boolean)) return port;
+  }
+}
+
 export async function run(argv = []) {
   const sizesArg = argv.find((a) => a.startsWith('--sizes='))?.slice(8) ?? (argv.includes('--sizes') ? argv[argv.indexOf('--sizes') + 1] : undefined);
   const sizes = (sizesArg ?? '30,100').split(',').map(Number);
   const dir = mkdtempSync(join(tmpdir(), 'gt-bench-cluster-'));
   spawnSync('chmod', ['755', dir]); // PostgreSQL runs as its own user
-  const address = `127.0.0.1:${await freePort()}`;
+  const address = `127.0.0.1:${await lowPort()}`;
   process.stdout.write(`  cluster at ${address} ... `);
   cluster('up', ['--address', address, '--dir', dir, '--pg-port', String(await freePort())]);
   process.stdout.write('up\n');

@@ -64,7 +64,8 @@ CLUSTER_PG_PORT=${CLUSTER_PG_PORT:-5432}
 [[ "$CLUSTER_PG_PORT" =~ ^[0-9]{1,5}$ ]] || die "--pg-port must be a port number (got '$CLUSTER_PG_PORT')"
 host=${CLUSTER_ADDRESS%:*}
 port=${CLUSTER_ADDRESS##*:}
-[ "$port" -ge 1024 ] && [ "$port" -le 64000 ] || die "the port of --address must be between 1024 and 64000 (got $port)" "the server also uses the 10 ports above it and the ones 700 below it"
+# The services' membership ports (700 below) are kept in a smallint column: at most 32767.
+[ "$port" -ge 1724 ] && [ "$port" -le 33467 ] || die "the port of --address must be between 1724 and 33467 (got $port)" "the server also uses the 10 ports above it and the ones 700 below it, and stores those in a smallint"
 
 tools="$REPO/.tools/temporal-server/$TEMPORAL_SERVER_VERSION"
 server_bin="$tools/bin/temporal-server"

@@ -57,12 +57,22 @@ export async function ensureNamespace(connection: Pick<Connection, 'workflowServ
         if (!/already exists|AlreadyExists/i.test((err as Error).message)) throw err;
       }
     }
-  // A new namespace reaches every service through a cache refreshed every few seconds.
-  while (!(await namespaceExists(connection, namespace))) {
-    if (Date.now() > deadline) throw new Error(`namespace ${namespace} is not visible yet`);
-    await new Promise((r) => setTimeout(r, 500));
+  // A new namespace reaches the services through their caches, refreshed every few seconds:
+  // wait until a call that goes through them (a workflow list) knows it.
+  for (;;) {
+    try {
+      await connection.workflowService.listWorkflowExecutions({ namespace, pageSize: 1 });
+      return done;
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      if (Date.now() > deadline) throw new Error(`namespace ${namespace} is not visible yet`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
   }
-  return done;
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as { code?: number }).code === 5 || /not found/i.test((err as Error).message);
 }
 
 async function namespaceExists(connection: Pick<Connection, 'workflowService'>, namespace: string): Promise<boolean> {
@@ -70,7 +80,7 @@ async function namespaceExists(connection: Pick<Connection, 'workflowService'>, 
     await connection.workflowService.describeNamespace({ namespace });
     return true;
   } catch (err) {
-    if ((err as { code?: number }).code === 5 || /not found/i.test((err as Error).message)) return false;
+    if (isNotFound(err)) return false;
     throw err;
   }
 }

@@ -9,7 +9,7 @@ import { action, collect } from '../run.js';
 export function registerWorkerCommands(program: Command): void {
   program
     .command('worker')
-    .description("run a rig host in the foreground: a worker serving only the given rigs' agents, git and worktrees (their task queues gt-<town>-<rig>), while orchestration and the ledger stay with the town's own worker")
+    .description("run a rig host in the foreground: a worker serving only the given rigs' polecats, merge queue, agents, git and worktrees (their task queues gt-<town>-<rig>), while orchestration and dispatch stay with the town's own worker; the town's folder must be reachable here at the same path (this machine, or a shared file system)")
     .option('--rig <name>', 'a rig to serve (repeat for more; default: every rig set to run on workers)', collect)
     .option('--address <host:port>', "the town's Temporal cluster (default: temporal.address of the town's settings, or TEMPORAL_ADDRESS)")
     .option('--host <name>', 'how this host is named in `gt status` (default: the host name)')

@@ -39,6 +39,21 @@ while [ $# -gt 0 ]; do
     *) echo "error: unknown argument: $1" >&2; usage ;;
   esac
 done
+# The services' membership ports (700 below) are kept in a smallint column: at most 32767.
+check_port() {
+  [ "$1" -ge 1724 ] && [ "$1" -le 33467 ] || die "the port of --address must be between 1724 and 33467 (got $1)" "the server also uses the 10 ports above it and the ones 700 below it, and stores those in a smallint"
+}
+
+# Bad input is refused before anything is made.
+if [ -n "$address" ]; then
+  [[ "$address" =~ ^([0-9]{1,3}(\.[0-9]{1,3}){3}):([0-9]{1,5})$ ]] \
+    || die "--address must be <ip>:<port>, e.g. 127.0.0.1:7233 or 10.0.0.5:7233 (got '$address')" \
+           "the server binds to that IP and announces it to the other services, so a name or 0.0.0.0 will not do"
+  [ "${address%:*}" != 0.0.0.0 ] || die "--address must name this host's own IP, not 0.0.0.0" "the server announces that IP to its other services and to workers"
+  check_port "${address##*:}"
+fi
+[ -z "$pg_port" ] || [[ "$pg_port" =~ ^[0-9]{1,5}$ ]] || die "--pg-port must be a port number (got '$pg_port')"
+[ "$cmd" = up ] || [ -d "$dir" ] || die "no cluster folder at $dir" "give the folder of scripts/cluster.sh up with --dir"
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 state="$dir/cluster.env"
@@ -49,10 +64,6 @@ if [ -f "$state" ]; then
   . "$state"
 fi
 if [ -n "$address" ]; then
-  [[ "$address" =~ ^([0-9]{1,3}(\.[0-9]{1,3}){3}):([0-9]{1,5})$ ]] \
-    || die "--address must be <ip>:<port>, e.g. 127.0.0.1:7233 or 10.0.0.5:7233 (got '$address')" \
-           "the server binds to that IP and announces it to the other services, so a name or 0.0.0.0 will not do"
-  [ "${address%:*}" != 0.0.0.0 ] || die "--address must name this host's own IP, not 0.0.0.0" "the server announces that IP to its other services and to workers"
   if [ "$cmd" = up ] && [ -n "${CLUSTER_ADDRESS:-}" ] && [ "$CLUSTER_ADDRESS" != "$address" ] && [ -f "$dir/temporal.pid" ] && kill -0 "$(cat "$dir/temporal.pid")" 2>/dev/null; then
     die "the cluster in $dir already runs at $CLUSTER_ADDRESS" "run scripts/cluster.sh down --dir $dir first"
   fi
@@ -61,11 +72,8 @@ fi
 CLUSTER_ADDRESS=${CLUSTER_ADDRESS:-127.0.0.1:7233}
 [ -n "$pg_port" ] && CLUSTER_PG_PORT=$pg_port
 CLUSTER_PG_PORT=${CLUSTER_PG_PORT:-5432}
-[[ "$CLUSTER_PG_PORT" =~ ^[0-9]{1,5}$ ]] || die "--pg-port must be a port number (got '$CLUSTER_PG_PORT')"
 host=${CLUSTER_ADDRESS%:*}
 port=${CLUSTER_ADDRESS##*:}
-# The services' membership ports (700 below) are kept in a smallint column: at most 32767.
-[ "$port" -ge 1724 ] && [ "$port" -le 33467 ] || die "the port of --address must be between 1724 and 33467 (got $port)" "the server also uses the 10 ports above it and the ones 700 below it, and stores those in a smallint"
 
 tools="$REPO/.tools/temporal-server/$TEMPORAL_SERVER_VERSION"
 server_bin="$tools/bin/temporal-server"

@@ -1,6 +1,6 @@
 // Shared by the benchmarks that need a town with a rig and the scripted agent (not a benchmark:
 // the dispatcher skips files starting with "_").
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -51,6 +51,7 @@ export function statuses(ledgerFile) {
  * scripted agent as default agent. `settings(s)` may adjust settings/config.json before start.
  */
 export async function benchTown(name, settingsPatch = () => {}) {
+  // Each town its own name (so two never share a task queue, or a name on a cluster).
   const base = mkdtempSync(join(tmpdir(), `gt-bench-${name}-`));
   const root = join(base, 'town');
   const tag = `bench${name}${Math.random().toString(36).slice(2, 6)}`.replace(/[^a-z0-9]/gi, '');
@@ -67,7 +68,7 @@ export async function benchTown(name, settingsPatch = () => {}) {
   git(seed, '-c', 'user.name=b', '-c', 'user.email=b@localhost', 'commit', '-q', '-m', 'init');
   git(seed, 'push', '-q', remote, 'main');
 
-  cli(gtBin, ['install', root], base, env);
+  cli(gtBin, ['install', root, '--name', tag], base, env);
   const settingsFile = join(root, 'settings', 'config.json');
   const settings = JSON.parse(readFileSync(settingsFile, 'utf8'));
   settings.temporal = { ...settings.temporal, grpc_port: await freePort(), ui_port: await freePort() };
@@ -76,6 +77,7 @@ export async function benchTown(name, settingsPatch = () => {}) {
   cli(gtBin, ['rig', 'add', 'bench', remote, '--prefix', 'bn'], root, env);
   cli(gtBin, ['config', 'agent', 'set', 'scripted', scriptedAgent], root, env);
   cli(gtBin, ['config', 'default-agent', 'scripted'], root, env);
+  const rigHosts = [];
   return {
     base,
     root,
@@ -86,7 +88,38 @@ export async function benchTown(name, settingsPatch = () => {}) {
     create: (title, mode) => JSON.parse(cli(bdBin, ['create', title, '--json', ...(mode ? ['-l', `agent:${mode}`] : [])], join(root, 'bench'), env)).id,
     gt: (args) => cli(gtBin, args, root, env),
     workerPid: () => Number(readFileSync(join(root, '.gt', 'run', 'worker.pid'), 'utf8').trim()),
+    /** `count` rig hosts (`gt worker --rig bench --host hostN`) on this machine, once they poll: [{ host, pid of the worker process }]. */
+    rigHosts: async (count) => {
+      cli(gtBin, ['rig', 'run-on', 'bench', 'workers'], root, env);
+      const started = [];
+      for (let i = 1; i <= count; i++) {
+        const host = `host${i}`;
+        const child = spawn(process.execPath, [gtBin, 'worker', '--rig', 'bench', '--host', host], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d) => (out += d));
+        child.stderr.on('data', (d) => (out += d));
+        const pid = await new Promise((resolve, reject) => {
+          const timer = setInterval(() => {
+            const m = /gt worker (\d+): polling/.exec(out);
+            if (m) {
+              clearInterval(timer);
+              resolve(Number(m[1]));
+            } else if (child.exitCode !== null) {
+              clearInterval(timer);
+              reject(new Error(`gt worker --host ${host} exited: ${out}`));
+            }
+          }, 100);
+        });
+        rigHosts.push({ host, child });
+        started.push({ host, pid });
+      }
+      return started;
+    },
     down: () => {
+      for (const { host, child } of rigHosts.splice(0)) {
+        child.kill('SIGTERM');
+        spawnSync('tmux', ['-L', `${tag}-${host}`, 'kill-server'], { stdio: 'ignore' });
+      }
       spawnSync(process.execPath, [gtBin, 'down'], { cwd: root, env, stdio: 'ignore' });
       spawnSync('tmux', ['-L', tag, 'kill-server'], { stdio: 'ignore' });
     },

@@ -28,17 +28,26 @@ function memKb(pid, field) {
   }
 }
 
-async function runSize(n, opts) {
+/**
+ * One size: N agents slung at once, until all are merged. With `opts.cluster` ({ address }), the
+ * town is on that cluster and its rig runs on `opts.hosts` rig hosts (`gt worker` processes on
+ * this machine), whose worker CPU is measured apiece (`hostCpuMs`).
+ */
+export async function runSize(n, opts) {
   const town = await benchTown(`agents-${n}`, (settings) => {
     settings.scheduler = { ...settings.scheduler, max_polecats_per_rig: Math.max(n, 25) };
     // Generous: on two cores a hundred agents wait for CPU; only a dead agent should be stopped.
     settings.thresholds = { ...settings.thresholds, heartbeat_timeout: '60s', stall_timeout: '10m', nudge_grace: '2m' };
+    // A namespace of its own on the cluster (gt up creates it): workflow ids such as dispatch/bench do not carry the town.
+    if (opts.cluster) settings.temporal = { address: opts.cluster.address, namespace: `bench-${n}-${Date.now().toString(36)}` };
   });
   const ids = [];
   for (let i = 0; i < n; i++) ids.push(town.create(`Bench task ${i}`));
   town.gt(['up']);
+  const hosts = opts.cluster ? await town.rigHosts(opts.hosts ?? 2) : [];
   const workerPid = town.workerPid();
   const cpu0 = cpuMs(workerPid);
+  const hostCpu0 = hosts.map((h) => cpuMs(h.pid));
   const ledger = town.ledger;
 
   const t0 = Date.now();
@@ -56,6 +65,7 @@ async function runSize(n, opts) {
   }
   const wallMs = Date.now() - t0;
   const cpu = cpuMs(workerPid) - cpu0;
+  const hostCpuMs = hosts.map((h, i) => cpuMs(h.pid) - hostCpu0[i]);
   peakRss = Math.max(peakRss, memKb(workerPid, 'VmHWM') || 0);
 
   const st = statuses(ledger);
@@ -69,7 +79,7 @@ async function runSize(n, opts) {
     sessions = 0;
   }
   town.down();
-  return { n, slingMs, wallMs, mergesPerMin: (merged / wallMs) * 60_000, cpuMs: cpu, peakRssMb: peakRss / 1024, sessions, merged, lost, timedOut: done < n };
+  return { n, slingMs, wallMs, mergesPerMin: (merged / wallMs) * 60_000, cpuMs: cpu, hostCpuMs, peakRssMb: peakRss / 1024, sessions, merged, lost, timedOut: done < n };
 }
 
 export async function run(argv = []) {

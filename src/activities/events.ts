@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
 import { appendEvent } from '../events/log.js';
+import { rigHostName } from '../town/env.js';
 
 /**
  * How activities write the town's event stream: the id comes from the activity (workflow, run,
@@ -11,15 +12,18 @@ export function eventWriter(root: string) {
     const { key, ...rest } = fields;
     let id: string | undefined;
     let workflow: string | undefined;
+    // Written on a rig host: which one, so `gt log` shows where each session ran (and a session
+    // another host starts again after the first one died is an event of its own).
+    const host = rigHostName();
     try {
       const info = Context.current().info;
       workflow = info.workflowExecution?.workflowId;
-      id = `${workflow}/${info.workflowExecution?.runId}/${info.activityId}/${type}${key ? `/${key}` : ''}`;
+      id = `${workflow}/${info.workflowExecution?.runId}/${info.activityId}/${type}${key ? `/${key}` : ''}${host ? `@${host}` : ''}`;
     } catch {
       // outside an activity (a test calling it directly): a fresh id
     }
     try {
-      appendEvent(root, { ...rest, type, id, workflow: rest.workflow as string | undefined ?? workflow });
+      appendEvent(root, { ...rest, type, id, workflow: rest.workflow as string | undefined ?? workflow, ...(host ? { host } : {}) });
     } catch (err) {
       process.stderr.write(`worker: could not record event ${type}: ${(err as Error).message}\n`);
     }

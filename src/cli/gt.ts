@@ -18,6 +18,7 @@ import { registerFeedCommands } from './gt/feed.js';
 import { registerDashboardCommands } from './gt/dashboard.js';
 import { registerWorkCommands } from './gt/work.js';
 import { registerCostsCommands } from './gt/costs.js';
+import { registerWorkerCommands } from './gt/worker.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { noteAgentProgress } from '../polecat/progress.js';
 
@@ -49,6 +50,7 @@ registerFeedCommands(program);
 registerDashboardCommands(program);
 registerWorkCommands(program);
 registerCostsCommands(program);
+registerWorkerCommands(program);
 program
   .command('version')
   .description('the version of gt (the same as gt --version)')

@@ -95,7 +95,8 @@ async function checkSearchAttributes(ctx: EngineContext): Promise<CheckResult> {
 async function checkWorkers(ctx: EngineContext): Promise<CheckResult[]> {
   const client = ctx.client!;
   const { temporal } = (await import('@temporalio/proto')).default;
-  const queues = [{ queue: ctx.config.taskQueue, what: "the town's task queue" }, ...Object.keys(ctx.rigs).map((rig) => ({ queue: rigTaskQueue(ctx.config, rig), what: `rig ${rig}'s task queue` }))];
+  const { rigRunsOn } = await import('../temporal/worker.js');
+  const queues: { queue: string; what: string; rig?: string }[] = [{ queue: ctx.config.taskQueue, what: "the town's task queue" }, ...Object.keys(ctx.rigs).map((rig) => ({ queue: rigTaskQueue(ctx.config, rig), what: `rig ${rig}'s task queue`, rig }))];
   const workerPid = servicePid(ctx.root, 'worker');
   ctx.liveQueues = new Set();
   const out: CheckResult[] = [];
@@ -107,7 +108,7 @@ async function checkWorkers(ctx: EngineContext): Promise<CheckResult[]> {
     });
     return (tq.pollers ?? []).map((p) => ({ identity: p.identity ?? '', at: p.lastAccessTime?.seconds ? Number(p.lastAccessTime.seconds) * 1000 : 0 }));
   };
-  for (const { queue, what } of queues) {
+  for (const { queue, what, rig } of queues) {
     const name = `worker on ${queue}`;
     let pollers: { identity: string; at: number }[];
     try {
@@ -128,7 +129,10 @@ async function checkWorkers(ctx: EngineContext): Promise<CheckResult[]> {
       continue;
     }
     const stale = pollers.length ? ` (${pollers.length} poller${pollers.length === 1 ? '' : 's'} of a stopped worker still listed by the server)` : '';
-    if (workerPid) {
+    if (rig && rigRunsOn(ctx.root, rig) === 'workers') {
+      // Only rig hosts serve it: the town's worker cannot help.
+      out.push(problem('engine', name, 'error', `no rig host serves ${what} ${queue}${stale}: rig ${rig} runs on workers`, `start one on a rig host: gt worker --rig ${rig} (or gt rig run-on ${rig} town)`));
+    } else if (workerPid) {
       // The town's worker runs but does not poll this queue (it picks up a new rig within seconds).
       out.push(problem('engine', name, 'error', `no live worker polls ${what} ${queue}${stale}, although the worker (pid ${workerPid}) runs`, 'see .gt/logs/worker.log; then gt down && gt up'));
     } else {

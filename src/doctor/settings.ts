@@ -45,6 +45,7 @@ export const RIG_SETTINGS: Shape = {
   merge_queue: { test_command: 'string', enabled: 'boolean', test_timeout: 'duration', history_limit: 'integer' },
   namepool: { style: 'string', names: 'strings' },
   thresholds: THRESHOLDS,
+  run_on: 'string',
 };
 
 const kindOf = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`);

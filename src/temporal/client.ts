@@ -3,8 +3,11 @@ import { GtError } from '../errors.js';
 import { SEARCH_ATTRIBUTE_NAMES } from './search-attributes.js';
 import type { EngineConfig } from './config.js';
 
+/** What it takes to reach an engine: where, which namespace, and whether it is the town's own. */
+export type EngineReach = Pick<EngineConfig, 'address' | 'namespace' | 'external'>;
+
 /** Connect a client to the town's engine. Heavy import: the CLI loads this module lazily. */
-export async function connectClient(config: EngineConfig, opts: { connectTimeout?: string } = {}): Promise<Client> {
+export async function connectClient(config: EngineReach, opts: { connectTimeout?: string } = {}): Promise<Client> {
   let connection: Connection;
   try {
     connection = await Connection.connect({ address: config.address, connectTimeout: (opts.connectTimeout ?? '10s') as '10s' });
@@ -22,7 +25,7 @@ export async function connectClient(config: EngineConfig, opts: { connectTimeout
  * Register our search attributes where they are missing (an external cluster; the embedded
  * server gets them as start-up flags).
  */
-export async function ensureSearchAttributes(config: EngineConfig): Promise<void> {
+export async function ensureSearchAttributes(config: EngineReach): Promise<void> {
   const client = await connectClient(config);
   try {
     const { temporal } = (await import('@temporalio/proto')).default;

@@ -6,7 +6,7 @@ import { GtError } from '../errors.js';
 import { tailOf } from '../fsutil.js';
 import { processAlive, withLock } from '../lock.js';
 import { tmuxSocket } from '../activities/tmux.js';
-import { hostEnv, townEnv } from '../town/env.js';
+import { hostEnv, rigHostName, townEnv } from '../town/env.js';
 import { townPaths } from '../town/layout.js';
 import { findTemporalCli, PROJECT_ROOT } from './binary.js';
 import { engineConfig, type EngineConfig } from './config.js';
@@ -132,11 +132,21 @@ async function startWorker(root: string, config: EngineConfig): Promise<void> {
  */
 export async function ensureUp(root: string): Promise<EngineConfig> {
   const config = engineConfig(root);
+  // On a rig host the town's services are another machine's: never start them here.
+  if (rigHostName()) return config;
   if (servicePid(root, 'worker') && (config.external || servicePid(root, 'temporal'))) return config;
   await withLock(join(townPaths(root).run, 'up.lock'), async () => {
     if (!config.external) await startServer(root, config);
-    const { ensureSearchAttributes } = await import('./client.js');
-    await ensureSearchAttributes(config);
+    const { connectClient, ensureSearchAttributes } = await import('./client.js');
+    const client = await connectClient(config);
+    try {
+      // A cluster may not have the town's namespace yet (the embedded server is started with it).
+      if (config.external) await (await import('./cluster.js')).ensureNamespace(client.connection, config.namespace);
+      await ensureSearchAttributes(config);
+      await (await import('./town-claim.js')).claimTown(client, root, config);
+    } finally {
+      await client.connection.close();
+    }
     await startWorker(root, config);
   }, { what: 'starting the town services' });
   return config;

@@ -1,3 +1,4 @@
+import type { Client } from '@temporalio/client';
 import { readRigs, readTownJson } from '../town/layout.js';
 import { engineConfig, rigTaskQueue } from './config.js';
 import { townHeartbeatMs, townStalls, type Stall } from './stalls.js';
@@ -28,6 +29,7 @@ export async function townStatus(root: string) {
   let stalePollers: number | undefined;
   let lastPollAgoS: number | undefined;
   let stalls: Stall[] | undefined;
+  let workers: WorkerSeen[] | undefined;
   if (config.external || serverPid) {
     try {
       const { connectClient } = await import('./client.js');
@@ -50,6 +52,7 @@ export async function townStatus(root: string) {
         if (newest) lastPollAgoS = Math.max(0, Math.round((Date.now() - newest) / 1000));
         // No silent waits: what the engine says is stuck, anywhere in the town.
         const queues = [config.taskQueue, ...Object.keys(readRigs(root).rigs).map((r) => rigTaskQueue(config, r))];
+        workers = await townWorkers(client, config.namespace, queues);
         stalls = await townStalls(client, queues, townHeartbeatMs(root)).catch(() => undefined);
       } finally {
         await client.connection.close();
@@ -71,6 +74,53 @@ export async function townStatus(root: string) {
       ui: config.uiAddress,
     },
     worker: { running: Boolean(workerPid), pid: workerPid, taskQueue: config.taskQueue, pollers, stalePollers, lastPollAgoS },
+    workers,
     stalls,
   };
+}
+
+/** A worker process as the server sees it: its identity, host, the queues it polls, when last seen. */
+export interface WorkerSeen {
+  identity: string;
+  host: string;
+  queues: string[];
+  lastSeenAgoS: number;
+  live: boolean;
+}
+
+/**
+ * Every worker polling the town's queues (the town's own and each rig host), from the task
+ * queues' pollers: a worker polls both the workflow and the activity side of each of its queues.
+ */
+export async function townWorkers(client: Client, namespace: string, queues: string[]): Promise<WorkerSeen[]> {
+  const { temporal } = (await import('@temporalio/proto')).default;
+  const { TaskQueueKind, TaskQueueType } = temporal.api.enums.v1;
+  const seen = new Map<string, { queues: Map<string, number>; at: number }>();
+  await Promise.all(queues.flatMap((queue) => [TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW, TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY].map(async (taskQueueType) => {
+    const tq = await client.connection.workflowService.describeTaskQueue({
+      namespace,
+      taskQueue: { name: queue, kind: TaskQueueKind.TASK_QUEUE_KIND_NORMAL },
+      taskQueueType,
+    });
+    for (const p of tq.pollers ?? []) {
+      const identity = p.identity ?? '';
+      const at = p.lastAccessTime?.seconds ? Number(p.lastAccessTime.seconds) * 1000 : 0;
+      const w = seen.get(identity) ?? { queues: new Map<string, number>(), at: 0 };
+      w.queues.set(queue, Math.max(w.queues.get(queue) ?? 0, at));
+      w.at = Math.max(w.at, at);
+      seen.set(identity, w);
+    }
+  })));
+  // A queue a worker stopped polling (a rig moved to the rig hosts) stays listed by the server for
+  // minutes: it counts as the worker's only while polled lately (a long poll lasts about a minute).
+  const recent = (at: number) => Date.now() - at < POLL_SILENCE_MS;
+  return [...seen.entries()]
+    .map(([identity, w]) => ({
+      identity,
+      host: /^\d+@(.+)$/.exec(identity)?.[1] ?? identity,
+      queues: queues.filter((q) => w.queues.has(q) && (recent(w.queues.get(q)!) || !recent(w.at))),
+      lastSeenAgoS: Math.max(0, Math.round((Date.now() - w.at) / 1000)),
+      live: pollerAlive(identity, w.at),
+    }))
+    .sort((a, b) => a.host.localeCompare(b.host) || a.identity.localeCompare(b.identity));
 }

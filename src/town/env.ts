@@ -39,7 +39,15 @@ export function engineEnv(config: EngineConfig): Record<string, string> {
   return env;
 }
 
-/** The environment of the town's processes: the machine's, the town's root, engine and tmux server. */
-export function townEnv(root: string, config: EngineConfig, tmuxSocket: string): Record<string, string> {
-  return { ...hostEnv(), GT_ROOT: root, ...engineEnv(config), GT_TMUX_SOCKET: tmuxSocket };
+/**
+ * The environment of the town's processes: the machine's, the town's root, engine and tmux server;
+ * on a rig host (`gt worker`), also the host's name, so nothing there starts the town's services.
+ */
+export function townEnv(root: string, config: EngineConfig, tmuxSocket: string, rigHost: string | undefined = rigHostName()): Record<string, string> {
+  return { ...hostEnv(), GT_ROOT: root, ...engineEnv(config), GT_TMUX_SOCKET: tmuxSocket, ...(rigHost ? { GT_WORKER_HOST: rigHost } : {}) };
+}
+
+/** The name of the rig host this process runs on (set by `gt worker` for it and its agents), or undefined on the town's host. */
+export function rigHostName(): string | undefined {
+  return process.env.GT_WORKER_HOST || undefined;
 }

@@ -66,6 +66,11 @@ export interface RigSettings {
   merge_queue?: { test_command?: string; enabled?: boolean; test_timeout?: string; history_limit?: number };
   namepool?: { style?: string; names?: string[] };
   thresholds?: Thresholds;
+  /**
+   * Where the rig's agents run: `town` (default: the town's own worker serves the rig's task
+   * queue) or `workers` (only `gt worker --rig <rig>` processes on rig hosts do).
+   */
+  run_on?: 'town' | 'workers';
 }
 
 export function defaultTownSettings(): TownSettings {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { requireTownRoot } from '../../town/layout.js';
-import { addCrew, addRig, listCrew, listRigs, rigForCwd } from '../../town/rigs.js';
+import { addCrew, addRig, listCrew, listRigs, requireRig, rigForCwd } from '../../town/rigs.js';
 import { action, printJson } from '../run.js';
 
 /** Progress lines go to stderr, and only on a terminal, so piped and --json output stays clean. */
@@ -48,6 +48,23 @@ export function registerRigCommands(program: Command): void {
         ['NAME', 'PREFIX', 'BRANCH', 'POLECATS', 'GIT URL'],
         ...rigs.map((r) => [r.name, r.prefix, r.default_branch, String(r.polecats), r.git_url]),
       ]));
+    }));
+
+  rig
+    .command('run-on <rig> <where>')
+    .description("where the rig's agents run: `town` (the town's own worker) or `workers` (only `gt worker --rig <rig>` on rig hosts)")
+    .action(action(async (name: string, where: string) => {
+      const root = requireTownRoot();
+      const { RUN_ON_VALUES } = await import('../../temporal/worker.js');
+      if (!(RUN_ON_VALUES as readonly string[]).includes(where)) throw usageError(`unknown place "${where}"`, `one of: ${RUN_ON_VALUES.join(', ')}`);
+      requireRig(root, name);
+      const { readRigSettings, writeRigSettings } = await import('../../town/settings.js');
+      const settings = readRigSettings(root, name);
+      if ((settings.run_on ?? 'town') === where) return void process.stdout.write(`Rig ${name} already runs on ${where}\n`);
+      writeRigSettings(root, name, { ...settings, run_on: where as 'town' | 'workers' });
+      process.stdout.write(where === 'workers'
+        ? `Rig ${name} now runs its agents on rig hosts only: start one with \`gt worker --rig ${name}\` (the town's worker lets go of its queue within 2 s)\n`
+        : `Rig ${name} now runs its agents on the town's own worker (stop its rig hosts)\n`);
     }));
 
   const crew = program.command('crew').description('manage crew members: people\'s own clones inside a rig');

@@ -38,7 +38,7 @@ export function registerServiceCommands(program: Command): void {
 
   program
     .command('status')
-    .description('show the town services: server, Web UI, worker and their health')
+    .description("show the town services: server, Web UI, worker and their health, and every worker polling the town's queues (host, queues, last seen)")
     .option('--json', 'print the result as JSON')
     .action(action(async (opts: { json?: boolean }) => {
       const root = requireTownRoot();
@@ -58,6 +58,12 @@ function formatStatus(s: Status): string {
     `Web UI:   ${s.server.ui ?? '(unknown for an external cluster; set TEMPORAL_UI_ADDRESS)'}`,
     `Worker:   ${s.worker.running ? `running [pid ${s.worker.pid}]` : 'stopped'} on task queue ${s.worker.taskQueue}${s.worker.pollers !== undefined ? ` (${s.worker.pollers} live poller${s.worker.pollers === 1 ? '' : 's'}${s.worker.stalePollers ? `; ${s.worker.stalePollers} of a stopped worker still listed by the server` : ''}${s.worker.lastPollAgoS !== undefined ? `; last poll ${s.worker.lastPollAgoS}s ago` : ''})` : ''}`,
   ];
+  if (s.workers) {
+    lines.push(`Workers:  ${s.workers.filter((w) => w.live).length} live`);
+    for (const w of s.workers) {
+      lines.push(`  ${w.identity.padEnd(24)} host ${w.host}, polls ${w.queues.join(' ')}; last seen ${w.lastSeenAgoS}s ago${w.live ? '' : ' (gone)'}`);
+    }
+  }
   if (s.stalls?.length) {
     lines.push(`Stalled:  ${s.stalls.length}`);
     for (const x of s.stalls) lines.push(`  ${x.workflowId}: ${x.why}`);

@@ -34,5 +34,11 @@ describe('town environments', () => {
     const env = townEnv('/towns/a', embedded, 'gt-a-123456');
     expect(env).toMatchObject({ GT_ROOT: '/towns/a', GT_TMUX_SOCKET: 'gt-a-123456', GT_TEMPORAL_PORT: '7400' });
     expect(env.TEMPORAL_ADDRESS).toBeUndefined();
+    expect(env.GT_WORKER_HOST).toBeUndefined();
+  });
+
+  it("on a rig host, carry the host's name (so nothing there starts the town's services), never a stale one of the caller", () => {
+    expect(townEnv('/towns/a', external, 'gt-a-123456-build1', 'build1')).toMatchObject({ GT_WORKER_HOST: 'build1', TEMPORAL_ADDRESS: 'temporal.example:7233', GT_TMUX_SOCKET: 'gt-a-123456-build1' });
+    expect(hostEnv({ PATH: '/usr/bin', GT_WORKER_HOST: 'elsewhere' })).toEqual({ PATH: '/usr/bin' });
   });
 });

@@ -1,0 +1,133 @@
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { hostname } from 'node:os';
+import { createActivities } from '../activities/index.js';
+import { readRigs } from '../town/layout.js';
+import { readRigSettings } from '../town/settings.js';
+import { rigTaskQueue, type EngineConfig } from './config.js';
+
+/** Where a rig's agents run: on the town's own worker (default) or only on `gt worker` hosts. */
+export type RunOn = 'town' | 'workers';
+export const RUN_ON_VALUES: readonly RunOn[] = ['town', 'workers'];
+
+export function rigRunsOn(root: string, rig: string): RunOn {
+  return readRigSettings(root, rig).run_on === 'workers' ? 'workers' : 'town';
+}
+
+export interface WorkerOptions {
+  root: string;
+  config: EngineConfig;
+  /** The town's worker: the orchestration queue, and the queues of the rigs that run on the town. */
+  town: boolean;
+  /** A rig host: only these rigs' queues (undefined: every rig that runs on workers). */
+  rigs?: string[];
+  /** How this host is named in `gt status` (default: the machine's host name). */
+  host?: string;
+  /** `--workflow-bundle <file>`: run another build's workflows (a rolling upgrade, or its test). */
+  codePath: string;
+  /** Called once every queue this process serves at start is polled. */
+  onReady?: (queues: string[]) => void;
+}
+
+/** The identity a worker shows the server: `<pid>@<host>`, as the SDK's default, with our host name. */
+export function workerIdentity(host: string = hostname()): string {
+  return `${process.pid}@${host}`;
+}
+
+/**
+ * The worker process: the prebuilt workflow bundle plus our activities, polling the town's
+ * orchestration task queue and one task queue per rig (a rig's refinery and agents run where
+ * its worktrees are). Rigs added while it runs are picked up, and a rig moved to or from the
+ * rig hosts (`gt rig run-on`) is dropped or taken. Stops cleanly on SIGTERM; resolves when
+ * every queue's worker has stopped, and throws the error of a worker that failed.
+ */
+export async function runWorker(opts: WorkerOptions): Promise<void> {
+  const { root, config } = opts;
+  const connection = await NativeConnection.connect({ address: config.address });
+  const activities = createActivities(root);
+  const identity = workerIdentity(opts.host);
+
+  const createWorker = (taskQueue: string): Promise<Worker> =>
+    Worker.create({
+      connection,
+      namespace: config.namespace,
+      taskQueue,
+      identity,
+      workflowBundle: { codePath: opts.codePath },
+      activities,
+      maxConcurrentActivityTaskExecutions: 200,
+      maxConcurrentWorkflowTaskExecutions: 100,
+      shutdownGraceTime: '10s',
+      // A worker that died leaves its sticky queue behind; fall back to the shared queue quickly.
+      stickyQueueScheduleToStartTimeout: '2s',
+    });
+
+  const running = new Map<string, { worker: Worker; done: Promise<void> }>();
+  let stopping = false;
+  let failure: unknown;
+
+  /** A worker that fails takes the others down with it, so the process exits and can be restarted whole. */
+  const start = (queue: string, worker: Worker): void => {
+    const done = worker.run().catch((err) => {
+      failure ??= err;
+      stopping = true;
+      for (const { worker: w } of running.values()) if (w.getState() === 'RUNNING') w.shutdown();
+    });
+    running.set(queue, { worker, done });
+  };
+
+  /** The rig queues this process should serve now. */
+  const wantedRigQueues = (): Map<string, string> => {
+    const rigs = Object.keys(readRigs(root).rigs);
+    const mine = opts.town
+      ? rigs.filter((r) => rigRunsOn(root, r) === 'town')
+      : (opts.rigs ?? rigs.filter((r) => rigRunsOn(root, r) === 'workers'));
+    return new Map(mine.map((r) => [rigTaskQueue(config, r), r]));
+  };
+
+  const syncRigQueues = async (): Promise<void> => {
+    let wanted: Map<string, string>;
+    try {
+      wanted = wantedRigQueues();
+    } catch {
+      // rigs.json or a rig's settings is being rewritten; look again on the next tick
+      return;
+    }
+    for (const queue of wanted.keys()) {
+      if (stopping || running.has(queue)) continue;
+      const worker = await createWorker(queue);
+      if (stopping) return;
+      start(queue, worker);
+    }
+    // A rig moved to the rig hosts: the town's worker lets go of its queue (in-flight tasks finish).
+    if (opts.town) {
+      for (const [queue, entry] of running) {
+        if (queue === config.taskQueue || wanted.has(queue)) continue;
+        running.delete(queue);
+        if (entry.worker.getState() === 'RUNNING') entry.worker.shutdown();
+        void entry.done;
+      }
+    }
+  };
+
+  if (opts.town) start(config.taskQueue, await createWorker(config.taskQueue));
+  await syncRigQueues();
+  let syncing = false;
+  const watcher = setInterval(() => {
+    if (syncing || stopping) return;
+    syncing = true;
+    syncRigQueues()
+      .catch((err) => process.stderr.write(`worker: cannot poll a rig queue: ${(err as Error).message}\n`))
+      .finally(() => (syncing = false));
+  }, 2000);
+  opts.onReady?.([...running.keys()]);
+  // Every worker stops on SIGTERM/SIGINT (the SDK's runtime handles the signal for all of them).
+  // The town's worker lives as long as its orchestration queue's; a rig host as long as any of its queues'.
+  if (opts.town) await running.get(config.taskQueue)!.done;
+  else await Promise.race([...running.values()].map((r) => r.done));
+  stopping = true;
+  clearInterval(watcher);
+  for (const { worker } of running.values()) if (worker.getState() === 'RUNNING') worker.shutdown();
+  await Promise.allSettled([...running.values()].map((r) => r.done));
+  await connection.close();
+  if (failure) throw failure;
+}

@@ -1,0 +1,291 @@
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROJECT, tempDir } from '../helpers/cli.js';
+import { git, makeRemote, waitFor } from '../helpers/town.js';
+import { SCRIPTED_AGENT } from '../integration/polecat-helpers.js';
+
+/**
+ * More than one machine, for real: network namespaces as hosts, each with its own veth pair on
+ * a bridge of their own (no address outside them is used), the cluster of scripts/cluster.sh on
+ * one, the town (its `gt up` worker: orchestration, ledgers) on another, and two rig hosts
+ * running `gt worker` for both rigs. A convoy across the two rigs lands; kill -9 of every process
+ * of one rig host mid-convoy leaves its beads to the other host: 0 lost, 0 merged twice.
+ * The hosts share this machine's disk (the town folder, the rigs' remotes); they share nothing
+ * else: each has its own network, its own tmux server, its own processes.
+ *
+ * Needs root (ip netns) and builds the Temporal server on first use. Run: `npm run test:cluster`.
+ */
+
+const tag = Math.random().toString(36).slice(2, 6);
+const NET = `gtc${tag}-net`;
+const HOSTS = { cluster: 1, town: 2, h1: 3, h2: 4 } as const;
+type Host = keyof typeof HOSTS;
+const ns = (h: Host) => `gtc${tag}-${h}`;
+const ip = (h: Host) => `10.77.0.${HOSTS[h]}`;
+const CLUSTER = `${ip('cluster')}:7233`;
+
+function sh(cmd: string, args: string[], opts: { ok?: boolean } = {}): string {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.status !== 0 && !opts.ok) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
+  return r.stdout;
+}
+
+const base = tempDir('gt-cluster-');
+chmodSync(base, 0o755); // PostgreSQL runs as its own user and must reach its data folder
+const root = join(base, 'town');
+const clusterDir = join(base, 'cluster');
+const agentLog = join(base, 'agent-sessions.log');
+const children: ChildProcess[] = [];
+
+/** The environment a person on a host has: no gt variables of this test process. */
+function hostEnv(extra: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !/^(GT_|BD_|BEADS_|TEMPORAL_)/.test(k)) env[k] = v;
+  }
+  return { ...env, BD_ACTOR: 'tester', SCRIPTED_AGENT_LOG: agentLog, SCRIPTED_AGENT_SLOW_MS: '5000', ...extra };
+}
+
+/** Run the built gt/bd on a host, to the end. */
+function on(host: Host, bin: 'gt' | 'bd', args: string[], opts: { cwd?: string } = {}) {
+  const r = spawnSync('ip', ['netns', 'exec', ns(host), process.execPath, join(PROJECT, 'bin', `${bin}.js`), ...args], {
+    cwd: opts.cwd ?? root,
+    env: hostEnv(),
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
+  return { code: r.status ?? -1, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+}
+
+function must(host: Host, bin: 'gt' | 'bd', args: string[], opts: { cwd?: string } = {}): string {
+  const r = on(host, bin, args, opts);
+  if (r.code !== 0) throw new Error(`${bin} ${args.join(' ')} on ${host} failed (${r.code}): ${r.stderr}`);
+  return r.stdout;
+}
+
+/** A rig host: `gt worker` in the host's namespace, in the foreground. */
+function rigHost(host: 'h1' | 'h2', rigs: string[]): { child: ChildProcess; output: () => string } {
+  let out = '';
+  const child = spawn('ip', ['netns', 'exec', ns(host), process.execPath, join(PROJECT, 'bin', 'gt.js'), 'worker', '--host', host, ...rigs.flatMap((r) => ['--rig', r])], {
+    cwd: root,
+    env: hostEnv(),
+  });
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  children.push(child);
+  return { child, output: () => out };
+}
+
+/** Every process in a host's namespace, killed at once: the machine is gone. */
+function killHost(host: Host): number {
+  const pids = sh('ip', ['netns', 'pids', ns(host)], { ok: true }).split('\n').filter(Boolean);
+  for (const pid of pids) {
+    try {
+      process.kill(Number(pid), 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  }
+  return pids.length;
+}
+
+function events(): Record<string, unknown>[] {
+  try {
+    return readFileSync(join(root, '.gt', 'events.jsonl'), 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+  } catch {
+    return [];
+  }
+}
+
+/** The agents' own log: which bead each session worked, on which rig host. */
+function sessions(): { bead: string; host?: string }[] {
+  let text = '';
+  try {
+    text = readFileSync(agentLog, 'utf8');
+  } catch {
+    return [];
+  }
+  return text.split('\n').flatMap((l) => {
+    const m = /^(\S+) \S+(?: on (\S+))? session \d+$/.exec(l);
+    return m ? [{ bead: m[1]!, host: m[2] }] : [];
+  });
+}
+
+function mergesOf(remote: string, id: string): number {
+  return git(remote, 'log', '--format=%s', 'main').split('\n').filter((s) => s.startsWith(`${id}:`)).length;
+}
+
+/** A bead's status, read on the town's host (ids route to their ledger by prefix). */
+function beadStatus(id: string): string {
+  return (JSON.parse(must('town', 'bd', ['show', id, '--json'])) as { status: string }[])[0]!.status;
+}
+
+const rigs: Record<string, { remote: string; prefix: string }> = {};
+
+beforeAll(async () => {
+  if (process.getuid?.() !== 0) throw new Error('the cluster suite makes network namespaces: run it as root (npm run test:cluster)');
+  sh('ip', ['netns', 'add', NET]);
+  sh('ip', ['netns', 'exec', NET, 'ip', 'link', 'add', 'br0', 'type', 'bridge']);
+  sh('ip', ['netns', 'exec', NET, 'ip', 'link', 'set', 'br0', 'up']);
+  for (const host of Object.keys(HOSTS) as Host[]) {
+    const n = HOSTS[host];
+    sh('ip', ['netns', 'add', ns(host)]);
+    // One veth pair per host: one end in the host, the other on the bridge.
+    sh('ip', ['link', 'add', `gtc${tag}h${n}`, 'type', 'veth', 'peer', 'name', `gtc${tag}b${n}`]);
+    sh('ip', ['link', 'set', `gtc${tag}h${n}`, 'netns', ns(host)]);
+    sh('ip', ['link', 'set', `gtc${tag}b${n}`, 'netns', NET]);
+    sh('ip', ['netns', 'exec', NET, 'ip', 'link', 'set', `gtc${tag}b${n}`, 'master', 'br0', 'up']);
+    sh('ip', ['netns', 'exec', ns(host), 'ip', 'addr', 'add', `${ip(host)}/24`, 'dev', `gtc${tag}h${n}`]);
+    sh('ip', ['netns', 'exec', ns(host), 'ip', 'link', 'set', `gtc${tag}h${n}`, 'up']);
+    sh('ip', ['netns', 'exec', ns(host), 'ip', 'link', 'set', 'lo', 'up']);
+  }
+  // The cluster, on its own host.
+  const up = spawnSync('ip', ['netns', 'exec', ns('cluster'), 'bash', join(PROJECT, 'scripts', 'cluster.sh'), 'up', '--address', CLUSTER, '--dir', clusterDir], { encoding: 'utf8', env: hostEnv(), timeout: 1_800_000 });
+  if (up.status !== 0) throw new Error(`scripts/cluster.sh up failed: ${up.stdout}\n${up.stderr}`);
+
+  // The town, on another: two rigs whose agents run on the rig hosts.
+  const install = spawnSync(process.execPath, [join(PROJECT, 'bin', 'gt.js'), 'install', root, '--name', `cluster${tag}`], { cwd: base, env: hostEnv(), encoding: 'utf8' });
+  if (install.status !== 0) throw new Error(`gt install failed: ${install.stderr}`);
+  const settingsFile = join(root, 'settings', 'config.json');
+  const settings = JSON.parse(readFileSync(settingsFile, 'utf8'));
+  settings.temporal = { address: CLUSTER, namespace: 'default' };
+  settings.thresholds = { ...settings.thresholds, heartbeat_timeout: '3s', stall_timeout: '20s', nudge_grace: '5s', max_attempts: 3 };
+  writeFileSync(settingsFile, JSON.stringify(settings, null, 2));
+  for (const [name, prefix] of [['alpha', 'al'], ['beta', 'be']] as const) {
+    const remote = makeRemote({ 'README.md': `# ${name}\n` });
+    must('town', 'gt', ['rig', 'add', name, remote, '--prefix', prefix]);
+    must('town', 'gt', ['rig', 'run-on', name, 'workers']);
+    rigs[name] = { remote, prefix };
+  }
+  must('town', 'gt', ['config', 'agent', 'set', 'scripted', SCRIPTED_AGENT]);
+  must('town', 'gt', ['config', 'default-agent', 'scripted']);
+  must('town', 'gt', ['up']);
+}, 1_900_000);
+
+afterAll(() => {
+  for (const c of children) c.kill('SIGKILL');
+  for (const host of ['h1', 'h2', 'town'] as Host[]) killHost(host);
+  spawnSync('ip', ['netns', 'exec', ns('cluster'), 'bash', join(PROJECT, 'scripts', 'cluster.sh'), 'down', '--dir', clusterDir], { stdio: 'ignore' });
+  killHost('cluster');
+  for (const host of Object.keys(HOSTS) as Host[]) spawnSync('ip', ['netns', 'del', ns(host)], { stdio: 'ignore' });
+  spawnSync('ip', ['netns', 'del', NET], { stdio: 'ignore' });
+});
+
+describe('more than one machine (network namespaces)', () => {
+  it('bad input on a rig host: an unknown rig is refused, naming the rigs; a town of the same name elsewhere is refused', () => {
+    const unknown = on('h2', 'gt', ['worker', '--rig', 'unknown']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('error: unknown rig "unknown"');
+    expect(unknown.stderr).toContain('hint: the rigs of this town: alpha, beta');
+    // Another town that took the same name, on the same cluster: its worker and its gt up are refused.
+    const other = join(base, 'other');
+    const install = spawnSync(process.execPath, [join(PROJECT, 'bin', 'gt.js'), 'install', other, '--name', `cluster${tag}`], { cwd: base, env: hostEnv(), encoding: 'utf8' });
+    expect(install.status).toBe(0);
+    const file = join(other, 'settings', 'config.json');
+    const s = JSON.parse(readFileSync(file, 'utf8'));
+    s.temporal = { address: CLUSTER };
+    writeFileSync(file, JSON.stringify(s, null, 2));
+    must('h2', 'gt', ['rig', 'add', 'alpha', rigs.alpha!.remote, '--prefix', 'ox'], { cwd: other });
+    must('h2', 'gt', ['rig', 'run-on', 'alpha', 'workers'], { cwd: other });
+    const worker = on('h2', 'gt', ['worker', '--rig', 'alpha'], { cwd: other });
+    expect(worker.code).toBe(1);
+    expect(worker.stderr).toContain(`another town named "cluster${tag}" already uses the engine at ${CLUSTER}`);
+    const up = on('h2', 'gt', ['up'], { cwd: other });
+    expect(up.code).toBe(1);
+    expect(up.stderr).toContain(`another town named "cluster${tag}" already uses the engine at ${CLUSTER}`);
+  });
+
+  it('a convoy across two rigs on two rig hosts lands; kill -9 of one rig host mid-convoy: its beads finish on the other, 0 lost, 0 merged twice', async () => {
+    const h1 = rigHost('h1', ['alpha', 'beta']);
+    const h2 = rigHost('h2', ['alpha', 'beta']);
+    await waitFor(() => h1.output().includes('polling') && h2.output().includes('polling'), 90_000, 'both rig hosts to poll');
+    const status = JSON.parse(must('town', 'gt', ['status', '--json'])) as { workers: { host: string; queues: string[]; live: boolean }[] };
+    for (const h of ['h1', 'h2']) {
+      expect(status.workers.find((w) => w.host === h && w.live)?.queues.sort()).toEqual([`gt-cluster${tag}-alpha`, `gt-cluster${tag}-beta`]);
+    }
+
+    const ids: Record<string, string[]> = { alpha: [], beta: [] };
+    for (const rig of ['alpha', 'beta']) {
+      for (let i = 0; i < 3; i++) {
+        const out = must('town', 'bd', ['create', `${rig} work ${i}`, '-l', 'agent:slow', '--json'], { cwd: join(root, rig) });
+        ids[rig]!.push((JSON.parse(out) as { id: string }).id);
+      }
+    }
+    const all = [...ids.alpha!, ...ids.beta!];
+    const { convoy } = JSON.parse(must('town', 'gt', ['convoy', 'create', 'Across hosts', ...all, '--json'])) as { convoy: string };
+
+    // Mid-convoy: h1 has an agent running on a bead not finished yet. Then the machine is gone.
+    const onH1 = await waitFor(() => {
+      const started = sessions().filter((l) => l.host === 'h1').map((l) => l.bead);
+      const open = started.filter((b) => !events().some((e) => e.type === 'done' && e.bead === b));
+      return open.length ? open : undefined;
+    }, 120_000, 'an agent on h1');
+    const before = sessions().length;
+    expect(killHost('h1')).toBeGreaterThan(0);
+
+    await waitFor(() => beadStatus(convoy) === 'closed', 300_000, 'the convoy to land');
+    for (const rig of ['alpha', 'beta']) {
+      for (const id of ids[rig]!) {
+        expect(beadStatus(id)).toBe('closed');
+        expect(mergesOf(rigs[rig]!.remote, id)).toBe(1);
+      }
+    }
+    // The beads h1 was working were taken on by h2 once it died, and h1 never came back.
+    const after = sessions().slice(before);
+    for (const bead of onH1) expect(after.filter((l) => l.bead === bead).map((l) => l.host)).toContain('h2');
+    expect(after.filter((l) => l.host === 'h1')).toEqual([]);
+    // The session h2 started again is in the town's event stream, naming the host.
+    for (const bead of onH1) {
+      expect(events().filter((e) => e.type === 'session.start' && e.bead === bead).map((e) => e.host)).toEqual(expect.arrayContaining(['h1', 'h2']));
+    }
+  }, 600_000);
+
+  it("the town's worker killed -9 mid-convoy and started again: nothing lost, nothing merged twice", async () => {
+    const h1 = rigHost('h1', ['alpha', 'beta']); // the host is back
+    await waitFor(() => h1.output().includes('polling'), 90_000, 'h1 to poll again');
+    const ids = convoyBeads(2);
+    const { convoy } = JSON.parse(must('town', 'gt', ['convoy', 'create', 'Town worker restarted', ...ids.all, '--json'])) as { convoy: string };
+    await waitFor(() => sessions().some((l) => ids.all.includes(l.bead)), 120_000, 'an agent of the convoy to start');
+    const pid = Number(readFileSync(join(root, '.gt', 'run', 'worker.pid'), 'utf8'));
+    process.kill(pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 2000));
+    must('town', 'gt', ['up']);
+    await waitFor(() => beadStatus(convoy) === 'closed', 300_000, 'the convoy to land');
+    for (const [rig, id] of ids.byRig) {
+      expect(beadStatus(id)).toBe('closed');
+      expect(mergesOf(rigs[rig]!.remote, id)).toBe(1);
+    }
+  }, 600_000);
+
+  it("the cluster's database stopped for 20 s mid-convoy: the run waits and finishes", async () => {
+    const ids = convoyBeads(2);
+    const { convoy } = JSON.parse(must('town', 'gt', ['convoy', 'create', 'Database away', ...ids.all, '--json'])) as { convoy: string };
+    await waitFor(() => sessions().some((l) => ids.all.includes(l.bead)), 120_000, 'an agent of the convoy to start');
+    const pgCtl = (...args: string[]) => sh('ip', ['netns', 'exec', ns('cluster'), 'runuser', '-u', 'postgres', '--', '/usr/lib/postgresql/15/bin/pg_ctl', '-D', join(clusterDir, 'postgres'), ...args]);
+    pgCtl('stop', '-m', 'fast', '-w');
+    await new Promise((r) => setTimeout(r, 20_000));
+    const up = spawnSync('ip', ['netns', 'exec', ns('cluster'), 'bash', join(PROJECT, 'scripts', 'cluster.sh'), 'up', '--dir', clusterDir], { encoding: 'utf8', env: hostEnv() });
+    expect(up.status, up.stderr).toBe(0);
+    // The server rode it out: the same process (the script started only PostgreSQL again).
+    expect(up.stdout).toContain('the Temporal server already runs');
+    await waitFor(() => beadStatus(convoy) === 'closed', 300_000, 'the convoy to land');
+    for (const [rig, id] of ids.byRig) {
+      expect(beadStatus(id)).toBe('closed');
+      expect(mergesOf(rigs[rig]!.remote, id)).toBe(1);
+    }
+  }, 600_000);
+});
+
+/** `n` slow beads in each rig, for one convoy. */
+function convoyBeads(n: number): { all: string[]; byRig: [string, string][] } {
+  const byRig: [string, string][] = [];
+  for (const rig of ['alpha', 'beta']) {
+    for (let i = 0; i < n; i++) {
+      const out = must('town', 'bd', ['create', `${rig} more work ${i}`, '-l', 'agent:slow', '--json'], { cwd: join(root, rig) });
+      byRig.push([rig, (JSON.parse(out) as { id: string }).id]);
+    }
+  }
+  return { all: byRig.map(([, id]) => id), byRig };
+}

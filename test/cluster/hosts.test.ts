@@ -80,15 +80,22 @@ function rigHost(host: 'h1' | 'h2', rigs: string[]): { child: ChildProcess; outp
 
 /** Every process in a host's namespace, killed at once: the machine is gone. */
 function killHost(host: Host): number {
-  const pids = sh('ip', ['netns', 'pids', ns(host)], { ok: true }).split('\n').filter(Boolean);
-  for (const pid of pids) {
-    try {
-      process.kill(Number(pid), 'SIGKILL');
-    } catch {
-      // gone already
+  // Again until none is left: a process may fork (tmux starting an agent) while its parent is killed.
+  let killed = 0;
+  for (let round = 0; round < 50; round++) {
+    const pids = sh('ip', ['netns', 'pids', ns(host)], { ok: true }).split('\n').filter(Boolean);
+    if (!pids.length) break;
+    for (const pid of pids) {
+      try {
+        process.kill(Number(pid), 'SIGKILL');
+        killed++;
+      } catch {
+        // gone already
+      }
     }
+    spawnSync('sleep', ['0.1']);
   }
-  return pids.length;
+  return killed;
 }
 
 function events(): Record<string, unknown>[] {
@@ -222,8 +229,9 @@ describe('more than one machine (network namespaces)', () => {
       const open = started.filter((b) => !events().some((e) => e.type === 'done' && e.bead === b));
       return open.length ? open : undefined;
     }, 120_000, 'an agent on h1');
-    const before = sessions().length;
     expect(killHost('h1')).toBeGreaterThan(0);
+    // Counted once h1 is gone: a session it started up to the kill is h1's, not one after it.
+    const before = sessions().length;
 
     await waitFor(() => beadStatus(convoy) === 'closed', 300_000, 'the convoy to land');
     for (const rig of ['alpha', 'beta']) {

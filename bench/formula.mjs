@@ -77,10 +77,11 @@ function chainShape(length) {
 
 /** The bare-Temporal floor: a minimal workflow bundle and a default worker on a queue of its own. */
 async function baselineWorker(address, namespace) {
-  const { NativeConnection, Worker, bundleWorkflowCode } = await import('@temporalio/worker');
+  const { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } = await import('@temporalio/worker');
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   const { Client, Connection } = await import('@temporalio/client');
   const taskQueue = `bench-baseline-${process.pid}`;
-  const workflowBundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./_formula-baseline-workflow.mjs', import.meta.url)), logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} } });
+  const workflowBundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./_formula-baseline-workflow.mjs', import.meta.url)), logger: new DefaultLogger('WARN') });
   const connection = await NativeConnection.connect({ address });
   const worker = await Worker.create({ connection, namespace, taskQueue, workflowBundle, activities: { async noop() {} } });
   const running = worker.run();

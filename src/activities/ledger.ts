@@ -6,27 +6,41 @@ import type { StepBeadChange } from '../molecule/state.js';
  * Ledger work done on behalf of workflows. Each call is one locked write that waits for the
  * lock without blocking the worker, and is idempotent: a retried activity changes nothing twice.
  * Calls for the same ledger and actor that come while a write is under way (the parallel steps
- * of a molecule) are joined into the next write: one lock and one fsync for all of them. A joined
+ * of a molecule) are joined into the next write: one lock and one fsync for all of them; with
+ * `gatherMs` (a write nobody waits for) the write waits that long for others to join it. A joined
  * write that fails is redone call by call, so one bad change never fails the others.
  */
-export function applyChanges(ledgerDir: string, changes: StepBeadChange[], actor: string): Promise<void> {
+export function applyChanges(ledgerDir: string, changes: StepBeadChange[], actor: string, opts: { gatherMs?: number } = {}): Promise<void> {
   const key = `${ledgerDir}\0${actor}`;
   let batch = waiting.get(key);
   if (!batch) {
-    const next: Batch = { calls: [] };
+    const next: Batch = { calls: [], started: false };
     batch = next;
     waiting.set(key, next);
-    const write = (writes.get(key) ?? Promise.resolve()).then(() => writeBatch(key, ledgerDir, actor, next));
-    writes.set(key, write);
-    void write.finally(() => {
-      if (writes.get(key) === write) writes.delete(key);
-    });
+    next.start = () => {
+      if (next.started) return;
+      next.started = true;
+      clearTimeout(next.timer);
+      const write = (writes.get(key) ?? Promise.resolve()).then(() => writeBatch(key, ledgerDir, actor, next));
+      writes.set(key, write);
+      void write.finally(() => {
+        if (writes.get(key) === write) writes.delete(key);
+      });
+    };
+    // A write nobody waits for (off the critical path) waits a moment for others to join it.
+    if (opts.gatherMs) next.timer = setTimeout(next.start, opts.gatherMs);
   }
-  return new Promise<void>((resolve, reject) => batch.calls.push({ changes, resolve, reject }));
+  const joined = batch;
+  const done = new Promise<void>((resolve, reject) => joined.calls.push({ changes, resolve, reject }));
+  if (!opts.gatherMs) joined.start!();
+  return done;
 }
 
 interface Batch {
   calls: Array<{ changes: StepBeadChange[]; resolve: () => void; reject: (err: unknown) => void }>;
+  started: boolean;
+  start?: () => void;
+  timer?: NodeJS.Timeout;
 }
 /** Per ledger and actor: the batch still taking calls, and the write under way. */
 const waiting = new Map<string, Batch>();

@@ -73,7 +73,13 @@ export interface RunStepInput extends StepInput {
 }
 
 /** How long a run step's command runs before its bead is marked in_progress. */
-const MIRROR_START_AFTER_MS = 250;
+const MIRROR_START_AFTER_MS = 1000;
+/**
+ * How long a ledger write no step waits for (a start, a close behind the activity) waits for
+ * others to join it: every write blocks the worker's thread for its fsyncs, which would hold up
+ * the workflow tasks of every run.
+ */
+const MIRROR_GATHER_MS = 100;
 const DONE_REASON = /^done \(exit 0, attempt (\d+)\)$/;
 
 export interface AgentStepInput extends StepInput {
@@ -112,8 +118,8 @@ export function moleculeActivities(root: string) {
     }
   };
   /** Step bead changes in one ledger write (idempotent, so retries are safe), and in the town's event stream. */
-  const mirrorChanges = async (ledgerDir: string, changes: StepBeadChange[]): Promise<void> => {
-    await applyChanges(ledgerDir, changes, 'gt-molecule');
+  const mirrorChanges = async (ledgerDir: string, changes: StepBeadChange[], opts: { gatherMs?: number } = {}): Promise<void> => {
+    await applyChanges(ledgerDir, changes, 'gt-molecule', opts);
     stepEvents(changes);
   };
 
@@ -143,7 +149,7 @@ export function moleculeActivities(root: string) {
       const closeBehind = (ran: number, started: boolean): { attempt: number } => {
         const end: StepBeadChange = { bead: input.bead, status: 'closed', reason: runStepDoneReason(ran) };
         stepEvents(started ? [end] : [{ bead: input.bead, status: 'in_progress' }, end]);
-        applyChanges(input.ledgerDir, [end], 'gt-molecule').then(
+        applyChanges(input.ledgerDir, [end], 'gt-molecule', { gatherMs: MIRROR_GATHER_MS }).then(
           () => remove(doneFile),
           (err: unknown) => process.stderr.write(`worker: could not close ${input.bead} (step ${input.step} of ${input.molecule}) in the ledger: ${(err as Error).message}; the run closes it at its end\n`),
         );
@@ -161,13 +167,13 @@ export function moleculeActivities(root: string) {
         // Worked by hand (its bead closed, as agents do in the original): done, the command is not run.
         return { attempt, closedByHand: true };
       }
-      // The bead goes in_progress once the command has run for a moment: a step over sooner is
+      // The bead goes in_progress once the command has run for a second: a step over sooner is
       // mirrored once, at its end (its start and end events together), so a fast step costs one
       // ledger write, not two.
       let started: Promise<unknown> | undefined;
       const startTimer = input.mirror
         ? setTimeout(() => {
-            started = mirrorChanges(input.ledgerDir, [{ bead: input.bead, status: 'in_progress' }]).catch(() => undefined);
+            started = mirrorChanges(input.ledgerDir, [{ bead: input.bead, status: 'in_progress' }], { gatherMs: MIRROR_GATHER_MS }).catch(() => undefined);
           }, MIRROR_START_AFTER_MS)
         : undefined;
       let result: Awaited<ReturnType<typeof runChild>>;

@@ -36,31 +36,64 @@ export function dispatchActivities(root: string) {
       return out;
     },
 
-    /** The bead goes on the polecat's hook, unless it was closed or hooked elsewhere meanwhile (then `refused` says why). */
+    /** The bead goes on the polecat's hook, unless it was closed or hooked elsewhere meanwhile (then `refused` says why). Runs of before dispatchBeads. */
     async hookBeadForPolecat(input: { rig: string; name: string; bead: string; by: string }): Promise<{ refused?: string }> {
-      const addr = polecatAddress(input.rig, input.name);
-      const refused = await Ledger.open(ledgerDirForId(input.bead, root)).transactionAsync((tx) => {
-        const bead = tx.lookup(input.bead);
-        if (!bead) return `bead ${input.bead} is in no ledger of this town`;
-        if (bead.status === 'hooked' && bead.assignee === addr) return undefined;
-        if (bead.status === 'closed') return `bead ${bead.id} is closed`;
-        if (bead.status === 'hooked') return `bead ${bead.id} is already on the hook of ${bead.assignee ?? 'someone'}`;
-        tx.update(bead.id, { status: 'hooked', assignee: addr });
-        tx.addComment(bead.id, `slung to ${addr} by ${input.by}`);
-        return undefined;
-      }, { actor: input.by });
-      if (!refused) {
-        event('sling', { actor: input.by, rig: input.rig, bead: input.bead, polecat: addr, detail: `${input.bead} slung to ${addr} by ${input.by}` });
-        await tell([input.bead], `slung to ${addr}`);
-      }
-      return refused ? { refused } : {};
+      const [outcome] = await hookBeads(input.rig, input.by, [input]);
+      return outcome!.refused ? { refused: outcome!.refused } : {};
     },
 
-    /** Tell polecat `<rig>/<name>` about the bead, starting its workflow if it is not running. */
+    /** Tell polecat `<rig>/<name>` about the bead, starting its workflow if it is not running. Runs of before dispatchBeads. */
     async handBeadToPolecat(input: { rig: string; name: string; item: WorkItem }): Promise<string> {
       return startPolecat(await getClient(), engineConfig(root).taskQueue, input.rig, input.name, input.item);
     },
+
+    /**
+     * A whole sling in one activity: every bead goes on its polecat's hook in one ledger write
+     * (unless it was closed or hooked elsewhere meanwhile: `refused` says why), then each hooked
+     * bead is handed to its polecat's workflow. Safe to run again: a bead already hooked to its
+     * polecat is left as it is, and a polecat ignores a bead it already has.
+     */
+    async dispatchBeads(input: { rig: string; by: string; beads: Array<{ name: string; item: WorkItem }> }): Promise<Array<{ bead: string; refused?: string }>> {
+      const outcomes = await hookBeads(input.rig, input.by, input.beads.map((b) => ({ name: b.name, bead: b.item.bead })));
+      const client = await getClient();
+      const townQueue = engineConfig(root).taskQueue;
+      await Promise.all(input.beads.map((b, i) => (outcomes[i]!.refused ? undefined : startPolecat(client, townQueue, input.rig, b.name, b.item))));
+      return outcomes;
+    },
   };
+
+  /** Hook beads to polecats: one ledger write per ledger, then the events and the convoys' news. */
+  async function hookBeads(rig: string, by: string, beads: Array<{ name: string; bead: string }>): Promise<Array<{ bead: string; refused?: string }>> {
+    const outcomes = beads.map((b) => ({ bead: b.bead, refused: undefined as string | undefined }));
+    const byLedger = new Map<string, number[]>();
+    beads.forEach((b, i) => {
+      const dir = ledgerDirForId(b.bead, root);
+      byLedger.set(dir, [...(byLedger.get(dir) ?? []), i]);
+    });
+    for (const [dir, indexes] of byLedger) {
+      await Ledger.open(dir).transactionAsync((tx) => {
+        for (const i of indexes) {
+          const addr = polecatAddress(rig, beads[i]!.name);
+          const bead = tx.lookup(beads[i]!.bead);
+          if (!bead) outcomes[i]!.refused = `bead ${beads[i]!.bead} is in no ledger of this town`;
+          else if (bead.status === 'hooked' && bead.assignee === addr) continue;
+          else if (bead.status === 'closed') outcomes[i]!.refused = `bead ${bead.id} is closed`;
+          else if (bead.status === 'hooked') outcomes[i]!.refused = `bead ${bead.id} is already on the hook of ${bead.assignee ?? 'someone'}`;
+          else {
+            tx.update(bead.id, { status: 'hooked', assignee: addr });
+            tx.addComment(bead.id, `slung to ${addr} by ${by}`);
+          }
+        }
+      }, { actor: by });
+    }
+    const hooked = beads.filter((_, i) => !outcomes[i]!.refused);
+    for (const b of hooked) {
+      const addr = polecatAddress(rig, b.name);
+      event('sling', { actor: by, rig, bead: b.bead, polecat: addr, key: b.bead, detail: `${b.bead} slung to ${addr} by ${by}` });
+    }
+    if (hooked.length) await tell(hooked.map((b) => b.bead), `slung to ${hooked.map((b) => polecatAddress(rig, b.name)).join(', ')}`);
+    return outcomes;
+  }
 }
 
 async function startPolecat(client: Client, townQueue: string, rig: string, name: string, item: WorkItem): Promise<string> {

@@ -3,14 +3,14 @@ import { join } from 'node:path';
 import { varEnv } from '../formula/vars.js';
 import { engineConfig } from '../temporal/config.js';
 import { townEnv } from '../town/env.js';
-import type { StepBeadChange } from '../molecule/state.js';
+import { runStepDoneReason, type StepBeadChange } from '../molecule/state.js';
 import { chooseRuntime, runtimeArgv } from '../town/runtimes.js';
 import { townPaths } from '../town/layout.js';
 import { ledgerDirForId } from '../town/routes.js';
-import { applyChanges, beadStatus } from './ledger.js';
+import { applyChanges, beadFor, beadStatus } from './ledger.js';
 import { eventWriter } from './events.js';
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { runChild } from './process.js';
+import { readNumber, remove, runChild } from './process.js';
 import { agentPath } from './shims.js';
 import { stepLogFile } from '../molecule/logs.js';
 import { tmuxSocket } from './tmux.js';
@@ -64,7 +64,23 @@ export interface StepInput {
 
 export interface RunStepInput extends StepInput {
   command: string;
+  /**
+   * The step mirrors itself: its bead goes in_progress while the command runs and is closed
+   * when it succeeds, in this activity, so no bookkeeping activity sits between one step and
+   * the next (a failure is still written by the run). Runs started before this came leave it out.
+   */
+  mirror?: boolean;
 }
+
+/** How long a run step's command runs before its bead is marked in_progress. */
+const MIRROR_START_AFTER_MS = 1000;
+/**
+ * How long a ledger write no step waits for (a start, a close behind the activity) waits for
+ * others to join it: every write blocks the worker's thread for its fsyncs, which would hold up
+ * the workflow tasks of every run.
+ */
+const MIRROR_GATHER_MS = 100;
+const DONE_REASON = /^done \(exit 0, attempt (\d+)\)$/;
 
 export interface AgentStepInput extends StepInput {
   title: string;
@@ -91,43 +107,104 @@ export function moleculeActivities(root: string) {
     BD_ACTOR: `molecule/${input.molecule}`,
   });
 
+  /** Formula steps in the town's event stream: started, done (a gate's approval among them), failed, not run. */
+  const stepEvents = (changes: StepBeadChange[]): void => {
+    const molecule = Context.current().info.workflowExecution?.workflowId ?? 'a molecule';
+    for (const c of changes) {
+      if (c.again) continue;
+      const kind = c.bead === molecule ? 'formula' : 'step';
+      const type = `${kind}.${{ in_progress: 'start', closed: 'end', blocked: 'failed', open: 'not-run' }[c.status]}`;
+      event(type, { actor: `molecule/${molecule}`, bead: c.bead, molecule, key: `${c.bead}/${c.status}`, detail: c.reason ?? c.comment });
+    }
+  };
+  /** Step bead changes in one ledger write (idempotent, so retries are safe), and in the town's event stream. */
+  const mirrorChanges = async (ledgerDir: string, changes: StepBeadChange[], opts: { gatherMs?: number } = {}): Promise<void> => {
+    await applyChanges(ledgerDir, changes, 'gt-molecule', opts);
+    stepEvents(changes);
+  };
+
   return {
     /** Apply a batch of step bead changes in one ledger write (idempotent, so retries are safe). */
     async applyStepChanges(ledgerDir: string, changes: StepBeadChange[]): Promise<void> {
-      await applyChanges(ledgerDir, changes, 'gt-molecule');
-      // Formula steps in the town's event stream: started, done (a gate's approval among them), failed, not run.
-      const molecule = Context.current().info.workflowExecution?.workflowId ?? 'a molecule';
-      for (const c of changes) {
-        const kind = c.bead === molecule ? 'formula' : 'step';
-        const type = `${kind}.${{ in_progress: 'start', closed: 'end', blocked: 'failed', open: 'not-run' }[c.status]}`;
-        event(type, { actor: `molecule/${molecule}`, bead: c.bead, molecule, key: `${c.bead}/${c.status}`, detail: c.reason ?? c.comment });
-      }
+      await mirrorChanges(ledgerDir, changes);
     },
 
     /**
      * Run a `run` step: its command in a shell with vars as environment (never pasted into the
      * command text). Non-zero exit → a retryable failure carrying the output's last lines.
+     * With `mirror`, the step's bead says it runs and is closed when it succeeded, here; that
+     * close (and a done file between the command's end and the close) is the step's record, so a
+     * retry after a lost worker never runs a finished command again.
      */
     async runStep(input: RunStepInput): Promise<{ attempt: number; closedByHand?: boolean }> {
       const attempt = Context.current().info.attempt;
-      // Worked by hand (its bead closed, as agents do in the original): done, the command is not run.
-      if ((await beadStatus(input.ledgerDir, input.bead)) === 'closed') return { attempt, closedByHand: true };
       const files = stepFiles(input.molecule, input.step);
-      const result = await runChild({
-        command: '/bin/sh',
-        args: ['-c', input.command],
-        cwd: input.cwd,
-        env: stepEnv(input),
-        timeoutMs: input.timeoutMs,
-        ...files,
-      });
-      if (result.timedOut) throw stepFailure(files.stateFile, input.retries, `timed out after ${limitText(input.timeoutMs!)}`, 'StepTimedOut');
-      if (result.code !== 0) {
+      const doneFile = `${files.stateFile}.done`;
+      /**
+       * The step's bead is closed behind the activity (joined with other steps' writes), so the
+       * next step does not wait for it; the done file says the command is done until the close is
+       * written, and the run closes every step that succeeded again at its end, in case this
+       * write was lost with its worker.
+       */
+      const closeBehind = (ran: number, started: boolean): { attempt: number } => {
+        const end: StepBeadChange = { bead: input.bead, status: 'closed', reason: runStepDoneReason(ran) };
+        stepEvents(started ? [end] : [{ bead: input.bead, status: 'in_progress' }, end]);
+        applyChanges(input.ledgerDir, [end], 'gt-molecule', { gatherMs: MIRROR_GATHER_MS }).then(
+          () => remove(doneFile),
+          (err: unknown) => process.stderr.write(`worker: could not close ${input.bead} (step ${input.step} of ${input.molecule}) in the ledger: ${(err as Error).message}; the run closes it at its end\n`),
+        );
+        return { attempt: ran };
+      };
+      if (input.mirror) {
+        // An earlier attempt ran the command to success and its worker died before the close: close, never run it again.
+        const ran = readNumber(doneFile);
+        if (ran !== undefined) return closeBehind(ran, true);
+        const bead = await beadFor(input.ledgerDir, input.bead);
+        const closedByUs = bead?.status === 'closed' ? DONE_REASON.exec(bead.close_reason ?? '') : null;
+        if (closedByUs) return { attempt: Number(closedByUs[1]) };
+        if (bead?.status === 'closed') return { attempt, closedByHand: true };
+      } else if ((await beadStatus(input.ledgerDir, input.bead)) === 'closed') {
+        // Worked by hand (its bead closed, as agents do in the original): done, the command is not run.
+        return { attempt, closedByHand: true };
+      }
+      // The bead goes in_progress once the command has run for a second: a step over sooner is
+      // mirrored once, at its end (its start and end events together), so a fast step costs one
+      // ledger write, not two.
+      let started: Promise<unknown> | undefined;
+      const startTimer = input.mirror
+        ? setTimeout(() => {
+            started = mirrorChanges(input.ledgerDir, [{ bead: input.bead, status: 'in_progress' }], { gatherMs: MIRROR_GATHER_MS }).catch(() => undefined);
+          }, MIRROR_START_AFTER_MS)
+        : undefined;
+      let result: Awaited<ReturnType<typeof runChild>>;
+      try {
+        result = await runChild({
+          command: '/bin/sh',
+          args: ['-c', input.command],
+          cwd: input.cwd,
+          env: stepEnv(input),
+          timeoutMs: input.timeoutMs,
+          ...files,
+        });
+      } catch (err) {
+        clearTimeout(startTimer);
+        await started;
+        throw err;
+      }
+      clearTimeout(startTimer);
+      if (result.timedOut || result.code !== 0) {
+        // A failure is no fast path: the bead says it ran (the run writes the failure next).
+        if (input.mirror && started === undefined) started = mirrorChanges(input.ledgerDir, [{ bead: input.bead, status: 'in_progress' }]).catch(() => undefined);
+        await started;
+        if (result.timedOut) throw stepFailure(files.stateFile, input.retries, `timed out after ${limitText(input.timeoutMs!)}`, 'StepTimedOut');
         const how = result.code === null ? 'was killed' : `exited with code ${result.code}`;
         throw stepFailure(files.stateFile, input.retries, `\`${input.command}\` ${how}${result.tail ? `:\n${result.tail}` : ''}`, 'StepFailed');
       }
       clearFailures(files.stateFile);
-      return { attempt };
+      if (!input.mirror) return { attempt };
+      // The command is done: say so before anything else, so no later attempt runs it again.
+      writeFileSync(doneFile, String(attempt));
+      return closeBehind(attempt, started !== undefined);
     },
 
     /**

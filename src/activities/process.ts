@@ -44,8 +44,13 @@ export interface ChildResult {
   tail: string;
 }
 
-/** The wrapper: runs "$@" and records its exit code atomically. The command is never pasted into shell text. */
-export const EXIT_RECORDING_WRAPPER = '"$@"; code=$?; printf "%s" "$code" > "$GT_EXIT_FILE.tmp" && mv "$GT_EXIT_FILE.tmp" "$GT_EXIT_FILE"; exit $code';
+/**
+ * The wrapper: runs "$@" and records its exit code. The command is never pasted into shell text.
+ * The code is one write of a few bytes by the shell itself (no `mv`: one process less a step);
+ * a reader that comes between the file's creation and that write sees it empty, which every
+ * reader takes as "no code yet".
+ */
+export const EXIT_RECORDING_WRAPPER = '"$@"; code=$?; printf "%s" "$code" > "$GT_EXIT_FILE"; exit $code';
 
 export function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
@@ -142,8 +147,10 @@ export async function runChild(spec: ChildSpec): Promise<ChildResult> {
   let timedOut = false;
   const startedAt = readNumber(startFile) ?? Date.now();
   try {
-    while (!exited) {
-      ctx.heartbeat();
+    // The first beat comes after the first tick: a child that ends sooner costs the engine no
+    // heartbeat at all (the first one would go to the server at once).
+    for (let tick = 0; !exited; tick++) {
+      if (tick > 0) ctx.heartbeat();
       if (spec.timeoutMs !== undefined && Date.now() - startedAt > spec.timeoutMs) {
         timedOut = true;
         break;

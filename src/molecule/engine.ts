@@ -78,22 +78,28 @@ export async function watchMolecule(client: Client, config: EngineConfig, id: st
   let last: MoleculeState | undefined;
   let drawnLines = 0;
   // A run that ends without reaching its own bookkeeping (terminated, or an internal error)
-  // would look "running" forever to a query: the workflow's result tells.
+  // would look "running" forever to a query: the workflow's result tells. The result (or the
+  // failure's details) is also the final state, so the end is seen at once, without a last
+  // query (which, the run being closed, would replay its whole history on the worker).
   let closedWith: string | undefined;
+  let finalState: MoleculeState | undefined;
   const handle = client.workflow.getHandle(id);
-  handle.result().then(
-    () => {
+  const ended = handle.result().then(
+    (result: MoleculeState) => {
       closedWith = 'completed';
+      finalState = isMoleculeState(result) ? result : undefined;
     },
     (err: Error) => {
-      closedWith = (err as { cause?: Error }).cause?.message ?? err.message;
+      const cause = (err as { cause?: Error & { details?: unknown[] } }).cause;
+      closedWith = cause?.message ?? err.message;
+      finalState = isMoleculeState(cause?.details?.[0]) ? (cause.details[0] as MoleculeState) : undefined;
     },
   );
   try {
     if (!opts.tty && !opts.quiet) process.stdout.write(`${id}: running formula${link ? `; Web UI: ${link}` : ''}\n`);
     for (;;) {
       const closed = closedWith;
-      const state = await queryMolecule(client, id);
+      const state = closed !== undefined && finalState ? finalState : await queryMolecule(client, id);
       if (closed !== undefined && state.status === 'running') {
         state.status = 'failed';
         for (const s of state.steps) if (s.status === 'running' || s.status === 'waiting' || s.status === 'pending') s.status = 'not-run';
@@ -113,7 +119,9 @@ export async function watchMolecule(client: Client, config: EngineConfig, id: st
         process.stdout.write(`\nDetached; the run goes on. Reattach with: bd mol watch ${id}\n`);
         return state;
       }
-      await new Promise((r) => setTimeout(r, opts.tty ? 250 : 500));
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([ended, new Promise((r) => (timer = setTimeout(r, opts.tty ? 250 : 500)))]);
+      clearTimeout(timer);
       if (detached) {
         process.stdout.write(`\nDetached; the run goes on. Reattach with: bd mol watch ${id}\n`);
         return last;
@@ -122,6 +130,10 @@ export async function watchMolecule(client: Client, config: EngineConfig, id: st
   } finally {
     process.off('SIGINT', onSigint);
   }
+}
+
+function isMoleculeState(x: unknown): x is MoleculeState {
+  return typeof x === 'object' && x !== null && Array.isArray((x as MoleculeState).steps) && typeof (x as MoleculeState).status === 'string';
 }
 
 export async function cancelMolecule(client: Client, id: string): Promise<MoleculeState> {

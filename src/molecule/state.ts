@@ -72,6 +72,13 @@ export interface StepBeadChange {
   reason?: string;
   comment?: string;
   labels?: string[];
+  /** Made already by the step's own activity (and told in the event stream there): written again only if that write was lost. */
+  again?: boolean;
+}
+
+/** How a `run` step that succeeded is closed; the close is also its record that the command is done. */
+export function runStepDoneReason(attempt: number): string {
+  return `done (exit 0, attempt ${attempt})`;
 }
 
 export const MOLECULE_QUERY = 'state';

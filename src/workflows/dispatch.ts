@@ -127,28 +127,45 @@ export async function dispatchWorkflow(input: DispatchInput): Promise<void> {
       });
       for (const b of wanted.slice(room)) results.push({ bead: b.id, result: 'no-room', reason: `rig ${rig} has no free polecat (cap ${settings.cap})` });
 
-      await Promise.all(
-        chosen.map(async (c) => {
-          try {
-            const hooked = await acts.hookBeadForPolecat.executeWithOptions({ summary: `hook ${c.id} to ${c.name}` }, [{ rig, name: c.name, bead: c.id, by: req.by }]);
-            if (hooked.refused) {
+      const itemFor = (c: (typeof chosen)[number]) => ({
+        bead: c.id, kind: 'sling' as const, agent: req.agent, headless: req.headless, formula: req.formula, vars: req.vars, by: req.by, at: new Date().toISOString(), heartbeatMs: settings.heartbeatMs,
+      });
+      // Slings handled after this came cost one activity for all their beads (hook and hand-over), not two a bead.
+      if (wf.patched('dispatch-one-activity-per-sling')) {
+        try {
+          const outcomes = chosen.length
+            ? await acts.dispatchBeads.executeWithOptions({ summary: chosen.map((c) => `${c.id} → ${c.name}`).join(', ').slice(0, 200) }, [
+                { rig, by: req.by, beads: chosen.map((c) => ({ name: c.name, item: itemFor(c) })) },
+              ])
+            : [];
+          chosen.forEach((c, i) => {
+            const refused = outcomes[i]?.refused;
+            if (refused) {
               release(c.id);
-              results.push({ bead: c.id, result: 'refused', reason: hooked.refused });
-              return;
+              results.push({ bead: c.id, result: 'refused', reason: refused });
+            } else results.push({ bead: c.id, result: 'slung', polecat: c.name });
+          });
+        } finally {
+          for (const c of chosen) inFlight.delete(c.id);
+        }
+      } else {
+        await Promise.all(
+          chosen.map(async (c) => {
+            try {
+              const hooked = await acts.hookBeadForPolecat.executeWithOptions({ summary: `hook ${c.id} to ${c.name}` }, [{ rig, name: c.name, bead: c.id, by: req.by }]);
+              if (hooked.refused) {
+                release(c.id);
+                results.push({ bead: c.id, result: 'refused', reason: hooked.refused });
+                return;
+              }
+              await acts.handBeadToPolecat.executeWithOptions({ summary: `${c.id} → polecat ${c.name}` }, [{ rig, name: c.name, item: itemFor(c) }]);
+              results.push({ bead: c.id, result: 'slung', polecat: c.name });
+            } finally {
+              inFlight.delete(c.id);
             }
-            await acts.handBeadToPolecat.executeWithOptions({ summary: `${c.id} → polecat ${c.name}` }, [
-              {
-                rig,
-                name: c.name,
-                item: { bead: c.id, kind: 'sling', agent: req.agent, headless: req.headless, formula: req.formula, vars: req.vars, by: req.by, at: new Date().toISOString(), heartbeatMs: settings.heartbeatMs },
-              },
-            ]);
-            results.push({ bead: c.id, result: 'slung', polecat: c.name });
-          } finally {
-            inFlight.delete(c.id);
-          }
-        }),
-      );
+          }),
+        );
+      }
       const order = new Map(req.beads.map((b, i) => [b.id, i]));
       results.sort((a, b) => order.get(a.bead)! - order.get(b.bead)!);
       const receipt: SlingReceipt = { requestId: req.requestId, rig, results, at: new Date().toISOString() };

@@ -11,6 +11,7 @@ import {
   type MoleculeState,
   type StepBeadChange,
   type StepState,
+  runStepDoneReason,
 } from '../molecule/state.js';
 import { GtStatus } from '../temporal/search-attributes.js';
 import type { Activities } from '../activities/index.js';
@@ -19,7 +20,8 @@ import type { Activities } from '../activities/index.js';
  * A molecule: one run of a formula. Walks the DAG: every step whose needs have succeeded starts
  * at once (up to maxParallel); a failed step leaves its dependents not run while independent
  * branches go on. Gates are an update (human), a durable timer, or an activity that waits for a
- * bead to close. Step beads mirror progress through batched ledger activities.
+ * bead to close. Step beads mirror progress through batched ledger activities, behind the walk;
+ * a `run` step mirrors its own start and success in the activity that runs it.
  */
 export const stateQuery = wf.defineQuery<MoleculeState>(MOLECULE_QUERY);
 export const approveGateUpdate = wf.defineUpdate<GateReceipt, [GateApproval]>(APPROVE_GATE_UPDATE);
@@ -34,6 +36,9 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
   // Runs started after groups, conditional gates and `bd mol run` of a worked molecule were
   // added; older histories replay without them.
   const v2 = wf.patched('molecule-groups-conditional-gates-done-steps');
+  // Runs started after `run` steps mirrored themselves in the ledger (in the activity that runs
+  // the command, so no bookkeeping activity sits between one step and the next).
+  const v3 = wf.patched('molecule-run-steps-mirror-themselves');
   // Regular (not local) activities: their results are in the history, so a query or a new
   // worker replaying the run never depends on a local activity that was still in flight.
   const ledger = wf.proxyActivities<Activities>({
@@ -68,6 +73,8 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
   const steps = new Map<string, StepState>(state.steps.map((s) => [s.id, s]));
   const approvals = new Map<string, GateReceipt>();
   const changes: StepBeadChange[] = [];
+  /** The closes `run` steps wrote themselves, written again at the end in case one was lost with its worker. */
+  const closedBySteps: StepBeadChange[] = [];
 
   wf.setHandler(stateQuery, () => state);
   wf.setHandler(
@@ -193,8 +200,9 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
     };
     const summary = `${spec.id}: ${spec.title}`;
     if (spec.run !== undefined) {
-      const result = await act.runStep.executeWithOptions({ summary }, [{ ...common, command: spec.run }]);
+      const result = await act.runStep.executeWithOptions({ summary }, [{ ...common, command: spec.run, ...(v3 ? { mirror: true } : {}) }]);
       step.attempts = result.attempt;
+      if (v3 && !result.closedByHand) closedBySteps.push({ bead: step.bead, status: 'closed', reason: runStepDoneReason(result.attempt), again: true });
       return result.closedByHand ? 'its bead was closed by hand; the command did not run' : `done (exit 0, attempt ${result.attempt})`;
     }
     const result = await act.runAgentStep.executeWithOptions({ summary }, [
@@ -213,7 +221,9 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
   async function runStepBranch(spec: ResolvedStep, step: StepState): Promise<void> {
     step.status = 'running';
     step.startedAt = new Date().toISOString();
-    record({ bead: step.bead, status: 'in_progress' });
+    // A `run` step's activity writes its own start and success; failures are written from here.
+    const mirrored = v3 && !spec.gate && step.kind === 'run';
+    if (!mirrored) record({ bead: step.bead, status: 'in_progress' });
     try {
       const reason = spec.gate
         ? await runGate(spec, step)
@@ -222,7 +232,7 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
           : await runWork(spec, step);
       step.status = 'succeeded';
       step.waitingFor = undefined;
-      record({ bead: step.bead, status: 'closed', reason });
+      if (!mirrored) record({ bead: step.bead, status: 'closed', reason });
     } catch (err) {
       if (wf.isCancellation(err)) {
         // The run is being cancelled; the main loop records it. A branch never rejects.
@@ -305,6 +315,7 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
     wf.setCurrentDetails(stepTable());
     state.endedAt = new Date().toISOString();
     const failed = state.steps.filter((s) => s.status === 'failed').map((s) => s.id);
+    changes.push(...closedBySteps.splice(0));
     if (status === 'failed') {
       record({ bead: input.molecule, status: 'blocked', comment: `run failed: ${failed.join(', ')} failed`, labels: ['mol:failed'] });
     } else {

@@ -5,7 +5,7 @@ import { dirname, join } from 'node:path';
 import { Ledger } from '../beads/ledger.js';
 import { parseDuration } from '../formula/duration.js';
 import { acquireLock } from '../lock.js';
-import type { MergeOutcome, MergeRequest, RefinerySettings } from '../refinery/types.js';
+import type { MergeOutcome, MergeRequest, PreparedBatch, PushOutcome, RefinerySettings, TestOutcome } from '../refinery/types.js';
 import { readRigs, rigPaths, townPaths } from '../town/layout.js';
 import { ledgerDirForId } from '../town/routes.js';
 import { readRigSettings, readTownSettings } from '../town/settings.js';
@@ -25,6 +25,12 @@ const DEFAULT_HISTORY_LIMIT = 5000;
 const MERGE_OVERHEAD_MS = 10 * 60_000;
 /** Rounds of rebase-test-push when the remote moves under us (someone else pushed). */
 const PUSH_ROUNDS = 5;
+/** An adaptive queue's batches grow to this many requests unless `merge_queue.max_batch_size` says otherwise. */
+const DEFAULT_MAX_BATCH = 32;
+/** Test runs at once while looking for the culprit of a red batch, unless `merge_queue.max_concurrent` says otherwise. */
+const DEFAULT_MAX_CONCURRENT = 2;
+/** A batch's candidate is kept under this ref while it is tested, so its commits survive a worker restart. */
+const BATCH_REFS = 'refs/gt/batch';
 /** Comments carry the reason; a test log can be long, the bead needs only its end. */
 const REASON_LIMIT = 6000;
 
@@ -228,35 +234,108 @@ export function refineryActivities(root: string) {
     }
   }
 
-  /** Worktrees (polecats') that have `branch` checked out, so it can be released before deletion. */
-  async function worktreesOn(repo: string, branch: string): Promise<string[]> {
-    await runGit(['worktree', 'prune'], repo);
-    const out = (await runGit(['worktree', 'list', '--porcelain'], repo)).stdout;
-    const paths: string[] = [];
-    for (const block of out.split('\n\n')) {
-      const path = /^worktree (.+)$/m.exec(block)?.[1];
-      if (path && block.split('\n').includes(`branch refs/heads/${branch}`)) paths.push(path);
-    }
-    return paths;
-  }
-
-  async function deleteBranch(rig: string, branch: string): Promise<void> {
+  /**
+   * Delete merged branches, local and remote, in one go: their polecats' worktrees keep their
+   * files on a detached HEAD, one `ls-remote` says which exist there, one push deletes those.
+   */
+  async function deleteBranches(rig: string, branches: string[]): Promise<void> {
     const { repo } = rigEntry(rig);
-    await withRepoLock(repo, () => deleteBranchLocked(repo, branch));
+    await withRepoLock(repo, async () => {
+      await runGit(['worktree', 'prune'], repo);
+      const out = (await runGit(['worktree', 'list', '--porcelain'], repo)).stdout;
+      const wanted = new Set(branches.map((b) => `refs/heads/${b}`));
+      for (const block of out.split('\n\n')) {
+        const path = /^worktree (.+)$/m.exec(block)?.[1];
+        const head = /^branch (.+)$/m.exec(block)?.[1];
+        if (path && head && wanted.has(head)) await git(['checkout', '--quiet', '--detach'], path);
+      }
+      const local = [];
+      for (const b of branches) if (await gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${b}`], repo)) local.push(b);
+      if (local.length) await git(['branch', '--quiet', '-D', ...local], repo);
+      const remote = await runGit(['ls-remote', '--heads', 'origin', ...branches.map((b) => `refs/heads/${b}`)], repo);
+      if (remote.code !== 0) throw new Error(`cannot list the remote's branches: ${gitMessage(remote)}`);
+      const onRemote = remote.stdout.split('\n').map((l) => l.split('\t')[1]).filter((r): r is string => !!r && wanted.has(r));
+      if (onRemote.length) await git(['push', '--quiet', 'origin', '--delete', ...onRemote], repo);
+      for (const b of branches) await runGit(['update-ref', '-d', `refs/remotes/origin/${b}`], repo);
+    });
   }
 
-  async function deleteBranchLocked(repo: string, branch: string): Promise<void> {
-    for (const path of await worktreesOn(repo, branch)) {
-      // The work is merged; the polecat's worktree keeps its files on a detached HEAD.
-      await git(['checkout', '--quiet', '--detach'], path);
+  /** Close merged beads (one ledger transaction per ledger), delete their branches, then per bead: release it at the dispatcher, log, tell its convoys. Idempotent. */
+  async function recordMerged(rig: string, items: { mr: MergeRequest; sha: string }[], defaultBranch: string): Promise<void> {
+    const byLedger = new Map<string, typeof items>();
+    for (const it of items) {
+      const dir = ledgerDirForId(it.mr.bead, root);
+      byLedger.set(dir, [...(byLedger.get(dir) ?? []), it]);
     }
-    if (await gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo)) {
-      await git(['branch', '--quiet', '-D', branch], repo);
+    for (const [dir, group] of byLedger) {
+      await Ledger.open(dir).transactionAsync((tx) => {
+        for (const { mr, sha } of group) {
+          const bead = tx.lookup(mr.bead);
+          if (!bead) continue;
+          const note = `Merged into ${defaultBranch} as ${sha} (branch ${mr.branch}, polecat ${mr.polecat}) by the ${rig} refinery`;
+          if (!bead.comments?.some((c) => c.text === note)) tx.addComment(bead.id, note);
+          const metadata = bead.metadata && typeof bead.metadata === 'object' ? bead.metadata : {};
+          tx.update(bead.id, { metadata: { ...metadata, merged_sha: sha, merged_branch: mr.branch, merged_into: defaultBranch } });
+          if (tx.lookup(bead.id)!.status !== 'closed') tx.close(bead.id, { reason: 'merged', force: true });
+        }
+      }, { actor: `${rig}/refinery` });
     }
-    const remote = await runGit(['ls-remote', '--heads', 'origin', `refs/heads/${branch}`], repo);
-    if (remote.code !== 0) throw new Error(`cannot list the remote's branches: ${gitMessage(remote)}`);
-    if (remote.stdout.trim()) await git(['push', '--quiet', 'origin', '--delete', `refs/heads/${branch}`], repo);
-    await runGit(['update-ref', '-d', `refs/remotes/origin/${branch}`], repo);
+    await deleteBranches(rig, items.map((it) => it.mr.branch));
+    for (const { mr, sha } of items) {
+      remove(files(rig, mr).marker);
+      await releaseInDispatcher(await getClient(), rig, { beads: [mr.bead], why: `merged as ${sha}` });
+      event('merge.merged', { actor: `${rig}/refinery`, rig, bead: mr.bead, sha, branch: mr.branch, detail: `${mr.branch} merged into ${defaultBranch} as ${short(sha)}` });
+      await tell([mr.bead], `merged as ${short(sha)}`);
+    }
+  }
+
+  /** Batch files: the candidate's push marker and the test state of each slot. */
+  const batchFiles = (rig: string, key: string) => {
+    const run = join(townPaths(root).run, 'refinery', rig);
+    return {
+      marker: join(run, `batch-${key}.pushed.json`),
+      testState: (slot: number) => join(run, `batch-${key}.slot${slot}.test`),
+      log: (slot: number) => join(townPaths(root).logs, 'refinery', rig, `batch-${key}.slot${slot}.log`),
+    };
+  };
+
+  /** Test slot 0 is the refinery worktree; slot n a worktree of its own beside it, made when first needed. */
+  function slotPaths(rig: string, slot: number) {
+    const worktree = rigPaths(root, rig).refinery;
+    return {
+      worktree: slot === 0 ? worktree : join(dirname(worktree), `test-${slot}`),
+      lock: join(townPaths(root).run, 'refinery', slot === 0 ? `${rig}.lock` : `${rig}.slot${slot}.lock`),
+    };
+  }
+
+  async function withSlot<T>(rig: string, slot: number, fn: () => Promise<T>): Promise<T> {
+    const ctx = Context.current();
+    const beat = setInterval(() => ctx.heartbeat(), 1000);
+    try {
+      const release = await acquireLock(slotPaths(rig, slot).lock, { timeoutMs: 3_600_000, what: `the ${rig} refinery worktree ${slot}` });
+      try {
+        return await fn();
+      } finally {
+        release();
+      }
+    } finally {
+      clearInterval(beat);
+    }
+  }
+
+  async function isAncestor(a: string, b: string, cwd: string): Promise<boolean> {
+    return gitOk(['merge-base', '--is-ancestor', a, b], cwd);
+  }
+
+  /** Rebase `tip` onto `onto` in the worktree; the new tip, or the conflict. Callers hold the repository's lock. */
+  async function rebaseOnto(rig: string, worktree: string, tip: string, onto: string): Promise<{ ok: true; sha: string } | { ok: false; where: string }> {
+    await git(['checkout', '--quiet', '--force', '--detach', tip], worktree);
+    // Rebased commits keep their author; their committer is this rig's refinery, whoever started the worker.
+    const r = await runGit(['-c', `user.name=${rig}/refinery`, '-c', `user.email=${rig}.refinery@gastown.local`, 'rebase', '--quiet', onto], worktree);
+    if (r.code === 0) return { ok: true, sha: await git(['rev-parse', 'HEAD'], worktree) };
+    const conflicted = (await runGit(['diff', '--name-only', '--diff-filter=U'], worktree)).stdout.trim().split('\n').filter(Boolean);
+    await runGit(['rebase', '--abort'], worktree);
+    return { ok: false, where: conflicted.length ? `conflicting files: ${conflicted.join(', ')}` : gitMessage(r) };
   }
 
   return {
@@ -272,10 +351,17 @@ export function refineryActivities(root: string) {
         // a bad value is reported when a merge reads it
       }
       const limit = Number(mq.history_limit ?? DEFAULT_HISTORY_LIMIT);
+      const townMq = town.merge_queue ?? {};
+      const size = mq.batch_size ?? townMq.batch_size ?? 'adaptive';
+      const whole = (v: unknown, fallback: number) => (Number.isInteger(v) && (v as number) >= 1 ? (v as number) : fallback);
       return {
         heartbeatTimeout: rigSettings.thresholds?.heartbeat_timeout ?? town.thresholds?.heartbeat_timeout ?? '30s',
         historyLimit: Number.isFinite(limit) && limit >= 10 ? limit : DEFAULT_HISTORY_LIMIT,
         mergeTimeoutMs: testMs + MERGE_OVERHEAD_MS,
+        batchSize: size === 'adaptive' ? 'adaptive' : whole(size, 1),
+        maxBatchSize: whole(mq.max_batch_size ?? townMq.max_batch_size, DEFAULT_MAX_BATCH),
+        maxConcurrent: whole(mq.max_concurrent ?? townMq.max_concurrent, DEFAULT_MAX_CONCURRENT),
+        testTimeoutMs: testMs,
       };
     },
 
@@ -301,21 +387,170 @@ export function refineryActivities(root: string) {
 
     /** After a merge: the bead is closed with the merged commit, the branch deleted (local and remote). Idempotent. */
     async refineryRecordMerged(rig: string, mr: MergeRequest, sha: string, defaultBranch: string): Promise<void> {
-      const ledger = Ledger.open(ledgerDirForId(mr.bead, root));
-      await ledger.transactionAsync((tx) => {
-        const bead = tx.lookup(mr.bead);
-        if (!bead) return;
-        const note = `Merged into ${defaultBranch} as ${sha} (branch ${mr.branch}, polecat ${mr.polecat}) by the ${rig} refinery`;
-        if (!bead.comments?.some((c) => c.text === note)) tx.addComment(bead.id, note);
-        const metadata = bead.metadata && typeof bead.metadata === 'object' ? bead.metadata : {};
-        tx.update(bead.id, { metadata: { ...metadata, merged_sha: sha, merged_branch: mr.branch, merged_into: defaultBranch } });
-        if (tx.lookup(bead.id)!.status !== 'closed') tx.close(bead.id, { reason: 'merged', force: true });
-      }, { actor: `${rig}/refinery` });
-      await deleteBranch(rig, mr.branch);
-      remove(files(rig, mr).marker);
-      await releaseInDispatcher(await getClient(), rig, { beads: [mr.bead], why: `merged as ${sha}` });
-      event('merge.merged', { actor: `${rig}/refinery`, rig, bead: mr.bead, sha, branch: mr.branch, detail: `${mr.branch} merged into ${defaultBranch} as ${short(sha)}` });
-      await tell([mr.bead], `merged as ${short(sha)}`);
+      await recordMerged(rig, [{ mr, sha }], defaultBranch);
+    },
+
+    /**
+     * After a batch's push: each bead closed with its own commit, every branch deleted (one push),
+     * then per bead the dispatcher released and its convoys told. Idempotent.
+     */
+    async refineryRecordMergedBatch(rig: string, key: string, items: { mr: MergeRequest; sha: string }[], defaultBranch: string): Promise<void> {
+      const ctx = Context.current();
+      const beat = setInterval(() => ctx.heartbeat(), 1000);
+      try {
+        await recordMerged(rig, items, defaultBranch);
+        remove(batchFiles(rig, key).marker);
+      } finally {
+        clearInterval(beat);
+      }
+    },
+
+    /**
+     * A batch's candidate: the requests rebased one after another, in arrival order, onto the
+     * default branch as the remote has it. Per request, before any test: a bead or branch that is
+     * gone, a branch with nothing to merge, or one that conflicts with the default branch is
+     * sent back; one clean on the default branch that conflicts only with a request ahead of it
+     * waits for the next batch (that request may yet be sent back). The candidate is kept under
+     * refs/gt/batch/<key> until the batch is done. Safe to run again: it starts over.
+     */
+    async refineryPrepareBatch(rig: string, key: string, mrs: MergeRequest[]): Promise<PreparedBatch> {
+      return withSlot(rig, 0, async () => {
+        const { defaultBranch, worktree, repo } = rigEntry(rig);
+        const locked = <T>(fn: () => Promise<T>) => withRepoLock(repo, fn);
+        try {
+          const base = await locked(async () => {
+            await resetWorktree(worktree, defaultBranch);
+            const old = (await runGit(['for-each-ref', '--format=%(refname)', BATCH_REFS], repo)).stdout.split('\n').filter(Boolean);
+            for (const ref of old) await runGit(['update-ref', '-d', ref], repo);
+            return fetchBase(worktree, defaultBranch);
+          });
+          const out: PreparedBatch = { defaultBranch, base, accepted: [], rejected: [], deferred: [] };
+          let candidate = base;
+          for (const mr of mrs) {
+            Context.current().heartbeat();
+            const reject = (kind: PreparedBatch['rejected'][number]['kind'], reason: string) => void out.rejected.push({ bead: mr.bead, kind, reason });
+            const ledger = Ledger.open(ledgerDirForId(mr.bead, root));
+            if (!ledger.tryGet(mr.bead)) {
+              reject('missing-bead', `bead ${mr.bead} is not in the ledger at ${ledger.dir}`);
+              continue;
+            }
+            const tip = await branchTip(worktree, mr.branch);
+            if (!tip) {
+              reject('missing-branch', `branch ${mr.branch} does not exist in the rig's repository (nor on its remote)`);
+              continue;
+            }
+            if (await isAncestor(tip, base, worktree)) {
+              reject('empty', `branch ${mr.branch} has no commits that are not already on ${defaultBranch}: nothing to merge`);
+              continue;
+            }
+            const onCandidate = await locked(() => rebaseOnto(rig, worktree, tip, candidate));
+            if (onCandidate.ok && onCandidate.sha !== candidate) {
+              out.accepted.push({ bead: mr.bead, sha: onCandidate.sha });
+              candidate = onCandidate.sha;
+              continue;
+            }
+            if (onCandidate.ok) {
+              reject('empty', `branch ${mr.branch} has no changes that are not already on ${defaultBranch} or ahead of it in the merge queue: nothing to merge`);
+              continue;
+            }
+            const onBase = candidate === base ? onCandidate : await locked(() => rebaseOnto(rig, worktree, tip, base));
+            if (onBase.ok) {
+              out.deferred.push(mr.bead);
+              continue;
+            }
+            reject('conflict', `merge conflict: ${mr.branch} does not rebase cleanly onto ${defaultBranch} (${short(base)}); ${onBase.where}. Rebase onto ${defaultBranch}, resolve, commit and submit again.`);
+          }
+          if (candidate !== base) await git(['update-ref', `${BATCH_REFS}/${key}`, candidate], repo);
+          return out;
+        } finally {
+          await locked(() => resetWorktree(worktree, defaultBranch));
+        }
+      });
+    },
+
+    /**
+     * Run the rig's test command on a candidate commit in test slot `slot` (0: the refinery
+     * worktree; others: worktrees of their own, so halves of a red batch are tested side by side).
+     * A run an earlier attempt left (its worker died) is stopped and run again.
+     */
+    async refineryTestCandidate(rig: string, t: { key: string; sha: string; slot: number; beads: string[]; branch: string; base: string; defaultBranch: string }): Promise<TestOutcome> {
+      return withSlot(rig, t.slot, async () => {
+        const { repo } = rigEntry(rig);
+        const settings = readRigSettings(root, rig).merge_queue ?? {};
+        const command = settings.test_command?.trim();
+        if (!command) return { ok: true };
+        const { worktree } = slotPaths(rig, t.slot);
+        const f = batchFiles(rig, t.key);
+        stopLeftoverTest(f.testState(t.slot));
+        await withRepoLock(repo, async () => {
+          if (!existsSync(worktree)) {
+            await runGit(['worktree', 'prune'], repo);
+            await git(['worktree', 'add', '--quiet', '--force', '--detach', worktree, t.sha], repo);
+          }
+          for (const op of ['rebase', 'merge', 'cherry-pick']) await runGit([op, '--abort'], worktree);
+          await git(['checkout', '--quiet', '--force', '--detach', t.sha], worktree);
+          await runGit(['clean', '-ffdq'], worktree);
+        });
+        mkdirSync(dirname(f.log(t.slot)), { recursive: true });
+        writeFileSync(f.log(t.slot), '');
+        const test = await runChild({
+          command: '/bin/sh',
+          args: ['-c', command],
+          cwd: worktree,
+          env: {
+            ...townEnv(root, engineConfig(root), tmuxSocket(root)),
+            GT_RIG: rig,
+            GT_ROLE: 'refinery',
+            GT_BEAD: t.beads.at(-1)!,
+            GT_BEADS: t.beads.join(' '),
+            GT_BRANCH: t.branch,
+            BD_ACTOR: `${rig}/refinery`,
+          },
+          logFile: f.log(t.slot),
+          stateFile: f.testState(t.slot),
+          timeoutMs: parseDuration(settings.test_timeout ?? DEFAULT_TEST_TIMEOUT),
+        });
+        if (!test.timedOut && test.code === 0) return { ok: true };
+        const how = test.timedOut ? `timed out after ${settings.test_timeout ?? DEFAULT_TEST_TIMEOUT}` : test.code === null ? 'was killed' : `failed with exit code ${test.code}`;
+        const ahead = t.beads.length > 1 ? ` after the ${t.beads.length - 1} request${t.beads.length > 2 ? 's' : ''} ahead of it in its batch (${t.beads.slice(0, -1).join(', ')})` : '';
+        return { ok: false, reason: clip(`tests failed: \`${command}\` ${how} on ${t.branch} rebased onto ${t.defaultBranch} (${short(t.base)})${ahead}${test.tail ? `:\n${test.tail}` : ''}`) };
+      });
+    },
+
+    /**
+     * Fast-forward the remote's default branch from `base` to the candidate `sha` in one push.
+     * Safe to run again after a worker died at any point: a marker written just before the push
+     * tells a later attempt to look, and a push that happened is recognised and never repeated.
+     * When the remote moved on (someone else pushed), nothing is pushed and the batch is redone.
+     */
+    async refineryPushBatch(rig: string, key: string, base: string, sha: string): Promise<PushOutcome> {
+      return withSlot(rig, 0, async () => {
+        const { defaultBranch, worktree, repo } = rigEntry(rig);
+        const marker = batchFiles(rig, key).marker;
+        return withRepoLock(repo, async () => {
+          const now = await fetchBase(worktree, defaultBranch);
+          if (existsSync(marker)) {
+            const pushed = JSON.parse(readFileSync(marker, 'utf8')) as { sha: string };
+            if (await isAncestor(pushed.sha, now, repo)) return { pushed: true, alreadyPushed: true };
+            remove(marker);
+          }
+          if (now !== base) return { pushed: false, reason: `${defaultBranch} moved on the remote (${short(base)} → ${short(now)}) while the batch was tested` };
+          mkdirSync(dirname(marker), { recursive: true });
+          writeFileSync(marker, JSON.stringify({ sha, base }) + '\n');
+          const push = await runGit(['push', '--quiet', '--porcelain', 'origin', `${sha}:refs/heads/${defaultBranch}`], repo);
+          if (push.code === 0) {
+            await runGit(['update-ref', `refs/remotes/origin/${defaultBranch}`, sha], repo);
+            await runGit(['update-ref', '-d', `${BATCH_REFS}/${key}`], repo);
+            return { pushed: true, alreadyPushed: false };
+          }
+          remove(marker);
+          const text = `${push.stdout}\n${push.stderr}`;
+          if (/non-fast-forward|fetch first|\[rejected\]|stale info/.test(text)) {
+            return { pushed: false, reason: `${defaultBranch} moved on the remote while the batch was pushed` };
+          }
+          throw new Error(`git push to origin ${defaultBranch} failed: ${gitMessage(push)}`);
+        });
+      });
     },
 
     /** After a rejection: the bead is open again, unassigned, with the reason as a comment. Idempotent. */

@@ -31,10 +31,10 @@ export function gitEnv(): NodeJS.ProcessEnv {
   return { ...env, GIT_TERMINAL_PROMPT: '0', GCM_INTERACTIVE: 'never', LC_ALL: 'C', GIT_EDITOR: 'true' };
 }
 
-/** Run git; never throws for a non-zero exit (the caller decides what a failure means). */
-export function runGit(args: string[], cwd: string): Promise<GitResult> {
+/** Run git; never throws for a non-zero exit (the caller decides what a failure means). `env` adds variables (e.g. a commit's author). */
+export function runGit(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<GitResult> {
   return new Promise((done) => {
-    execFile('git', [...FIXED_CONFIG, ...args], { cwd, env: gitEnv(), maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile('git', [...FIXED_CONFIG, ...args], { cwd, env: { ...gitEnv(), ...env }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const exitCode = (err as { code?: unknown } | null)?.code;
       // A string code (ENOENT, ...) means git itself could not be run.
       const spawnFailed = err && typeof exitCode !== 'number';

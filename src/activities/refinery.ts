@@ -327,6 +327,30 @@ export function refineryActivities(root: string) {
     return gitOk(['merge-base', '--is-ancestor', a, b], cwd);
   }
 
+  /**
+   * Cherry-pick the one commit `c` onto `onto` without a worktree: a three-way merge of trees
+   * (`git merge-tree`, whose merge base is c's parent, as in a rebase) and a new commit with c's
+   * author and message; its committer is the rig's refinery.
+   */
+  async function pickOnto(rig: string, repo: string, c: string, onto: string): Promise<{ ok: true; sha: string } | { ok: false; where: string }> {
+    const merged = await runGit(['merge-tree', '--write-tree', '--name-only', '--no-messages', onto, c], repo);
+    const [tree, ...conflicted] = merged.stdout.trim().split('\n');
+    if (merged.code === 1) return { ok: false, where: conflicted.length ? `conflicting files: ${[...new Set(conflicted)].join(', ')}` : gitMessage(merged) };
+    if (merged.code !== 0 || !tree) throw new Error(`git merge-tree (in ${repo}) failed: ${gitMessage(merged)}`);
+    if (tree === (await git(['rev-parse', `${onto}^{tree}`], repo))) return { ok: true, sha: onto };
+    const meta = await git(['log', '-1', '--format=%an%x00%ae%x00%aD%x00%B', c], repo);
+    const [name, email, date, ...message] = meta.split('\0');
+    const made = await runGit(['commit-tree', tree, '-p', onto, '-m', message.join('\0')], repo, {
+      GIT_AUTHOR_NAME: name,
+      GIT_AUTHOR_EMAIL: email,
+      GIT_AUTHOR_DATE: date,
+      GIT_COMMITTER_NAME: `${rig}/refinery`,
+      GIT_COMMITTER_EMAIL: `${rig}.refinery@gastown.local`,
+    });
+    if (made.code !== 0) throw new Error(`git commit-tree (in ${repo}) failed: ${gitMessage(made)}`);
+    return { ok: true, sha: made.stdout.trim() };
+  }
+
   /** Rebase `tip` onto `onto` in the worktree; the new tip, or the conflict. Callers hold the repository's lock. */
   async function rebaseOnto(rig: string, worktree: string, tip: string, onto: string): Promise<{ ok: true; sha: string } | { ok: false; where: string }> {
     await git(['checkout', '--quiet', '--force', '--detach', tip], worktree);
@@ -443,7 +467,11 @@ export function refineryActivities(root: string) {
               reject('empty', `branch ${mr.branch} has no commits that are not already on ${defaultBranch}: nothing to merge`);
               continue;
             }
-            const onCandidate = await locked(() => rebaseOnto(rig, worktree, tip, candidate));
+            const commits = (await git(['rev-list', '--parents', `${base}..${tip}`], repo)).split('\n').filter(Boolean);
+            // The usual branch, one plain commit: replayed in the object store alone, no worktree, no lock.
+            const single = commits.length === 1 && commits[0]!.split(' ').length === 2;
+            const replay = (onto: string) => (single ? pickOnto(rig, repo, tip, onto) : locked(() => rebaseOnto(rig, worktree, tip, onto)));
+            const onCandidate = await replay(candidate);
             if (onCandidate.ok && onCandidate.sha !== candidate) {
               out.accepted.push({ bead: mr.bead, sha: onCandidate.sha });
               candidate = onCandidate.sha;
@@ -453,7 +481,7 @@ export function refineryActivities(root: string) {
               reject('empty', `branch ${mr.branch} has no changes that are not already on ${defaultBranch} or ahead of it in the merge queue: nothing to merge`);
               continue;
             }
-            const onBase = candidate === base ? onCandidate : await locked(() => rebaseOnto(rig, worktree, tip, base));
+            const onBase = candidate === base ? onCandidate : await replay(base);
             if (onBase.ok) {
               out.deferred.push(mr.bead);
               continue;

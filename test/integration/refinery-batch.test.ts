@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { maybeRecordHistory } from '../helpers/histories.js';
@@ -40,7 +40,10 @@ function expectOnMainOnce(fx: RigFixture, beads: string[], all = beads): void {
     const bead = fx.bead(id);
     expect(bead.status).toBe('closed');
     expect(bead.comments?.filter((c) => c.text.startsWith('Merged into')).length).toBe(1);
-    expect(git(fx.remote, 'log', '-1', '--format=%s', String(bead.metadata?.merged_sha))).toBe(`work on ${id}\n`);
+    // The bead's merged commit is on main, and is its work (or, for a branch of more commits, its last).
+    const sha = String(bead.metadata?.merged_sha);
+    expect(git(fx.remote, 'merge-base', '--is-ancestor', sha, 'main')).toBe('');
+    expect(git(fx.remote, 'log', '-1', '--format=%s', sha)).toMatch(new RegExp(`^(work|more) on ${id}\n$`));
   }
 }
 
@@ -53,11 +56,21 @@ describe('batched merge queue', () => {
     });
     const ids = [0, 1, 2, 3, 4].map((i) => fx.createBead(`change ${i}`, `${fx.rig}/polecats/cat${i}`));
     const mrs = ids.map((id, i) => fx.branch(`cat${i}`, id, { [`${id}.txt`]: `${i}\n` }));
+    // One branch has two commits (rebased in a worktree; the others are picked in the object store).
+    writeFileSync(join(mrs[2]!.worktree, 'more.txt'), 'more\n');
+    git(mrs[2]!.worktree, 'add', '-A');
+    git(mrs[2]!.worktree, 'commit', '-qm', `more on ${ids[2]}`);
     await fx.submitTogether(mrs);
     const q = await fx.settled(ids);
     maybeRecordHistory(`refinery/${fx.rig}`, 'refinery-batch');
 
-    expect(fx.remoteLog()).toEqual([...ids].reverse().map((id) => `work on ${id}`).concat('seed'));
+    const subjects = [...ids].map((id) => `work on ${id}`);
+    subjects.splice(3, 0, `more on ${ids[2]}`);
+    expect(fx.remoteLog()).toEqual(subjects.reverse().concat('seed'));
+    expect(git(fx.remote, 'show', 'main:more.txt')).toBe('more\n');
+    // Authors are kept; the committer is the rig's refinery.
+    expect(git(fx.remote, 'log', '-1', '--format=%cn', 'main').trim()).toBe(`${fx.rig}/refinery`);
+    expect(git(fx.remote, 'log', '-1', '--format=%an', 'main').trim()).toBe(git(mrs[4]!.worktree, 'log', '-1', '--format=%an').trim());
     expect(fx.remotePushes()).toHaveLength(1);
     expectOnMainOnce(fx, ids);
     expect(lines(runs)).toEqual([ids.join(' ')]);

@@ -13,7 +13,7 @@ import { releaseInDispatcher } from '../dispatch/client.js';
 import { lazyClient } from './client.js';
 import { eventWriter } from './events.js';
 import { newsTeller } from './dispatch.js';
-import { commitOf, git, gitMessage, gitOk, runGit, withRepoLock } from './git.js';
+import { commitOf, fetchOrigin, git, gitMessage, gitOk, runGit, withRepoLock } from './git.js';
 import { killGroup, runChild } from './process.js';
 import { tmuxSocket } from './tmux.js';
 import { engineConfig } from '../temporal/config.js';
@@ -90,9 +90,9 @@ export function refineryActivities(root: string) {
   }
 
   /** Fetch and read origin/<default> once: the base a branch is rebased onto. Callers hold the repository's lock. */
-  async function fetchBase(worktree: string, defaultBranch: string): Promise<string> {
-    await git(['fetch', '--quiet', '--prune', 'origin'], worktree);
-    const base = await commitOf(`refs/remotes/origin/${defaultBranch}`, worktree);
+  async function fetchBase(repo: string, defaultBranch: string): Promise<string> {
+    await fetchOrigin(repo);
+    const base = await commitOf(`refs/remotes/origin/${defaultBranch}`, repo);
     if (!base) throw new Error(`the rig repository has no origin/${defaultBranch} after a fetch`);
     return base;
   }
@@ -150,7 +150,7 @@ export function refineryActivities(root: string) {
     try {
       let base = await locked(async () => {
         await resetWorktree(worktree, defaultBranch);
-        return fetchBase(worktree, defaultBranch);
+        return fetchBase(repo, defaultBranch);
       });
 
       // An earlier attempt pushed and then lost its worker: the merge is done, do not redo it.
@@ -224,7 +224,7 @@ export function refineryActivities(root: string) {
           const moved = /non-fast-forward|fetch first|\[rejected\]|stale info/.test(text);
           if (!moved || round >= PUSH_ROUNDS) throw new Error(`git push to origin ${defaultBranch} failed: ${gitMessage(push)}`);
           // Someone else pushed meanwhile: rebase onto the new tip and test again.
-          return { ok: false as const, base: await fetchBase(worktree, defaultBranch) };
+          return { ok: false as const, base: await fetchBase(repo, defaultBranch) };
         });
         if (pushed.ok) return { result: 'merged', sha: rebased, defaultBranch, alreadyPushed: false };
         base = pushed.base;
@@ -284,7 +284,8 @@ export function refineryActivities(root: string) {
     for (const { mr, sha } of items) {
       remove(files(rig, mr).marker);
       await releaseInDispatcher(await getClient(), rig, { beads: [mr.bead], why: `merged as ${sha}` });
-      event('merge.merged', { actor: `${rig}/refinery`, rig, bead: mr.bead, sha, branch: mr.branch, detail: `${mr.branch} merged into ${defaultBranch} as ${short(sha)}` });
+      // One event per bead of the batch (the key), written once however often the activity runs.
+      event('merge.merged', { actor: `${rig}/refinery`, rig, bead: mr.bead, key: mr.bead, sha, branch: mr.branch, detail: `${mr.branch} merged into ${defaultBranch} as ${short(sha)}` });
       await tell([mr.bead], `merged as ${short(sha)}`);
     }
   }
@@ -446,7 +447,7 @@ export function refineryActivities(root: string) {
             await resetWorktree(worktree, defaultBranch);
             const old = (await runGit(['for-each-ref', '--format=%(refname)', BATCH_REFS], repo)).stdout.split('\n').filter(Boolean);
             for (const ref of old) await runGit(['update-ref', '-d', ref], repo);
-            return fetchBase(worktree, defaultBranch);
+            return fetchBase(repo, defaultBranch);
           });
           const out: PreparedBatch = { defaultBranch, base, accepted: [], rejected: [], deferred: [] };
           let candidate = base;
@@ -553,10 +554,10 @@ export function refineryActivities(root: string) {
      */
     async refineryPushBatch(rig: string, key: string, base: string, sha: string): Promise<PushOutcome> {
       return withSlot(rig, 0, async () => {
-        const { defaultBranch, worktree, repo } = rigEntry(rig);
+        const { defaultBranch, repo } = rigEntry(rig);
         const marker = batchFiles(rig, key).marker;
         return withRepoLock(repo, async () => {
-          const now = await fetchBase(worktree, defaultBranch);
+          const now = await fetchBase(repo, defaultBranch);
           if (existsSync(marker)) {
             const pushed = JSON.parse(readFileSync(marker, 'utf8')) as { sha: string };
             if (await isAncestor(pushed.sha, now, repo)) return { pushed: true, alreadyPushed: true };

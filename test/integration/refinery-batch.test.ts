@@ -30,6 +30,10 @@ function lines(file: string): string[] {
   }
 }
 
+function events(fx: RigFixture): { type: string; bead?: string }[] {
+  return lines(join(fx.t.root, '.gt', 'events.jsonl')).map((l) => JSON.parse(l));
+}
+
 /** Every bead's file on the remote's main (its content is its place `i` in `all`), and each bead's commit on main exactly once. */
 function expectOnMainOnce(fx: RigFixture, beads: string[], all = beads): void {
   const subjects = fx.remoteLog();
@@ -44,6 +48,8 @@ function expectOnMainOnce(fx: RigFixture, beads: string[], all = beads): void {
     const sha = String(bead.metadata?.merged_sha);
     expect(git(fx.remote, 'merge-base', '--is-ancestor', sha, 'main')).toBe('');
     expect(git(fx.remote, 'log', '-1', '--format=%s', sha)).toMatch(new RegExp(`^(work|more) on ${id}\n$`));
+    // One merge event per bead in the town's event stream.
+    expect(events(fx).filter((e) => e.type === 'merge.merged' && e.bead === id)).toHaveLength(1);
   }
 }
 

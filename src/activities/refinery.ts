@@ -13,7 +13,7 @@ import { releaseInDispatcher } from '../dispatch/client.js';
 import { lazyClient } from './client.js';
 import { eventWriter } from './events.js';
 import { newsTeller } from './dispatch.js';
-import { commitOf, fetchOrigin, git, gitMessage, gitOk, runGit, withRepoLock } from './git.js';
+import { commitOf, fetchOrigin, git, gitMessage, gitOk, runGit, withRepoLock, worktreeGitDir } from './git.js';
 import { killGroup, runChild } from './process.js';
 import { tmuxSocket } from './tmux.js';
 import { engineConfig } from '../temporal/config.js';
@@ -50,6 +50,16 @@ function remove(file: string): void {
   }
 }
 
+/** A commit as one `git log` call reads it. */
+interface CommitMeta {
+  sha: string;
+  parents: string[];
+  author: string;
+  email: string;
+  date: string;
+  message: string;
+}
+
 /** Activities of a rig's merge queue, bound to the town they act on. */
 export function refineryActivities(root: string) {
   const getClient = lazyClient(root);
@@ -82,11 +92,20 @@ export function refineryActivities(root: string) {
    * left. Callers hold the rig repository's lock.
    */
   async function resetWorktree(worktree: string, defaultBranch: string): Promise<void> {
-    for (const op of ['rebase', 'merge', 'cherry-pick']) await runGit([op, '--abort'], worktree);
+    await abortInProgress(worktree);
     await runGit(['reset', '--hard', '--quiet'], worktree);
     await runGit(['clean', '-ffdq'], worktree);
     const remote = await commitOf(`refs/remotes/origin/${defaultBranch}`, worktree);
     if (remote) await git(['checkout', '--quiet', '--force', '-B', defaultBranch, remote], worktree);
+  }
+
+  /** Abort a rebase, merge or cherry-pick an earlier attempt left half done in the worktree (git is run only when there is one). */
+  async function abortInProgress(worktree: string): Promise<void> {
+    const dir = worktreeGitDir(worktree);
+    const inProgress = (name: string) => !dir || existsSync(join(dir, name));
+    if (inProgress('rebase-merge') || inProgress('rebase-apply')) await runGit(['rebase', '--abort'], worktree);
+    if (inProgress('MERGE_HEAD')) await runGit(['merge', '--abort'], worktree);
+    if (inProgress('CHERRY_PICK_HEAD')) await runGit(['cherry-pick', '--abort'], worktree);
   }
 
   /** Fetch and read origin/<default> once: the base a branch is rebased onto. Callers hold the repository's lock. */
@@ -249,14 +268,15 @@ export function refineryActivities(root: string) {
         const head = /^branch (.+)$/m.exec(block)?.[1];
         if (path && head && wanted.has(head)) await git(['checkout', '--quiet', '--detach'], path);
       }
-      const local = [];
-      for (const b of branches) if (await gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${b}`], repo)) local.push(b);
+      const refs = new Set((await git(['for-each-ref', '--format=%(refname)', ...branches.flatMap((b) => [`refs/heads/${b}`, `refs/remotes/origin/${b}`])], repo)).split('\n'));
+      const local = branches.filter((b) => refs.has(`refs/heads/${b}`));
       if (local.length) await git(['branch', '--quiet', '-D', ...local], repo);
       const remote = await runGit(['ls-remote', '--heads', 'origin', ...branches.map((b) => `refs/heads/${b}`)], repo);
       if (remote.code !== 0) throw new Error(`cannot list the remote's branches: ${gitMessage(remote)}`);
       const onRemote = remote.stdout.split('\n').map((l) => l.split('\t')[1]).filter((r): r is string => !!r && wanted.has(r));
       if (onRemote.length) await git(['push', '--quiet', 'origin', '--delete', ...onRemote], repo);
-      for (const b of branches) await runGit(['update-ref', '-d', `refs/remotes/origin/${b}`], repo);
+      const tracking = branches.filter((b) => refs.has(`refs/remotes/origin/${b}`)).map((b) => `origin/${b}`);
+      if (tracking.length) await git(['branch', '--quiet', '-r', '-D', ...tracking], repo);
     });
   }
 
@@ -281,13 +301,14 @@ export function refineryActivities(root: string) {
       }, { actor: `${rig}/refinery` });
     }
     await deleteBranches(rig, items.map((it) => it.mr.branch));
-    for (const { mr, sha } of items) {
+    const client = await getClient();
+    await Promise.all(items.map(async ({ mr, sha }) => {
       remove(files(rig, mr).marker);
-      await releaseInDispatcher(await getClient(), rig, { beads: [mr.bead], why: `merged as ${sha}` });
+      await releaseInDispatcher(client, rig, { beads: [mr.bead], why: `merged as ${sha}` });
       // One event per bead of the batch (the key), written once however often the activity runs.
       event('merge.merged', { actor: `${rig}/refinery`, rig, bead: mr.bead, key: mr.bead, sha, branch: mr.branch, detail: `${mr.branch} merged into ${defaultBranch} as ${short(sha)}` });
       await tell([mr.bead], `merged as ${short(sha)}`);
-    }
+    }));
   }
 
   /** Batch files: the candidate's push marker and the test state of each slot. */
@@ -333,23 +354,33 @@ export function refineryActivities(root: string) {
    * (`git merge-tree`, whose merge base is c's parent, as in a rebase) and a new commit with c's
    * author and message; its committer is the rig's refinery.
    */
-  async function pickOnto(rig: string, repo: string, c: string, onto: string): Promise<{ ok: true; sha: string } | { ok: false; where: string }> {
-    const merged = await runGit(['merge-tree', '--write-tree', '--name-only', '--no-messages', onto, c], repo);
+  async function pickOnto(rig: string, repo: string, c: CommitMeta, onto: string, trees: Map<string, string>): Promise<{ ok: true; sha: string } | { ok: false; where: string }> {
+    const merged = await runGit(['merge-tree', '--write-tree', '--name-only', '--no-messages', onto, c.sha], repo);
     const [tree, ...conflicted] = merged.stdout.trim().split('\n');
     if (merged.code === 1) return { ok: false, where: conflicted.length ? `conflicting files: ${[...new Set(conflicted)].join(', ')}` : gitMessage(merged) };
     if (merged.code !== 0 || !tree) throw new Error(`git merge-tree (in ${repo}) failed: ${gitMessage(merged)}`);
-    if (tree === (await git(['rev-parse', `${onto}^{tree}`], repo))) return { ok: true, sha: onto };
-    const meta = await git(['log', '-1', '--format=%an%x00%ae%x00%aD%x00%B', c], repo);
-    const [name, email, date, ...message] = meta.split('\0');
-    const made = await runGit(['commit-tree', tree, '-p', onto, '-m', message.join('\0')], repo, {
-      GIT_AUTHOR_NAME: name,
-      GIT_AUTHOR_EMAIL: email,
-      GIT_AUTHOR_DATE: date,
+    const ontoTree = trees.get(onto) ?? (await git(['rev-parse', `${onto}^{tree}`], repo));
+    if (tree === ontoTree) return { ok: true, sha: onto };
+    const made = await runGit(['commit-tree', tree, '-p', onto, '-m', c.message], repo, {
+      GIT_AUTHOR_NAME: c.author,
+      GIT_AUTHOR_EMAIL: c.email,
+      GIT_AUTHOR_DATE: c.date,
       GIT_COMMITTER_NAME: `${rig}/refinery`,
       GIT_COMMITTER_EMAIL: `${rig}.refinery@gastown.local`,
     });
     if (made.code !== 0) throw new Error(`git commit-tree (in ${repo}) failed: ${gitMessage(made)}`);
-    return { ok: true, sha: made.stdout.trim() };
+    const sha = made.stdout.trim();
+    trees.set(sha, tree);
+    return { ok: true, sha };
+  }
+
+  /** The commits of `range` (newest first), each with its parents, author and message: one git call. */
+  async function commitsOf(repo: string, range: string): Promise<CommitMeta[]> {
+    const out = await git(['log', '--format=%x1e%H%x00%P%x00%an%x00%ae%x00%aD%x00%B', range], repo);
+    return out.split('\x1e').filter((chunk) => chunk.trim()).map((chunk) => {
+      const [sha, parents, author, email, date, ...message] = chunk.split('\0');
+      return { sha: sha!.trim(), parents: parents!.split(' ').filter(Boolean), author: author!, email: email!, date: date!, message: message.join('\0').trim() };
+    });
   }
 
   /** Rebase `tip` onto `onto` in the worktree; the new tip, or the conflict. Callers hold the repository's lock. */
@@ -442,13 +473,20 @@ export function refineryActivities(root: string) {
       return withSlot(rig, 0, async () => {
         const { defaultBranch, worktree, repo } = rigEntry(rig);
         const locked = <T>(fn: () => Promise<T>) => withRepoLock(repo, fn);
+        // The worktree is needed only to rebase a branch of more than one commit.
+        let worktreeUsed = false;
+        const rebase = (tip: string, onto: string) => locked(async () => {
+          if (!worktreeUsed) await resetWorktree(worktree, defaultBranch);
+          worktreeUsed = true;
+          return rebaseOnto(rig, worktree, tip, onto);
+        });
         try {
           const base = await locked(async () => {
-            await resetWorktree(worktree, defaultBranch);
             const old = (await runGit(['for-each-ref', '--format=%(refname)', BATCH_REFS], repo)).stdout.split('\n').filter(Boolean);
             for (const ref of old) await runGit(['update-ref', '-d', ref], repo);
             return fetchBase(repo, defaultBranch);
           });
+          const trees = new Map<string, string>();
           const out: PreparedBatch = { defaultBranch, base, accepted: [], rejected: [], deferred: [] };
           let candidate = base;
           for (const mr of mrs) {
@@ -459,19 +497,19 @@ export function refineryActivities(root: string) {
               reject('missing-bead', `bead ${mr.bead} is not in the ledger at ${ledger.dir}`);
               continue;
             }
-            const tip = await branchTip(worktree, mr.branch);
+            const tip = await branchTip(repo, mr.branch);
             if (!tip) {
               reject('missing-branch', `branch ${mr.branch} does not exist in the rig's repository (nor on its remote)`);
               continue;
             }
-            if (await isAncestor(tip, base, worktree)) {
+            const commits = await commitsOf(repo, `${base}..${tip}`);
+            if (!commits.length) {
               reject('empty', `branch ${mr.branch} has no commits that are not already on ${defaultBranch}: nothing to merge`);
               continue;
             }
-            const commits = (await git(['rev-list', '--parents', `${base}..${tip}`], repo)).split('\n').filter(Boolean);
             // The usual branch, one plain commit: replayed in the object store alone, no worktree, no lock.
-            const single = commits.length === 1 && commits[0]!.split(' ').length === 2;
-            const replay = (onto: string) => (single ? pickOnto(rig, repo, tip, onto) : locked(() => rebaseOnto(rig, worktree, tip, onto)));
+            const single = commits.length === 1 && commits[0]!.parents.length === 1;
+            const replay = (onto: string) => (single ? pickOnto(rig, repo, commits[0]!, onto, trees) : rebase(tip, onto));
             const onCandidate = await replay(candidate);
             if (onCandidate.ok && onCandidate.sha !== candidate) {
               out.accepted.push({ bead: mr.bead, sha: onCandidate.sha });
@@ -492,7 +530,7 @@ export function refineryActivities(root: string) {
           if (candidate !== base) await git(['update-ref', `${BATCH_REFS}/${key}`, candidate], repo);
           return out;
         } finally {
-          await locked(() => resetWorktree(worktree, defaultBranch));
+          if (worktreeUsed) await locked(() => resetWorktree(worktree, defaultBranch));
         }
       });
     },
@@ -516,7 +554,7 @@ export function refineryActivities(root: string) {
             await runGit(['worktree', 'prune'], repo);
             await git(['worktree', 'add', '--quiet', '--force', '--detach', worktree, t.sha], repo);
           }
-          for (const op of ['rebase', 'merge', 'cherry-pick']) await runGit([op, '--abort'], worktree);
+          await abortInProgress(worktree);
           await git(['checkout', '--quiet', '--force', '--detach', t.sha], worktree);
           await runGit(['clean', '-ffdq'], worktree);
         });

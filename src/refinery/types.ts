@@ -87,6 +87,8 @@ export interface RefineryState {
   generation: number;
   /** The batch being merged (batched queue). */
   batch?: BatchRecord;
+  /** Batches pushed (or given up) whose bookkeeping runs while the next batch is merged. */
+  recording?: BatchRecord[];
   /** Finished batches, newest first (bounded). */
   batches?: BatchRecord[];
   /** Batches started so far (names the next one). */
@@ -99,13 +101,14 @@ export interface RefineryState {
 
 /** Every request the queue holds that is not finished: being merged (alone or in the batch) or waiting. */
 export function unfinished(state: RefineryState): MergeRecord[] {
-  return [...(state.current ? [state.current] : []), ...(state.batch?.members.filter((m) => m.status === 'merging') ?? []), ...state.pending];
+  const batches = [...(state.recording ?? []), ...(state.batch ? [state.batch] : [])];
+  return [...(state.current ? [state.current] : []), ...batches.flatMap((b) => b.members.filter((m) => m.status === 'merging')), ...state.pending];
 }
 
 /** The workflow's argument: `{ rig }` to start; continue-as-new carries the queue over. */
 export interface RefineryInput {
   rig: string;
-  carried?: Omit<RefineryState, 'rig' | 'current' | 'batch'>;
+  carried?: Omit<RefineryState, 'rig' | 'current' | 'batch' | 'recording'>;
 }
 
 /** The outcome of one merge attempt (the merge activity's result). */

@@ -63,7 +63,7 @@ export async function refineryWorkflow(input: RefineryInput): Promise<void> {
     }
     // A client that retried its signal-with-start must not get the same work merged twice.
     const key = mergeRequestKey(mr);
-    const known = [...state.pending, ...(state.current ? [state.current] : []), ...(state.batch?.members ?? []), ...state.recent];
+    const known = [...state.pending, ...(state.current ? [state.current] : []), ...(state.batch?.members ?? []), ...(state.recording ?? []).flatMap((b) => b.members), ...state.recent];
     if (known.some((r) => mergeRequestKey(r) === key)) return;
     state.pending.push({
       bead: mr.bead,
@@ -134,10 +134,18 @@ export async function refineryWorkflow(input: RefineryInput): Promise<void> {
   };
 
   if (wf.patched(BATCHED_PATCH)) {
+    // A batch's bookkeeping (closing beads, deleting branches, telling polecats and convoys) runs
+    // while the next batch is prepared and tested; one batch's bookkeeping at a time, in order.
+    let tail: Promise<void> = Promise.resolve();
     for (;;) {
       await wf.condition(() => state.pending.length > 0 || historyFull());
-      if (historyFull()) await continueAsNew();
-      await mergeBatch();
+      if (historyFull()) {
+        await tail;
+        await continueAsNew();
+      }
+      const finishBatch = await mergeBatch();
+      await tail;
+      tail = finishBatch();
     }
   }
 
@@ -174,7 +182,8 @@ export async function refineryWorkflow(input: RefineryInput): Promise<void> {
     state.recent.splice(RECENT_LIMIT);
   }
 
-  async function mergeBatch(): Promise<void> {
+  /** Merge the next batch up to its push and its decisions (what goes back, what waits again); returns its bookkeeping, to run next. */
+  async function mergeBatch(): Promise<() => Promise<void>> {
     const size = nextBatchSize();
     const members = state.pending.splice(0, size);
     const seq = (state.batchCount ?? 0) + 1;
@@ -217,7 +226,7 @@ export async function refineryWorkflow(input: RefineryInput): Promise<void> {
       prepared = await merger.refineryPrepareBatch.executeWithOptions({ summary: `batch ${batch.id}: rebase ${members.length} request${members.length === 1 ? '' : 's'}` }, [rig, key, members.map(requestOf)]);
     } catch (err) {
       fail(members, 'rebase', err);
-      return endBatch(batch, sendBacks);
+      return finisher(batch, sendBacks);
     }
     batch.base = prepared.base;
     for (const r of prepared.rejected) sendBack(byBead.get(r.bead)!, r.kind, r.reason);
@@ -225,7 +234,7 @@ export async function refineryWorkflow(input: RefineryInput): Promise<void> {
     const deferred = prepared.deferred.map((b) => byBead.get(b)!);
     if (!accepted.length) {
       requeue(deferred);
-      return endBatch(batch, sendBacks);
+      return finisher(batch, sendBacks);
     }
 
     // The candidate holding the first k accepted requests is accepted[k-1].sha; k = 0 is the default branch, green.
@@ -270,7 +279,7 @@ export async function refineryWorkflow(input: RefineryInput): Promise<void> {
     } catch (err) {
       fail(accepted.map((a) => a.record), 'test', err);
       requeue(deferred);
-      return endBatch(batch, sendBacks);
+      return finisher(batch, sendBacks);
     }
 
     if (good > 0) {
@@ -283,28 +292,14 @@ export async function refineryWorkflow(input: RefineryInput): Promise<void> {
       } catch (err) {
         fail(accepted.map((a) => a.record), 'push', err);
         requeue(deferred);
-        return endBatch(batch, sendBacks);
+        return finisher(batch, sendBacks);
       }
       if (!pushed.pushed) {
         // The default branch moved under the batch: all of it goes round again on the new tip.
         requeue([...accepted.map((a) => a.record), ...deferred].sort((a, b) => members.indexOf(a) - members.indexOf(b)));
-        return endBatch(batch, sendBacks);
+        return finisher(batch, sendBacks);
       }
       batch.pushedSha = tip;
-      batch.stage = 'recording';
-      details();
-      const merged = accepted.slice(0, good);
-      await bookkeeper.refineryRecordMergedBatch.executeWithOptions({ summary: `batch ${batch.id}: close ${merged.map((a) => a.bead).join(' ')}` }, [
-        rig,
-        key,
-        merged.map((a) => ({ mr: requestOf(a.record), sha: a.sha })),
-        prepared.defaultBranch,
-      ]);
-      for (const a of merged) {
-        a.record.status = 'merged';
-        a.record.sha = a.sha;
-        state.merged += 1;
-      }
     }
     if (culprit) {
       const c = accepted[culprit.index]!;
@@ -319,19 +314,57 @@ export async function refineryWorkflow(input: RefineryInput): Promise<void> {
       if (culprit) state.batchSize = Math.max(1, Math.floor((state.batchSize ?? 1) / 2));
       else if (members.length >= (state.batchSize ?? 1)) state.batchSize = Math.min(cap, (state.batchSize ?? 1) * 2);
     }
-    return endBatch(batch, sendBacks);
+    const merged = accepted.slice(0, batch.pushedSha ? good : 0);
+    return finisher(batch, sendBacks, merged.length ? { key, defaultBranch: prepared.defaultBranch, merged } : undefined);
   }
 
-  async function endBatch(batch: BatchRecord, sendBacks: Promise<void>[]): Promise<void> {
-    await Promise.all(sendBacks);
-    batch.stage = 'done';
-    batch.endedAt = new Date().toISOString();
-    for (const m of batch.members) if (m.status !== 'pending') finish(m);
+  /**
+   * The batch leaves the stage (the next one may start) and waits for its bookkeeping: the
+   * pushed requests' beads closed and branches deleted, the sent-back ones reopened. Then its
+   * requests are finished and it joins the recent batches.
+   */
+  function finisher(
+    batch: BatchRecord,
+    sendBacks: Promise<void>[],
+    pushed?: { key: string; defaultBranch: string; merged: { bead: string; sha: string; record: MergeRecord }[] },
+  ): () => Promise<void> {
+    // Taken now: a request put back in the queue may be in the next batch by the time this one ends.
+    const finished = batch.members.filter((m) => m.status !== 'pending');
     state.batch = undefined;
-    // Kept for `gt mq list` without the reasons (the finished requests in `recent` have them).
-    const kept: BatchRecord = { ...batch, members: batch.members.map(({ reason: _reason, ...m }) => m) };
-    state.batches = [kept, ...(state.batches ?? [])].slice(0, BATCHES_LIMIT);
+    batch.stage = 'recording';
+    state.recording = [...(state.recording ?? []), batch];
     details();
+    return async () => {
+      if (pushed) {
+        await bookkeeper.refineryRecordMergedBatch.executeWithOptions({ summary: `batch ${batch.id}: close ${pushed.merged.map((a) => a.bead).join(' ')}` }, [
+          rig,
+          pushed.key,
+          pushed.merged.map((a) => ({ mr: requestOf(a.record), sha: a.sha })),
+          pushed.defaultBranch,
+        ]);
+        for (const a of pushed.merged) {
+          a.record.status = 'merged';
+          a.record.sha = a.sha;
+          state.merged += 1;
+        }
+      }
+      await Promise.all(sendBacks);
+      batch.stage = 'done';
+      batch.endedAt = new Date().toISOString();
+      for (const m of finished) finish(m);
+      state.recording = state.recording!.filter((b) => b !== batch);
+      // Kept for `gt mq list` without the reasons (the finished requests in `recent` have them).
+      // A request put back shows as waiting (it may be merging in a later batch by now).
+      const kept: BatchRecord = {
+        ...batch,
+        members: batch.members.map((record) => {
+          const { reason: _reason, ...m } = record;
+          return finished.includes(record) ? m : { ...m, status: 'pending' as const };
+        }),
+      };
+      state.batches = [kept, ...(state.batches ?? [])].slice(0, BATCHES_LIMIT);
+      details();
+    };
   }
 
   /** Send a request back: its bead reopened with the reason, its polecat told. */

@@ -48,6 +48,7 @@ function render(state: RefineryState): string {
   ].filter(Boolean);
   let out = `${state.rig}: ${counts.join(', ')}${extra.length ? ` (${extra.join(', ')})` : ''}\n`;
   if (state.current) out += row(state.current);
+  for (const b of state.recording ?? []) out += batchLines(b);
   if (state.batch) out += batchLines(state.batch);
   for (const r of state.pending) out += row(r);
   for (const b of (state.batches ?? []).slice(0, BATCHES_SHOWN)) out += batchLines(b);

@@ -84,6 +84,15 @@ async function runSize(n, opts) {
   } catch {
     sessions = 0;
   }
+  // The merge queue's own pace: merges from its first to its last (the agents' pace aside).
+  let queueRate = NaN;
+  try {
+    const at = readFileSync(join(town.root, '.gt', 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+      .filter((e) => e.type === 'merge.merged').map((e) => Date.parse(e.at)).sort((a, b) => a - b);
+    if (at.length > 1) queueRate = ((at.length - 1) / (at.at(-1) - at[0])) * 60_000;
+  } catch {
+    // no events: the column stays empty
+  }
   let queue = {};
   try {
     queue = JSON.parse(town.gt(['mq', 'list', '--json']))[0] ?? {};
@@ -93,7 +102,7 @@ async function runSize(n, opts) {
   town.down();
   return {
     n, slingMs, wallMs, submittedMs: submittedMs ?? NaN, mergesPerMin: (merged / wallMs) * 60_000, cpuMs: cpu, peakRssMb: peakRss / 1024, sessions, merged, lost, timedOut: done < n,
-    batches: queue.batchCount ?? 0, testRuns: queue.testRuns ?? 0,
+    batches: queue.batchCount ?? 0, testRuns: queue.testRuns ?? 0, queueRate,
   };
 }
 
@@ -110,7 +119,7 @@ export async function run(argv = []) {
     process.stdout.write(`${(r.wallMs / 1000).toFixed(1)} s, ${r.merged}/${n} merged, lost ${r.lost}\n`);
   }
   const loadAfter = loadAverage();
-  const header = ['agents', 'sling (s)', 'sling → all gt done (s)', 'sling → all merged (s)', 'merges/min', 'merge batches', 'worker CPU (s)', 'worker CPU (% of a core)', 'worker peak RSS (MB)', 'agent sessions', 'merged', 'lost'];
+  const header = ['agents', 'sling (s)', 'sling → all gt done (s)', 'sling → all merged (s)', 'merges/min', 'queue merges/min (first → last merge)', 'merge batches', 'worker CPU (s)', 'worker CPU (% of a core)', 'worker peak RSS (MB)', 'agent sessions', 'merged', 'lost'];
   const table = [
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,
@@ -120,6 +129,7 @@ export async function run(argv = []) {
       (r.submittedMs / 1000).toFixed(1),
       (r.wallMs / 1000).toFixed(1) + (r.timedOut ? ' (timed out)' : ''),
       r.mergesPerMin.toFixed(1),
+      Number.isNaN(r.queueRate) ? '' : r.queueRate.toFixed(0),
       r.batches,
       (r.cpuMs / 1000).toFixed(1),
       ((r.cpuMs / r.wallMs) * 100).toFixed(0),

@@ -374,13 +374,41 @@ export function refineryActivities(root: string) {
     return { ok: true, sha };
   }
 
-  /** The commits of `range` (newest first), each with its parents, author and message: one git call. */
-  async function commitsOf(repo: string, range: string): Promise<CommitMeta[]> {
-    const out = await git(['log', '--format=%x1e%H%x00%P%x00%an%x00%ae%x00%aD%x00%B', range], repo);
+  /** The commits reachable from any of `tips` but not from `base`, each with its parents, author and message: one git call. */
+  async function commitsSince(repo: string, base: string, tips: string[]): Promise<Map<string, CommitMeta>> {
+    if (!tips.length) return new Map();
+    const out = await git(['log', '--format=%x1e%H%x00%P%x00%an%x00%ae%x00%aD%x00%B', `^${base}`, ...new Set(tips)], repo);
     return out.split('\x1e').filter((chunk) => chunk.trim()).map((chunk) => {
       const [sha, parents, author, email, date, ...message] = chunk.split('\0');
       return { sha: sha!.trim(), parents: parents!.split(' ').filter(Boolean), author: author!, email: email!, date: date!, message: message.join('\0').trim() };
-    });
+    }).reduce((all, c) => all.set(c.sha, c), new Map<string, CommitMeta>());
+  }
+
+  /** A branch's own commits (not on base), from its tip back through `since`. */
+  function branchCommits(since: Map<string, CommitMeta>, tip: string): CommitMeta[] {
+    const out: CommitMeta[] = [];
+    const seen = new Set<string>();
+    for (const todo = [tip]; todo.length; ) {
+      const c = since.get(todo.pop()!);
+      if (!c || seen.has(c.sha)) continue;
+      seen.add(c.sha);
+      out.push(c);
+      todo.push(...c.parents);
+    }
+    return out;
+  }
+
+  /** The tips of `branches` (local, else the remote's), read in one git call. */
+  async function branchTips(repo: string, branches: string[]): Promise<Map<string, string>> {
+    if (!branches.length) return new Map();
+    const out = await git(['for-each-ref', '--format=%(objectname) %(refname)', ...branches.flatMap((b) => [`refs/heads/${b}`, `refs/remotes/origin/${b}`])], repo);
+    const refs = new Map(out.split('\n').filter(Boolean).map((l) => [l.slice(l.indexOf(' ') + 1), l.slice(0, l.indexOf(' '))] as const));
+    const tips = new Map<string, string>();
+    for (const b of branches) {
+      const tip = refs.get(`refs/heads/${b}`) ?? refs.get(`refs/remotes/origin/${b}`);
+      if (tip) tips.set(b, tip);
+    }
+    return tips;
   }
 
   /** Rebase `tip` onto `onto` in the worktree; the new tip, or the conflict. Callers hold the repository's lock. */
@@ -487,6 +515,8 @@ export function refineryActivities(root: string) {
             return fetchBase(repo, defaultBranch);
           });
           const trees = new Map<string, string>();
+          const tips = await branchTips(repo, mrs.map((mr) => mr.branch));
+          const since = await commitsSince(repo, base, [...tips.values()]);
           const out: PreparedBatch = { defaultBranch, base, accepted: [], rejected: [], deferred: [] };
           let candidate = base;
           for (const mr of mrs) {
@@ -497,12 +527,12 @@ export function refineryActivities(root: string) {
               reject('missing-bead', `bead ${mr.bead} is not in the ledger at ${ledger.dir}`);
               continue;
             }
-            const tip = await branchTip(repo, mr.branch);
+            const tip = tips.get(mr.branch);
             if (!tip) {
               reject('missing-branch', `branch ${mr.branch} does not exist in the rig's repository (nor on its remote)`);
               continue;
             }
-            const commits = await commitsOf(repo, `${base}..${tip}`);
+            const commits = branchCommits(since, tip);
             if (!commits.length) {
               reject('empty', `branch ${mr.branch} has no commits that are not already on ${defaultBranch}: nothing to merge`);
               continue;

@@ -75,8 +75,19 @@ async function runSize(n, opts) {
   peakRss = Math.max(peakRss, memKb(workerPid, 'VmHWM') || 0);
 
   const st = statuses(ledger);
+  // Merged once: closed, one "Merged into" note (one merge), its file on main. A bead whose
+  // first session's `gt done` failed and whose next session redid the work on top reaches main
+  // in one merge of two commits: counted as redone, not lost.
   const subjects = git(town.remote, 'log', '--format=%s', 'main').split('\n');
-  const merged = ids.filter((id) => st.get(id) === 'closed' && subjects.filter((s) => s.startsWith(`${id}:`)).length === 1).length;
+  const onMain = new Set(git(town.remote, 'ls-tree', '--name-only', 'main').split('\n'));
+  const notes = new Map();
+  for (const line of readFileSync(ledger, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const b = JSON.parse(line);
+    notes.set(b.id, (b.comments ?? []).filter((c) => c.text.startsWith('Merged into')).length);
+  }
+  const merged = ids.filter((id) => st.get(id) === 'closed' && notes.get(id) === 1 && onMain.has(`${id}.txt`)).length;
+  const redone = ids.filter((id) => subjects.filter((s) => s.startsWith(`${id}:`)).length > 1).length;
   const lost = n - merged;
   let sessions = 0;
   try {
@@ -101,7 +112,7 @@ async function runSize(n, opts) {
   }
   town.down();
   return {
-    n, slingMs, wallMs, submittedMs: submittedMs ?? NaN, mergesPerMin: (merged / wallMs) * 60_000, cpuMs: cpu, peakRssMb: peakRss / 1024, sessions, merged, lost, timedOut: done < n,
+    n, slingMs, wallMs, submittedMs: submittedMs ?? NaN, mergesPerMin: (merged / wallMs) * 60_000, cpuMs: cpu, peakRssMb: peakRss / 1024, sessions, merged, redone, lost, timedOut: done < n,
     batches: queue.batchCount ?? 0, testRuns: queue.testRuns ?? 0, queueRate,
   };
 }
@@ -119,7 +130,7 @@ export async function run(argv = []) {
     process.stdout.write(`${(r.wallMs / 1000).toFixed(1)} s, ${r.merged}/${n} merged, lost ${r.lost}\n`);
   }
   const loadAfter = loadAverage();
-  const header = ['agents', 'sling (s)', 'sling → all gt done (s)', 'sling → all merged (s)', 'merges/min', 'queue merges/min (first → last merge)', 'merge batches', 'worker CPU (s)', 'worker CPU (% of a core)', 'worker peak RSS (MB)', 'agent sessions', 'merged', 'lost'];
+  const header = ['agents', 'sling (s)', 'sling → all gt done (s)', 'sling → all merged (s)', 'merges/min', 'queue merges/min (first → last merge)', 'merge batches', 'worker CPU (s)', 'worker CPU (% of a core)', 'worker peak RSS (MB)', 'agent sessions', 'redone by a 2nd session', 'merged once', 'lost'];
   const table = [
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,
@@ -135,6 +146,7 @@ export async function run(argv = []) {
       ((r.cpuMs / r.wallMs) * 100).toFixed(0),
       r.peakRssMb.toFixed(0),
       r.sessions,
+      r.redone,
       r.merged,
       r.lost,
     ].join(' | ')} |`),
@@ -146,7 +158,10 @@ N scripted agents (test/fixtures/scripted-agent.mjs, mode ok: read the hook, com
 \`gt done\`) slung at once with one \`gt sling\` to one rig (${headless ? 'headless processes' : 'one tmux session each'}); timed from the
 sling until every agent has run \`gt done\` and until every bead is closed by the refinery (merged
 into the bare remote's main; the rig's test_command is "true"; the merge queue batches, adaptive).
-"lost" counts beads not closed with exactly one merge commit on main: it must be 0.
+"merged once" counts beads closed by exactly one merge (one "Merged into" note) with their work
+on main; "lost" the others: it must be 0. "redone by a 2nd session" counts beads whose first
+session ended without a working \`gt done\` (on a starved machine the engine call can fail) and
+whose next session did the work again on top: their one merge carries two commits.
 Worker CPU is the worker process's user+system time during the run (it runs every polecat and
 refinery workflow and activity); peak RSS is its high-water mark. Each size runs in a fresh town
 with its own embedded Temporal dev server.

@@ -1,8 +1,9 @@
-// `npm run bench -- agents [--sizes 10,30,60,100] [--headless]`: N scripted agents slung at once
-// to one rig, sling → every bead merged into the remote: wall time, merges per minute, the
-// worker's CPU time and peak memory, agent sessions started, and lost work (beads not merged, or
-// merged other than exactly once: must be 0). Each size gets a fresh town with its own embedded
-// Temporal dev server. Writes bench/results/agents.md.
+// `npm run bench -- agents [--sizes 10,30,60,100,200] [--headless]`: N scripted agents slung at
+// once to one rig (test_command "true"), sling → every agent's `gt done` → every bead merged into
+// the remote: wall times, merges per minute, the merge queue's batches, the worker's CPU time and
+// peak memory, agent sessions started, and lost work (beads not merged, or merged other than
+// exactly once: must be 0). Each size gets a fresh town with its own embedded Temporal dev
+// server. Writes bench/results/agents.md.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchTown, git, machineLine, project, statuses } from './_town.mjs';
@@ -28,6 +29,14 @@ function memKb(pid, field) {
   }
 }
 
+function loadAverage() {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'unknown';
+  }
+}
+
 /**
  * One size: N agents slung at once, until all are merged. With `opts.cluster` ({ address }), the
  * town is on that cluster and its rig runs on `opts.hosts` rig hosts (`gt worker` processes on
@@ -41,6 +50,10 @@ export async function runSize(n, opts) {
     // A namespace of its own on the cluster (gt up creates it): workflow ids such as dispatch/bench do not carry the town.
     if (opts.cluster) settings.temporal = { address: opts.cluster.address, namespace: `bench-${n}-${Date.now().toString(36)}` };
   });
+  const rigSettingsFile = join(town.root, 'bench', 'settings', 'config.json');
+  const rigSettings = JSON.parse(readFileSync(rigSettingsFile, 'utf8'));
+  rigSettings.merge_queue = { ...rigSettings.merge_queue, test_command: 'true' };
+  writeFileSync(rigSettingsFile, JSON.stringify(rigSettings, null, 2));
   const ids = [];
   for (let i = 0; i < n; i++) ids.push(town.create(`Bench task ${i}`));
   town.gt(['up']);
@@ -55,13 +68,16 @@ export async function runSize(n, opts) {
   const slingMs = Date.now() - t0;
   let peakRss = 0;
   let done = 0;
+  let submittedMs;
   const deadline = t0 + opts.timeoutMs;
   for (;;) {
     peakRss = Math.max(peakRss, memKb(workerPid, 'VmRSS') || 0);
     const st = statuses(ledger);
     done = ids.filter((id) => st.get(id) === 'closed' || st.get(id) === 'blocked').length;
+    // After `gt done` a bead is in_progress (in the merge queue) until the refinery closes it.
+    if (submittedMs === undefined && ids.every((id) => ['in_progress', 'closed', 'blocked'].includes(st.get(id)))) submittedMs = Date.now() - t0;
     if (done === n || Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 250));
   }
   const wallMs = Date.now() - t0;
   const cpu = cpuMs(workerPid) - cpu0;
@@ -69,8 +85,19 @@ export async function runSize(n, opts) {
   peakRss = Math.max(peakRss, memKb(workerPid, 'VmHWM') || 0);
 
   const st = statuses(ledger);
+  // Merged once: closed, one "Merged into" note (one merge), its file on main. A bead whose
+  // first session's `gt done` failed and whose next session redid the work on top reaches main
+  // in one merge of two commits: counted as redone, not lost.
   const subjects = git(town.remote, 'log', '--format=%s', 'main').split('\n');
-  const merged = ids.filter((id) => st.get(id) === 'closed' && subjects.filter((s) => s.startsWith(`${id}:`)).length === 1).length;
+  const onMain = new Set(git(town.remote, 'ls-tree', '--name-only', 'main').split('\n'));
+  const notes = new Map();
+  for (const line of readFileSync(ledger, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const b = JSON.parse(line);
+    notes.set(b.id, (b.comments ?? []).filter((c) => c.text.startsWith('Merged into')).length);
+  }
+  const merged = ids.filter((id) => st.get(id) === 'closed' && notes.get(id) === 1 && onMain.has(`${id}.txt`)).length;
+  const redone = ids.filter((id) => subjects.filter((s) => s.startsWith(`${id}:`)).length > 1).length;
   const lost = n - merged;
   let sessions = 0;
   try {
@@ -78,13 +105,32 @@ export async function runSize(n, opts) {
   } catch {
     sessions = 0;
   }
+  // The merge queue's own pace: merges from its first to its last (the agents' pace aside).
+  let queueRate = NaN;
+  try {
+    const at = readFileSync(join(town.root, '.gt', 'events.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l))
+      .filter((e) => e.type === 'merge.merged').map((e) => Date.parse(e.at)).sort((a, b) => a - b);
+    if (at.length > 1) queueRate = ((at.length - 1) / (at.at(-1) - at[0])) * 60_000;
+  } catch {
+    // no events: the column stays empty
+  }
+  let queue = {};
+  try {
+    queue = JSON.parse(town.gt(['mq', 'list', '--json']))[0] ?? {};
+  } catch {
+    // the queue's numbers are extra; the judgement above is by content
+  }
   town.down();
-  return { n, slingMs, wallMs, mergesPerMin: (merged / wallMs) * 60_000, cpuMs: cpu, hostCpuMs, peakRssMb: peakRss / 1024, sessions, merged, lost, timedOut: done < n };
+  return {
+    n, slingMs, wallMs, submittedMs: submittedMs ?? NaN, mergesPerMin: (merged / wallMs) * 60_000, cpuMs: cpu, hostCpuMs, peakRssMb: peakRss / 1024, sessions, merged, redone, lost, timedOut: done < n,
+    batches: queue.batchCount ?? 0, testRuns: queue.testRuns ?? 0, queueRate,
+  };
 }
 
 export async function run(argv = []) {
   const sizesArg = argv.find((a) => a.startsWith('--sizes='))?.slice(8) ?? (argv.includes('--sizes') ? argv[argv.indexOf('--sizes') + 1] : undefined);
-  const sizes = (sizesArg ?? '10,30,60,100').split(',').map(Number);
+  const sizes = (sizesArg ?? '10,30,60,100,200').split(',').map(Number);
+  const loadBefore = loadAverage();
   const headless = argv.includes('--headless');
   const rows = [];
   for (const n of sizes) {
@@ -93,24 +139,44 @@ export async function run(argv = []) {
     rows.push(r);
     process.stdout.write(`${(r.wallMs / 1000).toFixed(1)} s, ${r.merged}/${n} merged, lost ${r.lost}\n`);
   }
-  const header = ['agents', 'sling (s)', 'sling → all merged (s)', 'merges/min', 'worker CPU (s)', 'worker peak RSS (MB)', 'agent sessions', 'merged', 'lost'];
+  const loadAfter = loadAverage();
+  const header = ['agents', 'sling (s)', 'sling → all gt done (s)', 'sling → all merged (s)', 'merges/min', 'queue merges/min (first → last merge)', 'merge batches', 'worker CPU (s)', 'worker CPU (% of a core)', 'worker peak RSS (MB)', 'agent sessions', 'redone by a 2nd session', 'merged once', 'lost'];
   const table = [
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,
-    ...rows.map((r) => `| ${[r.n, (r.slingMs / 1000).toFixed(1), (r.wallMs / 1000).toFixed(1) + (r.timedOut ? ' (timed out)' : ''), r.mergesPerMin.toFixed(1), (r.cpuMs / 1000).toFixed(1), r.peakRssMb.toFixed(0), r.sessions, r.merged, r.lost].join(' | ')} |`),
+    ...rows.map((r) => `| ${[
+      r.n,
+      (r.slingMs / 1000).toFixed(1),
+      (r.submittedMs / 1000).toFixed(1),
+      (r.wallMs / 1000).toFixed(1) + (r.timedOut ? ' (timed out)' : ''),
+      r.mergesPerMin.toFixed(1),
+      Number.isNaN(r.queueRate) ? '' : r.queueRate.toFixed(0),
+      r.batches,
+      (r.cpuMs / 1000).toFixed(1),
+      ((r.cpuMs / r.wallMs) * 100).toFixed(0),
+      r.peakRssMb.toFixed(0),
+      r.sessions,
+      r.redone,
+      r.merged,
+      r.lost,
+    ].join(' | ')} |`),
   ].join('\n');
   console.log(table);
   const md = `# bench: agents
 
 N scripted agents (test/fixtures/scripted-agent.mjs, mode ok: read the hook, commit one file,
 \`gt done\`) slung at once with one \`gt sling\` to one rig (${headless ? 'headless processes' : 'one tmux session each'}); timed from the
-sling until every bead is closed by the refinery (merged into the bare remote's main, one at a time).
-"lost" counts beads not closed with exactly one merge commit on main: it must be 0.
+sling until every agent has run \`gt done\` and until every bead is closed by the refinery (merged
+into the bare remote's main; the rig's test_command is "true"; the merge queue batches, adaptive).
+"merged once" counts beads closed by exactly one merge (one "Merged into" note) with their work
+on main; "lost" the others: it must be 0. "redone by a 2nd session" counts beads whose first
+session ended without a working \`gt done\` (on a starved machine the engine call can fail) and
+whose next session did the work again on top: their one merge carries two commits.
 Worker CPU is the worker process's user+system time during the run (it runs every polecat and
 refinery workflow and activity); peak RSS is its high-water mark. Each size runs in a fresh town
 with its own embedded Temporal dev server.
 
-- machine: ${await machineLine()}
+- machine: ${await machineLine()}; shared with other developers' work: load average ${loadBefore} before, ${loadAfter} after
 - date: ${new Date().toISOString()}
 - command: \`npm run bench -- agents${argv.filter((a) => a !== 'agents').length ? ' ' + argv.filter((a) => a !== 'agents').join(' ') : ''}\`
 

@@ -1,5 +1,5 @@
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { acquireLockSync, withLock } from '../lock.js';
 
@@ -10,9 +10,12 @@ import { acquireLockSync, withLock } from '../lock.js';
  * or repository variables.
  *
  * A rig's shared repository (the bare clone its polecat worktrees and refinery worktree hang
- * off) is changed under one lock per repository (`withRepoLock`): fetch, worktree creation and
- * reset, branch creation, the refinery's push and the update of `refs/remotes/origin/*`. New
- * branches start from a commit id resolved once under that lock, never from a moving ref.
+ * off) is changed under one lock per repository (`withRepoLock`): fetch, the switch of an
+ * existing worktree, reset, the refinery's push and the update of `refs/remotes/origin/*`. A
+ * new polecat worktree on a new branch is the one change made without it: its branch and its
+ * worktree entry are its own, and git guards them (ref locks; a worktree being added is locked
+ * against prune), so a hundred polecats starting at once do not queue behind each other. New
+ * branches start from a commit id resolved once, never from a moving ref.
  */
 export interface GitResult {
   code: number;
@@ -31,10 +34,10 @@ export function gitEnv(): NodeJS.ProcessEnv {
   return { ...env, GIT_TERMINAL_PROMPT: '0', GCM_INTERACTIVE: 'never', LC_ALL: 'C', GIT_EDITOR: 'true' };
 }
 
-/** Run git; never throws for a non-zero exit (the caller decides what a failure means). */
-export function runGit(args: string[], cwd: string): Promise<GitResult> {
+/** Run git; never throws for a non-zero exit (the caller decides what a failure means). `env` adds variables (e.g. a commit's author). */
+export function runGit(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<GitResult> {
   return new Promise((done) => {
-    execFile('git', [...FIXED_CONFIG, ...args], { cwd, env: gitEnv(), maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+    execFile('git', [...FIXED_CONFIG, ...args], { cwd, env: { ...gitEnv(), ...env }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       const exitCode = (err as { code?: unknown } | null)?.code;
       // A string code (ENOENT, ...) means git itself could not be run.
       const spawnFailed = err && typeof exitCode !== 'number';
@@ -100,6 +103,38 @@ export function withRepoLockSync<T>(repo: string, fn: () => T): T {
   }
 }
 
+/** A fetch of the rig's remote younger than this is good enough for a new polecat branch. */
+const SHARED_FETCH_MS = 5_000;
+
+function fetchStamp(repo: string): string {
+  return join(repo, 'gt-fetched');
+}
+
+function fetchedWithin(repo: string, ms: number): boolean {
+  try {
+    return Date.now() - statSync(fetchStamp(repo)).mtimeMs < ms;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * `git fetch --prune origin` in the rig repository, unless one finished less than `maxAgeMs`
+ * ago (0: always). Callers hold the repository's lock.
+ */
+export async function fetchOrigin(repo: string, maxAgeMs = 0): Promise<void> {
+  if (maxAgeMs > 0 && fetchedWithin(repo, maxAgeMs)) return;
+  const stamp = fetchStamp(repo);
+  const started = new Date();
+  await git(['fetch', '--quiet', '--prune', 'origin'], repo);
+  try {
+    writeFileSync(stamp, '');
+    utimesSync(stamp, started, started);
+  } catch {
+    // only an optimisation
+  }
+}
+
 export interface PrepareWorktreeInput {
   repo: string;
   worktree: string;
@@ -121,7 +156,7 @@ export interface PreparedWorktree {
 }
 
 /**
- * A worktree at `worktree` on `branch`: created from a freshly fetched origin/<default>, or the
+ * A worktree at `worktree` on `branch`: created from origin/<default> as fetched in the last 5 s, or the
  * existing branch when there is one (work of an earlier attempt or a sent-back merge). An idle
  * polecat's worktree is reused; anything it left uncommitted is committed to its old branch first,
  * so switching never loses work. A new branch starts at the commit origin/<default> had when it
@@ -129,18 +164,28 @@ export interface PreparedWorktree {
  */
 export async function prepareWorktree(input: PrepareWorktreeInput): Promise<PreparedWorktree> {
   const { repo, worktree, branch, defaultBranch } = input;
+  // A burst of slings shares one fetch (the refinery's pushes update origin/<default> here as they happen).
+  if (!fetchedWithin(repo, SHARED_FETCH_MS)) await withRepoLock(repo, () => fetchOrigin(repo, SHARED_FETCH_MS));
+  const base = await commitOf(`refs/remotes/origin/${defaultBranch}`, repo);
+  if (!base) throw new Error(`the rig repository has no origin/${defaultBranch} (in ${repo})`);
+  const branchExists = await gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo);
+  if (!existsSync(join(worktree, '.git')) && !branchExists) {
+    const args = ['worktree', 'add', '--quiet', '--no-track', '-b', branch, worktree, base];
+    if ((await runGit(args, repo)).code === 0) return { worktree, branch, base, reused: false };
+    // A stale entry in the way (or a race with an earlier attempt): the locked path below sorts it out.
+  }
   return withRepoLock(repo, async () => {
-    await git(['fetch', '--quiet', '--prune', 'origin'], repo);
-    const base = await commitOf(`refs/remotes/origin/${defaultBranch}`, repo);
-    if (!base) throw new Error(`the rig repository has no origin/${defaultBranch} (in ${repo})`);
     const branchExists = await gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo);
     const reused = existsSync(join(worktree, '.git'));
     if (!reused) {
-      await git(['worktree', 'prune'], repo);
       const args = branchExists
         ? ['worktree', 'add', '--quiet', worktree, branch]
         : ['worktree', 'add', '--quiet', '--no-track', '-b', branch, worktree, base];
-      await git(args, repo);
+      // Pruning scans every worktree of the rig: only when a stale entry is in the way.
+      if ((await runGit(args, repo)).code !== 0) {
+        await git(['worktree', 'prune'], repo);
+        await git(args, repo);
+      }
       return { worktree, branch, base, reused };
     }
     let savedWip: string | undefined;

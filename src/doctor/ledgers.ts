@@ -5,6 +5,7 @@ import type { Bead } from '../beads/model.js';
 import { GtError } from '../errors.js';
 import { ASSIGN_SIGNAL, polecatAddress, type WorkItem } from '../polecat/state.js';
 import { polecatWorkflowId } from '../temporal/merge-protocol.js';
+import { unfinished } from '../refinery/types.js';
 import { HQ_PREFIX } from '../town/layout.js';
 import { ledgerDirForId, townRoutes, type LedgerRoute } from '../town/routes.js';
 import { dispatchView, polecatHas, polecatView, refineryView } from './engine-view.js';
@@ -76,7 +77,7 @@ async function orphanChecks(ctx: DoctorContext, ledger: Ledger, beads: Bead[]): 
         out.push(problem('ledgers', name, 'warning', `${bead.id} is in_progress (in the merge queue) for ${bead.assignee}: cannot ask rig ${rig}'s refinery (no worker polls its queue)`, 'start the worker (gt up), then run gt doctor again'));
         continue;
       }
-      if (rv.running && rv.state && [rv.state.current, ...rv.state.pending].some((r) => r?.bead === bead.id)) continue;
+      if (rv.running && rv.state && unfinished(rv.state).some((r) => r.bead === bead.id)) continue;
     }
     const why = pv.running
       ? `polecat workflow ${polecatWorkflowId(rig, polecat)} runs but does not have it`

@@ -11,7 +11,7 @@ import { ok, problem, type CheckResult, type DoctorContext } from './types.js';
  * ignored by everything that reads settings) is named with its closest known key; values have
  * the right kind, and durations parse.
  */
-type Shape = 'string' | 'integer' | 'boolean' | 'duration' | 'strings' | 'string-map' | { map: Shape } | { [key: string]: Shape };
+type Shape = 'string' | 'integer' | 'boolean' | 'duration' | 'strings' | 'string-map' | 'positive' | 'batch-size' | { map: Shape } | { [key: string]: Shape };
 
 const RUNTIME: Shape = { provider: 'string', command: 'string', args: 'strings', env: 'string-map', prompt_mode: 'string', prompt_flag: 'string', ready_prompt: 'string', instructions_file: 'string' };
 const THRESHOLDS: Shape = {
@@ -34,6 +34,7 @@ export const TOWN_SETTINGS: Shape = {
   scheduler: { max_polecats_per_rig: 'integer' },
   thresholds: THRESHOLDS,
   temporal: { address: 'string', namespace: 'string', grpc_port: 'integer', ui_port: 'integer', task_queue: 'string' },
+  merge_queue: { batch_size: 'batch-size', max_batch_size: 'positive', max_concurrent: 'positive' },
 };
 
 export const RIG_SETTINGS: Shape = {
@@ -42,7 +43,7 @@ export const RIG_SETTINGS: Shape = {
   agent: 'string',
   role_agents: 'string-map',
   runtime: RUNTIME,
-  merge_queue: { test_command: 'string', enabled: 'boolean', test_timeout: 'duration', history_limit: 'integer' },
+  merge_queue: { test_command: 'string', enabled: 'boolean', test_timeout: 'duration', history_limit: 'integer', batch_size: 'batch-size', max_batch_size: 'positive', max_concurrent: 'positive' },
   namepool: { style: 'string', names: 'strings' },
   thresholds: THRESHOLDS,
   run_on: 'string',
@@ -56,6 +57,10 @@ export function settingsProblems(value: unknown, shape: Shape, path = ''): strin
   if (shape === 'string') return typeof value === 'string' ? [] : [`${at} must be a string, not ${kindOf(value)}`];
   if (shape === 'boolean') return typeof value === 'boolean' ? [] : [`${at} must be true or false, not ${kindOf(value)}`];
   if (shape === 'integer') return Number.isInteger(value) && (value as number) >= 0 ? [] : [`${at} must be a whole number, not ${kindOf(value)}`];
+  if (shape === 'positive') return Number.isInteger(value) && (value as number) >= 1 ? [] : [`${at} must be a whole number of at least 1, not ${kindOf(value)}`];
+  if (shape === 'batch-size') {
+    return value === 'adaptive' || (Number.isInteger(value) && (value as number) >= 1) ? [] : [`${at} must be "adaptive" or a whole number of at least 1, not ${kindOf(value)}`];
+  }
   if (shape === 'duration') {
     const why = durationProblem(value);
     return why ? [`${at} is not a duration (${why}), e.g. "30s" or "15m"`] : [];

@@ -11,7 +11,7 @@ import { parseDuration } from '../formula/duration.js';
 import { MOLECULE_QUERY, type MoleculeState } from '../molecule/state.js';
 import { workingPolecats } from '../polecat/hook.js';
 import { polecatAddress, type PolecatState } from '../polecat/state.js';
-import { REFINERY_QUEUE_QUERY, type RefineryState } from '../refinery/types.js';
+import { REFINERY_QUEUE_QUERY, unfinished, type RefineryState } from '../refinery/types.js';
 import { polecatWorkflowId, refineryWorkflowId } from '../temporal/merge-protocol.js';
 import { rigTaskQueue, type EngineConfig } from '../temporal/config.js';
 import { townStalls, townHeartbeatMs } from '../temporal/stalls.js';
@@ -270,8 +270,7 @@ export class FeedSource {
       const q = this.queues.get(rig);
       if (!q) continue;
       const row = (r: RefineryState['pending'][number]): MergeRow => ({ rig, bead: r.bead, branch: r.branch, polecat: r.polecat, status: r.status, reason: r.reason, at: r.endedAt ?? r.startedAt ?? r.submittedAt });
-      if (q.current) merges.push(row(q.current));
-      for (const r of q.pending) merges.push(row(r));
+      for (const r of unfinished(q)) merges.push(row(r));
       for (const r of q.recent.slice(0, 10)) merges.push(row(r));
     }
 

@@ -50,6 +50,8 @@ export interface TownSettings {
   scheduler?: { max_polecats_per_rig?: number };
   thresholds?: Thresholds;
   temporal?: TemporalSettings;
+  /** Town-wide merge queue batching (a rig's own settings override it). */
+  merge_queue?: Pick<MergeQueueSettings, 'batch_size' | 'max_batch_size' | 'max_concurrent'>;
 }
 
 export interface RigSettings {
@@ -58,12 +60,7 @@ export interface RigSettings {
   agent?: string;
   role_agents?: Record<string, string>;
   runtime?: RuntimeConfig;
-  /**
-   * The refinery: `test_command` runs (with `sh -c`, in the refinery worktree) on every rebased
-   * branch before it is merged; `test_timeout` limits it (default 30m); the queue's workflow
-   * continues as new after `history_limit` history events (default 5000).
-   */
-  merge_queue?: { test_command?: string; enabled?: boolean; test_timeout?: string; history_limit?: number };
+  merge_queue?: MergeQueueSettings;
   namepool?: { style?: string; names?: string[] };
   thresholds?: Thresholds;
   /**
@@ -71,6 +68,24 @@ export interface RigSettings {
    * queue) or `workers` (only `gt worker --rig <rig>` processes on rig hosts do).
    */
   run_on?: 'town' | 'workers';
+}
+
+/**
+ * The refinery: `test_command` runs (with `sh -c`) on each batch's candidate before it is merged;
+ * `test_timeout` limits it (default 30m); the queue's workflow continues as new after
+ * `history_limit` history events (default 5000). `batch_size`: requests merged together (a
+ * number, or "adaptive", the default: 1, doubling after each green full batch up to
+ * `max_batch_size` (32), halving after a red one); `max_concurrent`: test runs at once while a
+ * red batch is searched for its culprit (default 2). The batch keys may be set town-wide too.
+ */
+export interface MergeQueueSettings {
+  test_command?: string;
+  enabled?: boolean;
+  test_timeout?: string;
+  history_limit?: number;
+  batch_size?: number | 'adaptive';
+  max_batch_size?: number;
+  max_concurrent?: number;
 }
 
 export function defaultTownSettings(): TownSettings {

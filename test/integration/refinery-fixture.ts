@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { inject } from 'vitest';
 import { submitMergeRequest, queryRefinery } from '../../src/refinery/client.js';
 import type { MergeRequest, RefineryState } from '../../src/refinery/types.js';
@@ -23,6 +23,8 @@ export interface RigFixture {
   /** A polecat branch in its own worktree, branched from the remote's main, with `files` committed. */
   branch(polecat: string, bead: string, files: Record<string, string>, message?: string): MergeRequest;
   submit(mr: MergeRequest): Promise<void>;
+  /** Submit all while the worker is down, so the queue sees them at once (one batch). */
+  submitTogether(mrs: MergeRequest[]): Promise<void>;
   queue(): Promise<RefineryState | undefined>;
   /** Wait until these beads' requests are finished (merged or sent back). */
   settled(beads: string[], timeoutMs?: number): Promise<RefineryState>;
@@ -30,6 +32,10 @@ export interface RigFixture {
   bead(id: string): { id: string; status: string; assignee?: string; close_reason?: string; comments?: { text: string }[]; metadata?: Record<string, unknown> };
   rigSettings(patch: (s: Record<string, any>) => void): void;
   remoteLog(): string[];
+  /** Pushes that moved the remote's main since the fixture was made (its reflog, newest first). */
+  remotePushes(): string[];
+  /** Commit `files` straight onto the remote's main (someone else's push). */
+  pushToMain(files: Record<string, string>, message: string): void;
   close(): Promise<void>;
 }
 
@@ -42,6 +48,7 @@ export async function rigFixture(): Promise<RigFixture> {
     s.temporal = { ...s.temporal, task_queue: `gt-mqtest-${id}` };
   });
   const remote = makeRemote({ 'lines.txt': LINES });
+  git(remote, 'config', 'core.logAllRefUpdates', 'always');
   const rig = `mq${id}`;
   const added = t.gt(['rig', 'add', rig, remote, '--prefix', 'mq']);
   if (added.code !== 0) throw new Error(`gt rig add failed: ${added.stderr}`);
@@ -70,6 +77,13 @@ export async function rigFixture(): Promise<RigFixture> {
       return { bead, branch, polecat, worktree, submittedAt: new Date().toISOString() };
     },
     submit: (mr) => submitMergeRequest(client, config, rig, mr),
+    async submitTogether(mrs) {
+      const down = t.gt(['down']);
+      if (down.code !== 0) throw new Error(`gt down failed: ${down.stderr}`);
+      for (const mr of mrs) await submitMergeRequest(client, config, rig, mr);
+      const again = t.gt(['up']);
+      if (again.code !== 0) throw new Error(`gt up failed: ${again.stderr}`);
+    },
     queue: () => queryRefinery(client, rig),
     async settled(beads, timeoutMs = 90_000) {
       return waitFor(async () => {
@@ -95,6 +109,18 @@ export async function rigFixture(): Promise<RigFixture> {
       writeFileSync(file, JSON.stringify(s, null, 2));
     },
     remoteLog: () => git(remote, 'log', '--format=%s', 'main').trim().split('\n'),
+    remotePushes: () => {
+      const r = spawnSync('git', ['reflog', 'show', '--format=%H', 'refs/heads/main'], { cwd: remote, encoding: 'utf8' });
+      return r.status === 0 ? r.stdout.trim().split('\n').filter(Boolean) : [];
+    },
+    pushToMain(files, message) {
+      const seed = join(dirname(remote), 'seed');
+      git(seed, 'pull', '-q', '--ff-only', 'origin', 'main');
+      for (const [file, text] of Object.entries(files)) writeFileSync(join(seed, file), text);
+      git(seed, 'add', '-A');
+      git(seed, '-c', 'user.name=seed', '-c', 'user.email=seed@localhost', 'commit', '-qm', message);
+      git(seed, 'push', '-q', 'origin', 'HEAD:main');
+    },
     async close() {
       await connection.close();
       t.stop();

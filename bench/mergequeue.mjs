@@ -7,21 +7,13 @@
 // Writes bench/results/mergequeue.md.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { benchTown, git, machineLine, project, statuses } from './_town.mjs';
+import { benchTown, git, loadAverage, machineLine, project, statuses } from './_town.mjs';
 
 function option(argv, name, fallback) {
   const eq = argv.find((a) => a.startsWith(`--${name}=`));
   if (eq) return Number(eq.slice(name.length + 3));
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? Number(argv[i + 1]) : fallback;
-}
-
-function loadAverage() {
-  try {
-    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  } catch {
-    return 'unknown';
-  }
 }
 
 /** Which branches break the test and which conflict with main: 5% and 3%, spread over the queue. */

@@ -9,20 +9,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { appendFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { benchTown, gtBin, machineLine, project } from './_town.mjs';
+import { benchTown, cpuMs, gtBin, machineLine, project } from './_town.mjs';
 
-const CLK_TCK = 100;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-function cpuMs(pid) {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
-  } catch {
-    return NaN;
-  }
-}
 
 /** CPU of each pid over `fn` (or a plain wait of `ms`), as % of one core. */
 async function cpuOver(pids, msOrFn) {

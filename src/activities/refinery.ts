@@ -131,6 +131,11 @@ export function refineryActivities(root: string) {
     return (await commitOf(`refs/heads/${branch}`, worktree)) ?? (await commitOf(`refs/remotes/origin/${branch}`, worktree));
   }
 
+  /** What a merge queue's test command runs with: the town's environment, as the rig's refinery, on that bead and branch. */
+  function testEnv(rig: string, bead: string, branch: string): NodeJS.ProcessEnv {
+    return { ...townEnv(root, engineConfig(root), tmuxSocket(root)), GT_RIG: rig, GT_ROLE: 'refinery', GT_BEAD: bead, GT_BRANCH: branch, BD_ACTOR: `${rig}/refinery` };
+  }
+
   async function runTest(rig: string, mr: MergeRequest, worktree: string, command: string, timeoutMs: number, f: ReturnType<typeof files>) {
     mkdirSync(dirname(f.log), { recursive: true });
     writeFileSync(f.log, '');
@@ -138,14 +143,7 @@ export function refineryActivities(root: string) {
       command: '/bin/sh',
       args: ['-c', command],
       cwd: worktree,
-      env: {
-        ...townEnv(root, engineConfig(root), tmuxSocket(root)),
-        GT_RIG: rig,
-        GT_ROLE: 'refinery',
-        GT_BEAD: mr.bead,
-        GT_BRANCH: mr.branch,
-        BD_ACTOR: `${rig}/refinery`,
-      },
+      env: testEnv(rig, mr.bead, mr.branch),
       logFile: f.log,
       stateFile: f.testState,
       timeoutMs,
@@ -594,15 +592,7 @@ export function refineryActivities(root: string) {
           command: '/bin/sh',
           args: ['-c', command],
           cwd: worktree,
-          env: {
-            ...townEnv(root, engineConfig(root), tmuxSocket(root)),
-            GT_RIG: rig,
-            GT_ROLE: 'refinery',
-            GT_BEAD: t.beads.at(-1)!,
-            GT_BEADS: t.beads.join(' '),
-            GT_BRANCH: t.branch,
-            BD_ACTOR: `${rig}/refinery`,
-          },
+          env: { ...testEnv(rig, t.beads.at(-1)!, t.branch), GT_BEADS: t.beads.join(' ') },
           logFile: f.log(t.slot),
           stateFile: f.testState(t.slot),
           timeoutMs: parseDuration(settings.test_timeout ?? DEFAULT_TEST_TIMEOUT),

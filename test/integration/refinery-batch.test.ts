@@ -1,9 +1,9 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { maybeRecordHistory } from '../helpers/histories.js';
 import { git, pidOf, waitFor } from '../helpers/town.js';
-import { LINES, refExists, rigFixture, type RigFixture } from './refinery-fixture.js';
+import { LINES, refExists, rigFixtures, type RigFixture } from './refinery-fixture.js';
 
 /**
  * The batched merge queue end to end: real git remote, real worker, the test run's Temporal
@@ -12,15 +12,7 @@ import { LINES, refExists, rigFixture, type RigFixture } from './refinery-fixtur
  * reflog), what the ledger says, how often the test command ran.
  */
 
-const fixtures: RigFixture[] = [];
-async function fixture(): Promise<RigFixture> {
-  const fx = await rigFixture();
-  fixtures.push(fx);
-  return fx;
-}
-afterEach(async () => {
-  for (const fx of fixtures.splice(0)) await fx.close();
-});
+const fixture = rigFixtures();
 
 function lines(file: string): string[] {
   try {

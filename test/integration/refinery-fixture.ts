@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { inject } from 'vitest';
+import { afterEach, inject } from 'vitest';
 import { submitMergeRequest, queryRefinery } from '../../src/refinery/client.js';
 import type { MergeRequest, RefineryState } from '../../src/refinery/types.js';
 import { engineConfig } from '../../src/temporal/config.js';
@@ -131,4 +131,17 @@ export async function rigFixture(): Promise<RigFixture> {
 
 export function refExists(cwd: string, ref: string): boolean {
   return spawnSync('git', ['rev-parse', '--verify', '--quiet', ref], { cwd }).status === 0;
+}
+
+/** A maker of rig fixtures for a test file: each one made is closed after its test. */
+export function rigFixtures(): () => Promise<RigFixture> {
+  const made: RigFixture[] = [];
+  afterEach(async () => {
+    for (const fx of made.splice(0)) await fx.close();
+  });
+  return async () => {
+    const fx = await rigFixture();
+    made.push(fx);
+    return fx;
+  };
 }

@@ -1,21 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { maybeRecordHistory } from '../helpers/histories.js';
 import { git, pidOf, waitFor } from '../helpers/town.js';
-import { LINES, refExists, rigFixture, type RigFixture } from './refinery-fixture.js';
+import { LINES, refExists, rigFixtures } from './refinery-fixture.js';
 
 /** The refinery end to end: real git remote, real worker, the test run's Temporal server. */
 
-const fixtures: RigFixture[] = [];
-async function fixture(): Promise<RigFixture> {
-  const fx = await rigFixture();
-  fixtures.push(fx);
-  return fx;
-}
-afterEach(async () => {
-  for (const fx of fixtures.splice(0)) await fx.close();
-});
+const fixture = rigFixtures();
 
 describe('refinery', () => {
   it('merges two requests in arrival order: remote has both, beads closed, branches deleted', async () => {

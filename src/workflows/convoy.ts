@@ -41,6 +41,8 @@ export const cancelUpdate = wf.defineUpdate<ConvoyReceipt, [ConvoyActorRequest]>
 const MESSAGES_PATCH = 'convoy-messages';
 /** A convoy with a budget looks at what its beads spent before it sends out more (runs started before have none). */
 const BUDGET_PATCH = 'convoy-budget';
+/** What a budgeted convoy's beads spent is kept in its memo as well (runs started before keep it in their state only). */
+const SPENT_MEMO_PATCH = 'convoy-spent-memo';
 
 /** Even with nothing to wait for, look again this often (and check the history length). */
 const IDLE_LOOK = 10 * 60_000;
@@ -83,6 +85,8 @@ export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
     generation: 0,
   };
   let reportedIncomplete = false;
+  /** The spend last written to the memo (each run writes it again at its first look). */
+  let memoSpentTokens: number | undefined;
   let stallReported = state.status === 'stalled';
   let lastStatus: ConvoyStatus | undefined;
   const setStatus = (status: ConvoyStatus) => {
@@ -283,6 +287,11 @@ export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
         const spent = await acts.convoySpend({ convoy, beads: state.beads.map((b) => b.id) });
         budget.spentTokens = spent.tokens;
         budget.spentUsd = spent.usd;
+        // In the memo too, so the Web UI and `temporal workflow describe` show what it spent.
+        if (spent.tokens !== memoSpentTokens && wf.patched(SPENT_MEMO_PATCH)) {
+          memoSpentTokens = spent.tokens;
+          wf.upsertMemo({ spent: { tokens: spent.tokens, ...(spent.usd !== undefined ? { usd: spent.usd } : {}) } });
+        }
         if (budgetSpent(budget, spent)) {
           picks = [];
           if (!budget.exhaustedAt) {

@@ -54,6 +54,8 @@ export const handoffUpdate = wf.defineUpdate<HandoffReceipt, [HandoffRequest]>(H
 const DISPATCHER_PATCH = 'tell-dispatcher';
 /** A finished bead's result carries what its sessions spent (runs started before record none). */
 const USAGE_PATCH = 'polecat-usage';
+/** …and its memo says the last bead's figures (runs started before: the state only). */
+const USAGE_MEMO_PATCH = 'polecat-usage-memo';
 const DEFAULT_HEARTBEAT_MS = 30_000;
 
 /** An agent that ended `gt done` gets this long to exit by itself before its session is stopped. */
@@ -213,6 +215,8 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
   const withUsage = async (result: Omit<WorkResult, 'at'>): Promise<Omit<WorkResult, 'at'>> => {
     if (!wf.patched(USAGE_PATCH)) return result;
     const usage = await acts.polecatBeadUsage(result.bead);
+    // The last bead's figures in the memo too, for the Web UI and `temporal workflow describe`.
+    if (usage && wf.patched(USAGE_MEMO_PATCH)) wf.upsertMemo({ lastBeadUsage: { bead: result.bead, ...usage } });
     return usage ? { ...result, usage } : result;
   };
   const finish = (result: Omit<WorkResult, 'at'>) => {

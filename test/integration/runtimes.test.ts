@@ -1,3 +1,4 @@
+import { Client, Connection } from '@temporalio/client';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,6 +49,16 @@ async function settle(t: RigTown, ids: string[], timeoutMs = 120_000): Promise<R
 const polecatOf = (t: RigTown, id: string) => t.bead(id).assignee!.split('/').at(-1)!;
 const polecatLog = (t: RigTown, name: string) => readFileSync(join(t.root, '.gt', 'logs', 'polecats', t.rig, `${name}.log`), 'utf8');
 const agentLog = (t: RigTown) => (existsSync(t.agentLog) ? readFileSync(t.agentLog, 'utf8') : '');
+
+/** A workflow's memo, as the engine keeps it. */
+async function memoOf(workflowId: string): Promise<Record<string, unknown>> {
+  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  try {
+    return (await new Client({ connection }).workflow.getHandle(workflowId).describe()).memo ?? {};
+  } finally {
+    await connection.close();
+  }
+}
 
 function polecatState(name: string, t: RigTown): { status: string; current?: { awaiting?: { kind: string; text: string; escalatedAt?: string } }; recent?: { bead: string; usage?: Record<string, number> }[] } {
   const r = spawnSync(findTemporalCli(), ['workflow', 'query', '--address', inject('temporalAddress'), '-w', `polecat/${t.rig}/${name}`, '--type', 'polecatState', '-o', 'json'], { encoding: 'utf8' });
@@ -111,6 +122,7 @@ describe('agent runtimes', { timeout: 240_000 }, () => {
       return st.recent?.some((r) => r.bead === compacts) ? st : undefined;
     }, 30_000, 'the polecat to record its result');
     expect(state.recent!.find((r) => r.bead === compacts)!.usage).toMatchObject({ tokens: 63609, input: 9, output: 600, cacheWrite: 3000, cacheRead: 60000, sessions: 1 });
+    expect((await memoOf(`polecat/${t.rig}/${name}`)).lastBeadUsage).toMatchObject({ bead: compacts, tokens: 63609, sessions: 1 });
     await replayConvoy(`polecat/${t.rig}/${name}`, 'polecat-claude-usage');
   });
 
@@ -237,6 +249,7 @@ describe('agent runtimes', { timeout: 240_000 }, () => {
     }, 180_000, 'the convoy to be held for its budget after two beads');
     expect(held.budget).toMatchObject({ tokens: 100_000 });
     expect(held.budget!.spentTokens).toBeGreaterThanOrEqual(100_000);
+    expect((await memoOf(created.convoy)).spent).toMatchObject({ tokens: held.budget!.spentTokens });
     const waiting = held.beads.find((b) => b.phase !== 'closed')!;
     expect(waiting.phase).toBe('ready');
     const budgetMail = () => (JSON.parse(must(t, ['mail', 'inbox', '--identity', 'mayor', '--json'])) as { subject: string; body: string }[]).filter((m) => m.subject.startsWith('BUDGET:'));

@@ -43,8 +43,10 @@ describe('events', { timeout: 240_000 }, () => {
     const types = (bead: string) => all.filter((e) => e.bead === bead).map((e) => e.type);
     // Each step once, in the order it happened (the session's own exit may come before or after the merge).
     const life = types(ok);
-    expect([...life].sort()).toEqual(['done', 'merge.merged', 'merge.queued', 'session.exit', 'session.start', 'sling']);
-    expect(life.filter((x) => x !== 'session.exit')).toEqual(['sling', 'session.start', 'done', 'merge.queued', 'merge.merged']);
+    expect([...life].sort()).toEqual(['done', 'merge.merged', 'merge.queued', 'session.exit', 'session.ready', 'session.start', 'sling']);
+    expect(life.filter((x) => x !== 'session.exit' && x !== 'session.ready')).toEqual(['sling', 'session.start', 'done', 'merge.queued', 'merge.merged']);
+    // Ready (its first sign of life) after its start; it may be seen before or after a quick agent's gt done.
+    expect(life.indexOf('session.ready')).toBeGreaterThan(life.indexOf('session.start'));
     expect(types(crash)).toEqual(expect.arrayContaining(['sling', 'session.start', 'session.exit', 'session.restart', 'done', 'merge.queued', 'merge.merged']));
     expect(types(crash).filter((x) => x === 'session.start')).toHaveLength(2);
     const merged = all.find((e) => e.bead === ok && e.type === 'merge.merged')!;

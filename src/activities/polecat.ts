@@ -364,7 +364,9 @@ export function polecatActivities(root: string) {
           }
         }
         // A quiet screen is looked at (cheap enough every 2 s, and only when quiet): it may be a prompt.
-        if ((awaiting || now - watch.lastProgressAt >= 2000) && now - lastLook >= 2000) {
+        // Always just before a nudge: a session waiting at a prompt is never nudged for its silence.
+        const nudgeDue = watch.nudgedAt === undefined && now - watch.lastProgressAt >= input.limits.stallMs;
+        if ((awaiting || now - watch.lastProgressAt >= 2000) && (now - lastLook >= 2000 || nudgeDue)) {
           lastLook = now;
           if (await lookForPrompt(await screen())) {
             ctx.heartbeat({ ...watch, sig: lastSig });

@@ -181,7 +181,8 @@ describe('agent runtimes', { timeout: 240_000 }, () => {
     const beads = await settle(t, [id]);
     expect(beads[id]!.status).toBe('closed');
     expect(agentLog(t)).toContain(`${id} permission granted`);
-    expect(polecatLog(t, name)).toContain('the permission prompt is answered');
+    // No longer waiting (the watch says so in its log when it looks before the session ends; a quick agent may end first).
+    expect(polecatState(name, t).current?.awaiting).toBeUndefined();
     expect(waitingMail()).toHaveLength(1);
   });
 

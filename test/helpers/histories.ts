@@ -25,5 +25,7 @@ export function fetchHistory(workflowId: string): unknown {
 export function maybeRecordHistory(workflowId: string, name: string): void {
   if (process.env.GT_RECORD_HISTORIES !== '1') return;
   mkdirSync(join(HISTORIES_DIR, RELEASE), { recursive: true });
-  writeFileSync(join(HISTORIES_DIR, RELEASE, `${name}.json`), JSON.stringify(fetchHistory(workflowId), null, 1) + '\n');
+  // Stack traces name where the project was checked out: a fixture says <project> instead.
+  const text = JSON.stringify(fetchHistory(workflowId), null, 1).split(`file://${PROJECT}/`).join('<project>/').split(`${PROJECT}/`).join('<project>/');
+  writeFileSync(join(HISTORIES_DIR, RELEASE, `${name}.json`), text + '\n');
 }

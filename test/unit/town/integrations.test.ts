@@ -34,7 +34,7 @@ describe('runtime integrations', () => {
   });
 
   it('trust, permission and input prompts are seen at the bottom of the screen, with the known answer where there is one', () => {
-    const trust = waitingPrompt(claude, 'Do you trust the files in this folder?\n/work/x\n❯ 1. Yes, proceed\n  2. No, exit\n');
+    const trust = waitingPrompt(claude, 'Do you trust the files in this folder?\n/home/me/project\n❯ 1. Yes, proceed\n  2. No, exit\n');
     expect(trust).toMatchObject({ kind: 'trust', remedy: ['Enter'] });
     expect(trust!.text).toContain('1. Yes, proceed');
     expect(waitingPrompt(claude, 'WARNING: Claude Code running in Bypass Permissions mode\n  1. No, exit\n❯ 2. Yes, I accept')).toMatchObject({ kind: 'trust', remedy: ['Down', 'Enter'] });

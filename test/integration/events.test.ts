@@ -37,6 +37,12 @@ describe('events', { timeout: 240_000 }, () => {
     const crash = t.create('Crashes once', 'crash');
     expect(t.gt(['sling', ok, crash, t.rig, '--no-convoy']).code).toBe(0);
     await waitFor(() => [ok, crash].every((id) => t.bead(id).status === 'closed'), 120_000, 'both beads merged');
+    // A session's exit can be written after its bead is merged: read the stream once every session
+    // that started has ended, so the reads below all see the same events.
+    await waitFor(() => {
+      const evs = log(t);
+      return evs.filter((e) => e.type === 'session.start').length === evs.filter((e) => e.type === 'session.exit').length;
+    }, 60_000, 'every session to have exited');
 
     const all = log(t);
     expect(new Set(all.map((e) => e.id)).size).toBe(all.length);

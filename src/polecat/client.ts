@@ -1,4 +1,4 @@
-import { ServiceError, WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -188,25 +188,6 @@ export async function sling(root: string, opts: SlingOptions): Promise<Slung[]> 
   }, { start: true });
 }
 
-/**
- * An update to a polecat, tried again with the same id while the engine fails it for reasons of
- * its own (a starved server or worker: the workflow task carrying it timed out, the call timed
- * out) until `waitMs` is spent. The same id makes a try the engine already took count once; a
- * refusal by the polecat (a failed update) or a missing workflow is final at once.
- */
-async function updatePolecat<T>(send: () => Promise<T>, waitMs: number): Promise<T> {
-  const deadline = Date.now() + waitMs;
-  for (let wait = 250; ; wait = Math.min(wait * 2, 5000)) {
-    try {
-      return await send();
-    } catch (err) {
-      const transient = (err instanceof ServiceError || err instanceof WorkflowUpdateRPCTimeoutOrCancelledError) && !(err instanceof WorkflowNotFoundError);
-      if (!transient || Date.now() + wait > deadline) throw err;
-      await new Promise((r) => setTimeout(r, wait));
-    }
-  }
-}
-
 function updateError(err: unknown, what: string): never {
   if (err instanceof WorkflowNotFoundError) throw new GtError(`${what}: no polecat workflow is running for it`, { hint: 'is the engine up (`gt status`)? was the polecat nuked?' });
   if (err instanceof WorkflowUpdateFailedError) {
@@ -263,7 +244,7 @@ export async function done(root: string, cwd: string, opts: { status?: string; m
   return withEngine(root, async (client) => {
     try {
       const handle = client.workflow.getHandle(polecatWorkflowId(me.rig, me.name));
-      return await updatePolecat(() => handle.executeUpdate<DoneReceipt, [DoneRequest]>(DONE_UPDATE, { args: [req], updateId }), ENGINE_WAIT_MS);
+      return await handle.executeUpdate<DoneReceipt, [DoneRequest]>(DONE_UPDATE, { args: [req], updateId });
     } catch (err) {
       return updateError(err, `gt done for ${bead.id} was refused`);
     }
@@ -280,7 +261,7 @@ export async function handoff(root: string, cwd: string, note?: string): Promise
   return withEngine(root, async (client) => {
     try {
       const handle = client.workflow.getHandle(polecatWorkflowId(me.rig!, me.name!));
-      return await updatePolecat(() => handle.executeUpdate<HandoffReceipt, [{ note?: string }]>(HANDOFF_UPDATE, { args: [{ note }], updateId }), ENGINE_WAIT_MS);
+      return await handle.executeUpdate<HandoffReceipt, [{ note?: string }]>(HANDOFF_UPDATE, { args: [{ note }], updateId });
     } catch (err) {
       return updateError(err, 'gt handoff was refused');
     }

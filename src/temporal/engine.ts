@@ -56,14 +56,23 @@ async function tryEngine<T>(
   }
 }
 
-/** gRPC codes of a server that is down or not answering: UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED. */
-const UNREACHABLE_CODES = new Set([14, 4, 1]);
+/**
+ * gRPC codes of a server that is down, not answering or too busy to take the call now:
+ * UNAVAILABLE, DEADLINE_EXCEEDED, CANCELLED, RESOURCE_EXHAUSTED, ABORTED.
+ */
+const UNREACHABLE_CODES = new Set([14, 4, 1, 8, 10]);
 
-/** True for an error that says the engine could not be reached (rather than that it refused). */
+/**
+ * True for an error that says the engine could not take the call (down, restarting, starved)
+ * rather than that it refused it: such a call is tried again until the deadline. An update whose
+ * call timed out before the workflow answered (its workflow task timed out on a starved worker)
+ * is one of them; a refused update or a missing workflow is not.
+ */
 function engineUnreachable(err: unknown, beforeConnected: boolean): boolean {
   // Starting the services or connecting failed: the engine is not there (yet).
   if (beforeConnected) return true;
   for (let e: unknown = err; e instanceof Error; e = (e as Error & { cause?: unknown }).cause) {
+    if (e.name === 'WorkflowUpdateRPCTimeoutOrCancelledError') return true;
     const code = (e as { code?: unknown }).code;
     if (typeof code === 'number' && UNREACHABLE_CODES.has(code)) return true;
     if (/\b(UNAVAILABLE|DEADLINE_EXCEEDED|ECONNREFUSED|ECONNRESET)\b|Connection refused|transport error/i.test(e.message)) return true;

@@ -1,4 +1,5 @@
 import { createConnection, createServer, type Server } from 'node:net';
+import { ServiceError, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { withEngine } from '../../src/temporal/engine.js';
 import { makeTown } from '../helpers/town.js';
@@ -59,5 +60,31 @@ describe('waiting for the engine', () => {
     const started = Date.now();
     await expect(withEngine(root, (client) => client.workflowService.getSystemInfo({}), { waitMs: 4000 })).rejects.toThrow(/cannot reach Temporal at 127\.0\.0\.1:\d+/);
     expect(Date.now() - started).toBeGreaterThanOrEqual(4000);
+  });
+
+  it('an engine too busy to take an update now (its call timed out, the server is starved) is tried again; a refused update is final at once', async () => {
+    const port = await freePort();
+    relay(port);
+    const root = townAt(port);
+    const busy = [
+      new WorkflowUpdateRPCTimeoutOrCancelledError('Timeout or cancellation waiting for update', { cause: Object.assign(new Error('4 DEADLINE_EXCEEDED: deadline exceeded'), { code: 4 }) }),
+      new ServiceError('Workflow Update failed', { cause: Object.assign(new Error('8 RESOURCE_EXHAUSTED: namespace rate limit exceeded'), { code: 8 }) }),
+    ];
+    let tries = 0;
+    const answer = await withEngine(root, async () => {
+      tries++;
+      const next = busy.shift();
+      if (next) throw next;
+      return 'taken';
+    }, { waitMs: 60_000 });
+    expect([answer, tries]).toEqual(['taken', 3]);
+
+    tries = 0;
+    const refused = new WorkflowUpdateFailedError('Workflow Update failed', new Error('bead pc-aaaaa is not on your hook'));
+    await expect(withEngine(root, async () => {
+      tries++;
+      throw refused;
+    }, { waitMs: 60_000 })).rejects.toBe(refused);
+    expect(tries).toBe(1);
   });
 });

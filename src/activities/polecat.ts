@@ -264,6 +264,30 @@ export function polecatActivities(root: string) {
       const prompt = firstPrompt({ rig: input.rig, name: input.name, bead: input.bead, title: input.title, attempt: input.attempt, handoff: input.handoff });
       const start = buildStartCommand(runtime, prompt, { settingsFile });
       const env = { ...baseEnv(), ...runtime.env, ...agentEnv(input, f), GT_AGENT: runtime.name };
+      // A runtime whose hooks name no session (Codex): this session is noted here, by its worktree and start, for `gt costs`.
+      const noteStartedSession = async () => {
+        if (integration.usage !== 'codex-rollout') return;
+        const { recordStartedSession } = await import('../costs/sessions.js');
+        const { codexHome } = await import('../costs/codex.js');
+        try {
+          recordStartedSession(root, {
+            at: new Date().toISOString(),
+            agent: actor,
+            rig: input.rig,
+            polecat: input.name,
+            bead: input.bead,
+            attempt: input.attempt,
+            runtime: runtime.name,
+            // Stable across retries of this one session (the log offset it started at), new for the next.
+            session_id: `${actor}/${input.bead}/${input.attempt}@${readNumber(logStartFile) ?? 0}`,
+            cwd: input.worktree,
+            usage_source: 'codex-rollout',
+            codex_home: codexHome(env),
+          });
+        } catch (err) {
+          appendLine(f.log, `[gt] session not noted for gt costs: ${(err as Error).message}`);
+        }
+      };
       event('session.start', { actor, rig: input.rig, bead: input.bead, attempt: input.attempt, key: String(input.attempt), detail: `session ${input.attempt} of ${input.bead} (${runtime.name}${input.headless ? ', headless' : ''})` });
 
       const gitDir = worktreeGitDir(input.worktree);
@@ -396,6 +420,7 @@ export function polecatActivities(root: string) {
           stdinFile = f.prompt;
         }
         let stalled = false;
+        await noteStartedSession();
         const result = await runChild({
           command: start.argv[0]!,
           args: start.argv.slice(1),
@@ -433,6 +458,7 @@ export function polecatActivities(root: string) {
           logFile: f.log,
         });
         writeFileSync(`${f.state}.pid`, `${pid}\n`);
+        await noteStartedSession();
       }
       // Until its ready prompt shows, a session is starting: no stall clock, but a start timeout.
       let ready = existsSync(readyFile);

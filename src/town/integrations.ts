@@ -32,8 +32,8 @@ export interface RuntimeIntegration {
   contextFile?: string;
   /** A line of the screen that shows the runtime waits at its input prompt; none known: the screen settling stands for it. */
   ready?: RegExp;
-  /** Where its token usage can be read: Claude Code's transcripts (JSONL with `message.usage`). */
-  usage?: 'claude-transcript';
+  /** Where its token usage can be read: Claude Code's transcripts (named by its hooks), Codex's rollout files (found by worktree and time). */
+  usage?: 'claude-transcript' | 'codex-rollout';
   waits: WaitPattern[];
 }
 
@@ -69,7 +69,7 @@ const contextFile = (file: string, waits: WaitPattern[] = []): RuntimeIntegratio
 const INTEGRATIONS: Record<string, RuntimeIntegration> = {
   claude: CLAUDE,
   // Codex reads AGENTS.md; its first start in a folder asks to trust it ("Yes, allow Codex to work in this folder" preselected).
-  codex: contextFile('AGENTS.md', [{ kind: 'trust', pattern: /\ballow codex to work in this folder\b/i, remedy: ['Enter'] }]),
+  codex: { ...contextFile('AGENTS.md', [{ kind: 'trust', pattern: /\ballow codex to work in this folder\b/i, remedy: ['Enter'] }]), usage: 'codex-rollout' },
   // Gemini CLI reads GEMINI.md; its folder trust dialog has "1. Trust folder" preselected.
   gemini: contextFile('GEMINI.md', [{ kind: 'trust', pattern: /\bdo you trust this folder\b/i, remedy: ['Enter'] }]),
   cursor: contextFile('AGENTS.md'),

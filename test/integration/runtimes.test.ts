@@ -1,7 +1,7 @@
 import { Client, Connection } from '@temporalio/client';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { findTemporalCli } from '../../src/temporal/binary.js';
 import { PROJECT } from '../helpers/cli.js';
@@ -16,11 +16,13 @@ import { replayConvoy } from './convoy-helpers.js';
  */
 const FAKE_CLAUDE = join(PROJECT, 'test', 'fixtures', 'fake-claude.mjs');
 const FAKE_TUI = join(PROJECT, 'test', 'fixtures', 'fake-tui.mjs');
+const FAKE_CODEX = join(PROJECT, 'test', 'fixtures', 'fake-codex.mjs');
 
 const towns: RigTown[] = [];
 function town(opts?: Parameters<typeof makeRigTown>[0]): RigTown {
   const t = makeRigTown(opts);
   t.env.CLAUDE_CONFIG_DIR = join(t.root, 'claude-config');
+  t.env.CODEX_HOME = join(t.root, 'codex-home');
   towns.push(t);
   return t;
 }
@@ -270,6 +272,70 @@ describe('agent runtimes', { timeout: 240_000 }, () => {
     expect(landed.budget!.exhaustedAt).toBeUndefined();
     expect(budgetMail()).toHaveLength(1);
     await replayConvoy(created.convoy, 'convoy-budget');
+  });
+
+  it('Codex-style: AGENTS.md read, the first prompt typed in; its rollout files give gt costs per session, bead, convoy, rig and agent, count against a budget, and a corrupt one is named while the rest counts', async () => {
+    const t = town();
+    useAgent(t, 'fake-codex', `${FAKE_CODEX} --dangerously-bypass-approvals-and-sandbox`, ['--provider', 'codex']);
+    const ids = [1, 2, 3].map((i) => t.create(`Codex work ${i}`));
+    const created = JSON.parse(must(t, ['convoy', 'create', 'Codex work', ...ids, '--max-concurrent', '1', '--budget', '30k', '--json'])) as { convoy: string };
+    type State = { status: string; budget?: { spentTokens?: number }; beads: { id: string; phase: string }[] };
+    const status = () => JSON.parse(must(t, ['convoy', 'status', created.convoy, '--json'])) as State;
+    // Each stand-in session spends 21,150 tokens: after two beads the 30k budget is spent.
+    const held = await waitFor(() => {
+      const s = status();
+      return s.status === 'over-budget' && s.beads.filter((b) => b.phase === 'closed').length === 2 ? s : undefined;
+    }, 180_000, 'the convoy to be held for its budget after two Codex beads');
+    expect(held.budget!.spentTokens).toBe(42_300);
+    const done = held.beads.filter((b) => b.phase === 'closed').map((b) => b.id);
+    const waiting = held.beads.find((b) => b.phase !== 'closed')!.id;
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(t.bead(waiting).status).toBe('open');
+
+    const log = agentLog(t);
+    for (const id of done) {
+      expect(log).toContain(`${id} read AGENTS.md`);
+      expect(log).toContain(`${id} prompt-received`);
+    }
+    expect(log).not.toContain('early-input');
+
+    type Row = { key: string; tokens: number; input: number; output: number; cacheWrite: number; cacheRead: number; messages: number; usd?: number; sessions: number };
+    type Report = { rows: Row[]; total: Row; problems: string[] };
+    const costs = (by: string): Report => JSON.parse(must(t, ['costs', '--by', by, '--json'])) as Report;
+    // Per session: uncached input 20,500 - 12,800, cached 12,800, output 650 (reasoning included), three responses; at gpt-5-codex prices.
+    const perSession = { tokens: 21_150, input: 7700, cacheRead: 12_800, cacheWrite: 0, output: 650, messages: 3, sessions: 1 };
+    const byBead = costs('bead');
+    for (const id of done) {
+      expect(byBead.rows.find((r) => r.key === id)).toMatchObject(perSession);
+      expect(byBead.rows.find((r) => r.key === id)!.usd).toBeCloseTo((7700 * 1.25 + 12_800 * 0.125 + 650 * 10) / 1e6, 9);
+    }
+    expect(byBead.problems).toEqual([]);
+    expect(costs('convoy').rows.find((r) => r.key === created.convoy)).toMatchObject({ tokens: 42_300, sessions: 2 });
+    expect(costs('rig').rows).toEqual([expect.objectContaining({ key: t.rig, tokens: 42_300, sessions: 2 })]);
+    const agents = costs('agent').rows;
+    expect(agents.map((r) => r.key).sort()).toEqual([...new Set(done.map((id) => t.bead(id).assignee!))].sort());
+    expect(costs('session').rows.every((r) => r.key.includes(`${t.rig}/polecats/`) && r.tokens === 21_150)).toBe(true);
+    // The polecat's result carries them too.
+    const name = polecatOf(t, done[0]!);
+    const state = await waitFor(() => {
+      const st = polecatState(name, t);
+      return st.recent?.some((r) => r.bead === done[0]) ? st : undefined;
+    }, 30_000, 'the polecat to record its result');
+    expect(state.recent!.find((r) => r.bead === done[0])!.usage).toMatchObject({ tokens: 21_150, cacheRead: 12_800, sessions: 1 });
+
+    // A corrupt line in one rollout, and a file that is no rollout at all: both named, the rest counts.
+    const sessionsDir = join(t.env.CODEX_HOME!, 'sessions');
+    const rollouts = (readdirSync(sessionsDir, { recursive: true }) as string[]).filter((f) => f.endsWith('.jsonl')).map((f) => join(sessionsDir, f));
+    expect(rollouts).toHaveLength(2);
+    const lines = readFileSync(rollouts[0]!, 'utf8').split('\n');
+    writeFileSync(rollouts[0]!, [...lines.slice(0, 3), '{"timestamp": "broken', ...lines.slice(3)].join('\n'));
+    const stray = join(dirname(rollouts[1]!), 'rollout-2000-01-01T00-00-00-stray.jsonl');
+    writeFileSync(stray, 'not json\n');
+    const r = t.gt(['costs', '--by', 'rig']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`${rollouts[0]}:4: not a JSON line, skipped`);
+    expect(r.stderr).toContain(`${stray}: its first line is not JSON`);
+    expect(r.stdout).toMatch(new RegExp(`${t.rig}\\s+42\\.3k`));
   });
 
   it('bad input: Claude settings the runtime cannot parse are refused by gt sling before anything starts', () => {

@@ -39,7 +39,7 @@ function sessionUsages(root: string): { list: SessionUsage[]; problems: string[]
   const startsIn = new Map<string, number[]>();
   for (const s of sessions) if (s.cwd) startsIn.set(s.cwd, [...(startsIn.get(s.cwd) ?? []), Date.parse(s.at)]);
   for (const session of sessions) {
-    if (session.transcript_path) {
+    if (session.transcript_path && !session.hook_runtime) {
       const read = claudeTranscriptUsage(session.transcript_path);
       problems.push(...read.problems);
       list.push({ session, usage: read.usage });

@@ -26,6 +26,8 @@ export interface SessionRecord {
   /** How its usage is found when no hook named a transcript: Codex's rollout files under `codex_home`. */
   usage_source?: 'codex-rollout';
   codex_home?: string;
+  /** The runtime whose hooks recorded it, when not Claude Code's (Gemini CLI's transcript is no Claude transcript). */
+  hook_runtime?: string;
 }
 
 /** What Claude Code writes on a hook's stdin (the fields we use). */
@@ -57,7 +59,7 @@ export function readHookInput(): HookInput {
   }
 }
 
-export function recordSession(root: string, agent: string, input: HookInput, env: NodeJS.ProcessEnv = process.env): SessionRecord | undefined {
+export function recordSession(root: string, agent: string, input: HookInput, env: NodeJS.ProcessEnv = process.env, hookRuntime?: string): SessionRecord | undefined {
   if (!input.session_id || typeof input.session_id !== 'string') return undefined;
   const attempt = Number(env.GT_ATTEMPT);
   const record: SessionRecord = {
@@ -72,6 +74,7 @@ export function recordSession(root: string, agent: string, input: HookInput, env
     ...(typeof input.transcript_path === 'string' ? { transcript_path: input.transcript_path } : {}),
     ...(input.hook_event_name ? { event: input.hook_event_name } : {}),
     ...(input.source ?? input.trigger ? { source: input.source ?? input.trigger } : {}),
+    ...(hookRuntime ? { hook_runtime: hookRuntime } : {}),
   };
   const file = sessionsFile(root);
   mkdirSync(dirname(file), { recursive: true });

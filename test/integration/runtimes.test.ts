@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { findTemporalCli } from '../../src/temporal/binary.js';
@@ -17,6 +17,7 @@ import { replayConvoy } from './convoy-helpers.js';
 const FAKE_CLAUDE = join(PROJECT, 'test', 'fixtures', 'fake-claude.mjs');
 const FAKE_TUI = join(PROJECT, 'test', 'fixtures', 'fake-tui.mjs');
 const FAKE_CODEX = join(PROJECT, 'test', 'fixtures', 'fake-codex.mjs');
+const FAKE_GEMINI = join(PROJECT, 'test', 'fixtures', 'fake-gemini.mjs');
 
 const towns: RigTown[] = [];
 function town(opts?: Parameters<typeof makeRigTown>[0]): RigTown {
@@ -336,6 +337,75 @@ describe('agent runtimes', { timeout: 240_000 }, () => {
     expect(r.stderr).toContain(`${rollouts[0]}:4: not a JSON line, skipped`);
     expect(r.stderr).toContain(`${stray}: its first line is not JSON`);
     expect(r.stdout).toMatch(new RegExp(`${t.rig}\\s+42\\.3k`));
+  });
+
+  it('Gemini-style: hooks in the worktree\'s .gemini/settings.json prime it, bring the context back with the first tool result after a compression, and inject mail before a turn; GEMINI.md read; nothing of it in git', async () => {
+    const t = town();
+    useAgent(t, 'fake-gemini', `${FAKE_GEMINI} --approval-mode yolo`, ['--provider', 'gemini']);
+    const plain = t.create('Plain Gemini work');
+    const compacts = t.create('Gemini work through a compression', 'compact');
+    const waits = t.create('Gemini waits for word', 'mail');
+    expect(t.gt(['sling', plain, compacts, waits, t.rig]).code).toBe(0);
+    await waitFor(() => agentLog(t).includes(`${waits} waiting for a prompt`), 90_000, 'the Gemini agent to wait for a prompt');
+    const waiter = polecatOf(t, waits);
+    expect(agentLog(t)).not.toContain(`${waits} mail injected`);
+    must(t, ['mail', 'send', `${t.rig}/polecats/${waiter}`, '-s', 'Mind the gap', '-m', 'Between the train and the platform.', '--identity', 'mayor']);
+    must(t, ['nudge', `${t.rig}/polecats/${waiter}`, 'You have mail']);
+    const beads = await settle(t, [plain, compacts, waits]);
+    for (const id of [plain, compacts, waits]) expect(beads[id]!.status).toBe('closed');
+
+    const log = agentLog(t);
+    for (const id of [plain, compacts, waits]) {
+      expect(log).toContain(`primed ${id} at startup`);
+      expect(log).toContain(`${id} read GEMINI.md`);
+    }
+    expect(log).toContain(`reprimed ${compacts} after compression`);
+    expect(log).not.toContain('lost its context');
+    expect(log).not.toContain('not JSON');
+    expect(log).toMatch(new RegExp(`${waits} mail injected: From mayor, .*: Mind the gap`));
+
+    for (const id of [plain, compacts]) {
+      const worktree = join(t.root, t.rig, 'polecats', polecatOf(t, id));
+      const settings = JSON.parse(readFileSync(join(worktree, '.gemini', 'settings.json'), 'utf8'));
+      expect(settings.hooksConfig).toEqual({ enabled: true });
+      expect(settings.hooks.SessionStart[0].hooks[0].command).toBe('gt prime --hook gemini');
+      expect(settings.hooks.PreCompress[0].hooks[0].command).toBe('gt prime --hook gemini');
+      expect(settings.hooks.BeforeAgent[0].hooks[0].command).toBe('gt mail check --inject gemini');
+      expect(git(worktree, 'check-ignore', '.gemini/settings.json', 'GEMINI.md').trim().split('\n')).toEqual(['.gemini/settings.json', 'GEMINI.md']);
+      expect(git(worktree, 'status', '--porcelain').trim()).toBe('');
+    }
+    expect(t.remoteFiles().some((f) => f.includes('.gemini') || f === 'GEMINI.md')).toBe(false);
+    // Its hooks noted each session for gt costs, as Gemini's (its transcript is not read as Claude's).
+    const sessions = readFileSync(join(t.root, '.gt', 'costs', 'sessions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(sessions.filter((s) => s.bead === compacts).map((s) => s.event)).toEqual(['SessionStart', 'PreCompress', 'AfterTool']);
+    expect(sessions.every((s) => s.hook_runtime === 'gemini')).toBe(true);
+    expect(JSON.parse(must(t, ['costs', '--json'])).problems).toEqual([]);
+  });
+
+  it('bad input: Gemini settings the runtime cannot parse are refused by gt sling before anything starts; a hook format that is not one is refused', () => {
+    const t = town();
+    useAgent(t, 'fake-gemini', `${FAKE_GEMINI} --approval-mode yolo`, ['--provider', 'gemini']);
+    const id = t.create('Never slung to Gemini');
+    mkdirSync(join(t.root, t.rig, 'settings'), { recursive: true });
+    writeFileSync(join(t.root, t.rig, 'settings', 'gemini-settings.json'), '{ "hooks": { "BeforeTool": [ { "hooks": "no" } ] } }');
+    const ledger = readFileSync(join(t.root, t.rig, '.beads', 'issues.jsonl'), 'utf8');
+    const r = t.gt(['sling', id, t.rig]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`${t.rig}/settings/gemini-settings.json: hooks.BeforeTool is not a list`);
+    expect(r.stderr).toMatch(/Gemini CLI settings JSON/);
+    writeFileSync(join(t.root, 'settings', 'gemini-settings.json'), '{ "hooksConfig": ');
+    const again = t.gt(['sling', id, t.rig]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/settings\/gemini-settings\.json cannot be parsed/);
+    expect(readFileSync(join(t.root, t.rig, '.beads', 'issues.jsonl'), 'utf8')).toBe(ledger);
+    const polecats = join(t.root, t.rig, 'polecats');
+    expect(existsSync(polecats) ? readdirSync(polecats).filter((n) => !n.startsWith('.')) : []).toEqual([]);
+
+    for (const args of [['prime', '--hook', 'gemeni'], ['mail', 'check', '--inject', 'json']]) {
+      const bad = t.gt(args);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/is not a runtime whose hooks take JSON/);
+    }
   });
 
   it('bad input: Claude settings the runtime cannot parse are refused by gt sling before anything starts', () => {

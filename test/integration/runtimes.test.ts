@@ -7,7 +7,7 @@ import { findTemporalCli } from '../../src/temporal/binary.js';
 import { PROJECT } from '../helpers/cli.js';
 import { git, waitFor } from '../helpers/town.js';
 import { makeRigTown, type Bead, type RigTown } from './polecat-helpers.js';
-import { replayConvoy } from './convoy-helpers.js';
+import { createIn, replayConvoy, townEvents } from './convoy-helpers.js';
 
 /**
  * Agent runtimes as they start, wait and forget: the stand-ins in test/fixtures/ behave as Claude
@@ -273,6 +273,39 @@ describe('agent runtimes', { timeout: 240_000 }, () => {
     expect(landed.budget!.exhaustedAt).toBeUndefined();
     expect(budgetMail()).toHaveLength(1);
     await replayConvoy(created.convoy, 'convoy-budget');
+  });
+
+  it('a mountain with --budget: once spent, no new bead is dispatched while the running one finishes; gt mountain status and the event log say so; a raised budget resumes it to landing', async () => {
+    const t = town();
+    useAgent(t, 'fake-claude', `${FAKE_CLAUDE} --dangerously-skip-permissions`, ['--provider', 'claude']);
+    const epic = createIn(t, t.rig, 'Budgeted epic', { type: 'epic' });
+    const kids = [1, 2, 3, 4].map((i) => createIn(t, t.rig, `Budgeted part ${i}`, { parent: epic }));
+    const started = JSON.parse(must(t, ['mountain', epic, '--max-concurrent', '2', '--budget', '50k', '--owner', 'mayor', '--json'])) as { convoy: string; mountain: boolean };
+    expect(started.mountain).toBe(true);
+    const id = started.convoy;
+    type State = { status: string; budget?: { tokens?: number; spentTokens?: number; exhaustedAt?: string }; beads: { id: string; phase: string }[] };
+    const status = () => JSON.parse(must(t, ['mountain', 'status', id, '--json'])) as State;
+    // Two are worked at once; each session spends 63,609 tokens, so the first to finish spends the 50k and the other still finishes.
+    const held = await waitFor(() => {
+      const s = status();
+      return s.status === 'over-budget' && s.beads.filter((b) => b.phase === 'closed').length === 2 ? s : undefined;
+    }, 180_000, 'the mountain to be held for its budget with its two running beads finished');
+    expect(held.budget).toMatchObject({ tokens: 50_000, spentTokens: 127_218 });
+    const waiting = held.beads.filter((b) => b.phase !== 'closed').map((b) => b.id);
+    expect(waiting).toHaveLength(2);
+    expect(held.beads.filter((b) => b.phase !== 'closed').every((b) => b.phase === 'ready')).toBe(true);
+    await new Promise((r) => setTimeout(r, 3000));
+    for (const k of waiting) expect(t.bead(k).status).toBe('open');
+    expect(must(t, ['mountain', 'status', id])).toMatch(/budget 50,000 tokens, spent 127,218 tokens \(no new beads since/);
+    const budgetEvents = townEvents(t).filter((e) => e.type === 'convoy.budget' && e.convoy === id);
+    expect(budgetEvents).toHaveLength(1);
+    expect(String(budgetEvents[0]!.detail)).toMatch(/^BUDGET: mountain .* spent 127,218 tokens of 50,000 tokens/);
+
+    expect(must(t, ['convoy', 'budget', id, '$5'])).toMatch(/Budget of .* is now \$5\.00/);
+    const landed = await waitFor(() => (status().status === 'landed' ? status() : undefined), 180_000, 'the mountain to land after its budget was raised');
+    expect(landed.budget!.exhaustedAt).toBeUndefined();
+    for (const k of kids) expect(t.bead(k).status).toBe('closed');
+    expect(townEvents(t).filter((e) => e.type === 'convoy.budget' && e.convoy === id)).toHaveLength(1);
   });
 
   it('Codex-style: AGENTS.md read, the first prompt typed in; its rollout files give gt costs per session, bead, convoy, rig and agent, count against a budget, and a corrupt one is named while the rest counts', async () => {

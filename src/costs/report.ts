@@ -2,6 +2,7 @@ import { trackedIds, hqLedger } from '../convoy/store.js';
 import type { SessionsUsage } from '../polecat/state.js';
 import { readSessions, type SessionRecord } from './sessions.js';
 import { codexRolloutUsage, RolloutIndex } from './codex.js';
+import { geminiChatUsage } from './gemini.js';
 import { addUsage, claudeTranscriptUsage, emptyUsage, tokens, type Usage } from './usage.js';
 
 /** `gt costs`: the tokens and dollars of every recorded session, summed per session, bead, convoy, rig or agent. */
@@ -29,7 +30,7 @@ interface SessionUsage {
 }
 
 /**
- * Each recorded session's usage: Claude Code's from the transcript its hook named; Codex's from
+ * Each recorded session's usage: Claude Code's and Gemini CLI's from the transcript their hooks named; Codex's from
  * the rollouts started in its worktree after it started and before the next session there did.
  */
 function sessionUsages(root: string): { list: SessionUsage[]; problems: string[] } {
@@ -39,8 +40,8 @@ function sessionUsages(root: string): { list: SessionUsage[]; problems: string[]
   const startsIn = new Map<string, number[]>();
   for (const s of sessions) if (s.cwd) startsIn.set(s.cwd, [...(startsIn.get(s.cwd) ?? []), Date.parse(s.at)]);
   for (const session of sessions) {
-    if (session.transcript_path && !session.hook_runtime) {
-      const read = claudeTranscriptUsage(session.transcript_path);
+    if (session.transcript_path) {
+      const read = session.hook_runtime === 'gemini' ? geminiChatUsage(session.transcript_path) : claudeTranscriptUsage(session.transcript_path);
       problems.push(...read.problems);
       list.push({ session, usage: read.usage });
     } else if (session.usage_source === 'codex-rollout' && session.cwd && session.codex_home) {

@@ -26,7 +26,7 @@ export interface SessionRecord {
   /** How its usage is found when no hook named a transcript: Codex's rollout files under `codex_home`. */
   usage_source?: 'codex-rollout';
   codex_home?: string;
-  /** The runtime whose hooks recorded it, when not Claude Code's (Gemini CLI's transcript is no Claude transcript). */
+  /** The runtime whose hooks recorded it, when not Claude Code's (Gemini CLI's transcript is its chat record, read as such). */
   hook_runtime?: string;
 }
 

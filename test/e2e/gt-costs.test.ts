@@ -62,7 +62,8 @@ describe('hooks that take JSON (Gemini CLI)', () => {
     const town = makeTown();
     const reprime = join(town, 'reprime-flag');
     const env = { GT_ROLE: 'mayor', GT_REPRIME_FILE: reprime };
-    const input = (event: string, extra: Record<string, unknown> = {}) => JSON.stringify({ session_id: 'g-1', transcript_path: '/nowhere/session-g1.json', cwd: town, hook_event_name: event, timestamp: new Date().toISOString(), ...extra });
+    const chat = join(town, 'gemini-chat.json');
+    const input = (event: string, extra: Record<string, unknown> = {}) => JSON.stringify({ session_id: 'g-1', transcript_path: chat, cwd: town, hook_event_name: event, timestamp: new Date().toISOString(), ...extra });
     const start = gt(town, ['prime', '--hook', 'gemini'], env, input('SessionStart', { source: 'startup' }));
     expect(start.code).toBe(0);
     const reply = JSON.parse(start.stdout);
@@ -76,13 +77,29 @@ describe('hooks that take JSON (Gemini CLI)', () => {
     const after = JSON.parse(gt(town, ['prime', '--hook', 'gemini'], env, input('AfterTool', { tool_name: 'run_shell_command' })).stdout);
     expect(after.hookSpecificOutput.additionalContext).toMatch(/gt prime after a compression[\s\S]*you are mayor/);
     expect(existsSync(reprime)).toBe(false);
-    // Each hook call named the session; its transcript is Gemini's, not read as Claude Code's.
+    // Each hook call named the session; its transcript is Gemini's chat record, read as such.
     const lines = readFileSync(join(town, '.gt', 'costs', 'sessions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => l.event)).toEqual(['SessionStart', 'AfterTool', 'PreCompress', 'AfterTool']);
     expect(lines.every((l) => l.hook_runtime === 'gemini')).toBe(true);
+    const message = (model: string, t: Record<string, number>) => ({ id: model, timestamp: '', type: 'gemini', content: 'x', model, tokens: { tool: 0, thoughts: 0, ...t, total: 0 } });
+    writeFileSync(chat, JSON.stringify({ sessionId: 'g-1', projectHash: 'h', startTime: '', lastUpdated: '', messages: [
+      { id: 'u', timestamp: '', type: 'user', content: 'go' },
+      message('gemini-2.5-flash', { input: 1000, output: 100, cached: 400, thoughts: 50 }),
+      // A prompt over 200k tokens is priced higher on 2.5 Pro.
+      message('gemini-2.5-pro', { input: 250_000, output: 1000, cached: 0 }),
+      message('gemini-9-ultra', { input: 10, output: 1, cached: 0 }),
+    ] }));
     const costs = gt(town, ['costs', '--json']);
     expect(costs.stderr).toBe('');
-    expect(JSON.parse(costs.stdout).problems).toEqual([]);
+    const row = JSON.parse(costs.stdout).rows[0];
+    expect(row).toMatchObject({ key: 'g-1', input: 600 + 250_000 + 10, cacheRead: 400, output: 150 + 1000 + 1, messages: 3, unpriced: ['gemini-9-ultra'] });
+    expect(row.usd).toBeUndefined();
+    writeFileSync(chat, JSON.stringify({ sessionId: 'g-1', messages: [message('gemini-2.5-flash', { input: 1000, output: 100, cached: 400, thoughts: 50 }), message('gemini-2.5-pro', { input: 250_000, output: 1000, cached: 0 })] }));
+    expect(JSON.parse(gt(town, ['costs', '--json']).stdout).rows[0].usd).toBeCloseTo((600 * 0.3 + 400 * 0.075 + 150 * 2.5 + 250_000 * 2.5 + 1000 * 15) / 1e6, 9);
+    writeFileSync(chat, '{"sessionId": "g-1", "messages": [');
+    const corrupt = gt(town, ['costs', '--json']);
+    expect(corrupt.code).toBe(0);
+    expect(corrupt.stderr).toContain(`${chat}: not a Gemini CLI chat record`);
   });
 
   it('gt mail check --inject gemini puts unread mail in BeforeAgent\'s additionalContext, and answers {} when there is none', () => {

@@ -24,6 +24,7 @@ function town(opts?: Parameters<typeof makeRigTown>[0]): RigTown {
   const t = makeRigTown(opts);
   t.env.CLAUDE_CONFIG_DIR = join(t.root, 'claude-config');
   t.env.CODEX_HOME = join(t.root, 'codex-home');
+  t.env.GEMINI_CLI_HOME = join(t.root, 'gemini-home');
   towns.push(t);
   return t;
 }
@@ -408,11 +409,17 @@ describe('agent runtimes', { timeout: 240_000 }, () => {
       expect(git(worktree, 'status', '--porcelain').trim()).toBe('');
     }
     expect(t.remoteFiles().some((f) => f.includes('.gemini') || f === 'GEMINI.md')).toBe(false);
-    // Its hooks noted each session for gt costs, as Gemini's (its transcript is not read as Claude's).
+    // Its hooks noted each session and its chat record for gt costs, read as Gemini's.
     const sessions = readFileSync(join(t.root, '.gt', 'costs', 'sessions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(sessions.filter((s) => s.bead === compacts).map((s) => s.event)).toEqual(['SessionStart', 'PreCompress', 'AfterTool']);
-    expect(sessions.every((s) => s.hook_runtime === 'gemini')).toBe(true);
-    expect(JSON.parse(must(t, ['costs', '--json'])).problems).toEqual([]);
+    expect(sessions.every((s) => s.hook_runtime === 'gemini' && s.transcript_path.startsWith(t.env.GEMINI_CLI_HOME!))).toBe(true);
+    // Per session: prompt 17,000 (7,000 cached), output 200 and thinking 400, two responses, at gemini-2.5-pro prices.
+    const costs = JSON.parse(must(t, ['costs', '--by', 'bead', '--json'])) as { rows: { key: string; usd?: number }[]; problems: string[] };
+    expect(costs.problems).toEqual([]);
+    for (const id of [plain, compacts, waits]) {
+      expect(costs.rows.find((r) => r.key === id)).toMatchObject({ tokens: 17_600, input: 10_000, cacheRead: 7000, output: 600, messages: 2, sessions: 1 });
+      expect(costs.rows.find((r) => r.key === id)!.usd).toBeCloseTo((10_000 * 1.25 + 7000 * 0.31 + 600 * 10) / 1e6, 9);
+    }
   });
 
   it('bad input: Gemini settings the runtime cannot parse are refused by gt sling before anything starts; a hook format that is not one is refused', () => {

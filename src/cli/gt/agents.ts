@@ -41,25 +41,26 @@ export function registerAgentCommands(program: Command): void {
         const { readHookInput, recordSession } = await import('../../costs/sessions.js');
         const { currentIdentity } = await import('../../polecat/identity.js');
         const input = readHookInput();
+        const event = input.hook_event_name ?? 'SessionStart';
+        const { existsSync, rmSync, writeFileSync } = await import('node:fs');
+        // Set when Gemini CLI's PreCompress saw a compaction; the next AfterTool hook carries the context (and until then answers nothing).
+        const reprime = process.env.GT_REPRIME_FILE;
+        if (fmt && event === 'AfterTool' && !(reprime && existsSync(reprime))) return void process.stdout.write(hookReply(fmt, event, ''));
         const me = currentIdentity(root);
         try {
           recordSession(root, me.address, input, process.env, format);
         } catch {
           // costs are a record; the context matters more to the agent
         }
-        const event = input.hook_event_name ?? 'SessionStart';
         const compacting = event === 'PreCompact' || event === 'PreCompress';
         const why = input.source === 'compact' || compacting ? 'after a compaction' : event === 'AfterTool' ? 'after a compression' : input.source === 'resume' ? 'on resume' : input.source === 'clear' ? 'after /clear' : 'at session start';
-        const context = `<!-- Gas Town context (gt prime ${why}) -->\n${primeText(root, process.cwd())}`;
-        if (!fmt) return void process.stdout.write(context);
-        const { existsSync, rmSync, writeFileSync } = await import('node:fs');
-        const reprime = process.env.GT_REPRIME_FILE;
-        // Gemini CLI's PreCompress cannot add to the context: the compaction is noted, and the next AfterTool hook carries the context.
+        const context = () => `<!-- Gas Town context (gt prime ${why}) -->\n${primeText(root, process.cwd())}`;
+        if (!fmt) return void process.stdout.write(context());
+        // Gemini CLI's PreCompress cannot add to the context: the compaction is noted for the next AfterTool hook.
         if (event === 'PreCompress') {
           if (reprime) writeFileSync(reprime, `${new Date().toISOString()}\n`);
           return void process.stdout.write(hookReply(fmt, event, '', 'Gas Town: the role and hook come back with the next tool result'));
         }
-        if (event === 'AfterTool' && !(reprime && existsSync(reprime))) return void process.stdout.write(hookReply(fmt, event, ''));
         if (reprime) rmSync(reprime, { force: true });
         let mail = '';
         if (event === 'SessionStart') {
@@ -67,7 +68,7 @@ export function registerAgentCommands(program: Command): void {
           const { injectText } = await import('./mail.js');
           mail = injectText(me.address, inbox(root, me.address, { unreadOnly: true }));
         }
-        process.stdout.write(hookReply(fmt, event, context + mail));
+        process.stdout.write(hookReply(fmt, event, context() + mail));
         return;
       }
       if (opts.json) {

@@ -289,18 +289,23 @@ describe('agent runtimes', { timeout: 240_000 }, () => {
     // Two are worked at once; each session spends 63,609 tokens, so the first to finish spends the 50k and the other still finishes.
     const held = await waitFor(() => {
       const s = status();
-      return s.status === 'over-budget' && s.beads.filter((b) => b.phase === 'closed').length === 2 ? s : undefined;
+      // Its spend is looked at again once the second has finished (just after it shows as closed).
+      return s.status === 'over-budget' && s.beads.filter((b) => b.phase === 'closed').length === 2 && (s.budget?.spentTokens ?? 0) >= 2 * 63_609 ? s : undefined;
     }, 180_000, 'the mountain to be held for its budget with its two running beads finished');
-    expect(held.budget).toMatchObject({ tokens: 50_000, spentTokens: 127_218 });
+    expect(held.budget!.tokens).toBe(50_000);
+    const spent = held.budget!.spentTokens!;
     const waiting = held.beads.filter((b) => b.phase !== 'closed').map((b) => b.id);
     expect(waiting).toHaveLength(2);
     expect(held.beads.filter((b) => b.phase !== 'closed').every((b) => b.phase === 'ready')).toBe(true);
     await new Promise((r) => setTimeout(r, 3000));
     for (const k of waiting) expect(t.bead(k).status).toBe('open');
-    expect(must(t, ['mountain', 'status', id])).toMatch(/budget 50,000 tokens, spent 127,218 tokens \(no new beads since/);
+    expect(must(t, ['mountain', 'status', id])).toContain(`budget 50,000 tokens, spent ${spent.toLocaleString('en-US')} tokens (no new beads since`);
+    // Told once, with what was spent when it ran out (the first bead's, or both).
     const budgetEvents = townEvents(t).filter((e) => e.type === 'convoy.budget' && e.convoy === id);
     expect(budgetEvents).toHaveLength(1);
-    expect(String(budgetEvents[0]!.detail)).toMatch(/^BUDGET: mountain .* spent 127,218 tokens of 50,000 tokens/);
+    const told = /^BUDGET: mountain .* spent ([\d,]+) tokens of 50,000 tokens/.exec(String(budgetEvents[0]!.detail));
+    expect(told).not.toBeNull();
+    expect(Number(told![1]!.replace(/,/g, ''))).toBeGreaterThanOrEqual(50_000);
 
     expect(must(t, ['convoy', 'budget', id, '$5'])).toMatch(/Budget of .* is now \$5\.00/);
     const landed = await waitFor(() => (status().status === 'landed' ? status() : undefined), 180_000, 'the mountain to land after its budget was raised');

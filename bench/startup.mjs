@@ -2,7 +2,9 @@
 // with the stand-ins of test/fixtures/: the scripted agent (prompt on its command line, no ready
 // prompt known), the Claude Code stand-in (settings file and hooks; its first start in a worktree
 // shows the trust dialog, which gt answers) and the typed-prompt TUI (prompt_mode none: it draws
-// its ready prompt after FAKE_TUI_START_MS, then the prompt is pasted and Enter verified).
+// its ready prompt after FAKE_TUI_START_MS, then the prompt is pasted and Enter verified), the
+// Codex stand-in (AGENTS.md; its first prompt typed in once its screen settles on its input line)
+// and the Gemini CLI stand-in (hooks in the worktree's .gemini/settings.json; --prompt-interactive).
 // For each session: spawn (the session.start event) → ready (session.ready) → first progress
 // (the agent's first gt/bd call, seen as its progress file changing). N sessions per stand-in
 // start at once. Writes bench/results/startup.md.
@@ -51,13 +53,18 @@ export async function run(argv = []) {
     s.thresholds = { ...s.thresholds, heartbeat_timeout: '10s', stall_timeout: '2m', start_timeout: '60s' };
   });
   town.env.CLAUDE_CONFIG_DIR = join(town.base, 'claude-config');
+  town.env.CODEX_HOME = join(town.base, 'codex-home');
   const fixtures = join(project, 'test', 'fixtures');
   town.gt(['config', 'agent', 'set', 'fake-claude', `${join(fixtures, 'fake-claude.mjs')} --dangerously-skip-permissions`, '--provider', 'claude']);
   town.gt(['config', 'agent', 'set', 'fake-tui', join(fixtures, 'fake-tui.mjs'), '--prompt-mode', 'none', '--ready-prompt', '^› ']);
+  town.gt(['config', 'agent', 'set', 'fake-codex', `${join(fixtures, 'fake-codex.mjs')} --dangerously-bypass-approvals-and-sandbox`, '--provider', 'codex']);
+  town.gt(['config', 'agent', 'set', 'fake-gemini', `${join(fixtures, 'fake-gemini.mjs')} --approval-mode yolo`, '--provider', 'gemini']);
   const standIns = [
     ['scripted', 'scripted agent (prompt as argument, screen settling = ready)'],
     ['fake-claude', 'Claude Code stand-in (--settings hooks; trust dialog on a first start)'],
     ['fake-tui', 'typed-prompt TUI (prompt_mode none, draws its prompt after 1.5 s)'],
+    ['fake-codex', 'Codex stand-in (AGENTS.md; typed once its screen settles, loads 1.2 s)'],
+    ['fake-gemini', 'Gemini CLI stand-in (.gemini/settings.json hooks; --prompt-interactive)'],
   ];
   const rows = [];
   try {

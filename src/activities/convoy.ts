@@ -264,7 +264,7 @@ export function convoyActivities(root: string) {
      * Tell the owner: mail (the durable record), and with `notify` a line in the town's event log
      * (`.gt/events.jsonl`, what `gt feed` shows), a tmux message and a desktop notice where those exist.
      */
-    /** What the sessions of these beads spent so far (their Claude Code transcripts), for the convoy's budget. */
+    /** What the sessions of these beads spent so far (Claude Code transcripts, Codex rollouts), for the convoy's budget. */
     async convoySpend(input: { convoy: string; beads: string[] }): Promise<{ tokens: number; usd?: number; problems: number }> {
       const { spentOn } = await import('../costs/report.js');
       const spent = spentOn(root, input.beads);

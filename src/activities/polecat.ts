@@ -9,7 +9,7 @@ import { polecatRunFile, type PolecatRunInfo } from '../polecat/hook.js';
 import { firstPrompt, nudgeText } from '../polecat/prompt.js';
 import { polecatLimits } from '../polecat/settings.js';
 import { AGENT_STATUS_SIGNAL, polecatAddress, type AgentStatusNotice, type AwaitingInput, type DoneStatus, type PolecatLimits, type SessionsUsage, type WorkItem } from '../polecat/state.js';
-import { claudeSettings, checkRuntimeFiles, writeContextFile } from '../polecat/runtime-files.js';
+import { claudeSettings, checkRuntimeFiles, geminiSettings, writeContextFile, writeGeminiSettings } from '../polecat/runtime-files.js';
 import { inputHolds, lastLines, looksLikePrompt, showsReady, waitingPrompt, type RuntimeIntegration } from '../town/integrations.js';
 import { engineConfig } from '../temporal/config.js';
 import { polecatWorkflowId, refineryWorkflowId, type MergeRequest } from '../temporal/merge-protocol.js';
@@ -119,6 +119,8 @@ export function polecatActivities(root: string) {
       GT_BEAD: input.bead,
       GT_ATTEMPT: String(input.attempt),
       GT_PROGRESS_FILE: f.progress,
+      // Set by a hook that saw a compaction the runtime's hooks cannot answer at once (Gemini's PreCompress): the next hook that can re-primes.
+      GT_REPRIME_FILE: `${f.state}.reprime`,
       BD_ACTOR: addr,
       GIT_AUTHOR_NAME: addr,
       GIT_COMMITTER_NAME: addr,
@@ -152,7 +154,7 @@ export function polecatActivities(root: string) {
       while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       killGroup(pid, 'SIGKILL');
     }
-    for (const suffix of ['.pid', '.exit', '.exit.tmp', '.start', '.ready', '.awaiting']) remove(`${f.state}${suffix}`);
+    for (const suffix of ['.pid', '.exit', '.exit.tmp', '.start', '.ready', '.awaiting', '.reprime']) remove(`${f.state}${suffix}`);
   };
 
   const ledgerWrite = async <T>(bead: string, actor: string, fn: (tx: Parameters<Parameters<Ledger['transactionAsync']>[0]>[0], current: Bead) => T): Promise<T> => {
@@ -255,6 +257,10 @@ export function polecatActivities(root: string) {
           const written = writeContextFile(input.worktree, integration.contextFile, { rig: input.rig, name: input.name, bead: input.bead });
           if (!written.written) appendLine(f.log, `[gt] ${integration.contextFile} not written (${written.reason}); the first prompt carries the instructions`);
         }
+        if (integration.hooks === 'gemini-settings') {
+          const written = writeGeminiSettings(input.worktree, geminiSettings(root, input.rig));
+          if (!written.written) appendLine(f.log, `[gt] .gemini/settings.json not written (${written.reason}); no hooks, ${integration.contextFile} carries the instructions`);
+        }
       } catch (err) {
         const reason = `${runtime.name} not started: ${(err as Error).message}`;
         appendLine(f.log, `[gt] ${reason}`);
@@ -264,6 +270,30 @@ export function polecatActivities(root: string) {
       const prompt = firstPrompt({ rig: input.rig, name: input.name, bead: input.bead, title: input.title, attempt: input.attempt, handoff: input.handoff });
       const start = buildStartCommand(runtime, prompt, { settingsFile });
       const env = { ...baseEnv(), ...runtime.env, ...agentEnv(input, f), GT_AGENT: runtime.name };
+      // A runtime whose hooks name no session (Codex): this session is noted here, by its worktree and start, for `gt costs`.
+      const noteStartedSession = async () => {
+        if (integration.usage !== 'codex-rollout') return;
+        const { recordStartedSession } = await import('../costs/sessions.js');
+        const { codexHome } = await import('../costs/codex.js');
+        try {
+          recordStartedSession(root, {
+            at: new Date().toISOString(),
+            agent: actor,
+            rig: input.rig,
+            polecat: input.name,
+            bead: input.bead,
+            attempt: input.attempt,
+            runtime: runtime.name,
+            // Stable across retries of this one session (the log offset it started at), new for the next.
+            session_id: `${actor}/${input.bead}/${input.attempt}@${readNumber(logStartFile) ?? 0}`,
+            cwd: input.worktree,
+            usage_source: 'codex-rollout',
+            codex_home: codexHome(env),
+          });
+        } catch (err) {
+          appendLine(f.log, `[gt] session not noted for gt costs: ${(err as Error).message}`);
+        }
+      };
       event('session.start', { actor, rig: input.rig, bead: input.bead, attempt: input.attempt, key: String(input.attempt), detail: `session ${input.attempt} of ${input.bead} (${runtime.name}${input.headless ? ', headless' : ''})` });
 
       const gitDir = worktreeGitDir(input.worktree);
@@ -396,6 +426,7 @@ export function polecatActivities(root: string) {
           stdinFile = f.prompt;
         }
         let stalled = false;
+        await noteStartedSession();
         const result = await runChild({
           command: start.argv[0]!,
           args: start.argv.slice(1),
@@ -433,6 +464,7 @@ export function polecatActivities(root: string) {
           logFile: f.log,
         });
         writeFileSync(`${f.state}.pid`, `${pid}\n`);
+        await noteStartedSession();
       }
       // Until its ready prompt shows, a session is starting: no stall clock, but a start timeout.
       let ready = existsSync(readyFile);

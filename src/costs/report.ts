@@ -1,6 +1,8 @@
 import { trackedIds, hqLedger } from '../convoy/store.js';
 import type { SessionsUsage } from '../polecat/state.js';
 import { readSessions, type SessionRecord } from './sessions.js';
+import { codexRolloutUsage, RolloutIndex } from './codex.js';
+import { geminiChatUsage } from './gemini.js';
 import { addUsage, claudeTranscriptUsage, emptyUsage, tokens, type Usage } from './usage.js';
 
 /** `gt costs`: the tokens and dollars of every recorded session, summed per session, bead, convoy, rig or agent. */
@@ -27,15 +29,35 @@ interface SessionUsage {
   usage: Usage;
 }
 
+/**
+ * Each recorded session's usage: Claude Code's and Gemini CLI's from the transcript their hooks named; Codex's from
+ * the rollouts started in its worktree after it started and before the next session there did.
+ */
 function sessionUsages(root: string): { list: SessionUsage[]; problems: string[] } {
   const { sessions, problems } = readSessions(root);
   const list: SessionUsage[] = [];
+  const rollouts = new RolloutIndex();
+  const startsIn = new Map<string, number[]>();
+  for (const s of sessions) if (s.cwd) startsIn.set(s.cwd, [...(startsIn.get(s.cwd) ?? []), Date.parse(s.at)]);
   for (const session of sessions) {
-    if (!session.transcript_path) continue;
-    const read = claudeTranscriptUsage(session.transcript_path);
-    problems.push(...read.problems);
-    list.push({ session, usage: read.usage });
+    if (session.transcript_path) {
+      const read = session.hook_runtime === 'gemini' ? geminiChatUsage(session.transcript_path) : claudeTranscriptUsage(session.transcript_path);
+      problems.push(...read.problems);
+      list.push({ session, usage: read.usage });
+    } else if (session.usage_source === 'codex-rollout' && session.cwd && session.codex_home) {
+      // Codex writes its session_meta just after it starts: a moment before our record still counts.
+      const from = Date.parse(session.at) - 2000;
+      const next = (startsIn.get(session.cwd) ?? []).filter((t) => t > Date.parse(session.at)).sort((a, b) => a - b)[0];
+      const usage = emptyUsage();
+      for (const file of rollouts.find(session.codex_home, session.cwd, from, next === undefined ? Date.now() + 60_000 : next - 2000)) {
+        const read = codexRolloutUsage(file);
+        problems.push(...read.problems);
+        addUsage(usage, read.usage);
+      }
+      list.push({ session, usage });
+    }
   }
+  problems.push(...rollouts.problems);
   return { list, problems };
 }
 

@@ -6,6 +6,8 @@ import { townPaths } from '../town/layout.js';
  * Which runtime session worked what: one line per hook call that names a session, written by
  * `gt prime --hook` from what Claude Code passes its hooks (session id, transcript path) and from
  * the agent's environment (rig, polecat, bead, attempt). `gt costs` reads the transcripts it names.
+ * A runtime whose hooks name no session (Codex) gets a line from the polecat's session activity
+ * when it starts the runtime: its worktree and start time, by which its records are found.
  */
 export interface SessionRecord {
   at: string;
@@ -19,6 +21,13 @@ export interface SessionRecord {
   transcript_path?: string;
   event?: string;
   source?: string;
+  /** Where the runtime ran (a polecat's worktree): what its own records are matched by. */
+  cwd?: string;
+  /** How its usage is found when no hook named a transcript: Codex's rollout files under `codex_home`. */
+  usage_source?: 'codex-rollout';
+  codex_home?: string;
+  /** The runtime whose hooks recorded it, when not Claude Code's (Gemini CLI's transcript is its chat record, read as such). */
+  hook_runtime?: string;
 }
 
 /** What Claude Code writes on a hook's stdin (the fields we use). */
@@ -50,7 +59,7 @@ export function readHookInput(): HookInput {
   }
 }
 
-export function recordSession(root: string, agent: string, input: HookInput, env: NodeJS.ProcessEnv = process.env): SessionRecord | undefined {
+export function recordSession(root: string, agent: string, input: HookInput, env: NodeJS.ProcessEnv = process.env, hookRuntime?: string): SessionRecord | undefined {
   if (!input.session_id || typeof input.session_id !== 'string') return undefined;
   const attempt = Number(env.GT_ATTEMPT);
   const record: SessionRecord = {
@@ -65,11 +74,19 @@ export function recordSession(root: string, agent: string, input: HookInput, env
     ...(typeof input.transcript_path === 'string' ? { transcript_path: input.transcript_path } : {}),
     ...(input.hook_event_name ? { event: input.hook_event_name } : {}),
     ...(input.source ?? input.trigger ? { source: input.source ?? input.trigger } : {}),
+    ...(hookRuntime ? { hook_runtime: hookRuntime } : {}),
   };
   const file = sessionsFile(root);
   mkdirSync(dirname(file), { recursive: true });
   appendFileSync(file, JSON.stringify(record) + '\n');
   return record;
+}
+
+/** A line for a session its runtime's hooks do not name (written by the polecat's session activity as it starts the runtime). */
+export function recordStartedSession(root: string, record: SessionRecord): void {
+  const file = sessionsFile(root);
+  mkdirSync(dirname(file), { recursive: true });
+  appendFileSync(file, JSON.stringify(record) + '\n');
 }
 
 /** Every session the town knows, one per session id (the first record names its bead; a later one may name its transcript). */

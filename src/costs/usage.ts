@@ -5,8 +5,9 @@ import { readFileSync } from 'node:fs';
  * (`<config dir>/projects/<folder>/<session id>.jsonl`): each assistant message carries
  * `message.usage` {input_tokens, output_tokens, cache_creation_input_tokens,
  * cache_read_input_tokens} and `message.model`, and is written once per content block with the
- * same message id and usage, so a message is counted once. The other presets' CLIs do not tell
- * their hooks (or us) where they keep such records, so their sessions have no figures here.
+ * same message id and usage, so a message is counted once. Codex's rollout files are read in
+ * `codex.ts`, Gemini CLI's chat records in `gemini.ts`; the other presets' CLIs keep no such record we can find, so their sessions have no
+ * figures here.
  */
 export interface Usage {
   input: number;
@@ -55,6 +56,38 @@ function priceOf(model: string): [number, number] | undefined {
   return hit ? [hit[1], hit[2]] : undefined;
 }
 
+/** OpenAI's list prices for the models Codex runs, USD per million tokens (input, cached input, output; reasoning is billed as output). */
+const OPENAI_PRICES: [RegExp, number, number, number][] = [
+  [/^gpt-5\.2(-codex)?$/, 1.75, 0.175, 14],
+  [/^gpt-5(\.1)?-codex-mini$|^gpt-5(\.1)?-mini$/, 0.25, 0.025, 2],
+  [/^gpt-5-nano$/, 0.05, 0.005, 0.4],
+  [/^gpt-5(\.1)?(-codex(-max)?)?$/, 1.25, 0.125, 10],
+  [/^codex-mini-latest$/, 1.5, 0.375, 6],
+  [/^o4-mini$/, 1.1, 0.275, 4.4],
+  [/^gpt-4\.1$/, 2, 0.5, 8],
+];
+
+/** Google's list prices for Gemini models, USD per million tokens (input, cached input, output; thinking is billed as output); 2.5 Pro costs more for a prompt over 200k tokens. */
+const GEMINI_PRICES: [RegExp, number, number, number, [number, number, number]?][] = [
+  [/^gemini-2\.5-pro/, 1.25, 0.31, 10, [2.5, 0.625, 15]],
+  [/^gemini-2\.5-flash-lite/, 0.1, 0.025, 0.4],
+  [/^gemini-2\.5-flash/, 0.3, 0.075, 2.5],
+];
+
+/** USD for one Gemini response of `prompt` prompt tokens (`cached` of them from the cache) and `output` output and thinking tokens; undefined when the price is not known. */
+export function geminiUsd(model: string, prompt: number, cached: number, output: number): number | undefined {
+  const hit = GEMINI_PRICES.find(([re]) => re.test(model));
+  if (!hit) return undefined;
+  const [inp, cache, out] = prompt > 200_000 && hit[4] ? hit[4] : [hit[1], hit[2], hit[3]];
+  return ((prompt - cached) * inp + cached * cache + output * out) / 1e6;
+}
+
+/** USD for `input` uncached input, `cached` cached input and `output` tokens of an OpenAI model; undefined when its price is not known. */
+export function openaiUsd(model: string, input: number, cached: number, output: number): number | undefined {
+  const hit = OPENAI_PRICES.find(([re]) => re.test(model));
+  return hit ? (input * hit[1] + cached * hit[2] + output * hit[3]) / 1e6 : undefined;
+}
+
 interface ClaudeUsage {
   input_tokens?: number;
   output_tokens?: number;
@@ -63,7 +96,7 @@ interface ClaudeUsage {
   cache_creation?: { ephemeral_5m_input_tokens?: number; ephemeral_1h_input_tokens?: number };
 }
 
-const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
+export const n = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : 0);
 
 export interface TranscriptUsage {
   usage: Usage;

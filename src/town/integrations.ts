@@ -32,8 +32,10 @@ export interface RuntimeIntegration {
   contextFile?: string;
   /** A line of the screen that shows the runtime waits at its input prompt; none known: the screen settling stands for it. */
   ready?: RegExp;
-  /** Where its token usage can be read: Claude Code's transcripts (JSONL with `message.usage`). */
-  usage?: 'claude-transcript';
+  /** Hooks declared in a settings file in the worktree, beside the context file: Gemini CLI's `.gemini/settings.json`. */
+  hooks?: 'gemini-settings';
+  /** Where its token usage can be read: Claude Code's transcripts (named by its hooks), Codex's rollout files (found by worktree and time). */
+  usage?: 'claude-transcript' | 'codex-rollout';
   waits: WaitPattern[];
 }
 
@@ -69,9 +71,10 @@ const contextFile = (file: string, waits: WaitPattern[] = []): RuntimeIntegratio
 const INTEGRATIONS: Record<string, RuntimeIntegration> = {
   claude: CLAUDE,
   // Codex reads AGENTS.md; its first start in a folder asks to trust it ("Yes, allow Codex to work in this folder" preselected).
-  codex: contextFile('AGENTS.md', [{ kind: 'trust', pattern: /\ballow codex to work in this folder\b/i, remedy: ['Enter'] }]),
+  codex: { ...contextFile('AGENTS.md', [{ kind: 'trust', pattern: /\ballow codex to work in this folder\b/i, remedy: ['Enter'] }]), usage: 'codex-rollout' },
   // Gemini CLI reads GEMINI.md; its folder trust dialog has "1. Trust folder" preselected.
-  gemini: contextFile('GEMINI.md', [{ kind: 'trust', pattern: /\bdo you trust this folder\b/i, remedy: ['Enter'] }]),
+  // Its hooks (SessionStart, PreCompress, AfterTool, BeforeAgent) go in the worktree's .gemini/settings.json.
+  gemini: { ...contextFile('GEMINI.md', [{ kind: 'trust', pattern: /\bdo you trust this folder\b/i, remedy: ['Enter'] }]), hooks: 'gemini-settings' },
   cursor: contextFile('AGENTS.md'),
   auggie: contextFile('AGENTS.md'),
   amp: contextFile('AGENTS.md'),
@@ -175,6 +178,22 @@ export function waitingPrompt(integration: RuntimeIntegration, screen: string): 
     return { kind: w.kind, text, ...(w.remedy ? { remedy: [...w.remedy] } : {}) };
   }
   return undefined;
+}
+
+/** Runtimes whose hooks take their output as JSON rather than plain text. */
+export const JSON_HOOK_RUNTIMES = ['gemini'] as const;
+export type JsonHookRuntime = (typeof JSON_HOOK_RUNTIMES)[number];
+
+/**
+ * A hook's stdout for `runtime`: Gemini CLI parses it as JSON, adding
+ * `hookSpecificOutput.additionalContext` to the agent's context (SessionStart, BeforeAgent,
+ * AfterTool) and showing `systemMessage` to the person; nothing to add is an empty object.
+ */
+export function hookReply(_runtime: JsonHookRuntime, event: string, context: string, message?: string): string {
+  const reply: Record<string, unknown> = {};
+  if (context && ['SessionStart', 'BeforeAgent', 'AfterTool'].includes(event)) reply.hookSpecificOutput = { hookEventName: event, additionalContext: context };
+  if (message) reply.systemMessage = message;
+  return JSON.stringify(reply) + '\n';
 }
 
 /** The role instructions a context-file runtime reads at every start (and so again after a restart or compaction). */

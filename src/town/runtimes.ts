@@ -375,6 +375,7 @@ function conflictingArgs(family: string | undefined, args: string[], opts: Agent
     if (opts.instructionsFile !== undefined) return 'Claude Code gets its instructions from the hooks in its settings file, not a context file: leave out --instructions-file';
   }
   if (family === 'gemini' && (args.includes('-p') || args.includes('--prompt'))) return '-p/--prompt makes Gemini CLI answer once and exit; gt gives the first prompt with --prompt-interactive';
+  if (family === 'codex' && (args[0] === 'exec' || args[0] === 'e')) return '`codex exec` runs one task without its TUI and exits; a polecat needs the interactive session (gt types the first prompt in)';
   return undefined;
 }
 

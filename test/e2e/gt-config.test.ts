@@ -107,6 +107,8 @@ describe('gt config agent', () => {
       ['an unknown --provider', ['agent', 'set', 'x', 'my-agent', '--provider', 'clod'], /--provider "clod" is not a preset/],
       ['claude with its own --settings', ['agent', 'set', 'claude', 'claude --settings mine.json'], /gt passes its own --settings file/],
       ['claude in one-shot print mode', ['agent', 'set', 'claude-p', 'claude -p'], /-p\/--print makes Claude Code answer once and exit/],
+      ['gemini in one-shot prompt mode', ['agent', 'set', 'gemini-p', 'gemini -p "do it"'], /-p\/--prompt makes Gemini CLI answer once and exit/],
+      ['codex exec', ['agent', 'set', 'codex-exec', 'codex exec --full-auto'], /`codex exec` runs one task without its TUI and exits/],
       ['a context file for claude', ['agent', 'set', 'claude-x', 'claude', '--instructions-file', 'AGENTS.md'], /not a context file: leave out --instructions-file/],
       ['a bad --ready-prompt', ['agent', 'set', 'x', 'my-agent', '--ready-prompt', '(unclosed'], /--ready-prompt "\(unclosed" is not a regular expression/],
       ['a bad --instructions-file', ['agent', 'set', 'x', 'my-agent', '--instructions-file', '../AGENTS.md'], /--instructions-file "..\/AGENTS.md" is not a context file name/],

@@ -57,6 +57,111 @@ describe('gt prime --hook and gt mail check --inject', () => {
   });
 });
 
+describe('hooks that take JSON (Gemini CLI)', () => {
+  it('gt prime --hook gemini answers as Gemini reads it: context at SessionStart, a note at PreCompress, the context again at the next AfterTool only', () => {
+    const town = makeTown();
+    const reprime = join(town, 'reprime-flag');
+    const env = { GT_ROLE: 'mayor', GT_REPRIME_FILE: reprime };
+    const chat = join(town, 'gemini-chat.json');
+    const input = (event: string, extra: Record<string, unknown> = {}) => JSON.stringify({ session_id: 'g-1', transcript_path: chat, cwd: town, hook_event_name: event, timestamp: new Date().toISOString(), ...extra });
+    const start = gt(town, ['prime', '--hook', 'gemini'], env, input('SessionStart', { source: 'startup' }));
+    expect(start.code).toBe(0);
+    const reply = JSON.parse(start.stdout);
+    expect(reply.hookSpecificOutput.hookEventName).toBe('SessionStart');
+    expect(reply.hookSpecificOutput.additionalContext).toMatch(/^<!-- Gas Town context \(gt prime at session start\) -->\n# Gas Town: you are mayor/);
+    expect(JSON.parse(gt(town, ['prime', '--hook', 'gemini'], env, input('AfterTool', { tool_name: 'run_shell_command' })).stdout)).toEqual({});
+    const compress = JSON.parse(gt(town, ['prime', '--hook', 'gemini'], env, input('PreCompress', { trigger: 'auto' })).stdout);
+    expect(compress.hookSpecificOutput).toBeUndefined();
+    expect(compress.systemMessage).toMatch(/next tool result/);
+    expect(existsSync(reprime)).toBe(true);
+    const after = JSON.parse(gt(town, ['prime', '--hook', 'gemini'], env, input('AfterTool', { tool_name: 'run_shell_command' })).stdout);
+    expect(after.hookSpecificOutput.additionalContext).toMatch(/gt prime after a compression[\s\S]*you are mayor/);
+    expect(existsSync(reprime)).toBe(false);
+    // Each hook call named the session; its transcript is Gemini's chat record, read as such.
+    const lines = readFileSync(join(town, '.gt', 'costs', 'sessions.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    // (An AfterTool with no compaction before it answers at once, noting nothing.)
+    expect(lines.map((l) => l.event)).toEqual(['SessionStart', 'PreCompress', 'AfterTool']);
+    expect(lines.every((l) => l.hook_runtime === 'gemini')).toBe(true);
+    const message = (model: string, t: Record<string, number>) => ({ id: model, timestamp: '', type: 'gemini', content: 'x', model, tokens: { tool: 0, thoughts: 0, ...t, total: 0 } });
+    writeFileSync(chat, JSON.stringify({ sessionId: 'g-1', projectHash: 'h', startTime: '', lastUpdated: '', messages: [
+      { id: 'u', timestamp: '', type: 'user', content: 'go' },
+      message('gemini-2.5-flash', { input: 1000, output: 100, cached: 400, thoughts: 50 }),
+      // A prompt over 200k tokens is priced higher on 2.5 Pro.
+      message('gemini-2.5-pro', { input: 250_000, output: 1000, cached: 0 }),
+      message('gemini-9-ultra', { input: 10, output: 1, cached: 0 }),
+    ] }));
+    const costs = gt(town, ['costs', '--json']);
+    expect(costs.stderr).toBe('');
+    const row = JSON.parse(costs.stdout).rows[0];
+    expect(row).toMatchObject({ key: 'g-1', input: 600 + 250_000 + 10, cacheRead: 400, output: 150 + 1000 + 1, messages: 3, unpriced: ['gemini-9-ultra'] });
+    expect(row.usd).toBeUndefined();
+    writeFileSync(chat, JSON.stringify({ sessionId: 'g-1', messages: [message('gemini-2.5-flash', { input: 1000, output: 100, cached: 400, thoughts: 50 }), message('gemini-2.5-pro', { input: 250_000, output: 1000, cached: 0 })] }));
+    expect(JSON.parse(gt(town, ['costs', '--json']).stdout).rows[0].usd).toBeCloseTo((600 * 0.3 + 400 * 0.075 + 150 * 2.5 + 250_000 * 2.5 + 1000 * 15) / 1e6, 9);
+    writeFileSync(chat, '{"sessionId": "g-1", "messages": [');
+    const corrupt = gt(town, ['costs', '--json']);
+    expect(corrupt.code).toBe(0);
+    expect(corrupt.stderr).toContain(`${chat}: not a Gemini CLI chat record`);
+  });
+
+  it('gt mail check --inject gemini puts unread mail in BeforeAgent\'s additionalContext, and answers {} when there is none', () => {
+    const town = makeTown();
+    expect(JSON.parse(gt(town, ['mail', 'check', '--inject', 'gemini', '--identity', 'mayor']).stdout)).toEqual({});
+    expect(gt(town, ['mail', 'send', 'mayor', '-s', 'Build is red', '-m', 'Look at it.', '--identity', 'alice']).code).toBe(0);
+    const reply = JSON.parse(gt(town, ['mail', 'check', '--inject', 'gemini', '--identity', 'mayor']).stdout);
+    expect(reply.hookSpecificOutput.hookEventName).toBe('BeforeAgent');
+    expect(reply.hookSpecificOutput.additionalContext).toMatch(/^<system-reminder>\nGas Town mail: 1 unread message for mayor\.[\s\S]*Build is red/);
+  });
+});
+
+describe('gt costs over Codex rollouts', () => {
+  const pad = (v: number) => String(v).padStart(2, '0');
+  /** A rollout as Codex writes it, foldered and named by local time. */
+  function rollout(home: string, cwd: string, startedMs: number, lines: unknown[]): string {
+    const d = new Date(startedMs);
+    const dir = join(home, 'sessions', String(d.getFullYear()), pad(d.getMonth() + 1), pad(d.getDate()));
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `rollout-${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}T${pad(d.getHours())}-${pad(d.getMinutes())}-${pad(d.getSeconds())}-${startedMs}.jsonl`);
+    const meta = { timestamp: d.toISOString(), type: 'session_meta', payload: { id: `id-${startedMs}`, timestamp: d.toISOString(), cwd, originator: 'codex_cli_rs', cli_version: '0.58.0' } };
+    writeFileSync(file, [meta, ...lines].map((l) => (typeof l === 'string' ? l : JSON.stringify(l))).join('\n') + '\n');
+    return file;
+  }
+  const turn = (model: string) => ({ timestamp: '', type: 'turn_context', payload: { cwd: '/w', approval_policy: 'never', model } });
+  const count = (input: number, cached: number, output: number) => ({ timestamp: '', type: 'event_msg', payload: { type: 'token_count', info: { total_token_usage: { input_tokens: input, cached_input_tokens: cached, output_tokens: output, reasoning_output_tokens: 0, total_tokens: input + output }, last_token_usage: {}, model_context_window: 272000 }, rate_limits: null } });
+
+  it('matches each session to the rollouts started in its worktree before the next session there, prices each turn at its model, and names what it cannot read', () => {
+    const town = makeTown();
+    const home = join(town, 'codex-home');
+    const wt = join(town, 'proj', 'polecats', 'toast');
+    const other = join(town, 'proj', 'polecats', 'nux');
+    const t0 = Date.now() - 3_600_000;
+    const record = (bead: string, at: number, cwd: string) => ({ at: new Date(at).toISOString(), agent: `proj/polecats/${cwd === wt ? 'toast' : 'nux'}`, rig: 'proj', bead, attempt: 1, runtime: 'codex', session_id: `s-${bead}`, cwd, usage_source: 'codex-rollout', codex_home: home });
+    mkdirSync(join(town, '.gt', 'costs'), { recursive: true });
+    writeFileSync(join(town, '.gt', 'costs', 'sessions.jsonl'), [record('pr-aaa', t0, wt), record('pr-bbb', t0 + 600_000, wt), record('pr-ccc', t0, other)].map((r) => JSON.stringify(r)).join('\n') + '\n');
+    // pr-aaa: gpt-5-codex, then a turn on a model with no known price; a repeated total counts once.
+    rollout(home, wt, t0 + 1000, [{ timestamp: '', type: 'event_msg', payload: { type: 'token_count', info: null } }, turn('gpt-5-codex'), count(1000, 0, 100), count(1000, 0, 100), turn('some-new-model'), count(3000, 1500, 300)]);
+    // pr-bbb: the next session in the same worktree; a corrupt line in its middle.
+    const b = rollout(home, wt, t0 + 601_000, [turn('gpt-5-codex'), '{"type": "event_msg", broken', count(2000, 1000, 50)]);
+    // pr-ccc's worktree: another rollout, and one in no worktree of ours.
+    rollout(home, other, t0 + 2000, [turn('gpt-5-mini'), count(4000, 0, 400)]);
+    rollout(home, join(town, 'elsewhere'), t0 + 3000, [turn('gpt-5-codex'), count(99_999, 0, 1)]);
+    const junk = join(home, 'sessions', String(new Date(t0).getFullYear()), pad(new Date(t0).getMonth() + 1), pad(new Date(t0).getDate()), 'rollout-junk.jsonl');
+    writeFileSync(junk, 'garbage\n');
+
+    const r = gt(town, ['costs', '--by', 'bead', '--json']);
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.stdout) as { rows: { key: string; tokens: number; input: number; cacheRead: number; output: number; messages: number; usd?: number; unpriced?: string[] }[]; problems: string[] };
+    const row = (k: string) => report.rows.find((x) => x.key === k)!;
+    expect(row('pr-aaa')).toMatchObject({ tokens: 3300, input: 1500, cacheRead: 1500, output: 300, messages: 2, unpriced: ['some-new-model'] });
+    expect(row('pr-aaa').usd).toBeUndefined();
+    expect(row('pr-bbb')).toMatchObject({ tokens: 2050, input: 1000, cacheRead: 1000, output: 50, messages: 1 });
+    expect(row('pr-bbb').usd).toBeCloseTo((1000 * 1.25 + 1000 * 0.125 + 50 * 10) / 1e6, 9);
+    expect(row('pr-ccc')).toMatchObject({ tokens: 4400 });
+    expect(row('pr-ccc').usd).toBeCloseTo((4000 * 0.25 + 400 * 2) / 1e6, 9);
+    expect(report.problems).toEqual(expect.arrayContaining([`${b}:3: not a JSON line, skipped`, expect.stringContaining(`${junk}: its first line is not JSON`)]));
+    expect(r.stderr).toContain(`warning: ${b}:3: not a JSON line, skipped`);
+  });
+});
+
 describe('gt costs', () => {
   function townWithSessions() {
     const town = makeTown();

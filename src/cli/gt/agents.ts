@@ -3,6 +3,7 @@ import { usageError } from '../../errors.js';
 import { requireTownRoot } from '../../town/layout.js';
 import { action, printJson } from '../run.js';
 import { currentActor } from '../../actor.js';
+import type { JsonHookRuntime } from '../../town/integrations.js';
 
 /** Who am I and who else is working: `gt whoami`, `gt prime`, `gt agents`, `gt polecat list|nuke`. */
 
@@ -28,21 +29,46 @@ export function registerAgentCommands(program: Command): void {
     .command('prime')
     .description('context for an agent: its role, the bead on its hook and that bead\'s work checklist')
     .option('--json', 'print the hook and checklist as JSON')
-    .option('--hook', 'run as an agent runtime\'s hook (SessionStart, PreCompact): read the hook\'s JSON on stdin, note the session for `gt costs`, print the context to inject')
-    .action(action(async (opts: { json?: boolean; hook?: boolean }) => {
+    .option('--hook [runtime]', 'run as an agent runtime\'s hook (SessionStart, PreCompact; Gemini CLI\'s SessionStart, PreCompress, AfterTool): read the hook\'s JSON on stdin, note the session for `gt costs`, print the context to inject (`gemini`: as the JSON Gemini CLI reads)')
+    .action(action(async (opts: { json?: boolean; hook?: boolean | string }) => {
       const root = requireTownRoot();
       const { hookView, primeText } = await import('../../polecat/view.js');
       if (opts.hook) {
+        const { JSON_HOOK_RUNTIMES, hookReply } = await import('../../town/integrations.js');
+        const format = typeof opts.hook === 'string' ? opts.hook : undefined;
+        if (format !== undefined && !(JSON_HOOK_RUNTIMES as readonly string[]).includes(format)) throw usageError(`--hook "${format}" is not a runtime whose hooks take JSON`, `give --hook alone (Claude Code: plain text) or --hook ${JSON_HOOK_RUNTIMES.join(' | ')}`);
+        const fmt = format as JsonHookRuntime | undefined;
         const { readHookInput, recordSession } = await import('../../costs/sessions.js');
         const { currentIdentity } = await import('../../polecat/identity.js');
         const input = readHookInput();
+        const event = input.hook_event_name ?? 'SessionStart';
+        const { existsSync, rmSync, writeFileSync } = await import('node:fs');
+        // Set when Gemini CLI's PreCompress saw a compaction; the next AfterTool hook carries the context (and until then answers nothing).
+        const reprime = process.env.GT_REPRIME_FILE;
+        if (fmt && event === 'AfterTool' && !(reprime && existsSync(reprime))) return void process.stdout.write(hookReply(fmt, event, ''));
+        const me = currentIdentity(root);
         try {
-          recordSession(root, currentIdentity(root).address, input);
+          recordSession(root, me.address, input, process.env, format);
         } catch {
           // costs are a record; the context matters more to the agent
         }
-        const why = input.source === 'compact' || input.hook_event_name === 'PreCompact' ? 'after a compaction' : input.source === 'resume' ? 'on resume' : input.source === 'clear' ? 'after /clear' : 'at session start';
-        process.stdout.write(`<!-- Gas Town context (gt prime ${why}) -->\n${primeText(root, process.cwd())}`);
+        const compacting = event === 'PreCompact' || event === 'PreCompress';
+        const why = input.source === 'compact' || compacting ? 'after a compaction' : event === 'AfterTool' ? 'after a compression' : input.source === 'resume' ? 'on resume' : input.source === 'clear' ? 'after /clear' : 'at session start';
+        const context = () => `<!-- Gas Town context (gt prime ${why}) -->\n${primeText(root, process.cwd())}`;
+        if (!fmt) return void process.stdout.write(context());
+        // Gemini CLI's PreCompress cannot add to the context: the compaction is noted for the next AfterTool hook.
+        if (event === 'PreCompress') {
+          if (reprime) writeFileSync(reprime, `${new Date().toISOString()}\n`);
+          return void process.stdout.write(hookReply(fmt, event, '', 'Gas Town: the role and hook come back with the next tool result'));
+        }
+        if (reprime) rmSync(reprime, { force: true });
+        let mail = '';
+        if (event === 'SessionStart') {
+          const { inbox } = await import('../../mail/mail.js');
+          const { injectText } = await import('./mail.js');
+          mail = injectText(me.address, inbox(root, me.address, { unreadOnly: true }));
+        }
+        process.stdout.write(hookReply(fmt, event, context() + mail));
         return;
       }
       if (opts.json) {

@@ -8,7 +8,7 @@ const compact = (n: number) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : n >= 1e4
 export function registerCostsCommands(program: Command): void {
   program
     .command('costs')
-    .description("tokens and dollars spent by agent sessions, from Claude Code's transcripts (the sessions its hooks recorded)")
+    .description("tokens and dollars spent by agent sessions, from Claude Code's and Gemini CLI's transcripts (the sessions their hooks recorded) and Codex's rollout files (matched by worktree and time)")
     .option('--by <group>', 'sum per session, bead, convoy, rig or agent', 'session')
     .option('--json', 'print { by, rows, total, problems } as JSON')
     .action(action(async (opts: { by: string; json?: boolean }) => {
@@ -19,7 +19,7 @@ export function registerCostsCommands(program: Command): void {
       for (const p of report.problems) process.stderr.write(`warning: ${p}\n`);
       if (opts.json) return printJson(report);
       if (!report.rows.length) {
-        process.stdout.write('No recorded sessions yet: Claude Code sessions are recorded by their SessionStart hook (gt prime --hook).\n');
+        process.stdout.write('No recorded sessions yet: Claude Code and Gemini CLI sessions are recorded by their SessionStart hook (gt prime --hook), Codex sessions when a polecat starts one.\n');
         return;
       }
       const usd = (v?: number, unpriced?: string[]) => (v === undefined ? `? (no price for ${unpriced?.join(', ') ?? 'a model'})` : `$${v.toFixed(4)}`);

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { usageError } from '../../errors.js';
 import { inbox, readMail, replyMail, resolveAddress, sendMail } from '../../mail/mail.js';
 import type { MailMessage } from '../../mail/types.js';
+import type { JsonHookRuntime } from '../../town/integrations.js';
 import { currentIdentity } from '../../polecat/identity.js';
 import { requireTownRoot } from '../../town/layout.js';
 import { action, printJson } from '../run.js';
@@ -122,12 +123,16 @@ export function registerMailCommands(program: Command): void {
     .description('for an agent: list unread mail; prints nothing when there is none')
     .option('--identity <address>', 'check this address (default: your agent identity)')
     .option('--json', 'print { address, unread, messages } as JSON')
-    .option('--inject', 'print unread mail as a hook injects it into the agent\'s context (a <system-reminder> block with each message); nothing when there is none')
-    .action(action((opts: { identity?: string; json?: boolean; inject?: boolean }) => {
+    .option('--inject [runtime]', 'print unread mail as a hook injects it into the agent\'s context (a <system-reminder> block with each message); nothing when there is none (`gemini`: as the JSON Gemini CLI\'s BeforeAgent hook reads)')
+    .action(action(async (opts: { identity?: string; json?: boolean; inject?: boolean | string }) => {
       const root = requireTownRoot();
+      const { JSON_HOOK_RUNTIMES, hookReply } = await import('../../town/integrations.js');
+      const format = typeof opts.inject === 'string' ? opts.inject : undefined;
+      if (format !== undefined && !(JSON_HOOK_RUNTIMES as readonly string[]).includes(format)) throw usageError(`--inject "${format}" is not a runtime whose hooks take JSON`, `give --inject alone (plain text) or --inject ${JSON_HOOK_RUNTIMES.join(' | ')}`);
+      if (opts.inject && opts.json) throw usageError('--inject and --json are two output forms', 'pick one');
       const who = identity(root, opts.identity);
       const messages = inbox(root, who, { unreadOnly: true });
-      if (opts.inject && opts.json) throw usageError('--inject and --json are two output forms', 'pick one');
+      if (format) return void process.stdout.write(hookReply(format as JsonHookRuntime, 'BeforeAgent', injectText(who, messages)));
       if (opts.inject) return void process.stdout.write(injectText(who, messages));
       if (opts.json) return printJson({ address: who, unread: messages.length, messages });
       if (!messages.length) return;

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { tempDir } from '../../helpers/cli.js';
-import { claudeSettings, writeContextFile } from '../../../src/polecat/runtime-files.js';
+import { claudeSettings, geminiSettings, writeContextFile, writeGeminiSettings } from '../../../src/polecat/runtime-files.js';
 
 const git = (cwd: string, ...args: string[]) => execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
@@ -23,6 +23,34 @@ function repoWithWorktree(files: Record<string, string> = {}): { repo: string; w
 
 describe('runtime files', () => {
   const who = { rig: 'r', name: 'toast', bead: 'r-abc12' };
+
+  it("Gemini's project settings: a person's merged under gt's hooks with hooks switched on, written into the worktree excluded from git, never over the repository's own", () => {
+    const root = tempDir('gt-gs-');
+    mkdirSync(join(root, 'settings'), { recursive: true });
+    writeFileSync(join(root, 'settings', 'gemini-settings.json'), JSON.stringify({ model: { name: 'gemini-2.5-pro' }, hooksConfig: { notifications: false }, hooks: { disabled: ['noisy'], BeforeTool: [{ matcher: 'write_file', hooks: [{ type: 'command', command: 'echo mine' }] }] } }));
+    const s = geminiSettings(root, 'r');
+    expect(s.model).toEqual({ name: 'gemini-2.5-pro' });
+    expect(s.hooksConfig).toEqual({ notifications: false, enabled: true });
+    expect((s.hooks as Record<string, unknown>).disabled).toEqual(['noisy']);
+    expect(s.hooks!.BeforeTool!.map((e) => e.hooks[0]!.command)).toEqual(['echo mine']);
+    expect(s.hooks!.SessionStart!.map((e) => e.hooks[0]!.command)).toEqual(['gt prime --hook gemini']);
+    expect(s.hooks!.BeforeAgent!.map((e) => e.hooks[0]!.command)).toEqual(['gt mail check --inject gemini']);
+
+    const { repo, worktree } = repoWithWorktree();
+    expect(writeGeminiSettings(worktree, s)).toMatchObject({ written: true });
+    expect(JSON.parse(readFileSync(join(worktree, '.gemini', 'settings.json'), 'utf8'))).toEqual(s);
+    expect(git(worktree, 'status', '--porcelain')).toBe('');
+    expect(readFileSync(join(repo, '.git', 'info', 'exclude'), 'utf8')).toContain('/.gemini/settings.json\n');
+
+    const tracked = repoWithWorktree();
+    mkdirSync(join(tracked.repo, '.gemini'));
+    writeFileSync(join(tracked.repo, '.gemini', 'settings.json'), '{"theme": "ours"}\n');
+    git(tracked.repo, 'add', '.');
+    git(tracked.repo, '-c', 'user.name=t', '-c', 'user.email=t@localhost', 'commit', '-q', '-m', 'gemini settings');
+    git(tracked.worktree, 'merge', '-q', '--ff-only', 'main');
+    expect(writeGeminiSettings(tracked.worktree, s)).toMatchObject({ written: false, reason: 'the repository tracks its own .gemini/settings.json' });
+    expect(readFileSync(join(tracked.worktree, '.gemini', 'settings.json'), 'utf8')).toBe('{"theme": "ours"}\n');
+  });
 
   it('a context file is written into the worktree and excluded from git, once', () => {
     const { repo, worktree } = repoWithWorktree();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inputHolds, integrationFor, looksLikePrompt, showsReady, waitingPrompt } from '../../../src/town/integrations.js';
+import { hookReply, inputHolds, integrationFor, looksLikePrompt, showsReady, waitingPrompt } from '../../../src/town/integrations.js';
 
 describe('runtime integrations', () => {
   const claude = integrationFor('claude');
@@ -10,6 +10,17 @@ describe('runtime integrations', () => {
     expect(integrationFor('gemini').contextFile).toBe('GEMINI.md');
     for (const p of ['cursor', 'auggie', 'amp', 'opencode', 'copilot', 'my-own']) expect(integrationFor(p).contextFile).toBe('AGENTS.md');
     expect(integrationFor('my-own', { instructions_file: 'CONVENTIONS.md' }).contextFile).toBe('CONVENTIONS.md');
+    // Gemini CLI has hooks in its worktree settings besides; usage is read from Claude's transcripts and Codex's rollouts.
+    expect(integrationFor('gemini').hooks).toBe('gemini-settings');
+    expect(integrationFor('codex').hooks).toBeUndefined();
+    expect(integrationFor('claude').usage).toBe('claude-transcript');
+    expect(integrationFor('codex').usage).toBe('codex-rollout');
+  });
+
+  it("a hook's answer for Gemini CLI: context only where the event can add it, a message for the person, {} for nothing", () => {
+    expect(JSON.parse(hookReply('gemini', 'SessionStart', 'ctx'))).toEqual({ hookSpecificOutput: { hookEventName: 'SessionStart', additionalContext: 'ctx' } });
+    expect(JSON.parse(hookReply('gemini', 'AfterTool', ''))).toEqual({});
+    expect(JSON.parse(hookReply('gemini', 'PreCompress', 'ctx', 'note'))).toEqual({ systemMessage: 'note' });
   });
 
   it("Claude's ready prompt is seen with a no-break space after the prompt sign and inside its box", () => {

@@ -4,6 +4,7 @@ import { dispatchActivities } from './dispatch.js';
 import { moleculeActivities } from './molecule.js';
 import { polecatActivities } from './polecat.js';
 import { refineryActivities } from './refinery.js';
+import { remoteActivities } from './remote.js';
 
 /** Every activity the worker registers, bound to the town they act on. */
 export function createActivities(root: string) {
@@ -14,6 +15,7 @@ export function createActivities(root: string) {
       ...refineryActivities(root),
       ...convoyActivities(root),
       ...dispatchActivities(root),
+      ...remoteActivities(root),
     },
     // Heartbeats with details of its own (the stall watch), which a bare beat would wipe.
     ['runPolecatAgent'],

@@ -13,7 +13,7 @@ import { claudeSettings, checkRuntimeFiles, writeContextFile } from '../polecat/
 import { inputHolds, lastLines, looksLikePrompt, showsReady, waitingPrompt, type RuntimeIntegration } from '../town/integrations.js';
 import { engineConfig } from '../temporal/config.js';
 import { polecatWorkflowId, refineryWorkflowId, type MergeRequest } from '../temporal/merge-protocol.js';
-import { readRigs, rigPaths, townPaths } from '../town/layout.js';
+import { readRigs, readTownJson, rigPaths, townPaths } from '../town/layout.js';
 import { ledgerDirForId } from '../town/routes.js';
 import { buildStartCommand, chooseRuntime } from '../town/runtimes.js';
 import { prepareWorktree, worktreeGitDir } from './git.js';
@@ -113,6 +113,8 @@ export function polecatActivities(root: string) {
     const addr = address(input.rig, input.name);
     return {
       GT_ROOT: root,
+      // An agent whose sandbox does not have the town folder sends its commands to the town by name.
+      GT_TOWN_REMOTE: readTownJson(root).name,
       GT_RIG: input.rig,
       GT_ROLE: 'polecat',
       GT_POLECAT: input.name,

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT, tempDir } from '../helpers/cli.js';
@@ -66,11 +66,11 @@ function must(host: Host, bin: 'gt' | 'bd', args: string[], opts: { cwd?: string
 }
 
 /** A rig host: `gt worker` in the host's namespace, in the foreground. */
-function rigHost(host: 'h1' | 'h2', rigs: string[]): { child: ChildProcess; output: () => string } {
+function rigHost(host: 'h1' | 'h2', rigs: string[], extraEnv: Record<string, string> = {}): { child: ChildProcess; output: () => string } {
   let out = '';
   const child = spawn('ip', ['netns', 'exec', ns(host), process.execPath, join(PROJECT, 'bin', 'gt.js'), 'worker', '--host', host, ...rigs.flatMap((r) => ['--rig', r])], {
     cwd: root,
-    env: hostEnv(),
+    env: hostEnv(extraEnv),
   });
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
@@ -284,7 +284,42 @@ describe('more than one machine (network namespaces)', () => {
       expect(mergesOf(rigs[rig]!.remote, id)).toBe(1);
     }
   }, 600_000);
+
+  it('a rig host whose clock is 5 minutes ahead serves both rigs: its beads merge once, none stalls or is redone', async () => {
+    // Only the skewed host serves the rigs now.
+    killHost('h1');
+    killHost('h2');
+    const skew = skewedClock('+5m');
+    const hostClock = Number(spawnSync('ip', ['netns', 'exec', ns('h2'), 'date', '+%s'], { env: hostEnv(skew), encoding: 'utf8' }).stdout);
+    expect(hostClock - Date.now() / 1000).toBeGreaterThan(290);
+    expect(hostClock - Date.now() / 1000).toBeLessThan(310);
+    const h2 = rigHost('h2', ['alpha', 'beta'], skew);
+    await waitFor(() => h2.output().includes('polling'), 90_000, 'the skewed host to poll');
+    const before = sessions().length;
+    const ids = convoyBeads(2);
+    const { convoy } = JSON.parse(must('town', 'gt', ['convoy', 'create', 'Clock off', ...ids.all, '--json'])) as { convoy: string };
+    await waitFor(() => beadStatus(convoy) === 'closed', 300_000, 'the convoy to land');
+    const worked = sessions().slice(before);
+    for (const [rig, id] of ids.byRig) {
+      expect(beadStatus(id)).toBe('closed');
+      expect(mergesOf(rigs[rig]!.remote, id)).toBe(1);
+      // One session each, on the skewed host: no timeout judged on its clock ended one early.
+      expect(worked.filter((l) => l.bead === id).map((l) => l.host)).toEqual(['h2']);
+      expect(events().filter((e) => e.bead === id && (e.type === 'stall' || e.type === 'session.restart' || e.type === 'session.failed'))).toEqual([]);
+    }
+  }, 600_000);
 });
+
+/**
+ * A host whose wall clock is off, for real: libfaketime (Debian's `faketime`, which
+ * scripts/setup.sh installs) in every process the host starts (the worker, tmux, the agents,
+ * git), the monotonic clock left alone as a real host's clock setting leaves it.
+ */
+function skewedClock(offset: string): Record<string, string> {
+  const lib = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/faketime/libfaketimeMT.so.1'].find((f) => existsSync(f));
+  if (!lib) throw new Error('libfaketime is missing: install the Debian package faketime (scripts/setup.sh does)');
+  return { LD_PRELOAD: lib, FAKETIME: offset, DONT_FAKE_MONOTONIC: '1' };
+}
 
 /** `n` slow beads in each rig, for one convoy. */
 function convoyBeads(n: number): { all: string[]; byRig: [string, string][] } {

@@ -1,12 +1,14 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { allowedList, checkTownCommand, IDENTITY_VARS, type TownCommand, type TownCommandResult } from '../remote/commands.js';
 import { PROJECT_ROOT } from '../temporal/binary.js';
 import { engineConfig } from '../temporal/config.js';
 import { townEnv } from '../town/env.js';
-import { readRigs, rigPaths, townPaths } from '../town/layout.js';
+import { readRigs, readTownJson, rigPaths, townPaths } from '../town/layout.js';
+import type { RigHostSetup } from '../remote/home.js';
+import { readRigSettings } from '../town/settings.js';
 import { tmuxSocket } from './tmux.js';
 
 /** Longest a command sent by a remote agent may run in the town (a `gt done` waits on its polecat's update). */
@@ -20,6 +22,31 @@ const COMMAND_TIMEOUT_MS = 10 * 60_000;
  */
 export function remoteActivities(root: string) {
   return {
+    /**
+     * What a rig host without the town folder needs to serve `rigs` (default: every rig that runs
+     * on workers): the town's and the rigs' settings and entries. Refused (changing nothing) for a
+     * rig the town does not have or one still on the town's own worker, as `gt worker` refuses them.
+     */
+    async rigHostSetup(input: { rigs?: string[] }): Promise<RigHostSetup> {
+      const rigsJson = readRigs(root);
+      const all = Object.keys(rigsJson.rigs).sort();
+      const refuse = (message: string, hint: string, exitCode = 1) => ApplicationFailure.create({ message, type: 'RigHostRefused', nonRetryable: true, details: [{ hint, exitCode }] });
+      for (const rig of input.rigs ?? []) {
+        if (!all.includes(rig)) throw refuse(`unknown rig "${rig}"`, all.length ? `the rigs of this town: ${all.join(', ')} (gt rig list)` : 'this town has no rigs yet: gt rig add <name> <git-url>', 2);
+        if (readRigSettings(root, rig).run_on !== 'workers') throw refuse(`rig ${rig} runs its agents on the town's own worker, so a rig host would share its work with it`, `first move it to the rig hosts: gt rig run-on ${rig} workers`);
+      }
+      const rigs = input.rigs ?? all.filter((r) => readRigSettings(root, r).run_on === 'workers');
+      if (!rigs.length) throw refuse('no rig of this town runs on workers, so a rig host has nothing to serve', 'move one: gt rig run-on <rig> workers (then gt worker --rig <rig>)');
+      const json = (file: string): Record<string, unknown> => (existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>) : {});
+      return {
+        townJson: readTownJson(root),
+        rigsJson,
+        settings: json(townPaths(root).settings),
+        taskQueue: engineConfig(root).taskQueue,
+        rigs: Object.fromEntries(rigs.map((r) => [r, { config: json(rigPaths(root, r).config), settings: json(rigPaths(root, r).settings) }])),
+      };
+    },
+
     async runTownCommand(cmd: TownCommand): Promise<TownCommandResult> {
       const check = checkTownCommand(cmd.bin, cmd.args);
       if ('refused' in check) throw ApplicationFailure.nonRetryable(`${check.refused}; these are: ${allowedList()}`, 'RefusedCommand');

@@ -6,8 +6,9 @@ import { remoteTownName } from '../remote/commands.js';
 import { PACKAGE_VERSION } from '../version.js';
 
 // An agent on a host without the town folder: its command goes to the town through the engine.
-const remoteTown = remoteTownName();
+const remoteTown = remoteTownName(process.env, process.argv.slice(2));
 if (remoteTown) {
+  noteAgentProgress();
   const { runInTown } = await import('../remote/client.js');
   process.exit(await runInTown(remoteTown, 'bd', process.argv.slice(2)));
 }

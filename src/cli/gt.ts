@@ -24,8 +24,9 @@ import { noteAgentProgress } from '../polecat/progress.js';
 import { remoteTownName } from '../remote/commands.js';
 
 // An agent on a host without the town folder: its command goes to the town through the engine.
-const remoteTown = remoteTownName();
+const remoteTown = remoteTownName(process.env, process.argv.slice(2));
 if (remoteTown) {
+  noteAgentProgress();
   const { runInTown } = await import('../remote/client.js');
   process.exit(await runInTown(remoteTown, 'gt', process.argv.slice(2)));
 }

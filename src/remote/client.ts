@@ -1,10 +1,11 @@
-import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowFailedError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { reportError } from '../cli/run.js';
 import { GtError, usageError } from '../errors.js';
 import { connectClient } from '../temporal/client.js';
 import { townClaimWorkflowId } from '../temporal/town-claim.js';
+import { callOnce } from './call.js';
 import { allowedList, checkTownCommand, IDENTITY_VARS, readsStdin, type RemoteBin, type TownCommand, type TownCommandResult } from './commands.js';
 
 /** How long a call keeps trying to reach the town's engine (a dropped link, a cluster restarting). */
@@ -46,20 +47,13 @@ async function sendToTown(town: string, bin: RemoteBin, args: string[]): Promise
     try {
       client = await connectClient(reach, { connectTimeout: '5s' });
       await requireTown(client, town, reach.address, reach.namespace);
-      try {
-        await client.workflow.start('townCommandWorkflow', {
-          workflowId,
-          taskQueue,
-          args: [cmd, { write: check.write }],
-          workflowIdReusePolicy: 'REJECT_DUPLICATE',
-          workflowIdConflictPolicy: 'USE_EXISTING',
-          staticSummary: `${bin} ${args.slice(0, 2).join(' ')} by ${env.BD_ACTOR ?? 'an agent'}`,
-        });
-      } catch (err) {
-        // This key ran already (a try whose answer was lost): its result is this call's.
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
-      }
-      result = await client.workflow.getHandle<(c: TownCommand, o: { write: boolean }) => Promise<TownCommandResult>>(workflowId).result();
+      result = await callOnce<TownCommandResult>(client, {
+        workflowId,
+        taskQueue,
+        workflowType: 'townCommandWorkflow',
+        args: [cmd, { write: check.write }],
+        summary: `${bin} ${args.slice(0, 2).join(' ')} by ${env.BD_ACTOR ?? 'an agent'}`,
+      });
     } catch (err) {
       if (err instanceof GtError && !err.message.startsWith('cannot reach Temporal')) throw err;
       if (err instanceof WorkflowFailedError) {
@@ -83,7 +77,7 @@ async function sendToTown(town: string, bin: RemoteBin, args: string[]): Promise
 }
 
 /** The engine must know the town (its `gt up` holds `town/<name>`), or the command would wait for a worker that never comes. */
-async function requireTown(client: Client, town: string, address: string, namespace: string): Promise<void> {
+export async function requireTown(client: Client, town: string, address: string, namespace: string): Promise<void> {
   let running = false;
   try {
     running = (await client.workflow.getHandle(townClaimWorkflowId(town)).describe()).status.name === 'RUNNING';

@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { TOWN_MARKER } from '../town/layout.js';
 
+export { TOWN_ACTIVITIES, type TownActivity } from './protocol.js';
+
 /**
  * The commands an agent on a host without the town folder may send to the town through the
  * engine (`GT_TOWN_REMOTE`): the ones an agent session uses, nothing that runs the town. Both
@@ -81,12 +83,26 @@ export function checkTownCommand(bin: string, args: string[]): { refused: string
 
 /**
  * The town this process reaches through the engine: `GT_TOWN_REMOTE` names it when the town
- * folder is not on this host (no `GT_ROOT`, or one that is not there). Undefined: the ordinary
- * local CLI. Cheap: the CLI asks this before loading anything.
+ * folder is not on this host (no `GT_ROOT`, one that is not there, or a rig host home). Undefined:
+ * the ordinary local CLI. Cheap: the CLI asks this before loading anything.
  */
-export function remoteTownName(env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function remoteTownName(env: NodeJS.ProcessEnv = process.env, args: string[] = []): string | undefined {
   const name = env.GT_TOWN_REMOTE;
   if (!name) return undefined;
-  if (env.GT_ROOT && existsSync(join(resolve(env.GT_ROOT), TOWN_MARKER))) return undefined;
+  if (env.GT_ROOT && existsSync(join(resolve(env.GT_ROOT), TOWN_MARKER))) {
+    // A rig host home: the ledgers are the town's, but `gt done` and `gt handoff` (updates of
+    // the polecat's workflow, from its worktree here) run here.
+    if (!isRigHostHome(resolve(env.GT_ROOT))) return undefined;
+    const first = args.find((a) => !a.startsWith('-'));
+    if (first === 'done' || first === 'handoff') return undefined;
+  }
   return name;
 }
+
+/** Whether GT_ROOT is a rig host home: a town folder's settings and rigs without its ledgers. */
+export function isRigHostHome(root: string): boolean {
+  return existsSync(join(root, RIG_HOST_HOME_MARKER));
+}
+
+/** The file that makes a folder a rig host home (its town's name and engine). */
+export const RIG_HOST_HOME_MARKER = join('mayor', 'rig-host.json');

@@ -1,6 +1,7 @@
 import * as wf from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { TownCommand, TownCommandResult } from '../remote/commands.js';
+import { TOWN_ACTIVITIES } from '../remote/protocol.js';
 
 /**
  * One command of an agent on a host without the town folder (`gt hook`, `bd update`, `gt done`,
@@ -16,4 +17,22 @@ export async function townCommandWorkflow(cmd: TownCommand, opts: { write: boole
     retry: opts.write ? { maximumAttempts: 1 } : { initialInterval: '1s', maximumAttempts: 5, nonRetryableErrorTypes: ['RefusedCommand'] },
   });
   return runTownCommand(cmd);
+}
+
+/**
+ * An activity a rig host without the town folder has the town run (remote/forward.ts): one of
+ * TOWN_ACTIVITIES, on the town's queue, with the retries of the activity it stands for (each is
+ * safe to run again). Its workflow id comes from the rig host's activity, so that activity's
+ * retry attaches here rather than run it twice.
+ */
+export async function townActivityWorkflow(activity: string, args: unknown[]): Promise<unknown> {
+  if (!(TOWN_ACTIVITIES as readonly string[]).includes(activity)) {
+    throw wf.ApplicationFailure.nonRetryable(`${activity} is not an activity a rig host may have the town run (${TOWN_ACTIVITIES.join(', ')})`, 'RefusedActivity');
+  }
+  const acts = wf.proxyActivities<Record<string, (...a: unknown[]) => Promise<unknown>>>({
+    startToCloseTimeout: '10m',
+    heartbeatTimeout: '30s',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 30, nonRetryableErrorTypes: ['RigHostRefused'] },
+  });
+  return acts[activity]!(...args);
 }

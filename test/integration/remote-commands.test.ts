@@ -1,8 +1,10 @@
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { runCli, tempDir } from '../helpers/cli.js';
+import { PROJECT, runCli, tempDir } from '../helpers/cli.js';
+import { waitFor } from '../helpers/town.js';
 import { gtJson, mergesOf, waitClosed } from './convoy-helpers.js';
 import { makeRigTown, SCRIPTED_AGENT, type RigTown } from './polecat-helpers.js';
 
@@ -14,8 +16,16 @@ import { makeRigTown, SCRIPTED_AGENT, type RigTown } from './polecat-helpers.js'
  */
 
 const towns: RigTown[] = [];
-afterEach(() => {
-  for (const t of towns.splice(0)) t.cleanup();
+const workers: ChildProcess[] = [];
+afterEach(async () => {
+  for (const w of workers.splice(0)) {
+    w.kill('SIGTERM');
+    await new Promise((r) => (w.exitCode !== null ? r(undefined) : w.once('exit', r)));
+  }
+  for (const t of towns.splice(0)) {
+    t.cleanup();
+    spawnSync('tmux', ['-L', `${t.env.GT_TMUX_SOCKET}-far`, 'kill-server'], { stdio: 'ignore' });
+  }
 });
 
 /** `bin args` as an agent of `t` on another host: cwd outside the town, no GT_ROOT, only the town's name and the engine. */
@@ -135,5 +145,46 @@ describe('agent commands through the engine (GT_TOWN_REMOTE)', { timeout: 240_00
     } finally {
       await connection.close();
     }
+  });
+
+  it('a rig host without the town folder (gt worker --town --home): its rig cloned from the remote, a convoy lands, each bead merged once, the ledgers only in the town', async () => {
+    const t = makeRigTown();
+    towns.push(t);
+    expect(t.gt(['up']).code).toBe(0);
+    expect(t.gt(['rig', 'run-on', t.rig, 'workers']).code).toBe(0);
+    const home = join(tempDir('gt-rig-host-'), 'home');
+    const env = { GT_TASK_QUEUE: t.env.GT_TASK_QUEUE!, GT_TMUX_SOCKET: t.env.GT_TMUX_SOCKET! };
+    const address = inject('temporalAddress');
+    // Bad input: refused by the town, nothing made here.
+    const unknown = runCli('gt', ['worker', '--town', townName(t), '--home', home, '--rig', 'nope', '--address', address], { cwd: tempDir(), env });
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('error: unknown rig "nope"');
+    expect(unknown.stderr).toContain(`hint: the rigs of this town: ${t.rig}`);
+    const noTown = runCli('gt', ['worker', '--town', 'no-such-town', '--home', home, '--address', address], { cwd: tempDir(), env });
+    expect(noTown.code).toBe(1);
+    expect(noTown.stderr).toContain('error: town "no-such-town" is not running on the engine');
+    expect(existsSync(home)).toBe(false);
+
+    let out = '';
+    const clean: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !/^(GT_|BD_|TEMPORAL_)/.test(k)) clean[k] = v;
+    const worker = spawn(process.execPath, [join(PROJECT, 'bin', 'gt.js'), 'worker', '--town', townName(t), '--home', home, '--host', 'far', '--address', address], { cwd: tempDir(), env: { ...clean, ...env } });
+    worker.stdout!.on('data', (d) => (out += d));
+    worker.stderr!.on('data', (d) => (out += d));
+    workers.push(worker);
+    await waitFor(() => out.includes('polling'), 90_000, 'the rig host to poll');
+    const ids = [t.create('Far one'), t.create('Far two')];
+    const { convoy } = gtJson<{ convoy: string }>(t, ['convoy', 'create', 'From afar', ...ids]);
+    await waitClosed(t, convoy);
+    for (const id of ids) {
+      expect(t.bead(id).status).toBe('closed');
+      expect(mergesOf(t.remote, id)).toBe(1);
+    }
+    // The work was done in the rig host's home: its clone and worktrees; no ledger there, no worktree in the town.
+    expect(existsSync(join(home, t.rig, '.repo.git'))).toBe(true);
+    expect(existsSync(join(home, t.rig, '.beads'))).toBe(false);
+    expect(existsSync(join(home, '.beads'))).toBe(false);
+    expect(readdirSync(join(home, t.rig, 'polecats')).length).toBeGreaterThan(0);
+    expect(readdirSync(join(t.root, t.rig, 'polecats'))).toEqual([]);
   });
 });

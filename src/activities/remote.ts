@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { allowedList, checkTownCommand, IDENTITY_VARS, type TownCommand, type TownCommandResult } from '../remote/commands.js';
+import { appendEvent } from '../events/log.js';
 import { PROJECT_ROOT } from '../temporal/binary.js';
 import { engineConfig } from '../temporal/config.js';
 import { townEnv } from '../town/env.js';
@@ -45,6 +46,11 @@ export function remoteActivities(root: string) {
         taskQueue: engineConfig(root).taskQueue,
         rigs: Object.fromEntries(rigs.map((r) => [r, { config: json(rigPaths(root, r).config), settings: json(rigPaths(root, r).settings) }])),
       };
+    },
+
+    /** An event a rig host without the town folder wrote, into the town's stream (once: by its id). */
+    async recordTownEvent(event: Parameters<typeof appendEvent>[1]): Promise<void> {
+      appendEvent(root, event);
     },
 
     async runTownCommand(cmd: TownCommand): Promise<TownCommandResult> {

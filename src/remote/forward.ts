@@ -1,5 +1,6 @@
 import { Context } from '@temporalio/activity';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowFailedError, type Client } from '@temporalio/client';
+import { createHash } from 'node:crypto';
 import { engineConfig } from '../temporal/config.js';
 import { readTownJson } from '../town/layout.js';
 import { callOnce } from './call.js';
@@ -42,5 +43,24 @@ export function townCaller(root: string, getClient: () => Promise<Client>): Town
       if (err instanceof WorkflowFailedError) throw new Error(`the town could not ${activity}: ${(err.cause as Error & { cause?: Error })?.cause?.message ?? err.cause?.message ?? err.message}`);
       throw err;
     }
+  };
+}
+
+/**
+ * In a rig host home: the town's event stream gets this host's events too (`gt log` on the town
+ * shows where each session ran), each sent once by its own id, without waiting; an event that
+ * cannot be sent stays in the home's own stream only. Undefined in a town folder.
+ */
+export function townEventSender(root: string, getClient: () => Promise<Client>): ((event: Record<string, unknown> & { id: string }) => void) | undefined {
+  if (!isRigHostHome(root)) return undefined;
+  const town = readTownJson(root).name;
+  const taskQueue = engineConfig(root).taskQueue;
+  return (event) => {
+    const workflowId = `evt/${town}/${createHash('sha256').update(event.id).digest('hex').slice(0, 32)}`;
+    void getClient()
+      .then((client) => client.workflow.start('townActivityWorkflow', { workflowId, taskQueue, args: ['recordTownEvent', [event]], workflowIdReusePolicy: 'REJECT_DUPLICATE' }))
+      .catch((err: Error) => {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) process.stderr.write(`worker: could not send event ${String(event.type)} to the town: ${err.message}\n`);
+      });
   };
 }

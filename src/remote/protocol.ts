@@ -18,5 +18,6 @@ export const TOWN_ACTIVITIES = [
   'refineryRecordMergedBatch',
   'refineryRecordRejected',
   'missingBeads',
+  'recordTownEvent',
 ] as const;
 export type TownActivity = (typeof TOWN_ACTIVITIES)[number];

@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT, tempDir } from '../helpers/cli.js';
@@ -308,6 +308,84 @@ describe('more than one machine (network namespaces)', () => {
       expect(events().filter((e) => e.bead === id && (e.type === 'stall' || e.type === 'session.restart' || e.type === 'session.failed'))).toEqual([]);
     }
   }, 600_000);
+
+  it('a rig host that does not see the town folder (a tmpfs over it): gt worker --town serves both rigs from clones; a convoy lands, each bead merged once; a link dropped mid-call applies the call once; other commands are refused', async () => {
+    killHost('h1');
+    killHost('h2');
+    const town = `cluster${tag}`;
+    const home = join(base, 'h1-home');
+    // The host's processes live in a mount namespace of their own where the town folder is an empty tmpfs.
+    const hidden = (args: string[]) => ['netns', 'exec', ns('h1'), 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs tmpfs "$0" && exec "$@"', root, ...args];
+    let out = '';
+    const worker = spawn('ip', hidden([process.execPath, join(PROJECT, 'bin', 'gt.js'), 'worker', '--town', town, '--home', home, '--host', 'h1', '--address', CLUSTER]), { cwd: base, env: hostEnv() });
+    worker.stdout!.on('data', (d) => (out += d));
+    worker.stderr!.on('data', (d) => (out += d));
+    children.push(worker);
+    await waitFor(() => out.includes('polling'), 120_000, 'the hidden rig host to poll');
+    // Hidden for real: no process of that host sees the town's files.
+    const pids = sh('ip', ['netns', 'pids', ns('h1')]).split('\n').filter(Boolean);
+    expect(pids.length).toBeGreaterThan(0);
+    for (const pid of pids) expect(existsSync(`/proc/${pid}/root${root}/mayor/town.json`), `process ${pid} sees the town`).toBe(false);
+
+    const before = sessions().length;
+    const ids = convoyBeads(2);
+    const { convoy } = JSON.parse(must('town', 'gt', ['convoy', 'create', 'Town folder hidden', ...ids.all, '--json'])) as { convoy: string };
+    await waitFor(() => beadStatus(convoy) === 'closed', 300_000, 'the convoy to land');
+    const worked = sessions().slice(before);
+    for (const [rig, id] of ids.byRig) {
+      expect(beadStatus(id)).toBe('closed');
+      expect(mergesOf(rigs[rig]!.remote, id)).toBe(1);
+      expect(worked.filter((l) => l.bead === id).map((l) => l.host)).toEqual(['h1']);
+      // The host's events reach the town's stream, once each.
+      await waitFor(() => events().some((e) => e.type === 'session.exit' && e.bead === id), 30_000, `the session end of ${id} in the town's events`);
+      expect(events().filter((e) => e.type === 'session.start' && e.bead === id).map((e) => e.host)).toEqual(['h1']);
+    }
+    // The work was done in the host's home: clones and worktrees there, no ledger.
+    for (const rig of ['alpha', 'beta']) {
+      expect(readdirSync(join(home, rig, 'polecats')).length).toBeGreaterThan(0);
+      expect(existsSync(join(home, rig, '.beads'))).toBe(false);
+    }
+
+    // An agent's command from that host, as its sessions send them.
+    const agentEnv = (extra: Record<string, string> = {}) => hostEnv({ GT_TOWN_REMOTE: town, TEMPORAL_ADDRESS: CLUSTER, GT_ROLE: 'polecat', GT_RIG: 'alpha', GT_POLECAT: 'far', BD_ACTOR: 'alpha/polecats/far', ...extra });
+    const agent = (bin: 'gt' | 'bd', args: string[], extra: Record<string, string> = {}) => spawnSync('ip', hidden([process.execPath, join(PROJECT, 'bin', `${bin}.js`), ...args]), { cwd: base, env: agentEnv(extra), encoding: 'utf8', timeout: 180_000 });
+    const ledger = join(root, 'alpha', '.beads', 'issues.jsonl');
+    const linesWith = (title: string) => readFileSync(ledger, 'utf8').split('\n').filter((l) => l.includes(`"${title}"`)).length;
+    // The same call id twice: run once.
+    const key = { GT_CALL_ID: `cluster-${tag}-once` };
+    const first = agent('bd', ['create', `Once ${tag}`, '--json'], key);
+    expect(first.status, first.stderr).toBe(0);
+    expect(agent('bd', ['create', `Once ${tag}`, '--json'], key).stdout).toBe(first.stdout);
+    expect(linesWith(`Once ${tag}`)).toBe(1);
+    // Bad input: refused on the host, the ledger byte-identical.
+    const kept = readFileSync(ledger);
+    const refused = agent('gt', ['sling', ids.all[0]!, 'alpha']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('is not a command an agent can run on a host without the town folder');
+    expect(readFileSync(ledger).equals(kept)).toBe(true);
+
+    // The link dropped mid-call: the host's link goes down while the town runs the command, its
+    // connections are cut, and it comes back; the call tries again with its id and is applied once.
+    const title = `Dropped link ${tag}`;
+    const call = spawn('ip', hidden([process.execPath, join(PROJECT, 'bin', 'bd.js'), 'create', title, '--json']), { cwd: base, env: agentEnv() });
+    let callOut = '';
+    let callErr = '';
+    call.stdout!.on('data', (d) => (callOut += d));
+    call.stderr!.on('data', (d) => (callErr += d));
+    const exited = new Promise<number>((r) => call.on('exit', (c) => r(c ?? -1)));
+    await waitFor(() => townRuns(title), 60_000, 'the town to run the call');
+    const link = `gtc${tag}h${HOSTS.h1}`;
+    sh('ip', ['netns', 'exec', ns('h1'), 'ip', 'link', 'set', link, 'down']);
+    await new Promise((r) => setTimeout(r, 3000));
+    sh('ip', ['netns', 'exec', ns('h1'), 'ss', '-K', 'dst', ip('cluster')], { ok: true });
+    await new Promise((r) => setTimeout(r, 2000));
+    sh('ip', ['netns', 'exec', ns('h1'), 'ip', 'link', 'set', link, 'up']);
+    expect(await exited, callErr).toBe(0);
+    expect(callErr).toContain(`the engine at ${CLUSTER} cannot be reached`);
+    const id = (JSON.parse(callOut) as { id: string }).id;
+    expect(linesWith(title)).toBe(1);
+    expect(beadStatus(id)).toBe('open');
+  }, 600_000);
 });
 
 /**
@@ -319,6 +397,22 @@ function skewedClock(offset: string): Record<string, string> {
   const lib = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/faketime/libfaketimeMT.so.1'].find((f) => existsSync(f));
   if (!lib) throw new Error('libfaketime is missing: install the Debian package faketime (scripts/setup.sh does)');
   return { LD_PRELOAD: lib, FAKETIME: offset, DONT_FAKE_MONOTONIC: '1' };
+}
+
+/** Whether the town is running an agent's `bd create <title>` right now (its process, seen from here: the hosts share the process table). */
+function townRuns(title: string): boolean {
+  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
+    try {
+      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      if (args.some((a) => a.endsWith(join('bin', 'bd.js'))) && args.includes('create') && args.includes(title) && !args.includes('unshare')) {
+        // The agent's own CLI runs in h1's hidden mount namespace; the town's copy sees the town folder.
+        if (existsSync(`/proc/${pid}/root${root}/mayor/town.json`)) return true;
+      }
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return false;
 }
 
 /** `n` slow beads in each rig, for one convoy. */

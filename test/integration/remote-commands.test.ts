@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { PROJECT, runCli, tempDir } from '../helpers/cli.js';
 import { waitFor } from '../helpers/town.js';
-import { gtJson, mergesOf, waitClosed } from './convoy-helpers.js';
+import { gtJson, mergesOf, townEvents, waitClosed } from './convoy-helpers.js';
 import { makeRigTown, SCRIPTED_AGENT, type RigTown } from './polecat-helpers.js';
 
 /**
@@ -186,5 +186,10 @@ describe('agent commands through the engine (GT_TOWN_REMOTE)', { timeout: 240_00
     expect(existsSync(join(home, '.beads'))).toBe(false);
     expect(readdirSync(join(home, t.rig, 'polecats')).length).toBeGreaterThan(0);
     expect(readdirSync(join(t.root, t.rig, 'polecats'))).toEqual([]);
+    // Its sessions' events are in the town's stream too, naming the host, once each.
+    for (const id of ids) {
+      await waitFor(() => townEvents(t).some((e) => e.type === 'session.exit' && e.bead === id), 30_000, `the session end of ${id} in the town's events`);
+      expect(townEvents(t).filter((e) => e.type === 'session.start' && e.bead === id).map((e) => e.host)).toEqual(['far']);
+    }
   });
 });

@@ -4,8 +4,8 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
  * Run a short workflow once per id and get its result: a first try starts it, a try after a
  * dropped link attaches to it while it runs (conflict policy USE_EXISTING) or reads the result of
  * the run that finished (reuse policy REJECT_DUPLICATE), for as long as the namespace keeps it.
- * With `againIfFailed`, a run that failed is started afresh instead (ALLOW_DUPLICATE_FAILED_ONLY):
- * for calls that are safe to repeat, whose caller retries them.
+ * With `againIfFailed`, a run that failed (or timed out) is started afresh instead
+ * (ALLOW_DUPLICATE_FAILED_ONLY): for calls that are safe to repeat, whose caller retries them.
  */
 export async function callOnce<T>(client: Client, call: { workflowId: string; taskQueue: string; workflowType: string; args: unknown[]; summary?: string; againIfFailed?: boolean }): Promise<T> {
   try {
@@ -15,6 +15,8 @@ export async function callOnce<T>(client: Client, call: { workflowId: string; ta
       args: call.args,
       workflowIdReusePolicy: call.againIfFailed ? 'ALLOW_DUPLICATE_FAILED_ONLY' : 'REJECT_DUPLICATE',
       workflowIdConflictPolicy: 'USE_EXISTING',
+      // A town whose worker never comes (stopped, gone) fails the call in the end rather than hold it for ever.
+      workflowExecutionTimeout: '30m',
       ...(call.summary ? { staticSummary: call.summary } : {}),
     });
   } catch (err) {

@@ -364,24 +364,34 @@ describe('more than one machine (network namespaces)', () => {
     expect(refused.stderr).toContain('is not a command an agent can run on a host without the town folder');
     expect(readFileSync(ledger).equals(kept)).toBe(true);
 
-    // The link dropped mid-call: the host's link goes down while the town runs the command, its
-    // connections are cut, and it comes back; the call tries again with its id and is applied once.
+    // The link dropped mid-call: the call has reached the engine (the town's worker held still
+    // meanwhile), then the host's link goes down and its connections are cut, the town runs the
+    // command while the host is away, and the link comes back: the call gets its answer by its
+    // id and the bead is created once.
     const title = `Dropped link ${tag}`;
-    const call = spawn('ip', hidden([process.execPath, join(PROJECT, 'bin', 'bd.js'), 'create', title, '--json']), { cwd: base, env: agentEnv() });
+    const callId = `cluster-${tag}-dropped`;
+    const townWorker = Number(readFileSync(join(root, '.gt', 'run', 'worker.pid'), 'utf8'));
+    process.kill(townWorker, 'SIGSTOP');
+    const call = spawn('ip', hidden([process.execPath, join(PROJECT, 'bin', 'bd.js'), 'create', title, '--json']), { cwd: base, env: agentEnv({ GT_CALL_ID: callId }) });
     let callOut = '';
     let callErr = '';
     call.stdout!.on('data', (d) => (callOut += d));
     call.stderr!.on('data', (d) => (callErr += d));
     const exited = new Promise<number>((r) => call.on('exit', (c) => r(c ?? -1)));
-    await waitFor(() => townRuns(title), 60_000, 'the town to run the call');
     const link = `gtc${tag}h${HOSTS.h1}`;
-    sh('ip', ['netns', 'exec', ns('h1'), 'ip', 'link', 'set', link, 'down']);
-    await new Promise((r) => setTimeout(r, 3000));
-    sh('ip', ['netns', 'exec', ns('h1'), 'ss', '-K', 'dst', ip('cluster')], { ok: true });
+    try {
+      await waitFor(() => workflowExists(`cmd/${town}/${callId}`), 60_000, 'the call to reach the engine');
+      sh('ip', ['netns', 'exec', ns('h1'), 'ip', 'link', 'set', link, 'down']);
+      sh('ip', ['netns', 'exec', ns('h1'), 'ss', '-K', 'dst', ip('cluster')], { ok: true });
+    } finally {
+      process.kill(townWorker, 'SIGCONT');
+    }
+    await waitFor(() => linesWith(title) === 1, 60_000, 'the town to run the command');
     await new Promise((r) => setTimeout(r, 2000));
+    // Its answer has not reached the host.
+    expect(call.exitCode).toBeNull();
     sh('ip', ['netns', 'exec', ns('h1'), 'ip', 'link', 'set', link, 'up']);
     expect(await exited, callErr).toBe(0);
-    expect(callErr).toContain(`the engine at ${CLUSTER} cannot be reached`);
     const id = (JSON.parse(callOut) as { id: string }).id;
     expect(linesWith(title)).toBe(1);
     expect(beadStatus(id)).toBe('open');
@@ -399,20 +409,14 @@ function skewedClock(offset: string): Record<string, string> {
   return { LD_PRELOAD: lib, FAKETIME: offset, DONT_FAKE_MONOTONIC: '1' };
 }
 
-/** Whether the town is running an agent's `bd create <title>` right now (its process, seen from here: the hosts share the process table). */
-function townRuns(title: string): boolean {
-  for (const pid of readdirSync('/proc').filter((p) => /^\d+$/.test(p))) {
-    try {
-      const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      if (args.some((a) => a.endsWith(join('bin', 'bd.js'))) && args.includes('create') && args.includes(title) && !args.includes('unshare')) {
-        // The agent's own CLI runs in h1's hidden mount namespace; the town's copy sees the town folder.
-        if (existsSync(`/proc/${pid}/root${root}/mayor/town.json`)) return true;
-      }
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return false;
+/** Whether the cluster has a workflow of this id, asked from the town's host. */
+function workflowExists(id: string): boolean {
+  const script = `const { Client, Connection } = require(${JSON.stringify(join(PROJECT, 'node_modules', '@temporalio', 'client'))});
+(async () => {
+  const connection = await Connection.connect({ address: ${JSON.stringify(CLUSTER)} });
+  try { await new Client({ connection }).workflow.getHandle(${JSON.stringify(id)}).describe(); process.exit(0); } catch { process.exit(1); }
+})();`;
+  return spawnSync('ip', ['netns', 'exec', ns('town'), process.execPath, '-e', script], { timeout: 20_000 }).status === 0;
 }
 
 /** `n` slow beads in each rig, for one convoy. */

@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempDir } from '../../helpers/cli.js';
 import { checkTownCommand, readsStdin, remoteTownName } from '../../../src/remote/commands.js';
 
 describe('agent commands a host without the town folder may send', () => {
@@ -28,6 +31,15 @@ describe('agent commands a host without the town folder may send', () => {
     expect(remoteTownName({})).toBeUndefined();
     expect(remoteTownName({ GT_TOWN_REMOTE: 'tw' })).toBe('tw');
     expect(remoteTownName({ GT_TOWN_REMOTE: 'tw', GT_ROOT: '/nonexistent/town' })).toBe('tw');
+    // A town folder here: the local CLI. A rig host home (no ledgers): remote, but gt done and gt handoff run in the worktree.
+    const town = tempDir();
+    mkdirSync(join(town, 'mayor'));
+    writeFileSync(join(town, 'mayor', 'town.json'), '{}');
+    expect(remoteTownName({ GT_TOWN_REMOTE: 'tw', GT_ROOT: town }, ['hook'])).toBeUndefined();
+    writeFileSync(join(town, 'mayor', 'rig-host.json'), '{}');
+    expect(remoteTownName({ GT_TOWN_REMOTE: 'tw', GT_ROOT: town }, ['hook', '--json'])).toBe('tw');
+    expect(remoteTownName({ GT_TOWN_REMOTE: 'tw', GT_ROOT: town }, ['done', '-m', 'x'])).toBeUndefined();
+    expect(remoteTownName({ GT_TOWN_REMOTE: 'tw', GT_ROOT: town }, ['handoff'])).toBeUndefined();
     expect(readsStdin('gt', ['prime', '--hook'])).toBe(true);
     expect(readsStdin('gt', ['prime'])).toBe(false);
     expect(readsStdin('bd', ['create', '--hook'])).toBe(false);

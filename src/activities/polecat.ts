@@ -205,6 +205,13 @@ export function polecatActivities(root: string) {
     if (town) await town('polecatRunInfo', [rig, name, info, whole]);
   };
 
+  /** This host's worktree of the polecat, on the bead's branch (made here when another host had it). */
+  const ownWorktree = async (input: AgentInput, defaultBranch: string): Promise<string> => {
+    const worktree = join(rigPaths(root, input.rig).polecats, input.name);
+    await prepareWorktree({ repo: rigPaths(root, input.rig).repo, worktree, branch: input.branch, defaultBranch, who: address(input.rig, input.name) });
+    return worktree;
+  };
+
   const commentOnBead = async (bead: string, actor: string, text: string): Promise<void> => {
     await ledgerWrite(bead, actor, (tx, b) => {
       if (b.comments?.at(-1)?.text !== text) tx.addComment(b.id, text);
@@ -273,9 +280,12 @@ export function polecatActivities(root: string) {
      * that ends by itself is reported `exited` with its exit code; `gt done` arrives at the
      * workflow, which then stops the session.
      */
-    async runPolecatAgent(input: AgentInput): Promise<AgentOutcome> {
+    async runPolecatAgent(given: AgentInput): Promise<AgentOutcome> {
       const ctx = Context.current();
-      const entry = rigEntry(input.rig);
+      const entry = rigEntry(given.rig);
+      // A rig host without the town folder works in its own clone: a session another host began
+      // (it died) goes on here, in this host's worktree, from the branch as last pushed.
+      const input = town ? { ...given, worktree: await ownWorktree(given, entry.default_branch) } : given;
       const f = files(input.rig, input.name);
       mkdirSync(dirname(f.log), { recursive: true });
       mkdirSync(dirname(f.state), { recursive: true });
@@ -293,7 +303,7 @@ export function polecatActivities(root: string) {
         writeFileSync(attemptFile, `${input.attempt}\n`);
       }
       const ownTail = () => tailOf(f.log, 20, readNumber(logStartFile) ?? 0);
-      await saveRunInfo(input.rig, input.name, { attempt: input.attempt, handoff: input.handoff }, false);
+      await saveRunInfo(input.rig, input.name, { attempt: input.attempt, handoff: input.handoff, ...(input.worktree !== given.worktree ? { worktree: input.worktree } : {}) }, false);
 
       // Where the role instructions go for this runtime; a person's settings that cannot be parsed refuse the start.
       let integration: RuntimeIntegration;

@@ -78,6 +78,21 @@ function rigHost(host: 'h1' | 'h2', rigs: string[], extraEnv: Record<string, str
   return { child, output: () => out };
 }
 
+/** `args` run on a host whose processes live in a mount namespace of their own where the town folder is an empty tmpfs. */
+function hiddenOn(host: Host, args: string[]): string[] {
+  return ['netns', 'exec', ns(host), 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs tmpfs "$0" && exec "$@"', root, ...args];
+}
+
+/** A rig host that does not see the town folder: `gt worker --town`, its clones and worktrees in `home`. */
+function hiddenRigHost(host: 'h1' | 'h2', home: string): { child: ChildProcess; output: () => string } {
+  let out = '';
+  const child = spawn('ip', hiddenOn(host, [process.execPath, join(PROJECT, 'bin', 'gt.js'), 'worker', '--town', `cluster${tag}`, '--home', home, '--host', host, '--address', CLUSTER]), { cwd: base, env: hostEnv() });
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  children.push(child);
+  return { child, output: () => out };
+}
+
 /** Every process in a host's namespace, killed at once: the machine is gone. */
 function killHost(host: Host): number {
   // Again until none is left: a process may fork (tmux starting an agent) while its parent is killed.
@@ -314,14 +329,9 @@ describe('more than one machine (network namespaces)', () => {
     killHost('h2');
     const town = `cluster${tag}`;
     const home = join(base, 'h1-home');
-    // The host's processes live in a mount namespace of their own where the town folder is an empty tmpfs.
-    const hidden = (args: string[]) => ['netns', 'exec', ns('h1'), 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs tmpfs "$0" && exec "$@"', root, ...args];
-    let out = '';
-    const worker = spawn('ip', hidden([process.execPath, join(PROJECT, 'bin', 'gt.js'), 'worker', '--town', town, '--home', home, '--host', 'h1', '--address', CLUSTER]), { cwd: base, env: hostEnv() });
-    worker.stdout!.on('data', (d) => (out += d));
-    worker.stderr!.on('data', (d) => (out += d));
-    children.push(worker);
-    await waitFor(() => out.includes('polling'), 120_000, 'the hidden rig host to poll');
+    const hidden = (args: string[]) => hiddenOn('h1', args);
+    const h1 = hiddenRigHost('h1', home);
+    await waitFor(() => h1.output().includes('polling'), 120_000, 'the hidden rig host to poll');
     // Hidden for real: no process of that host sees the town's files.
     const pids = sh('ip', ['netns', 'pids', ns('h1')]).split('\n').filter(Boolean);
     expect(pids.length).toBeGreaterThan(0);
@@ -395,6 +405,31 @@ describe('more than one machine (network namespaces)', () => {
     const id = (JSON.parse(callOut) as { id: string }).id;
     expect(linesWith(title)).toBe(1);
     expect(beadStatus(id)).toBe('open');
+  }, 600_000);
+
+  it('two rig hosts that do not see the town folder: kill -9 of one mid-convoy, its beads finish on the other in its own clone, 0 lost, 0 merged twice', async () => {
+    killHost('h1');
+    const h1 = hiddenRigHost('h1', join(base, 'h1-home'));
+    const h2 = hiddenRigHost('h2', join(base, 'h2-home'));
+    await waitFor(() => h1.output().includes('polling') && h2.output().includes('polling'), 120_000, 'both hidden rig hosts to poll');
+    const before = sessions().length;
+    const ids = convoyBeads(2);
+    const { convoy } = JSON.parse(must('town', 'gt', ['convoy', 'create', 'Hidden hosts, one lost', ...ids.all, '--json'])) as { convoy: string };
+    const onH1 = await waitFor(() => {
+      const started = sessions().slice(before).filter((l) => l.host === 'h1').map((l) => l.bead);
+      const open = started.filter((b) => !events().some((e) => e.type === 'done' && e.bead === b));
+      return open.length ? open : undefined;
+    }, 120_000, 'an agent on h1');
+    expect(killHost('h1')).toBeGreaterThan(0);
+    const after = sessions().length;
+    await waitFor(() => beadStatus(convoy) === 'closed', 300_000, 'the convoy to land');
+    for (const [rig, id] of ids.byRig) {
+      expect(beadStatus(id)).toBe('closed');
+      expect(mergesOf(rigs[rig]!.remote, id)).toBe(1);
+    }
+    const later = sessions().slice(after);
+    for (const bead of onH1) expect(later.filter((l) => l.bead === bead).map((l) => l.host)).toContain('h2');
+    expect(later.filter((l) => l.host === 'h1')).toEqual([]);
   }, 600_000);
 });
 

@@ -62,6 +62,10 @@ const lazyCommands = {
     b.onResolve({ filter: /^\.\.\/\.\.\/convoy\/tell\.js$/ }, (args) =>
       args.kind === 'dynamic-import' ? { path: '../convoy/tell.js', external: true } : undefined,
     );
+    // An agent's command sent to the town through the engine (GT_TOWN_REMOTE) needs the Temporal client too.
+    b.onResolve({ filter: /^\.\.\/remote\/client\.js$/ }, (args) =>
+      args.kind === 'dynamic-import' ? { path: '../remote/client.js', external: true } : undefined,
+    );
   },
 };
 

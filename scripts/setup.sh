@@ -68,6 +68,9 @@ apt_install tmux tmux "agents will run headless"
 echo "==> chromium (the Web UI test drives it headless; playwright-core downloads no browser)"
 apt_install chromium chromium "the Web UI test cannot run (or set CHROMIUM_PATH to a Chromium binary)"
 
+echo "==> faketime (the netns suite runs a rig host whose clock is 5 minutes off)"
+apt_install faketime faketime "the clock-skew test of npm run test:cluster cannot run"
+
 echo "==> build"
 npm run build --silent
 echo "Setup done. Put the commands on your PATH with: npm link   (or use ./bin/gt.js and ./bin/bd.js)"

@@ -1,5 +1,8 @@
 import { Context } from '@temporalio/activity';
+import { randomUUID } from 'node:crypto';
 import { appendEvent } from '../events/log.js';
+import { townEventSender } from '../remote/forward.js';
+import { lazyClient } from './client.js';
 import { rigHostName } from '../town/env.js';
 
 /**
@@ -8,6 +11,8 @@ import { rigHostName } from '../town/env.js';
  * that cannot be written never fails the work it describes.
  */
 export function eventWriter(root: string) {
+  // A rig host without the town folder: its events go to the town's stream too.
+  const toTown = townEventSender(root, lazyClient(root));
   return (type: string, fields: { actor: string; rig?: string; bead?: string; detail?: string; key?: string; [k: string]: unknown }): void => {
     const { key, ...rest } = fields;
     let id: string | undefined;
@@ -23,7 +28,9 @@ export function eventWriter(root: string) {
       // outside an activity (a test calling it directly): a fresh id
     }
     try {
-      appendEvent(root, { ...rest, type, id, workflow: rest.workflow as string | undefined ?? workflow, ...(host ? { host } : {}) });
+      const event = { ...rest, type, id: id ?? randomUUID(), at: new Date().toISOString(), workflow: rest.workflow as string | undefined ?? workflow, ...(host ? { host } : {}) };
+      appendEvent(root, event);
+      toTown?.(event);
     } catch (err) {
       process.stderr.write(`worker: could not record event ${type}: ${(err as Error).message}\n`);
     }

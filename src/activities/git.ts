@@ -168,7 +168,10 @@ export async function prepareWorktree(input: PrepareWorktreeInput): Promise<Prep
   if (!fetchedWithin(repo, SHARED_FETCH_MS)) await withRepoLock(repo, () => fetchOrigin(repo, SHARED_FETCH_MS));
   const base = await commitOf(`refs/remotes/origin/${defaultBranch}`, repo);
   if (!base) throw new Error(`the rig repository has no origin/${defaultBranch} (in ${repo})`);
-  const branchExists = await gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo);
+  let branchExists = await gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo);
+  // Work pushed from another clone (a rig host that died, or one without the town folder): go on from it.
+  const pushed = branchExists ? undefined : await commitOf(`refs/remotes/origin/${branch}`, repo);
+  if (pushed) branchExists = (await runGit(['branch', '--quiet', '--no-track', branch, pushed], repo)).code === 0 || (await gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo));
   if (!existsSync(join(worktree, '.git')) && !branchExists) {
     const args = ['worktree', 'add', '--quiet', '--no-track', '-b', branch, worktree, base];
     if ((await runGit(args, repo)).code === 0) return { worktree, branch, base, reused: false };

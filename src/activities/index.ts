@@ -4,21 +4,29 @@ import { dispatchActivities } from './dispatch.js';
 import { moleculeActivities } from './molecule.js';
 import { polecatActivities } from './polecat.js';
 import { refineryActivities } from './refinery.js';
+import { remoteActivities } from './remote.js';
+import { lazyClient } from './client.js';
+import { townCaller } from '../remote/forward.js';
 
 /** Every activity the worker registers, bound to the town they act on. */
 export function createActivities(root: string) {
-  return keepAlive(
-    {
-      ...moleculeActivities(root),
-      ...polecatActivities(root),
-      ...refineryActivities(root),
-      ...convoyActivities(root),
-      ...dispatchActivities(root),
-    },
-    // Heartbeats with details of its own (the stall watch), which a bare beat would wipe.
-    ['runPolecatAgent'],
-  );
+  const acts = {
+    ...moleculeActivities(root),
+    ...polecatActivities(root),
+    ...refineryActivities(root),
+    ...convoyActivities(root),
+    ...dispatchActivities(root),
+    ...remoteActivities(root),
+  };
+  // A rig host without the town folder has the town run what only reads and writes its ledgers.
+  const town = townCaller(root, lazyClient(root));
+  if (town) for (const name of TOWN_SIDE) Object.assign(acts, { [name]: (...args: unknown[]) => town(name, args) });
+  // Heartbeats with details of its own (the stall watch), which a bare beat would wipe.
+  return keepAlive(acts, ['runPolecatAgent']);
 }
+
+/** Activities of the rig queues that are wholly the ledger's: on a rig host home, the town runs them. */
+const TOWN_SIDE = ['notePolecatAttempt', 'releasePolecatHook', 'blockPolecatBead', 'polecatBeadUsage', 'refineryRecordMerged', 'refineryRecordMergedBatch', 'refineryRecordRejected'] as const;
 
 export type Activities = ReturnType<typeof createActivities>;
 

@@ -13,13 +13,14 @@ import { claudeSettings, checkRuntimeFiles, geminiSettings, writeContextFile, wr
 import { inputHolds, lastLines, looksLikePrompt, showsReady, waitingPrompt, type RuntimeIntegration } from '../town/integrations.js';
 import { engineConfig } from '../temporal/config.js';
 import { polecatWorkflowId, refineryWorkflowId, type MergeRequest } from '../temporal/merge-protocol.js';
-import { readRigs, rigPaths, townPaths } from '../town/layout.js';
+import { readRigs, readTownJson, rigPaths, townPaths } from '../town/layout.js';
 import { ledgerDirForId } from '../town/routes.js';
 import { buildStartCommand, chooseRuntime } from '../town/runtimes.js';
 import { prepareWorktree, worktreeGitDir } from './git.js';
 import { EXIT_RECORDING_WRAPPER, killGroup, readNumber, remove, runChild, tailOf } from './process.js';
 import { agentBinDir } from './shims.js';
 import { lazyClient } from './client.js';
+import { townCaller } from '../remote/forward.js';
 import { eventWriter } from './events.js';
 import { newsTeller } from './dispatch.js';
 import { hostEnv, townEnv } from '../town/env.js';
@@ -49,6 +50,9 @@ export interface Prepared {
   limits: PolecatLimits;
   defaultBranch: string;
 }
+
+/** What the ledger says of a piece of work about to start: its title, or why it cannot start. */
+export type Claimed = { title: string } | { skip: string };
 
 export interface AgentInput {
   rig: string;
@@ -113,6 +117,8 @@ export function polecatActivities(root: string) {
     const addr = address(input.rig, input.name);
     return {
       GT_ROOT: root,
+      // An agent whose sandbox does not have the town folder sends its commands to the town by name.
+      GT_TOWN_REMOTE: readTownJson(root).name,
       GT_RIG: input.rig,
       GT_ROLE: 'polecat',
       GT_POLECAT: input.name,
@@ -167,6 +173,53 @@ export function polecatActivities(root: string) {
     return (await sendMailAsync(root, { from, to: 'mayor', subject, body })).id;
   };
 
+  /** In a rig host home (no town folder here): how the ledger's part is had done by the town. */
+  const town = townCaller(root, getClient);
+
+  /**
+   * The bead still hooked to this polecat (a sent-back bead is hooked again), or why the work
+   * cannot start (it moved on meanwhile: unslung, closed, re-slung).
+   */
+  const claimWork = async (input: PrepareInput): Promise<Claimed> => {
+    const { rig, name, item } = input;
+    const addr = address(rig, name);
+    const check = await ledgerWrite(item.bead, addr, (tx, bead): Claimed & { rehooked?: boolean } => {
+      if (bead.status === 'hooked' && bead.assignee === addr) return { title: bead.title };
+      if (item.kind === 'sling') return { skip: `bead ${item.bead} is ${bead.status}${bead.assignee ? ` (assignee ${bead.assignee})` : ''}, no longer on this polecat's hook` };
+      if (bead.status === 'closed') return { skip: `bead ${item.bead} was closed meanwhile` };
+      if (bead.status === 'hooked') return { skip: `bead ${item.bead} is on ${bead.assignee}'s hook now` };
+      tx.update(bead.id, { status: 'hooked', assignee: addr });
+      return { title: bead.title, rehooked: true };
+    });
+    if ('rehooked' in check) await tell([item.bead], `${addr} reworks it`);
+    return 'skip' in check ? { skip: check.skip } : { title: check.title };
+  };
+
+  /** The run notes here, and in the town when this is a rig host home (`gt hook` and `gt prime` run there). */
+  const saveRunInfo = async (rig: string, name: string, info: Partial<PolecatRunInfo>, whole: boolean): Promise<void> => {
+    const f = files(rig, name);
+    if (whole) {
+      mkdirSync(dirname(f.info), { recursive: true });
+      writeFileSync(f.info, JSON.stringify(info, null, 2) + '\n');
+    } else {
+      updateInfo(f.info, info);
+    }
+    if (town) await town('polecatRunInfo', [rig, name, info, whole]);
+  };
+
+  /** This host's worktree of the polecat, on the bead's branch (made here when another host had it). */
+  const ownWorktree = async (input: AgentInput, defaultBranch: string): Promise<string> => {
+    const worktree = join(rigPaths(root, input.rig).polecats, input.name);
+    await prepareWorktree({ repo: rigPaths(root, input.rig).repo, worktree, branch: input.branch, defaultBranch, who: address(input.rig, input.name) });
+    return worktree;
+  };
+
+  const commentOnBead = async (bead: string, actor: string, text: string): Promise<void> => {
+    await ledgerWrite(bead, actor, (tx, b) => {
+      if (b.comments?.at(-1)?.text !== text) tx.addComment(b.id, text);
+    });
+  };
+
   return {
     /**
      * Get a piece of work ready: the bead still hooked to this polecat (a sent-back bead is
@@ -182,20 +235,10 @@ export function polecatActivities(root: string) {
       const worktree = join(rigPaths(root, rig).polecats, name);
       const branch = `polecat/${name}/${item.bead}`;
       const base = { worktree, branch, base: '', session, limits, defaultBranch: entry.default_branch };
-      const check = await ledgerWrite(item.bead, addr, (tx, bead) => {
-        if (bead.status === 'hooked' && bead.assignee === addr) return { title: bead.title };
-        if (item.kind === 'sling') return { skip: `bead ${item.bead} is ${bead.status}${bead.assignee ? ` (assignee ${bead.assignee})` : ''}, no longer on this polecat's hook` };
-        if (bead.status === 'closed') return { skip: `bead ${item.bead} was closed meanwhile` };
-        if (bead.status === 'hooked') return { skip: `bead ${item.bead} is on ${bead.assignee}'s hook now` };
-        tx.update(bead.id, { status: 'hooked', assignee: addr });
-        return { title: bead.title, rehooked: true };
-      });
+      const check = town ? await town<Claimed>('claimPolecatWork', [input]) : await claimWork(input);
       if ('skip' in check) return { ...base, skip: check.skip };
-      if ('rehooked' in check) await tell([item.bead], `${addr} reworks it`);
       await stopAgent(rig, name);
       const prepared = await prepareWorktree({ repo: rigPaths(root, rig).repo, worktree, branch, defaultBranch: entry.default_branch, who: addr });
-      const f = files(rig, name);
-      mkdirSync(dirname(f.info), { recursive: true });
       const info: PolecatRunInfo = {
         bead: item.bead,
         branch,
@@ -208,11 +251,27 @@ export function polecatActivities(root: string) {
         startedAt: new Date().toISOString(),
       };
       if (item.kind === 'rework') info.handoff = `The merge queue sent this work back: ${item.reason ?? 'no reason given'}. Rebase onto origin/${entry.default_branch}, fix what it names, commit, and run \`gt done\` again.`;
-      writeFileSync(f.info, JSON.stringify(info, null, 2) + '\n');
+      await saveRunInfo(rig, name, info, true);
       if (prepared.savedWip) {
-        await ledgerWrite(item.bead, addr, (tx, bead) => tx.addComment(bead.id, `uncommitted work left on ${prepared.savedWip} was committed there before ${name} switched to ${branch}`));
+        const text = `uncommitted work left on ${prepared.savedWip} was committed there before ${name} switched to ${branch}`;
+        if (town) await town('commentOnPolecatBead', [item.bead, addr, text]);
+        else await commentOnBead(item.bead, addr, text);
       }
       return { ...base, base: prepared.base, title: check.title };
+    },
+
+    /** The ledger's part of preparing a piece of work (the town's, for a rig host without its folder): see claimWork. */
+    async claimPolecatWork(input: PrepareInput): Promise<Claimed> {
+      return claimWork(input);
+    },
+
+    /** The polecat's run notes (`gt hook`, `gt prime` read them) written in the town for a rig host without its folder. */
+    async polecatRunInfo(rig: string, name: string, info: Partial<PolecatRunInfo>, whole: boolean): Promise<void> {
+      await saveRunInfo(rig, name, info, whole);
+    },
+
+    async commentOnPolecatBead(bead: string, actor: string, text: string): Promise<void> {
+      await commentOnBead(bead, actor, text);
     },
 
     /**
@@ -223,9 +282,12 @@ export function polecatActivities(root: string) {
      * that ends by itself is reported `exited` with its exit code; `gt done` arrives at the
      * workflow, which then stops the session.
      */
-    async runPolecatAgent(input: AgentInput): Promise<AgentOutcome> {
+    async runPolecatAgent(given: AgentInput): Promise<AgentOutcome> {
       const ctx = Context.current();
-      const entry = rigEntry(input.rig);
+      const entry = rigEntry(given.rig);
+      // A rig host without the town folder works in its own clone: a session another host began
+      // (it died) goes on here, in this host's worktree, from the branch as last pushed.
+      const input = town ? { ...given, worktree: await ownWorktree(given, entry.default_branch) } : given;
       const f = files(input.rig, input.name);
       mkdirSync(dirname(f.log), { recursive: true });
       mkdirSync(dirname(f.state), { recursive: true });
@@ -243,7 +305,7 @@ export function polecatActivities(root: string) {
         writeFileSync(attemptFile, `${input.attempt}\n`);
       }
       const ownTail = () => tailOf(f.log, 20, readNumber(logStartFile) ?? 0);
-      updateInfo(f.info, { attempt: input.attempt, handoff: input.handoff });
+      await saveRunInfo(input.rig, input.name, { attempt: input.attempt, handoff: input.handoff, ...(input.worktree !== given.worktree ? { worktree: input.worktree } : {}) }, false);
 
       // Where the role instructions go for this runtime; a person's settings that cannot be parsed refuse the start.
       let integration: RuntimeIntegration;

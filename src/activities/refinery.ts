@@ -8,6 +8,7 @@ import { acquireLock } from '../lock.js';
 import type { MergeOutcome, MergeRequest, PreparedBatch, PushOutcome, RefinerySettings, TestOutcome } from '../refinery/types.js';
 import { readRigs, rigPaths, townPaths } from '../town/layout.js';
 import { ledgerDirForId } from '../town/routes.js';
+import { townCaller } from '../remote/forward.js';
 import { readRigSettings, readTownSettings } from '../town/settings.js';
 import { releaseInDispatcher } from '../dispatch/client.js';
 import { lazyClient } from './client.js';
@@ -65,6 +66,15 @@ export function refineryActivities(root: string) {
   const getClient = lazyClient(root);
   const tell = newsTeller(root, getClient);
   const event = eventWriter(root);
+  /** In a rig host home (no ledgers here), the town says which beads are gone. */
+  const town = townCaller(root, getClient);
+  const missingHere = (beads: string[]): [string, string][] =>
+    beads.flatMap((id) => {
+      const ledger = Ledger.open(ledgerDirForId(id, root));
+      return ledger.tryGet(id) ? [] : [[id, ledger.dir] as [string, string]];
+    });
+  /** The beads of `beads` that are not in their ledger, with that ledger's folder. */
+  const missingBeads = async (beads: string[]): Promise<Map<string, string>> => new Map(town ? await town<[string, string][]>('missingBeads', [beads]) : missingHere(beads));
   const files = (rig: string, mr: MergeRequest) => {
     // One set of files per request: a retried attempt finds what an earlier (dead) one left.
     const key = createHash('sha256').update(`${mr.bead}\0${mr.branch}\0${mr.submittedAt}`).digest('hex').slice(0, 16);
@@ -159,9 +169,9 @@ export function refineryActivities(root: string) {
     const { defaultBranch, worktree, repo } = rigEntry(rig);
     const locked = <T>(fn: () => Promise<T>) => withRepoLock(repo, fn);
     const f = files(rig, mr);
-    const ledger = Ledger.open(ledgerDirForId(mr.bead, root));
-    if (!ledger.tryGet(mr.bead)) {
-      return { result: 'rejected', kind: 'missing-bead', reason: `bead ${mr.bead} is not in the ledger at ${ledger.dir}` };
+    const gone = (await missingBeads([mr.bead])).get(mr.bead);
+    if (gone !== undefined) {
+      return { result: 'rejected', kind: 'missing-bead', reason: `bead ${mr.bead} is not in the ledger at ${gone}` };
     }
     stopLeftoverTest(f.testState);
     try {
@@ -516,13 +526,13 @@ export function refineryActivities(root: string) {
           const tips = await branchTips(repo, mrs.map((mr) => mr.branch));
           const since = await commitsSince(repo, base, [...tips.values()]);
           const out: PreparedBatch = { defaultBranch, base, accepted: [], rejected: [], deferred: [] };
+          const gone = await missingBeads(mrs.map((mr) => mr.bead));
           let candidate = base;
           for (const mr of mrs) {
             Context.current().heartbeat();
             const reject = (kind: PreparedBatch['rejected'][number]['kind'], reason: string) => void out.rejected.push({ bead: mr.bead, kind, reason });
-            const ledger = Ledger.open(ledgerDirForId(mr.bead, root));
-            if (!ledger.tryGet(mr.bead)) {
-              reject('missing-bead', `bead ${mr.bead} is not in the ledger at ${ledger.dir}`);
+            if (gone.has(mr.bead)) {
+              reject('missing-bead', `bead ${mr.bead} is not in the ledger at ${gone.get(mr.bead)}`);
               continue;
             }
             const tip = tips.get(mr.branch);
@@ -638,6 +648,11 @@ export function refineryActivities(root: string) {
           throw new Error(`git push to origin ${defaultBranch} failed: ${gitMessage(push)}`);
         });
       });
+    },
+
+    /** Which of these beads are not in their ledger (the town's answer for a rig host home's merge queue). */
+    async missingBeads(beads: string[]): Promise<[string, string][]> {
+      return missingHere(beads);
     },
 
     /** After a rejection: the bead is open again, unassigned, with the reason as a comment. Idempotent. */

@@ -2,7 +2,16 @@ import { Command } from 'commander';
 import { reportError } from './run.js';
 import { LEDGER_COMMANDS, registerLedgerCommands } from './bd/ledger.js';
 import { noteAgentProgress } from '../polecat/progress.js';
+import { remoteTownName } from '../remote/commands.js';
 import { PACKAGE_VERSION } from '../version.js';
+
+// An agent on a host without the town folder: its command goes to the town through the engine.
+const remoteTown = remoteTownName(process.env, process.argv.slice(2));
+if (remoteTown) {
+  noteAgentProgress();
+  const { runInTown } = await import('../remote/client.js');
+  process.exit(await runInTown(remoteTown, 'bd', process.argv.slice(2)));
+}
 
 /** `bd`: the Beads ledger, formulas and molecules. Ledger commands never load the Temporal client. */
 const program = new Command('bd')

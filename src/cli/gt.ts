@@ -21,6 +21,15 @@ import { registerCostsCommands } from './gt/costs.js';
 import { registerWorkerCommands } from './gt/worker.js';
 import { PACKAGE_VERSION } from '../version.js';
 import { noteAgentProgress } from '../polecat/progress.js';
+import { remoteTownName } from '../remote/commands.js';
+
+// An agent on a host without the town folder: its command goes to the town through the engine.
+const remoteTown = remoteTownName(process.env, process.argv.slice(2));
+if (remoteTown) {
+  noteAgentProgress();
+  const { runInTown } = await import('../remote/client.js');
+  process.exit(await runInTown(remoteTown, 'gt', process.argv.slice(2)));
+}
 
 /** `gt`: Gas Town. Thin: each command group lives in its own file under cli/gt/. */
 const program = new Command('gt')

@@ -16,6 +16,7 @@ import { requireRig } from '../town/rigs.js';
 import { ledgerDirForId } from '../town/routes.js';
 import { chooseRuntime, commandExists } from '../town/runtimes.js';
 import { checkRuntimeFiles } from './runtime-files.js';
+import { isRigHostHome } from '../remote/commands.js';
 import { DEFAULT_WORK_FORMULA, workChecklist } from './checklist.js';
 import { hookedTo, polecatRunFile } from './hook.js';
 import { currentIdentity } from './identity.js';
@@ -214,7 +215,9 @@ export async function done(root: string, cwd: string, opts: { status?: string; m
   const status = parseDoneStatus(opts.status);
   const me = requirePolecatHere(root, cwd, 'gt done');
   const entry = requireRig(root, me.rig);
-  const hooked = hookedTo(root, me.address, process.env.GT_BEAD);
+  // A rig host home has no ledger: the session's bead is the one its polecat works (the workflow checks it).
+  const homeBead = isRigHostHome(root) ? process.env.GT_BEAD : undefined;
+  const hooked = homeBead ? [{ bead: { id: homeBead } }] : hookedTo(root, me.address, process.env.GT_BEAD);
   if (hooked.length === 0) {
     throw new GtError(`nothing is on the hook of ${me.address}`, { hint: 'gt hook shows the hook; a bead is put there by `gt sling <bead> <rig>`' });
   }
@@ -238,6 +241,8 @@ export async function done(root: string, cwd: string, opts: { status?: string; m
       throw new GtError(`uncommitted changes in ${me.home} would not be merged:\n${dirty}`, { hint: 'commit them (or `git restore` what you do not want), then run gt done again' });
     }
   }
+  // From a rig host home the work reaches the merge queue (wherever it runs) through the rig's remote.
+  if (homeBead) pushBranch(me.home, polecatBranch(me.name, bead.id));
   const req: DoneRequest = { bead: bead.id, status, message: opts.message, head, ahead };
   // One id for every try: an update the engine took before the connection broke is not applied twice.
   const updateId = `done-${bead.id}-${randomUUID()}`;
@@ -249,6 +254,14 @@ export async function done(root: string, cwd: string, opts: { status?: string; m
       return updateError(err, `gt done for ${bead.id} was refused`);
     }
   }, { start: true, waitMs: ENGINE_WAIT_MS });
+}
+
+function pushBranch(worktree: string, branch: string): void {
+  try {
+    gitSync(['push', '--quiet', '--force', 'origin', `HEAD:refs/heads/${branch}`], worktree);
+  } catch (err) {
+    throw new GtError(`cannot push ${branch} to the rig's remote: ${String((err as { stderr?: unknown }).stderr ?? (err as Error).message).trim()}`, { hint: 'the merge queue takes the work from there: check the remote can be reached from this host, then gt done again' });
+  }
 }
 
 /** `gt handoff`: the polecat asks for a fresh session in the same worktree, with a note for it. */

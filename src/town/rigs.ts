@@ -376,7 +376,7 @@ export function addRig(root: string, opts: AddRigOptions): RigInfo {
  * refs/remotes/origin (so worktrees branch from a fresh origin/<default> and the merge queue can
  * push), origin/HEAD, and HEAD on the default branch. Returns the default branch.
  */
-function cloneRepo(url: string, repoDir: string, branch: string | undefined, progress?: (m: string) => void): string {
+export function cloneRepo(url: string, repoDir: string, branch: string | undefined, progress?: (m: string) => void): string {
   progress?.(`Cloning ${url} ...`);
   try {
     execFileSync('git', ['clone', '--bare', '--quiet', '--', url, repoDir], { env: gitEnv(), stdio: ['ignore', 'pipe', 'pipe'] });

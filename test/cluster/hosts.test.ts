@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROJECT, tempDir } from '../helpers/cli.js';
@@ -66,12 +66,27 @@ function must(host: Host, bin: 'gt' | 'bd', args: string[], opts: { cwd?: string
 }
 
 /** A rig host: `gt worker` in the host's namespace, in the foreground. */
-function rigHost(host: 'h1' | 'h2', rigs: string[]): { child: ChildProcess; output: () => string } {
+function rigHost(host: 'h1' | 'h2', rigs: string[], extraEnv: Record<string, string> = {}): { child: ChildProcess; output: () => string } {
   let out = '';
   const child = spawn('ip', ['netns', 'exec', ns(host), process.execPath, join(PROJECT, 'bin', 'gt.js'), 'worker', '--host', host, ...rigs.flatMap((r) => ['--rig', r])], {
     cwd: root,
-    env: hostEnv(),
+    env: hostEnv(extraEnv),
   });
+  child.stdout!.on('data', (d) => (out += d));
+  child.stderr!.on('data', (d) => (out += d));
+  children.push(child);
+  return { child, output: () => out };
+}
+
+/** `args` run on a host whose processes live in a mount namespace of their own where the town folder is an empty tmpfs. */
+function hiddenOn(host: Host, args: string[]): string[] {
+  return ['netns', 'exec', ns(host), 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', 'mount -t tmpfs tmpfs "$0" && exec "$@"', root, ...args];
+}
+
+/** A rig host that does not see the town folder: `gt worker --town`, its clones and worktrees in `home`. */
+function hiddenRigHost(host: 'h1' | 'h2', home: string): { child: ChildProcess; output: () => string } {
+  let out = '';
+  const child = spawn('ip', hiddenOn(host, [process.execPath, join(PROJECT, 'bin', 'gt.js'), 'worker', '--town', `cluster${tag}`, '--home', home, '--host', host, '--address', CLUSTER]), { cwd: base, env: hostEnv() });
   child.stdout!.on('data', (d) => (out += d));
   child.stderr!.on('data', (d) => (out += d));
   children.push(child);
@@ -284,7 +299,160 @@ describe('more than one machine (network namespaces)', () => {
       expect(mergesOf(rigs[rig]!.remote, id)).toBe(1);
     }
   }, 600_000);
+
+  it('a rig host whose clock is 5 minutes ahead serves both rigs: its beads merge once, none stalls or is redone', async () => {
+    // Only the skewed host serves the rigs now.
+    killHost('h1');
+    killHost('h2');
+    const skew = skewedClock('+5m');
+    const hostClock = Number(spawnSync('ip', ['netns', 'exec', ns('h2'), 'date', '+%s'], { env: hostEnv(skew), encoding: 'utf8' }).stdout);
+    expect(hostClock - Date.now() / 1000).toBeGreaterThan(290);
+    expect(hostClock - Date.now() / 1000).toBeLessThan(310);
+    const h2 = rigHost('h2', ['alpha', 'beta'], skew);
+    await waitFor(() => h2.output().includes('polling'), 90_000, 'the skewed host to poll');
+    const before = sessions().length;
+    const ids = convoyBeads(2);
+    const { convoy } = JSON.parse(must('town', 'gt', ['convoy', 'create', 'Clock off', ...ids.all, '--json'])) as { convoy: string };
+    await waitFor(() => beadStatus(convoy) === 'closed', 300_000, 'the convoy to land');
+    const worked = sessions().slice(before);
+    for (const [rig, id] of ids.byRig) {
+      expect(beadStatus(id)).toBe('closed');
+      expect(mergesOf(rigs[rig]!.remote, id)).toBe(1);
+      // One session each, on the skewed host: no timeout judged on its clock ended one early.
+      expect(worked.filter((l) => l.bead === id).map((l) => l.host)).toEqual(['h2']);
+      expect(events().filter((e) => e.bead === id && (e.type === 'stall' || e.type === 'session.restart' || e.type === 'session.failed'))).toEqual([]);
+    }
+  }, 600_000);
+
+  it('a rig host that does not see the town folder (a tmpfs over it): gt worker --town serves both rigs from clones; a convoy lands, each bead merged once; a link dropped mid-call applies the call once; other commands are refused', async () => {
+    killHost('h1');
+    killHost('h2');
+    const town = `cluster${tag}`;
+    const home = join(base, 'h1-home');
+    const hidden = (args: string[]) => hiddenOn('h1', args);
+    const h1 = hiddenRigHost('h1', home);
+    await waitFor(() => h1.output().includes('polling'), 120_000, 'the hidden rig host to poll');
+    // Hidden for real: no process of that host sees the town's files.
+    const pids = sh('ip', ['netns', 'pids', ns('h1')]).split('\n').filter(Boolean);
+    expect(pids.length).toBeGreaterThan(0);
+    for (const pid of pids) expect(existsSync(`/proc/${pid}/root${root}/mayor/town.json`), `process ${pid} sees the town`).toBe(false);
+
+    const before = sessions().length;
+    const ids = convoyBeads(2);
+    const { convoy } = JSON.parse(must('town', 'gt', ['convoy', 'create', 'Town folder hidden', ...ids.all, '--json'])) as { convoy: string };
+    await waitFor(() => beadStatus(convoy) === 'closed', 300_000, 'the convoy to land');
+    const worked = sessions().slice(before);
+    for (const [rig, id] of ids.byRig) {
+      expect(beadStatus(id)).toBe('closed');
+      expect(mergesOf(rigs[rig]!.remote, id)).toBe(1);
+      expect(worked.filter((l) => l.bead === id).map((l) => l.host)).toEqual(['h1']);
+      // The host's events reach the town's stream, once each.
+      await waitFor(() => events().some((e) => e.type === 'session.exit' && e.bead === id), 30_000, `the session end of ${id} in the town's events`);
+      expect(events().filter((e) => e.type === 'session.start' && e.bead === id).map((e) => e.host)).toEqual(['h1']);
+    }
+    // The work was done in the host's home: clones and worktrees there, no ledger.
+    for (const rig of ['alpha', 'beta']) {
+      expect(readdirSync(join(home, rig, 'polecats')).length).toBeGreaterThan(0);
+      expect(existsSync(join(home, rig, '.beads'))).toBe(false);
+    }
+
+    // An agent's command from that host, as its sessions send them.
+    const agentEnv = (extra: Record<string, string> = {}) => hostEnv({ GT_TOWN_REMOTE: town, TEMPORAL_ADDRESS: CLUSTER, GT_ROLE: 'polecat', GT_RIG: 'alpha', GT_POLECAT: 'far', BD_ACTOR: 'alpha/polecats/far', ...extra });
+    const agent = (bin: 'gt' | 'bd', args: string[], extra: Record<string, string> = {}) => spawnSync('ip', hidden([process.execPath, join(PROJECT, 'bin', `${bin}.js`), ...args]), { cwd: base, env: agentEnv(extra), encoding: 'utf8', timeout: 180_000 });
+    const ledger = join(root, 'alpha', '.beads', 'issues.jsonl');
+    const linesWith = (title: string) => readFileSync(ledger, 'utf8').split('\n').filter((l) => l.includes(`"${title}"`)).length;
+    // The same call id twice: run once.
+    const key = { GT_CALL_ID: `cluster-${tag}-once` };
+    const first = agent('bd', ['create', `Once ${tag}`, '--json'], key);
+    expect(first.status, first.stderr).toBe(0);
+    expect(agent('bd', ['create', `Once ${tag}`, '--json'], key).stdout).toBe(first.stdout);
+    expect(linesWith(`Once ${tag}`)).toBe(1);
+    // Bad input: refused on the host, the ledger byte-identical.
+    const kept = readFileSync(ledger);
+    const refused = agent('gt', ['sling', ids.all[0]!, 'alpha']);
+    expect(refused.status).toBe(2);
+    expect(refused.stderr).toContain('is not a command an agent can run on a host without the town folder');
+    expect(readFileSync(ledger).equals(kept)).toBe(true);
+
+    // The link dropped mid-call: the call has reached the engine (the town's worker held still
+    // meanwhile), then the host's link goes down and its connections are cut, the town runs the
+    // command while the host is away, and the link comes back: the call gets its answer by its
+    // id and the bead is created once.
+    const title = `Dropped link ${tag}`;
+    const callId = `cluster-${tag}-dropped`;
+    const townWorker = Number(readFileSync(join(root, '.gt', 'run', 'worker.pid'), 'utf8'));
+    process.kill(townWorker, 'SIGSTOP');
+    const call = spawn('ip', hidden([process.execPath, join(PROJECT, 'bin', 'bd.js'), 'create', title, '--json']), { cwd: base, env: agentEnv({ GT_CALL_ID: callId }) });
+    let callOut = '';
+    let callErr = '';
+    call.stdout!.on('data', (d) => (callOut += d));
+    call.stderr!.on('data', (d) => (callErr += d));
+    const exited = new Promise<number>((r) => call.on('exit', (c) => r(c ?? -1)));
+    const link = `gtc${tag}h${HOSTS.h1}`;
+    try {
+      await waitFor(() => workflowExists(`cmd/${town}/${callId}`), 60_000, 'the call to reach the engine');
+      sh('ip', ['netns', 'exec', ns('h1'), 'ip', 'link', 'set', link, 'down']);
+      sh('ip', ['netns', 'exec', ns('h1'), 'ss', '-K', 'dst', ip('cluster')], { ok: true });
+    } finally {
+      process.kill(townWorker, 'SIGCONT');
+    }
+    await waitFor(() => linesWith(title) === 1, 60_000, 'the town to run the command');
+    await new Promise((r) => setTimeout(r, 2000));
+    // Its answer has not reached the host.
+    expect(call.exitCode).toBeNull();
+    sh('ip', ['netns', 'exec', ns('h1'), 'ip', 'link', 'set', link, 'up']);
+    expect(await exited, callErr).toBe(0);
+    const id = (JSON.parse(callOut) as { id: string }).id;
+    expect(linesWith(title)).toBe(1);
+    expect(beadStatus(id)).toBe('open');
+  }, 600_000);
+
+  it('two rig hosts that do not see the town folder: kill -9 of one mid-convoy, its beads finish on the other in its own clone, 0 lost, 0 merged twice', async () => {
+    killHost('h1');
+    const h1 = hiddenRigHost('h1', join(base, 'h1-home'));
+    const h2 = hiddenRigHost('h2', join(base, 'h2-home'));
+    await waitFor(() => h1.output().includes('polling') && h2.output().includes('polling'), 120_000, 'both hidden rig hosts to poll');
+    const before = sessions().length;
+    const ids = convoyBeads(2);
+    const { convoy } = JSON.parse(must('town', 'gt', ['convoy', 'create', 'Hidden hosts, one lost', ...ids.all, '--json'])) as { convoy: string };
+    const onH1 = await waitFor(() => {
+      const started = sessions().slice(before).filter((l) => l.host === 'h1').map((l) => l.bead);
+      const open = started.filter((b) => !events().some((e) => e.type === 'done' && e.bead === b));
+      return open.length ? open : undefined;
+    }, 120_000, 'an agent on h1');
+    expect(killHost('h1')).toBeGreaterThan(0);
+    const after = sessions().length;
+    await waitFor(() => beadStatus(convoy) === 'closed', 300_000, 'the convoy to land');
+    for (const [rig, id] of ids.byRig) {
+      expect(beadStatus(id)).toBe('closed');
+      expect(mergesOf(rigs[rig]!.remote, id)).toBe(1);
+    }
+    const later = sessions().slice(after);
+    for (const bead of onH1) expect(later.filter((l) => l.bead === bead).map((l) => l.host)).toContain('h2');
+    expect(later.filter((l) => l.host === 'h1')).toEqual([]);
+  }, 600_000);
 });
+
+/**
+ * A host whose wall clock is off, for real: libfaketime (Debian's `faketime`, which
+ * scripts/setup.sh installs) in every process the host starts (the worker, tmux, the agents,
+ * git), the monotonic clock left alone as a real host's clock setting leaves it.
+ */
+function skewedClock(offset: string): Record<string, string> {
+  const lib = ['/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/aarch64-linux-gnu/faketime/libfaketimeMT.so.1', '/usr/lib/faketime/libfaketimeMT.so.1'].find((f) => existsSync(f));
+  if (!lib) throw new Error('libfaketime is missing: install the Debian package faketime (scripts/setup.sh does)');
+  return { LD_PRELOAD: lib, FAKETIME: offset, DONT_FAKE_MONOTONIC: '1' };
+}
+
+/** Whether the cluster has a workflow of this id, asked from the town's host. */
+function workflowExists(id: string): boolean {
+  const script = `const { Client, Connection } = require(${JSON.stringify(join(PROJECT, 'node_modules', '@temporalio', 'client'))});
+(async () => {
+  const connection = await Connection.connect({ address: ${JSON.stringify(CLUSTER)} });
+  try { await new Client({ connection }).workflow.getHandle(${JSON.stringify(id)}).describe(); process.exit(0); } catch { process.exit(1); }
+})();`;
+  return spawnSync('ip', ['netns', 'exec', ns('town'), process.execPath, '-e', script], { timeout: 20_000 }).status === 0;
+}
 
 /** `n` slow beads in each rig, for one convoy. */
 function convoyBeads(n: number): { all: string[]; byRig: [string, string][] } {

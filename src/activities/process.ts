@@ -1,9 +1,9 @@
 import { Context } from '@temporalio/activity';
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { tailOf } from '../fsutil.js';
 import { processAlive } from '../lock.js';
+import { launch } from './launcher.js';
 
 export { tailOf };
 
@@ -11,9 +11,10 @@ export { tailOf };
  * Run a child process for an activity, so that a worker crash never runs a command twice:
  * - the child runs in its own process group (stopped whole on cancel) and a wrapper shell writes
  *   its exit code to `exitFile` when it ends;
- * - its pid is kept in `pidFile`. The next attempt (after a worker died) first looks there: a
- *   child that already finished is taken at its recorded exit code, one still running is adopted
- *   and waited for; only when neither exists does it start the command again.
+ * - its pid is kept in `pidFile` (written by the wrapper as it starts). The next attempt (after
+ *   a worker died) first looks there: a child that already finished is taken at its recorded
+ *   exit code, one still running is adopted and waited for; only when neither exists does it
+ *   start the command again.
  * The activity heartbeats while it waits and stops the child when the activity is cancelled.
  */
 export interface ChildSpec {
@@ -51,6 +52,11 @@ export interface ChildResult {
  * reader takes as "no code yet".
  */
 export const EXIT_RECORDING_WRAPPER = '"$@"; code=$?; printf "%s" "$code" > "$GT_EXIT_FILE"; exit $code';
+/**
+ * runChild's wrapper also records its own pid first thing, so the record exists from the
+ * command's start, whichever process started it and whatever happens to that one right after.
+ */
+const PID_AND_EXIT_RECORDING_WRAPPER = `printf "%s\\n" "$$" > "$GT_PID_FILE"; ${EXIT_RECORDING_WRAPPER}`;
 
 export function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
@@ -117,28 +123,21 @@ export async function runChild(spec: ChildSpec): Promise<ChildResult> {
     });
   } else {
     remove(exitFile);
-    const log = openSync(spec.logFile, 'a');
-    const stdin = spec.stdinFile ? openSync(spec.stdinFile, 'r') : 'ignore';
-    const child = spawn('/bin/sh', ['-c', EXIT_RECORDING_WRAPPER, 'gt-step', spec.command, ...spec.args], {
+    const child = await launch({
+      command: '/bin/sh',
+      args: ['-c', PID_AND_EXIT_RECORDING_WRAPPER, 'gt-step', spec.command, ...spec.args],
       cwd: spec.cwd,
-      env: { ...spec.env, GT_EXIT_FILE: exitFile },
+      env: { ...spec.env, GT_PID_FILE: pidFile, GT_EXIT_FILE: exitFile },
       detached: true,
-      stdio: [stdin, log, log],
+      out: spec.logFile,
+      stdin: spec.stdinFile,
+    }).catch((err: Error) => {
+      throw new Error(`could not start ${spec.command} in ${spec.cwd}: ${err.message}`);
     });
-    closeSync(log);
-    if (typeof stdin === 'number') closeSync(stdin);
-    if (child.pid === undefined) {
-      await new Promise((r) => child.once('error', r));
-      throw new Error(`could not start ${spec.command} in ${spec.cwd}`);
-    }
     pid = child.pid;
-    writeFileSync(pidFile, `${pid}\n`);
     writeFileSync(startFile, `${Date.now()}\n`);
-    exitPromise = new Promise<void>((resolve) => {
-      child.once('exit', (code) => {
-        exited = { code };
-        resolve();
-      });
+    exitPromise = child.exited.then((code) => {
+      exited = { code };
     });
   }
 

@@ -17,9 +17,13 @@ export { tailOf };
  *   start the command again.
  * The activity heartbeats while it waits and stops the child when the activity is cancelled.
  */
-export interface ChildSpec {
-  command: string;
-  args: string[];
+/** What runs: a program with its arguments, or a shell command line. */
+export type ChildCommand =
+  | { command: string; args: string[]; shell?: undefined }
+  /** Run by the wrapper shell itself, in a subshell: one process start less than `/bin/sh -c`. */
+  | { shell: string; command?: undefined; args?: undefined };
+
+export type ChildSpec = ChildCommand & {
   cwd: string;
   env: NodeJS.ProcessEnv;
   logFile: string;
@@ -32,7 +36,7 @@ export interface ChildSpec {
   timeoutMs?: number;
   /** A file the child reads as its standard input (default: none). */
   stdinFile?: string;
-}
+};
 
 export interface ChildResult {
   code: number | null;
@@ -56,7 +60,15 @@ export const EXIT_RECORDING_WRAPPER = '"$@"; code=$?; printf "%s" "$code" > "$GT
  * runChild's wrapper also records its own pid first thing, so the record exists from the
  * command's start, whichever process started it and whatever happens to that one right after.
  */
-const PID_AND_EXIT_RECORDING_WRAPPER = `printf "%s\\n" "$$" > "$GT_PID_FILE"; ${EXIT_RECORDING_WRAPPER}`;
+const RECORD_PID = 'printf "%s\\n" "$$" > "$GT_PID_FILE"; ';
+const PID_AND_EXIT_RECORDING_WRAPPER = RECORD_PID + EXIT_RECORDING_WRAPPER;
+/**
+ * The same for a shell command line: run in a subshell of the wrapper (a fork of a small shell,
+ * not a start of a new one), with no positional parameters, as `sh -c` would have it; an
+ * `exit` or `exec` in it ends the subshell only, so its code is recorded all the same. (`$$` in
+ * it is the wrapper's pid.)
+ */
+const SHELL_LINE_WRAPPER = RECORD_PID + 'c=$1; set --; (eval "$c"); code=$?; printf "%s" "$code" > "$GT_EXIT_FILE"; exit $code';
 
 export function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
@@ -125,14 +137,14 @@ export async function runChild(spec: ChildSpec): Promise<ChildResult> {
     remove(exitFile);
     const child = await launch({
       command: '/bin/sh',
-      args: ['-c', PID_AND_EXIT_RECORDING_WRAPPER, 'gt-step', spec.command, ...spec.args],
+      args: spec.shell !== undefined ? ['-c', SHELL_LINE_WRAPPER, 'gt-step', spec.shell] : ['-c', PID_AND_EXIT_RECORDING_WRAPPER, 'gt-step', spec.command, ...spec.args],
       cwd: spec.cwd,
       env: { ...spec.env, GT_PID_FILE: pidFile, GT_EXIT_FILE: exitFile },
       detached: true,
       out: spec.logFile,
       stdin: spec.stdinFile,
     }).catch((err: Error) => {
-      throw new Error(`could not start ${spec.command} in ${spec.cwd}: ${err.message}`);
+      throw new Error(`could not start ${spec.command ?? '/bin/sh'} in ${spec.cwd}: ${err.message}`);
     });
     pid = child.pid;
     writeFileSync(startFile, `${Date.now()}\n`);

@@ -140,8 +140,7 @@ export function refineryActivities(root: string) {
     mkdirSync(dirname(f.log), { recursive: true });
     writeFileSync(f.log, '');
     return runChild({
-      command: '/bin/sh',
-      args: ['-c', command],
+      shell: command,
       cwd: worktree,
       env: testEnv(rig, mr.bead, mr.branch),
       logFile: f.log,
@@ -589,8 +588,7 @@ export function refineryActivities(root: string) {
         mkdirSync(dirname(f.log(t.slot)), { recursive: true });
         writeFileSync(f.log(t.slot), '');
         const test = await runChild({
-          command: '/bin/sh',
-          args: ['-c', command],
+          shell: command,
           cwd: worktree,
           env: { ...testEnv(rig, t.beads.at(-1)!, t.branch), GT_BEADS: t.beads.join(' ') },
           logFile: f.log(t.slot),

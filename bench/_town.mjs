@@ -146,6 +146,30 @@ export function cpuMs(pid) {
   }
 }
 
+/** The worker's launcher (the small process it starts its commands from), or undefined while there is none. */
+export function launcherOf(workerPid) {
+  try {
+    for (const child of readFileSync(`/proc/${workerPid}/task/${workerPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) {
+      if (readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('launcher.js')) return Number(child);
+    }
+  } catch {
+    // gone
+  }
+  return undefined;
+}
+
+/** CPU time of the worker and its launcher together, in ms (a launcher not started yet counts 0). */
+export function workerCpuMs(workerPid) {
+  const launcher = launcherOf(workerPid);
+  return cpuMs(workerPid) + (launcher ? cpuMs(launcher) || 0 : 0);
+}
+
+/** memKb of the worker plus its launcher's. */
+export function workerMemKb(workerPid, field) {
+  const launcher = launcherOf(workerPid);
+  return memKb(workerPid, field) + (launcher ? memKb(launcher, field) || 0 : 0);
+}
+
 /** A field of /proc/<pid>/status in kB (VmRSS, VmHWM); NaN once it is gone. */
 export function memKb(pid, field) {
   try {

@@ -6,7 +6,7 @@
 // server. Writes bench/results/agents.md.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { benchTown, cpuMs, git, loadAverage, machineLine, memKb, project, statuses } from './_town.mjs';
+import { benchTown, cpuMs, git, loadAverage, machineLine, project, statuses, workerCpuMs, workerMemKb } from './_town.mjs';
 
 /**
  * One size: N agents slung at once, until all are merged. With `opts.cluster` ({ address }), the
@@ -30,7 +30,7 @@ export async function runSize(n, opts) {
   town.gt(['up']);
   const hosts = opts.cluster ? await town.rigHosts(opts.hosts ?? 2) : [];
   const workerPid = town.workerPid();
-  const cpu0 = cpuMs(workerPid);
+  const cpu0 = workerCpuMs(workerPid);
   const hostCpu0 = hosts.map((h) => cpuMs(h.pid));
   const ledger = town.ledger;
 
@@ -42,7 +42,7 @@ export async function runSize(n, opts) {
   let submittedMs;
   const deadline = t0 + opts.timeoutMs;
   for (;;) {
-    peakRss = Math.max(peakRss, memKb(workerPid, 'VmRSS') || 0);
+    peakRss = Math.max(peakRss, workerMemKb(workerPid, 'VmRSS') || 0);
     const st = statuses(ledger);
     done = ids.filter((id) => st.get(id) === 'closed' || st.get(id) === 'blocked').length;
     // After `gt done` a bead is in_progress (in the merge queue) until the refinery closes it.
@@ -51,9 +51,9 @@ export async function runSize(n, opts) {
     await new Promise((r) => setTimeout(r, 250));
   }
   const wallMs = Date.now() - t0;
-  const cpu = cpuMs(workerPid) - cpu0;
+  const cpu = workerCpuMs(workerPid) - cpu0;
   const hostCpuMs = hosts.map((h, i) => cpuMs(h.pid) - hostCpu0[i]);
-  peakRss = Math.max(peakRss, memKb(workerPid, 'VmHWM') || 0);
+  peakRss = Math.max(peakRss, workerMemKb(workerPid, 'VmHWM') || 0);
 
   const st = statuses(ledger);
   // Merged once: closed, one "Merged into" note (one merge), its file on main. A bead whose
@@ -143,8 +143,9 @@ into the bare remote's main; the rig's test_command is "true"; the merge queue b
 on main; "lost" the others: it must be 0. "redone by a 2nd session" counts beads whose first
 session ended without a working \`gt done\` (on a starved machine the engine call can fail) and
 whose next session did the work again on top: their one merge carries two commits.
-Worker CPU is the worker process's user+system time during the run (it runs every polecat and
-refinery workflow and activity); peak RSS is its high-water mark. Each size runs in a fresh town
+Worker CPU is the user+system time during the run of the worker process (it runs every polecat and
+refinery workflow and activity) and of its launcher (the small process it starts its commands
+from); peak RSS is their high-water marks added. Each size runs in a fresh town
 with its own embedded Temporal dev server.
 
 - machine: ${await machineLine()}; shared with other developers' work: load average ${loadBefore} before, ${loadAfter} after

@@ -7,7 +7,7 @@
 // own embedded Temporal dev server. Writes bench/results/mountain.md.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bdBin, benchTown, cli, git, machineLine, project } from './_town.mjs';
+import { bdBin, benchTown, cli, git, loadAverage, machineLine, project } from './_town.mjs';
 
 function beads(ledgerFile) {
   const out = new Map();
@@ -77,6 +77,7 @@ export async function run(argv = []) {
 
   town.gt(['up']);
   const ledger = join(rigDir, '.beads', 'issues.jsonl');
+  const loadBefore = loadAverage();
   const t0 = Date.now();
   const started = JSON.parse(town.gt(['mountain', epic, '--json']));
   const convoy = started.convoy;
@@ -96,8 +97,27 @@ export async function run(argv = []) {
     await new Promise((r) => setTimeout(r, 250));
   }
   const wallMs = Date.now() - t0;
+  const loadAfter = loadAverage();
 
   const st = beads(ledger);
+  // Where a bead's time goes, from the town's event stream (first event of each kind per bead).
+  const firstAt = new Map();
+  for (const line of readFileSync(join(root, '.gt', 'events.jsonl'), 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    const e = JSON.parse(line);
+    if (!e.bead) continue;
+    const key = `${e.type} ${e.bead}`;
+    if (!firstAt.has(key)) firstAt.set(key, Date.parse(e.at));
+  }
+  const at = (type, id) => firstAt.get(`${type} ${id}`);
+  const span = (from, to) => ids.map((id) => (to(id) ?? NaN) - (from(id) ?? NaN)).filter(Number.isFinite).sort((a, b) => a - b);
+  const closedAt = (id) => Date.parse(st.get(id)?.closed_at ?? 'x');
+  const phases = [
+    ['sling → session start (worktree, tmux)', span((id) => at('sling', id), (id) => at('session.start', id))],
+    ['session start → `gt done` (the agent)', span((id) => at('session.start', id), (id) => at('done', id))],
+    ['`gt done` → merged and closed (the merge queue)', span((id) => at('done', id), closedAt)],
+    ['closed → its convoy told (merge.merged event)', span(closedAt, (id) => at('merge.merged', id))],
+  ];
   const subjects = git(town.remote, 'log', '--format=%s', 'main').split('\n');
   let sessionLines = [];
   try {
@@ -144,12 +164,14 @@ export async function run(argv = []) {
     `| ${[row.beads, row.waves, row.wall + (done < n ? ' (timed out)' : ''), row.perMin, row.p50, row.p95, row.max, row.lost, row.duplicated, status.status].join(' | ')} |`,
   ].join('\n');
   console.log(table);
+  const phaseRows = phases.map(([name, xs]) => `| ${name} | ${(pct(xs, 50) / 1000).toFixed(2)} | ${(pct(xs, 95) / 1000).toFixed(2)} |`).join('\n');
+  console.log(phaseRows);
   const md = `# bench: mountain
 
 One epic of ${n} beads whose dependencies form a random DAG (seeded; layers about ${width} wide,
 each bead waiting for one to three beads of earlier layers, mostly the previous one: ${waves} waves),
 started with \`gt mountain <epic>\` and worked by scripted agents (test/fixtures/scripted-agent.mjs,
-mode ok) in one rig whose refinery merges one branch at a time into a bare remote. Timed from
+mode ok) in one rig whose refinery merges into a bare remote (batched, adaptive). Timed from
 \`gt mountain\` until the mountain lands (every bead closed, convoy closed).
 
 - dispatch latency: for each bead with blockers, the time from its last blocker closing (the
@@ -157,14 +179,17 @@ mode ok) in one rig whose refinery merges one branch at a time into a bare remot
   Target: p95 under 300 ms (issue 12); the epic landed in under 90 s.
 - lost: beads not closed with a merge commit on main; duplicated: beads merged more than once,
   slung more than once, or worked by more than one agent session. Both must be 0.
-- beads/min is bounded by the merge queue (one merge at a time, about 70/min on this machine in
-  the agents benchmark), not by dispatch.
+- where a bead's time goes: p50 / p95 of each part of its life, from the town's event stream.
 
-- machine: ${await machineLine()}
+- machine: ${await machineLine()}; shared with other developers' work: load average ${loadBefore} before, ${loadAfter} after
 - date: ${new Date().toISOString()}
 - command: \`npm run bench -- mountain${argv.filter((a) => a !== 'mountain').length ? ' ' + argv.filter((a) => a !== 'mountain').join(' ') : ''}\`
 
 ${table}
+
+| part of a bead's life | p50 (s) | p95 (s) |
+|---|---|---|
+${phaseRows}
 `;
   mkdirSync(join(project, 'bench', 'results'), { recursive: true });
   writeFileSync(join(project, 'bench', 'results', 'mountain.md'), md);

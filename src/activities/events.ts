@@ -17,6 +17,7 @@ export function eventWriter(root: string) {
     const { key, ...rest } = fields;
     let id: string | undefined;
     let workflow: string | undefined;
+    let fresh = false;
     // Written on a rig host: which one, so `gt log` shows where each session ran (and a session
     // another host starts again after the first one died is an event of its own).
     const host = rigHostName();
@@ -24,12 +25,14 @@ export function eventWriter(root: string) {
       const info = Context.current().info;
       workflow = info.workflowExecution?.workflowId;
       id = `${workflow}/${info.workflowExecution?.runId}/${info.activityId}/${type}${key ? `/${key}` : ''}${host ? `@${host}` : ''}`;
+      // Only a retry (after a lost worker, on this or another host) can find its id written before.
+      fresh = info.attempt === 1;
     } catch {
       // outside an activity (a test calling it directly): a fresh id
     }
     try {
       const event = { ...rest, type, id: id ?? randomUUID(), at: new Date().toISOString(), workflow: rest.workflow as string | undefined ?? workflow, ...(host ? { host } : {}) };
-      appendEvent(root, event);
+      appendEvent(root, event, { fresh: fresh || id === undefined });
       toTown?.(event);
     } catch (err) {
       process.stderr.write(`worker: could not record event ${type}: ${(err as Error).message}\n`);

@@ -1,7 +1,8 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { acquireLockSync, withLock } from '../lock.js';
+import { execFile, type ExecError } from './launcher.js';
 
 /**
  * The one git helper: argument arrays only (branch names and paths are never shell text), no
@@ -35,19 +36,16 @@ export function gitEnv(): NodeJS.ProcessEnv {
 }
 
 /** Run git; never throws for a non-zero exit (the caller decides what a failure means). `env` adds variables (e.g. a commit's author). */
-export function runGit(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<GitResult> {
-  return new Promise((done) => {
-    execFile('git', [...FIXED_CONFIG, ...args], { cwd, env: { ...gitEnv(), ...env }, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      const exitCode = (err as { code?: unknown } | null)?.code;
-      // A string code (ENOENT, ...) means git itself could not be run.
-      const spawnFailed = err && typeof exitCode !== 'number';
-      done({
-        code: err ? (typeof exitCode === 'number' ? exitCode : 127) : 0,
-        stdout: String(stdout),
-        stderr: spawnFailed ? `error: cannot run git: ${err.message}` : String(stderr),
-      });
-    });
-  });
+export async function runGit(args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): Promise<GitResult> {
+  try {
+    const { stdout, stderr } = await execFile('git', [...FIXED_CONFIG, ...args], { cwd, env: { ...gitEnv(), ...env }, maxBuffer: 64 * 1024 * 1024 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as ExecError;
+    // A string code (ENOENT, ...) means git itself could not be run.
+    if (typeof err.code === 'number') return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+    return { code: 127, stdout: err.stdout ?? '', stderr: `error: cannot run git: ${err.message}` };
+  }
 }
 
 /** Run git and return its trimmed stdout; a non-zero exit throws with git's own message. */

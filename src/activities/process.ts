@@ -1,9 +1,9 @@
 import { Context } from '@temporalio/activity';
-import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { tailOf } from '../fsutil.js';
 import { processAlive } from '../lock.js';
+import { launch } from './launcher.js';
 
 export { tailOf };
 
@@ -11,14 +11,19 @@ export { tailOf };
  * Run a child process for an activity, so that a worker crash never runs a command twice:
  * - the child runs in its own process group (stopped whole on cancel) and a wrapper shell writes
  *   its exit code to `exitFile` when it ends;
- * - its pid is kept in `pidFile`. The next attempt (after a worker died) first looks there: a
- *   child that already finished is taken at its recorded exit code, one still running is adopted
- *   and waited for; only when neither exists does it start the command again.
+ * - its pid is kept in `pidFile` (written by the wrapper as it starts). The next attempt (after
+ *   a worker died) first looks there: a child that already finished is taken at its recorded
+ *   exit code, one still running is adopted and waited for; only when neither exists does it
+ *   start the command again.
  * The activity heartbeats while it waits and stops the child when the activity is cancelled.
  */
-export interface ChildSpec {
-  command: string;
-  args: string[];
+/** What runs: a program with its arguments, or a shell command line. */
+export type ChildCommand =
+  | { command: string; args: string[]; shell?: undefined }
+  /** Run by the wrapper shell itself, in a subshell: one process start less than `/bin/sh -c`. */
+  | { shell: string; command?: undefined; args?: undefined };
+
+export type ChildSpec = ChildCommand & {
   cwd: string;
   env: NodeJS.ProcessEnv;
   logFile: string;
@@ -31,7 +36,7 @@ export interface ChildSpec {
   timeoutMs?: number;
   /** A file the child reads as its standard input (default: none). */
   stdinFile?: string;
-}
+};
 
 export interface ChildResult {
   code: number | null;
@@ -51,6 +56,19 @@ export interface ChildResult {
  * reader takes as "no code yet".
  */
 export const EXIT_RECORDING_WRAPPER = '"$@"; code=$?; printf "%s" "$code" > "$GT_EXIT_FILE"; exit $code';
+/**
+ * runChild's wrapper also records its own pid first thing, so the record exists from the
+ * command's start, whichever process started it and whatever happens to that one right after.
+ */
+const RECORD_PID = 'printf "%s\\n" "$$" > "$GT_PID_FILE"; ';
+const PID_AND_EXIT_RECORDING_WRAPPER = RECORD_PID + EXIT_RECORDING_WRAPPER;
+/**
+ * The same for a shell command line: run in a subshell of the wrapper (a fork of a small shell,
+ * not a start of a new one), with no positional parameters, as `sh -c` would have it; an
+ * `exit` or `exec` in it ends the subshell only, so its code is recorded all the same. (`$$` in
+ * it is the wrapper's pid.)
+ */
+const SHELL_LINE_WRAPPER = RECORD_PID + 'c=$1; set --; (eval "$c"); code=$?; printf "%s" "$code" > "$GT_EXIT_FILE"; exit $code';
 
 export function killGroup(pid: number, signal: NodeJS.Signals): void {
   try {
@@ -117,28 +135,21 @@ export async function runChild(spec: ChildSpec): Promise<ChildResult> {
     });
   } else {
     remove(exitFile);
-    const log = openSync(spec.logFile, 'a');
-    const stdin = spec.stdinFile ? openSync(spec.stdinFile, 'r') : 'ignore';
-    const child = spawn('/bin/sh', ['-c', EXIT_RECORDING_WRAPPER, 'gt-step', spec.command, ...spec.args], {
+    const child = await launch({
+      command: '/bin/sh',
+      args: spec.shell !== undefined ? ['-c', SHELL_LINE_WRAPPER, 'gt-step', spec.shell] : ['-c', PID_AND_EXIT_RECORDING_WRAPPER, 'gt-step', spec.command, ...spec.args],
       cwd: spec.cwd,
-      env: { ...spec.env, GT_EXIT_FILE: exitFile },
+      env: { ...spec.env, GT_PID_FILE: pidFile, GT_EXIT_FILE: exitFile },
       detached: true,
-      stdio: [stdin, log, log],
+      out: spec.logFile,
+      stdin: spec.stdinFile,
+    }).catch((err: Error) => {
+      throw new Error(`could not start ${spec.command ?? '/bin/sh'} in ${spec.cwd}: ${err.message}`);
     });
-    closeSync(log);
-    if (typeof stdin === 'number') closeSync(stdin);
-    if (child.pid === undefined) {
-      await new Promise((r) => child.once('error', r));
-      throw new Error(`could not start ${spec.command} in ${spec.cwd}`);
-    }
     pid = child.pid;
-    writeFileSync(pidFile, `${pid}\n`);
     writeFileSync(startFile, `${Date.now()}\n`);
-    exitPromise = new Promise<void>((resolve) => {
-      child.once('exit', (code) => {
-        exited = { code };
-        resolve();
-      });
+    exitPromise = child.exited.then((code) => {
+      exited = { code };
     });
   }
 

@@ -150,8 +150,7 @@ export function refineryActivities(root: string) {
     mkdirSync(dirname(f.log), { recursive: true });
     writeFileSync(f.log, '');
     return runChild({
-      command: '/bin/sh',
-      args: ['-c', command],
+      shell: command,
       cwd: worktree,
       env: testEnv(rig, mr.bead, mr.branch),
       logFile: f.log,
@@ -288,7 +287,7 @@ export function refineryActivities(root: string) {
     });
   }
 
-  /** Close merged beads (one ledger transaction per ledger), delete their branches, then per bead: release it at the dispatcher, log, tell its convoys. Idempotent. */
+  /** Close merged beads (one ledger transaction per ledger), then per bead: release it at the dispatcher, log, tell its convoys; then delete their branches. Idempotent. */
   async function recordMerged(rig: string, items: { mr: MergeRequest; sha: string }[], defaultBranch: string): Promise<void> {
     const byLedger = new Map<string, typeof items>();
     for (const it of items) {
@@ -308,15 +307,18 @@ export function refineryActivities(root: string) {
         }
       }, { actor: `${rig}/refinery` });
     }
-    await deleteBranches(rig, items.map((it) => it.mr.branch));
+    // The news first: a bead waiting on these is slung while their branches are deleted (a
+    // dozen git commands under the repository's lock, which polecats' worktrees queue on too).
+    // Each bead's branch is its own (polecat and bead), so its polecat may start on the next.
     const client = await getClient();
     await Promise.all(items.map(async ({ mr, sha }) => {
-      remove(files(rig, mr).marker);
       await releaseInDispatcher(client, rig, { beads: [mr.bead], why: `merged as ${sha}` });
       // One event per bead of the batch (the key), written once however often the activity runs.
       event('merge.merged', { actor: `${rig}/refinery`, rig, bead: mr.bead, key: mr.bead, sha, branch: mr.branch, detail: `${mr.branch} merged into ${defaultBranch} as ${short(sha)}` });
       await tell([mr.bead], `merged as ${short(sha)}`);
     }));
+    await deleteBranches(rig, items.map((it) => it.mr.branch));
+    for (const { mr } of items) remove(files(rig, mr).marker);
   }
 
   /** Batch files: the candidate's push marker and the test state of each slot. */
@@ -483,8 +485,8 @@ export function refineryActivities(root: string) {
     },
 
     /**
-     * After a batch's push: each bead closed with its own commit, every branch deleted (one push),
-     * then per bead the dispatcher released and its convoys told. Idempotent.
+     * After a batch's push: each bead closed with its own commit, then per bead the dispatcher
+     * released and its convoys told, then every branch deleted (one push). Idempotent.
      */
     async refineryRecordMergedBatch(rig: string, key: string, items: { mr: MergeRequest; sha: string }[], defaultBranch: string): Promise<void> {
       const ctx = Context.current();
@@ -599,8 +601,7 @@ export function refineryActivities(root: string) {
         mkdirSync(dirname(f.log(t.slot)), { recursive: true });
         writeFileSync(f.log(t.slot), '');
         const test = await runChild({
-          command: '/bin/sh',
-          args: ['-c', command],
+          shell: command,
           cwd: worktree,
           env: { ...testEnv(rig, t.beads.at(-1)!, t.branch), GT_BEADS: t.beads.join(' ') },
           logFile: f.log(t.slot),

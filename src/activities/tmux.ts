@@ -1,10 +1,10 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { basename } from 'node:path';
-import { promisify } from 'node:util';
 import { hostEnv } from '../town/env.js';
 import { readTownJson } from '../town/layout.js';
+import { execFile } from './launcher.js';
 
 /**
  * tmux sessions for agents, so a person can attach and watch or type. Each town has its own tmux
@@ -13,8 +13,6 @@ import { readTownJson } from '../town/layout.js';
  * `GT_TMUX_SOCKET` overrides the socket name (tests give each test town one). Commands and text
  * are always passed as arguments.
  */
-
-const run = promisify(execFile);
 
 /** The name of the town's tmux server socket: `gt-<town name>-<hash of its folder>`. */
 export function tmuxSocket(root: string): string {
@@ -66,7 +64,7 @@ export function tmuxAvailable(): boolean {
  * variables: a server this call starts copies it as its global environment.
  */
 export async function tmux(root: string, args: string[]): Promise<string> {
-  const { stdout } = await run('tmux', [...tmuxArgs(root), ...args], { maxBuffer: 4 * 1024 * 1024, env: hostEnv() });
+  const { stdout } = await execFile('tmux', [...tmuxArgs(root), ...args], { maxBuffer: 4 * 1024 * 1024, env: hostEnv() });
   return stdout;
 }
 

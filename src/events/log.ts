@@ -70,15 +70,34 @@ function tail(file: string, bytes: number): string {
   }
 }
 
-/** Append an event unless one with its id is already there. Returns whether it was written. */
-export function appendEvent(root: string, event: Omit<TownEvent, 'at' | 'id'> & { id?: string; at?: string }): boolean {
+/** How many ids of its own lately written events a process remembers, per stream. */
+const RECENT_IDS = 4096;
+const recentIds = new Map<string, Set<string>>();
+
+function remember(file: string, id: string): void {
+  let ids = recentIds.get(file);
+  if (!ids) recentIds.set(file, (ids = new Set()));
+  ids.add(id);
+  // A Set iterates in insertion order: drop the oldest.
+  if (ids.size > RECENT_IDS) ids.delete(ids.values().next().value!);
+}
+
+/**
+ * Append an event unless one with its id is already there. Returns whether it was written.
+ * `fresh`: no other process can have written this id (the first attempt of the activity whose
+ * id it carries): only this process's own recent ids are looked at, not the stream's tail.
+ */
+export function appendEvent(root: string, event: Omit<TownEvent, 'at' | 'id'> & { id?: string; at?: string }, opts: { fresh?: boolean } = {}): boolean {
   const file = townPaths(root).events;
   const full: TownEvent = { ...event, id: event.id ?? randomUUID(), at: event.at ?? new Date().toISOString() } as TownEvent;
+  if (recentIds.get(file)?.has(full.id)) return false;
   mkdirSync(dirname(file), { recursive: true });
-  if (existsSync(file) && tail(file, DEDUPE_WINDOW).includes(`"id":${JSON.stringify(full.id)}`)) return false;
+  const fresh = opts.fresh || event.id === undefined;
+  if (!fresh && existsSync(file) && tail(file, DEDUPE_WINDOW).includes(`"id":${JSON.stringify(full.id)}`)) return false;
   // One write of one line: appends of a line this size do not interleave.
   const { id, at, type, actor, ...rest } = full;
   appendFileSync(file, JSON.stringify({ id, at, type, actor, ...rest }) + '\n');
+  remember(file, full.id);
   return true;
 }
 

@@ -1,6 +1,8 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities/index.js';
+import { useLauncher } from '../activities/launcher.js';
 import { readRigs } from '../town/layout.js';
 import { readRigSettings } from '../town/settings.js';
 import { rigTaskQueue, type EngineConfig } from './config.js';
@@ -43,6 +45,8 @@ export function workerIdentity(host: string = hostname()): string {
 export async function runWorker(opts: WorkerOptions): Promise<void> {
   const { root, config } = opts;
   const connection = await NativeConnection.connect({ address: config.address });
+  // Commands are started from a small process of their own, never forked from this big one.
+  useLauncher(fileURLToPath(new URL('../launcher.js', import.meta.url)));
   const activities = createActivities(root);
   const identity = workerIdentity(opts.host);
 

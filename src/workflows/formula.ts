@@ -39,6 +39,10 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
   // Runs started after `run` steps mirrored themselves in the ledger (in the activity that runs
   // the command, so no bookkeeping activity sits between one step and the next).
   const v3 = wf.patched('molecule-run-steps-mirror-themselves');
+  // Runs started after the walk woke on a flag set by the step that ended (one promise a wait)
+  // instead of a race of every running step (a promise each, each with its stack captured by
+  // the SDK), and flushed the ledger only when there was something to write.
+  const v4 = wf.patched('molecule-walk-wakes-on-a-flag');
   // Regular (not local) activities: their results are in the history, so a query or a new
   // worker replaying the run never depends on a local activity that was still in flight.
   const ledger = wf.proxyActivities<Activities>({
@@ -250,6 +254,7 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
 
   const running = new Set<Promise<void>>();
   const scope = wf.CancellationScope.current();
+  let stepEnded = false;
   try {
     for (;;) {
       for (const step of state.steps) {
@@ -265,7 +270,12 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
         if (running.size >= input.maxParallel) break;
         if (step.status !== 'pending') continue;
         if (!step.needs.every((n) => steps.get(n)!.status === 'succeeded')) continue;
-        const branch: Promise<void> = runStepBranch(specs.get(step.id)!, step).finally(() => running.delete(branch));
+        const branch: Promise<void> = v4
+          ? runStepBranch(specs.get(step.id)!, step).then(() => {
+              running.delete(branch);
+              stepEnded = true;
+            })
+          : runStepBranch(specs.get(step.id)!, step).finally(() => running.delete(branch));
         running.add(branch);
       }
       const done = state.steps.every((s) => TERMINAL.has(s.status));
@@ -275,10 +285,16 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
         await flush();
         break;
       }
-      void flush().catch(() => undefined);
+      if (!v4 || changes.length) void flush().catch(() => undefined);
       wf.setCurrentDetails(stepTable());
-      // Wake when any step ends (branches never reject) or the run is cancelled.
-      await Promise.race([...running, scope.cancelRequested]);
+      // Wake when any step ends (branches never reject) or the run is cancelled (the condition
+      // then throws, as the race did).
+      if (v4) {
+        await wf.condition(() => stepEnded);
+        stepEnded = false;
+      } else {
+        await Promise.race([...running, scope.cancelRequested]);
+      }
     }
   } catch (err) {
     if (!wf.isCancellation(err)) throw err;

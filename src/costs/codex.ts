@@ -1,7 +1,7 @@
-import { closeSync, openSync, readFileSync, readSync, readdirSync } from 'node:fs';
+import { closeSync, openSync, readSync, readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { addUsage, emptyUsage, n, openaiUsd, type TranscriptUsage, type Usage } from './usage.js';
+import { addUsage, emptyUsage, n, openaiUsd, readUsageFile, type TranscriptUsage, type Usage } from './usage.js';
 
 /**
  * Codex CLI's records of its sessions: one rollout file per session,
@@ -34,12 +34,8 @@ interface RolloutLine {
 
 /** A rollout's usage: the increase of its running total at each token_count, priced at the model of the turn it belongs to. */
 export function codexRolloutUsage(file: string): TranscriptUsage {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    return { usage: emptyUsage(), problems: [`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`] };
-  }
+  const text = readUsageFile(file);
+  if (typeof text !== 'string') return text;
   const usage = emptyUsage();
   const problems: string[] = [];
   let model = 'unknown';

@@ -104,14 +104,19 @@ export interface TranscriptUsage {
   problems: string[];
 }
 
-/** A Claude Code transcript's usage; a file that cannot be read, or lines that are not JSON, are named in `problems`, and the rest still counts. */
-export function claudeTranscriptUsage(file: string): TranscriptUsage {
-  let text: string;
+/** A usage file's text, or the answer that says it cannot be read. */
+export function readUsageFile(file: string): string | TranscriptUsage {
   try {
-    text = readFileSync(file, 'utf8');
+    return readFileSync(file, 'utf8');
   } catch (err) {
     return { usage: emptyUsage(), problems: [`${file}: cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`] };
   }
+}
+
+/** A Claude Code transcript's usage; a file that cannot be read, or lines that are not JSON, are named in `problems`, and the rest still counts. */
+export function claudeTranscriptUsage(file: string): TranscriptUsage {
+  const text = readUsageFile(file);
+  if (typeof text !== 'string') return text;
   const usage = emptyUsage();
   const problems: string[] = [];
   const seen = new Set<string>();

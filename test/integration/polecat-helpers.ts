@@ -1,4 +1,5 @@
-import { spawnSync } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { afterEach } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT } from '../helpers/cli.js';
@@ -88,4 +89,25 @@ export function sessionsOf(log: string, bead: string): number[] {
     return [];
   }
   return text.split('\n').filter((l) => l.startsWith(`${bead} `)).map((l) => Number(l.split(' ').at(-1)));
+}
+
+/**
+ * Towns and the `gt worker` processes a test starts beside them, stopped after each test: the
+ * workers first (waiting for them to exit), then each town and the tmux server of its rig host
+ * (`<socket>-<hostSuffix>`).
+ */
+export function townsWithWorkers(hostSuffix: string): { towns: RigTown[]; workers: ChildProcess[] } {
+  const towns: RigTown[] = [];
+  const workers: ChildProcess[] = [];
+  afterEach(async () => {
+    for (const w of workers.splice(0)) {
+      w.kill('SIGTERM');
+      await new Promise((r) => (w.exitCode !== null ? r(undefined) : w.once('exit', r)));
+    }
+    for (const t of towns.splice(0)) {
+      t.cleanup();
+      spawnSync('tmux', ['-L', `${t.env.GT_TMUX_SOCKET}-${hostSuffix}`, 'kill-server'], { stdio: 'ignore' });
+    }
+  });
+  return { towns, workers };
 }

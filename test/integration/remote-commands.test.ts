@@ -1,12 +1,12 @@
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { PROJECT, runCli, tempDir } from '../helpers/cli.js';
 import { waitFor } from '../helpers/town.js';
 import { gtJson, mergesOf, townEvents, waitClosed } from './convoy-helpers.js';
-import { makeRigTown, SCRIPTED_AGENT, type RigTown } from './polecat-helpers.js';
+import { makeRigTown, SCRIPTED_AGENT, townsWithWorkers, type RigTown } from './polecat-helpers.js';
 
 /**
  * Agents on a host without the town folder: with GT_TOWN_REMOTE (and no GT_ROOT that is there),
@@ -15,18 +15,7 @@ import { makeRigTown, SCRIPTED_AGENT, type RigTown } from './polecat-helpers.js'
  * it but the town's name and the engine's address; the netns suite hides the town folder for real.
  */
 
-const towns: RigTown[] = [];
-const workers: ChildProcess[] = [];
-afterEach(async () => {
-  for (const w of workers.splice(0)) {
-    w.kill('SIGTERM');
-    await new Promise((r) => (w.exitCode !== null ? r(undefined) : w.once('exit', r)));
-  }
-  for (const t of towns.splice(0)) {
-    t.cleanup();
-    spawnSync('tmux', ['-L', `${t.env.GT_TMUX_SOCKET}-far`, 'kill-server'], { stdio: 'ignore' });
-  }
-});
+const { towns, workers } = townsWithWorkers('far');
 
 /** `bin args` as an agent of `t` on another host: cwd outside the town, no GT_ROOT, only the town's name and the engine. */
 function remote(t: RigTown, bin: 'gt' | 'bd', args: string[], env: Record<string, string> = {}) {

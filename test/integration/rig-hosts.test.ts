@@ -1,11 +1,11 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PROJECT, runCli } from '../helpers/cli.js';
 import { waitFor } from '../helpers/town.js';
 import { gtJson, mergesOf, townEvents, waitClosed } from './convoy-helpers.js';
-import { makeRigTown, type RigTown } from './polecat-helpers.js';
+import { makeRigTown, townsWithWorkers, type RigTown } from './polecat-helpers.js';
 
 /**
  * Rig hosts on one machine: `gt worker` serves only the rigs it is given, the town's worker lets
@@ -15,18 +15,7 @@ import { makeRigTown, type RigTown } from './polecat-helpers.js';
  * across hosts on a real cluster.
  */
 
-const towns: RigTown[] = [];
-const workers: ChildProcess[] = [];
-afterEach(async () => {
-  for (const w of workers.splice(0)) {
-    w.kill('SIGTERM');
-    await new Promise((r) => (w.exitCode !== null ? r(undefined) : w.once('exit', r)));
-  }
-  for (const t of towns.splice(0)) {
-    t.cleanup();
-    spawnSync('tmux', ['-L', `${t.env.GT_TMUX_SOCKET}-hostA`, 'kill-server'], { stdio: 'ignore' });
-  }
-});
+const { towns, workers } = townsWithWorkers('hostA');
 
 type Status = { workers: { identity: string; host: string; queues: string[]; live: boolean }[] };
 

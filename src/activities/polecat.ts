@@ -447,7 +447,8 @@ export function polecatActivities(root: string) {
       const judge = async (): Promise<boolean> => {
         const now = Date.now();
         const sig = signature();
-        if (sig !== lastSig) {
+        const moved = sig !== lastSig;
+        if (moved) {
           lastSig = sig;
           // The echo of our own nudge is not the agent's progress.
           if (now >= ignoreUntil) {
@@ -457,8 +458,9 @@ export function polecatActivities(root: string) {
         }
         // A quiet screen is looked at (cheap enough every 2 s, and only when quiet): it may be a prompt.
         // Always just before a nudge: a session waiting at a prompt is never nudged for its silence.
+        // And at once when a waiting session moves: a person answered, so it is not waiting any more.
         const nudgeDue = watch.nudgedAt === undefined && now - watch.lastProgressAt >= input.limits.stallMs;
-        if ((awaiting || now - watch.lastProgressAt >= 2000) && (now - lastLook >= 2000 || nudgeDue)) {
+        if ((awaiting || now - watch.lastProgressAt >= 2000) && (now - lastLook >= 2000 || nudgeDue || (awaiting && moved))) {
           lastLook = now;
           if (await lookForPrompt(await screen())) {
             ctx.heartbeat({ ...watch, sig: lastSig });

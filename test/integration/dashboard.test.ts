@@ -132,7 +132,8 @@ describe('gt dashboard', { timeout: 400_000 }, () => {
     await page.locator(`#convoy-${convoy} summary`).click({ position: { x: 5, y: 5 } });
     await see(page, async () => (await page.locator(`#convoy-${convoy} li[data-bead="${first}"]`).getAttribute('data-phase')) === 'closed', 15_000, 'the bead closed in the drill-down');
     expect(await page.locator('#problems').innerText()).toMatch(new RegExp(`waiting ${convoy}: .*awaits approval`));
-    expect(await page.locator('#merges').innerText()).toMatch(new RegExp(`merged\\s+${first}`));
+    // The merge queue says merged once its branches are deleted, just after the convoy was told.
+    await see(page, async () => new RegExp(`merged\\s+${first}`).test(await page.locator('#merges').innerText()), 15_000, 'the merge queue showing it merged');
     expect(await page.locator(`#ready [data-bead="${first}"]`).count()).toBe(0);
     expect(await notReloaded()).toBe(true);
 

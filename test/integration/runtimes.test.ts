@@ -185,8 +185,9 @@ describe('agent runtimes', { timeout: 240_000 }, () => {
     const beads = await settle(t, [id]);
     expect(beads[id]!.status).toBe('closed');
     expect(agentLog(t)).toContain(`${id} permission granted`);
-    // No longer waiting (the watch says so in its log when it looks before the session ends; a quick agent may end first).
-    expect(polecatState(name, t).current?.awaiting).toBeUndefined();
+    // No longer waiting: the watch looks as soon as the answered session moves (or its session
+    // ends, which ends the work); the bead can be merged a moment before either is seen.
+    await waitFor(() => polecatState(name, t).current?.awaiting === undefined, 15_000, 'the polecat no longer awaiting input');
     expect(waitingMail()).toHaveLength(1);
   });
 

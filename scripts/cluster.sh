@@ -5,11 +5,14 @@
 #   scripts/cluster.sh up     [--address <ip>:<port>] [--dir <folder>] [--pg-port <port>]
 #   scripts/cluster.sh down   [--dir <folder>]
 #   scripts/cluster.sh status [--dir <folder>]
+#   scripts/cluster.sh build
 #
 # up: builds the server once (cached under .tools/temporal-server/<version>/), makes the
 # database and its schema, starts PostgreSQL and the server, creates the `default` namespace and
 # registers our search attributes. Safe to run again. The folder (default ~/gt-cluster) holds the
 # database, the logs, the pid files and the address in use; `down` stops both, data kept.
+# build: only what `up` installs and builds once (PostgreSQL's package, the server), for a
+# machine that prepares before it runs the cluster somewhere without network access.
 # docker-compose.yml does the same with the same versions, config file and ports.
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -19,7 +22,7 @@ GO_TOOLCHAIN=go1.27.3             # the server's go.mod needs Go 1.26.10 or newe
 PG_MAJOR=15                       # Debian's postgresql-15
 
 usage() {
-  echo "usage: scripts/cluster.sh up|down|status [--address <ip>:<port>] [--dir <folder>] [--pg-port <port>]" >&2
+  echo "usage: scripts/cluster.sh up|down|status|build [--address <ip>:<port>] [--dir <folder>] [--pg-port <port>]" >&2
   exit 2
 }
 die() {
@@ -29,7 +32,7 @@ die() {
 }
 
 cmd=${1:-}; [ $# -gt 0 ] && shift
-case "$cmd" in up|down|status) ;; *) usage ;; esac
+case "$cmd" in up|down|status|build) ;; *) usage ;; esac
 address="" dir="${GT_CLUSTER_DIR:-$HOME/gt-cluster}" pg_port=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -53,9 +56,11 @@ if [ -n "$address" ]; then
   check_port "${address##*:}"
 fi
 [ -z "$pg_port" ] || [[ "$pg_port" =~ ^[0-9]{1,5}$ ]] || die "--pg-port must be a port number (got '$pg_port')"
-[ "$cmd" = up ] || [ -d "$dir" ] || die "no cluster folder at $dir" "give the folder of scripts/cluster.sh up with --dir"
-mkdir -p "$dir"
-dir="$(cd "$dir" && pwd)"
+[ "$cmd" = up ] || [ "$cmd" = build ] || [ -d "$dir" ] || die "no cluster folder at $dir" "give the folder of scripts/cluster.sh up with --dir"
+if [ "$cmd" != build ]; then
+  mkdir -p "$dir"
+  dir="$(cd "$dir" && pwd)"
+fi
 state="$dir/cluster.env"
 
 # The address in use is remembered, so `down` and `status` need no flags.
@@ -225,6 +230,10 @@ case "$cmd" in
     prepare
     echo "Cluster up: $CLUSTER_ADDRESS (data in $dir)"
     echo "Point a town at it: TEMPORAL_ADDRESS=$CLUSTER_ADDRESS, or \"temporal\": { \"address\": \"$CLUSTER_ADDRESS\" } in settings/config.json"
+    ;;
+  build)
+    pg_bin >/dev/null
+    build_server
     ;;
   down)
     stop_pid "$dir/temporal.pid" "the Temporal server"

@@ -163,6 +163,10 @@ beforeAll(async () => {
     sh('ip', ['netns', 'exec', ns(host), 'ip', 'link', 'set', `gtc${tag}h${n}`, 'up']);
     sh('ip', ['netns', 'exec', ns(host), 'ip', 'link', 'set', 'lo', 'up']);
   }
+  // What the cluster needs installed and built (once, cached under .tools/) is made here, with
+  // this machine's network: the hosts' namespaces reach only each other.
+  const built = spawnSync('bash', [join(PROJECT, 'scripts', 'cluster.sh'), 'build'], { encoding: 'utf8', timeout: 1_800_000 });
+  if (built.status !== 0) throw new Error(`scripts/cluster.sh build failed: ${built.stdout}\n${built.stderr}`);
   // The cluster, on its own host.
   const up = spawnSync('ip', ['netns', 'exec', ns('cluster'), 'bash', join(PROJECT, 'scripts', 'cluster.sh'), 'up', '--address', CLUSTER, '--dir', clusterDir], { encoding: 'utf8', env: hostEnv(), timeout: 1_800_000 });
   if (up.status !== 0) throw new Error(`scripts/cluster.sh up failed: ${up.stdout}\n${up.stderr}`);

@@ -25,6 +25,8 @@ import { eventWriter } from './events.js';
 import { newsTeller } from './dispatch.js';
 import { hostEnv, townEnv } from '../town/env.js';
 import { capturePane, hasSession, killSession, newSession, panePid, pasteFile, sendKeys, sendText, tmuxAvailable, tmuxSocket } from './tmux.js';
+import { RELAY_ENV } from '../relay/protocol.js';
+import { relayAddress } from '../relay/server.js';
 
 /**
  * Activities of polecat workflows: the worktree, the agent session (tmux or headless) with stall
@@ -133,6 +135,8 @@ export function polecatActivities(root: string) {
       GIT_AUTHOR_EMAIL: `${input.rig}.${input.name}@gastown.local`,
       GIT_COMMITTER_EMAIL: `${input.rig}.${input.name}@gastown.local`,
       PATH: `${shimDir}:${hostEnv().PATH ?? '/usr/bin:/bin'}`,
+      // This worker's relay: the agent's `gt done` needs no engine connection of its own.
+      ...(relayAddress() ? { [RELAY_ENV]: relayAddress()! } : {}),
     };
   };
 

@@ -1,4 +1,4 @@
-import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
@@ -9,31 +9,22 @@ import { Ledger } from '../beads/ledger.js';
 import { hqLedger } from '../convoy/store.js';
 import type { Bead } from '../beads/model.js';
 import { GtError, usageError } from '../errors.js';
-import { ENGINE_WAIT_MS, withEngine } from '../temporal/engine.js';
+import { withEngine } from '../temporal/engine.js';
 import { polecatWorkflowId } from '../temporal/merge-protocol.js';
 import { readRigs, rigPaths, townPaths, type RigEntry } from '../town/layout.js';
 import { requireRig } from '../town/rigs.js';
 import { ledgerDirForId } from '../town/routes.js';
 import { chooseRuntime, commandExists } from '../town/runtimes.js';
 import { checkRuntimeFiles } from './runtime-files.js';
-import { isRigHostHome } from '../remote/commands.js';
 import { DEFAULT_WORK_FORMULA, workChecklist } from './checklist.js';
 import { hookedTo, polecatRunFile } from './hook.js';
 import { currentIdentity } from './identity.js';
-import { requirePolecatHere } from './view.js';
 import { validatePolecatName } from './names.js';
 import {
-  DONE_STATUSES,
-  DONE_UPDATE,
-  HANDOFF_UPDATE,
   POLECAT_QUERY,
   UNSLING_SIGNAL,
   polecatAddress,
   polecatBranch,
-  type DoneReceipt,
-  type DoneRequest,
-  type DoneStatus,
-  type HandoffReceipt,
   type PolecatState,
 } from './state.js';
 
@@ -189,98 +180,6 @@ export async function sling(root: string, opts: SlingOptions): Promise<Slung[]> 
   }, { start: true });
 }
 
-function updateError(err: unknown, what: string): never {
-  if (err instanceof WorkflowNotFoundError) throw new GtError(`${what}: no polecat workflow is running for it`, { hint: 'is the engine up (`gt status`)? was the polecat nuked?' });
-  if (err instanceof WorkflowUpdateFailedError) {
-    const cause = (err.cause as Error | undefined)?.message ?? err.message;
-    throw new GtError(`${what}: ${cause}`);
-  }
-  throw err;
-}
-
-export function parseDoneStatus(text: string | undefined): DoneStatus {
-  const status = (text ?? 'COMPLETED').toUpperCase();
-  if (!(DONE_STATUSES as readonly string[]).includes(status)) {
-    throw usageError(`--status must be one of ${DONE_STATUSES.join(', ')}, not "${text}"`);
-  }
-  return status as DoneStatus;
-}
-
-/**
- * `gt done`, inside a polecat worktree: the hooked bead, and for COMPLETED a clean tree at least
- * one commit ahead of the default branch; then the `done` update, whose receipt says the merge
- * request went to the rig's refinery and the hook was released.
- */
-export async function done(root: string, cwd: string, opts: { status?: string; message?: string }): Promise<DoneReceipt> {
-  const status = parseDoneStatus(opts.status);
-  const me = requirePolecatHere(root, cwd, 'gt done');
-  const entry = requireRig(root, me.rig);
-  // A rig host home has no ledger: the session's bead is the one its polecat works (the workflow checks it).
-  const homeBead = isRigHostHome(root) ? process.env.GT_BEAD : undefined;
-  const hooked = homeBead ? [{ bead: { id: homeBead } }] : hookedTo(root, me.address, process.env.GT_BEAD);
-  if (hooked.length === 0) {
-    throw new GtError(`nothing is on the hook of ${me.address}`, { hint: 'gt hook shows the hook; a bead is put there by `gt sling <bead> <rig>`' });
-  }
-  const bead = hooked[0]!.bead;
-  let ahead: number | undefined;
-  let head: string | undefined;
-  if (status === 'COMPLETED') {
-    try {
-      head = gitSync(['rev-parse', 'HEAD'], me.home);
-      ahead = Number(gitSync(['rev-list', '--count', `refs/remotes/origin/${entry.default_branch}..HEAD`], me.home));
-    } catch (err) {
-      throw new GtError(`cannot compare ${me.home} with origin/${entry.default_branch}: ${String((err as { stderr?: unknown }).stderr ?? (err as Error).message).trim()}`);
-    }
-    if (ahead === 0) {
-      throw new GtError(`no commits ahead of origin/${entry.default_branch}: there is nothing to merge for ${bead.id}`, {
-        hint: 'commit your work first (git add, git commit); if it cannot be done, use gt done --status ESCALATED or --status DEFERRED',
-      });
-    }
-    const dirty = gitSync(['status', '--porcelain', '--untracked-files=no'], me.home);
-    if (dirty) {
-      throw new GtError(`uncommitted changes in ${me.home} would not be merged:\n${dirty}`, { hint: 'commit them (or `git restore` what you do not want), then run gt done again' });
-    }
-  }
-  // From a rig host home the work reaches the merge queue (wherever it runs) through the rig's remote.
-  if (homeBead) pushBranch(me.home, polecatBranch(me.name, bead.id));
-  const req: DoneRequest = { bead: bead.id, status, message: opts.message, head, ahead };
-  // One id for every try: an update the engine took before the connection broke is not applied twice.
-  const updateId = `done-${bead.id}-${randomUUID()}`;
-  return withEngine(root, async (client) => {
-    try {
-      const handle = client.workflow.getHandle(polecatWorkflowId(me.rig, me.name));
-      return await handle.executeUpdate<DoneReceipt, [DoneRequest]>(DONE_UPDATE, { args: [req], updateId });
-    } catch (err) {
-      return updateError(err, `gt done for ${bead.id} was refused`);
-    }
-  }, { start: true, waitMs: ENGINE_WAIT_MS });
-}
-
-function pushBranch(worktree: string, branch: string): void {
-  try {
-    gitSync(['push', '--quiet', '--force', 'origin', `HEAD:refs/heads/${branch}`], worktree);
-  } catch (err) {
-    throw new GtError(`cannot push ${branch} to the rig's remote: ${String((err as { stderr?: unknown }).stderr ?? (err as Error).message).trim()}`, { hint: 'the merge queue takes the work from there: check the remote can be reached from this host, then gt done again' });
-  }
-}
-
-/** `gt handoff`: the polecat asks for a fresh session in the same worktree, with a note for it. */
-export async function handoff(root: string, cwd: string, note?: string): Promise<HandoffReceipt> {
-  const me = currentIdentity(root, cwd);
-  if (me.role !== 'polecat' || !me.rig || !me.name) {
-    throw new GtError(`\`gt handoff\` restarts a polecat's session; you are ${me.address} (${me.role})`, { hint: 'run it inside a polecat session (GT_ROLE=polecat) or its worktree' });
-  }
-  const updateId = `handoff-${me.name}-${randomUUID()}`;
-  return withEngine(root, async (client) => {
-    try {
-      const handle = client.workflow.getHandle(polecatWorkflowId(me.rig!, me.name!));
-      return await handle.executeUpdate<HandoffReceipt, [{ note?: string }]>(HANDOFF_UPDATE, { args: [{ note }], updateId });
-    } catch (err) {
-      return updateError(err, 'gt handoff was refused');
-    }
-  }, { start: true, waitMs: ENGINE_WAIT_MS });
-}
-
 export interface Unslung {
   bead: string;
   from: string;
@@ -411,4 +310,3 @@ export async function nukePolecat(root: string, rig: string, name: string, opts:
   return { rig, name, removed: true, unslung };
 }
 
-export { requirePolecatHere } from './view.js';

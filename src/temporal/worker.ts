@@ -2,6 +2,8 @@ import { NativeConnection, Worker } from '@temporalio/worker';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { createActivities } from '../activities/index.js';
+import { lazyClient } from '../activities/client.js';
+import { startRelay } from '../relay/server.js';
 import { useLauncher } from '../activities/launcher.js';
 import { readRigs } from '../town/layout.js';
 import { readRigSettings } from '../town/settings.js';
@@ -48,6 +50,8 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   // Commands are started from a small process of their own, never forked from this big one.
   useLauncher(fileURLToPath(new URL('../launcher.js', import.meta.url)));
   const activities = createActivities(root);
+  // Agents' `gt done`/`gt handoff` come in here and go on over this process's engine connection.
+  const relay = await startRelay(root, lazyClient(root));
   const identity = workerIdentity(opts.host);
 
   const createWorker = (taskQueue: string): Promise<Worker> =>
@@ -132,6 +136,7 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   clearInterval(watcher);
   for (const { worker } of running.values()) if (worker.getState() === 'RUNNING') worker.shutdown();
   await Promise.allSettled([...running.values()].map((r) => r.done));
+  await relay?.close();
   await connection.close();
   if (failure) throw failure;
 }

@@ -79,7 +79,7 @@ export function registerSlingCommands(program: Command): void {
     .option('--json', 'print the receipt as JSON')
     .action(action(async (opts: { status?: string; message?: string; json?: boolean }) => {
       const root = requireTownRoot();
-      const { done } = await import('../../polecat/client.js');
+      const { done } = await import('../../polecat/finish.js');
       const receipt = await done(root, process.cwd(), { status: opts.status, message: opts.message });
       if (opts.json) return printJson(receipt);
       if (receipt.status === 'COMPLETED') process.stdout.write(`${receipt.bead}: branch ${receipt.branch} sent to ${receipt.mergeQueue}; hook released\n`);
@@ -93,7 +93,7 @@ export function registerSlingCommands(program: Command): void {
     .option('--json', 'print the receipt as JSON')
     .action(action(async (opts: { message?: string; json?: boolean }) => {
       const root = requireTownRoot();
-      const { handoff } = await import('../../polecat/client.js');
+      const { handoff } = await import('../../polecat/finish.js');
       const receipt = await handoff(root, process.cwd(), opts.message);
       if (opts.json) return printJson(receipt);
       process.stdout.write(`Handing off ${receipt.bead}: session ${receipt.attempt} ends, a fresh one starts in the same worktree\n`);

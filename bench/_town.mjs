@@ -55,7 +55,7 @@ export async function benchTown(name, settingsPatch = () => {}) {
   const base = mkdtempSync(join(tmpdir(), `gt-bench-${name}-`));
   const root = join(base, 'town');
   const tag = `bench${name}${Math.random().toString(36).slice(2, 6)}`.replace(/[^a-z0-9]/gi, '');
-  const env = { ...process.env, BD_ACTOR: 'bench', GT_TMUX_SOCKET: tag, SCRIPTED_AGENT_LOG: join(base, 'sessions.log') };
+  const env = { ...process.env, BD_ACTOR: 'bench', GT_TMUX_SOCKET: tag, SCRIPTED_AGENT_LOG: join(base, 'sessions.log'), SCRIPTED_AGENT_CPU_LOG: join(base, 'agent-cpu.log') };
   for (const k of ['GT_ROOT', 'GT_ROLE', 'GT_RIG', 'GT_POLECAT', 'GT_BEAD', 'BEADS_DIR', 'TEMPORAL_ADDRESS', 'GT_TASK_QUEUE']) delete env[k];
 
   const remote = join(base, 'remote.git');
@@ -84,6 +84,15 @@ export async function benchTown(name, settingsPatch = () => {}) {
     env,
     remote,
     sessionsLog: env.SCRIPTED_AGENT_LOG,
+    /** CPU ms of each scripted agent session that ended, the commands it ran included. */
+    agentCpuMs: () => {
+      try {
+        return readFileSync(env.SCRIPTED_AGENT_CPU_LOG, 'utf8').split('\n').filter(Boolean).map((l) => Number(l.split(' ')[1]));
+      } catch {
+        return [];
+      }
+    },
+    serverPid: () => Number(readFileSync(join(root, '.gt', 'run', 'temporal.pid'), 'utf8').trim()),
     ledger: join(root, 'bench', '.beads', 'issues.jsonl'),
     create: (title, mode) => JSON.parse(cli(bdBin, ['create', title, '--json', ...(mode ? ['-l', `agent:${mode}`] : [])], join(root, 'bench'), env)).id,
     gt: (args) => cli(gtBin, args, root, env),

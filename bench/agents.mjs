@@ -31,6 +31,8 @@ export async function runSize(n, opts) {
   const hosts = opts.cluster ? await town.rigHosts(opts.hosts ?? 2) : [];
   const workerPid = town.workerPid();
   const cpu0 = workerCpuMs(workerPid);
+  const serverPid = opts.cluster ? undefined : town.serverPid();
+  const serverCpu0 = serverPid ? cpuMs(serverPid) : NaN;
   const hostCpu0 = hosts.map((h) => cpuMs(h.pid));
   const ledger = town.ledger;
 
@@ -52,6 +54,8 @@ export async function runSize(n, opts) {
   }
   const wallMs = Date.now() - t0;
   const cpu = workerCpuMs(workerPid) - cpu0;
+  const serverCpuMs = serverPid ? cpuMs(serverPid) - serverCpu0 : NaN;
+  const agentCpu = town.agentCpuMs().sort((a, b) => a - b);
   const hostCpuMs = hosts.map((h, i) => cpuMs(h.pid) - hostCpu0[i]);
   peakRss = Math.max(peakRss, workerMemKb(workerPid, 'VmHWM') || 0);
 
@@ -93,7 +97,8 @@ export async function runSize(n, opts) {
   }
   town.down();
   return {
-    n, slingMs, wallMs, submittedMs: submittedMs ?? NaN, mergesPerMin: (merged / wallMs) * 60_000, cpuMs: cpu, hostCpuMs, peakRssMb: peakRss / 1024, sessions, merged, redone, lost, timedOut: done < n,
+    n, slingMs, wallMs, submittedMs: submittedMs ?? NaN, mergesPerMin: (merged / wallMs) * 60_000, cpuMs: cpu, hostCpuMs, serverCpuMs,
+    agentCpuP50: agentCpu.length ? agentCpu[Math.floor(agentCpu.length / 2)] : NaN, agentCpuTotal: agentCpu.reduce((a, b) => a + b, 0), peakRssMb: peakRss / 1024, sessions, merged, redone, lost, timedOut: done < n,
     batches: queue.batchCount ?? 0, testRuns: queue.testRuns ?? 0, queueRate,
   };
 }
@@ -111,7 +116,7 @@ export async function run(argv = []) {
     process.stdout.write(`${(r.wallMs / 1000).toFixed(1)} s, ${r.merged}/${n} merged, lost ${r.lost}\n`);
   }
   const loadAfter = loadAverage();
-  const header = ['agents', 'sling (s)', 'sling → all gt done (s)', 'sling → all merged (s)', 'merges/min', 'queue merges/min (first → last merge)', 'merge batches', 'worker CPU (s)', 'worker CPU (% of a core)', 'worker peak RSS (MB)', 'agent sessions', 'redone by a 2nd session', 'merged once', 'lost'];
+  const header = ['agents', 'sling (s)', 'sling → all gt done (s)', 'sling → all merged (s)', 'merges/min', 'queue merges/min (first → last merge)', 'merge batches', 'worker CPU (s)', 'worker CPU (% of a core)', 'worker peak RSS (MB)', 'server CPU (s)', 'agents\' CPU (s)', 'agent CPU a session, p50 (ms)', 'agent sessions', 'redone by a 2nd session', 'merged once', 'lost'];
   const table = [
     `| ${header.join(' | ')} |`,
     `|${header.map(() => '---').join('|')}|`,
@@ -126,6 +131,9 @@ export async function run(argv = []) {
       (r.cpuMs / 1000).toFixed(1),
       ((r.cpuMs / r.wallMs) * 100).toFixed(0),
       r.peakRssMb.toFixed(0),
+      Number.isNaN(r.serverCpuMs) ? '' : (r.serverCpuMs / 1000).toFixed(1),
+      (r.agentCpuTotal / 1000).toFixed(1),
+      Number.isNaN(r.agentCpuP50) ? '' : r.agentCpuP50,
       r.sessions,
       r.redone,
       r.merged,
@@ -145,7 +153,10 @@ session ended without a working \`gt done\` (on a starved machine the engine cal
 whose next session did the work again on top: their one merge carries two commits.
 Worker CPU is the user+system time during the run of the worker process (it runs every polecat and
 refinery workflow and activity) and of its launcher (the small process it starts its commands
-from); peak RSS is their high-water marks added. Each size runs in a fresh town
+from); peak RSS is their high-water marks added. Server CPU is the embedded Temporal dev server's.
+Agents' CPU is what the scripted agent sessions used, each its own process and the commands it
+ran (\`gt hook\`, git, \`gt done\`), measured by the agent at its exit (SCRIPTED_AGENT_CPU_LOG);
+not counted there: the tmux session and the wrapper shell around it. Each size runs in a fresh town
 with its own embedded Temporal dev server.
 
 - machine: ${await machineLine()}; shared with other developers' work: load average ${loadBefore} before, ${loadAfter} after

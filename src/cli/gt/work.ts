@@ -32,9 +32,10 @@ export function registerWorkCommands(program: Command): void {
       .allowUnknownOption()
       .helpOption(false)
       .argument('[args...]')
-      .action((args: string[]) => {
+      .action(async (args: string[]) => {
         // The same command as bd's, run as bd: one implementation, the same rules and errors.
-        const bd = join(new URL('../../../bin/bd.js', import.meta.url).pathname);
+        const { PROJECT_ROOT } = await import('../../temporal/binary.js');
+        const bd = join(PROJECT_ROOT, 'bin', 'bd.js');
         const r = spawnSync(process.execPath, [bd, name, ...args], { stdio: 'inherit' });
         process.exit(r.status ?? 1);
       });

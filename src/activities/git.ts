@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { acquireLockSync, withLock } from '../lock.js';
+import { processEnv } from '../town/env.js';
 import { execFile, type ExecError } from './launcher.js';
 
 /**
@@ -29,10 +30,17 @@ const FIXED_CONFIG = ['-c', 'commit.gpgsign=false', '-c', 'core.hooksPath=/dev/n
 /** Variables that would point git at another repository or give its commits someone else's name. */
 const INHERITED_GIT_VARS = /^GIT_(DIR|WORK_TREE|INDEX_FILE|OBJECT_DIRECTORY|ALTERNATE_OBJECT_DIRECTORIES|COMMON_DIR|NAMESPACE|AUTHOR_\w+|COMMITTER_\w+)$/;
 
+/** gitEnv of a frozen process environment (see town/env.ts). */
+let cachedGitEnv: { from: NodeJS.ProcessEnv; env: NodeJS.ProcessEnv } | undefined;
+
 export function gitEnv(): NodeJS.ProcessEnv {
+  const from = processEnv();
+  if (from !== process.env && cachedGitEnv?.from === from) return { ...cachedGitEnv.env };
   const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!INHERITED_GIT_VARS.test(k)) env[k] = v;
-  return { ...env, GIT_TERMINAL_PROMPT: '0', GCM_INTERACTIVE: 'never', LC_ALL: 'C', GIT_EDITOR: 'true' };
+  for (const [k, v] of Object.entries(from)) if (!INHERITED_GIT_VARS.test(k)) env[k] = v;
+  Object.assign(env, { GIT_TERMINAL_PROMPT: '0', GCM_INTERACTIVE: 'never', LC_ALL: 'C', GIT_EDITOR: 'true' });
+  if (from !== process.env) cachedGitEnv = { from, env };
+  return { ...env };
 }
 
 /** Run git; never throws for a non-zero exit (the caller decides what a failure means). `env` adds variables (e.g. a commit's author). */

@@ -320,11 +320,11 @@ export function polecatActivities(root: string) {
           settingsFile = f.settings;
           writeFileSync(settingsFile, JSON.stringify(claudeSettings(root, input.rig), null, 2) + '\n');
         } else if (integration.contextFile) {
-          const written = writeContextFile(input.worktree, integration.contextFile, { rig: input.rig, name: input.name, bead: input.bead });
+          const written = await writeContextFile(input.worktree, integration.contextFile, { rig: input.rig, name: input.name, bead: input.bead });
           if (!written.written) appendLine(f.log, `[gt] ${integration.contextFile} not written (${written.reason}); the first prompt carries the instructions`);
         }
         if (integration.hooks === 'gemini-settings') {
-          const written = writeGeminiSettings(input.worktree, geminiSettings(root, input.rig));
+          const written = await writeGeminiSettings(input.worktree, geminiSettings(root, input.rig));
           if (!written.written) appendLine(f.log, `[gt] .gemini/settings.json not written (${written.reason}); no hooks, ${integration.contextFile} carries the instructions`);
         }
       } catch (err) {

@@ -1,6 +1,6 @@
-import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { runGit } from '../activities/git.js';
 import { GtError } from '../errors.js';
 import { rigPaths } from '../town/layout.js';
 import { contextFileText, integrationFor, type RuntimeIntegration } from '../town/integrations.js';
@@ -110,12 +110,10 @@ export function checkRuntimeFiles(root: string, rig: string, runtime: AgentRunti
   return integration;
 }
 
-function gitOut(args: string[], cwd: string): string | undefined {
-  try {
-    return execFileSync('git', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return undefined;
-  }
+/** git's trimmed output, or undefined when it fails. Started from the worker's launcher (never forked from the worker itself). */
+async function gitOut(args: string[], cwd: string): Promise<string | undefined> {
+  const r = await runGit(args, cwd);
+  return r.code === 0 ? r.stdout.trim() : undefined;
 }
 
 export interface ContextFileResult {
@@ -126,8 +124,8 @@ export interface ContextFileResult {
 }
 
 /** Keep a file we write into a worktree out of git: a rule in the repository's `info/exclude`. Returns why not, if it cannot. */
-function excludeFromGit(worktree: string, name: string): string | undefined {
-  const common = gitOut(['rev-parse', '--git-common-dir'], worktree);
+async function excludeFromGit(worktree: string, name: string): Promise<string | undefined> {
+  const common = await gitOut(['rev-parse', '--git-common-dir'], worktree);
   if (!common) return `${worktree} is not a git worktree`;
   const exclude = join(resolve(worktree, common), 'info', 'exclude');
   const rule = `/${name}`;
@@ -142,12 +140,12 @@ function excludeFromGit(worktree: string, name: string): string | undefined {
 }
 
 /** Write `text` at `name` in the worktree, excluded from git, unless the repository tracks a file of that name (then the repository's own stays). */
-function writeWorktreeFile(worktree: string, name: string, text: string): ContextFileResult {
+async function writeWorktreeFile(worktree: string, name: string, text: string): Promise<ContextFileResult> {
   const file = join(worktree, name);
-  if (gitOut(['ls-files', '--error-unmatch', '--', name], worktree) !== undefined) {
+  if ((await gitOut(['ls-files', '--error-unmatch', '--', name], worktree)) !== undefined) {
     return { file, written: false, reason: `the repository tracks its own ${name}` };
   }
-  const problem = excludeFromGit(worktree, name);
+  const problem = await excludeFromGit(worktree, name);
   if (problem) return { file, written: false, reason: problem };
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, text);
@@ -158,11 +156,11 @@ function writeWorktreeFile(worktree: string, name: string, text: string): Contex
  * Write the context file into the worktree, excluded from git, unless the repository tracks a
  * file of that name (then the repository's own instructions stay and ours go in the first prompt).
  */
-export function writeContextFile(worktree: string, name: string, p: { rig: string; name: string; bead: string }): ContextFileResult {
+export function writeContextFile(worktree: string, name: string, p: { rig: string; name: string; bead: string }): Promise<ContextFileResult> {
   return writeWorktreeFile(worktree, name, contextFileText(p));
 }
 
 /** Gemini CLI's project settings with our hooks, in the worktree's `.gemini/settings.json`, excluded from git (not when the repository tracks its own). */
-export function writeGeminiSettings(worktree: string, settings: Settings): ContextFileResult {
+export function writeGeminiSettings(worktree: string, settings: Settings): Promise<ContextFileResult> {
   return writeWorktreeFile(worktree, '.gemini/settings.json', JSON.stringify(settings, null, 2) + '\n');
 }

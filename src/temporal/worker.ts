@@ -6,6 +6,7 @@ import { lazyClient } from '../activities/client.js';
 import { startRelay } from '../relay/server.js';
 import { useLauncher } from '../activities/launcher.js';
 import { readRigs } from '../town/layout.js';
+import { freezeProcessEnv } from '../town/env.js';
 import { readRigSettings } from '../town/settings.js';
 import { rigTaskQueue, type EngineConfig } from './config.js';
 
@@ -46,6 +47,7 @@ export function workerIdentity(host: string = hostname()): string {
  */
 export async function runWorker(opts: WorkerOptions): Promise<void> {
   const { root, config } = opts;
+  freezeProcessEnv();
   const connection = await NativeConnection.connect({ address: config.address });
   // Commands are started from a small process of their own, never forked from this big one.
   useLauncher(fileURLToPath(new URL('../launcher.js', import.meta.url)));

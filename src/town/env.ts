@@ -16,8 +16,29 @@ const GIT_SCOPED = /^GIT_(DIR|WORK_TREE|INDEX_FILE|OBJECT_DIRECTORY|ALTERNATE_OB
 /** Developer knobs in those namespaces that are settings of the machine, not of an identity. */
 const MACHINE_KNOBS = new Set(['TEMPORAL_CLI', 'TEMPORAL_UI_ADDRESS', 'GT_DEBUG', 'GT_CONVOY_POLL_MS', 'BD_COMMIT_DELAY_MS']);
 
+/**
+ * A long-lived process whose environment never changes once it runs (the worker) reads it once:
+ * reading process.env is a call into the runtime for every variable, and the worker builds the
+ * environment of every command it starts (git, tmux, agents) from it.
+ */
+let frozen: { env: NodeJS.ProcessEnv; host: Record<string, string> } | undefined;
+export function freezeProcessEnv(): void {
+  const env = { ...process.env };
+  frozen = { env, host: scopedOut(env) };
+}
+
+/** This process's environment (as read once, when frozen). */
+export function processEnv(): NodeJS.ProcessEnv {
+  return frozen?.env ?? process.env;
+}
+
 /** The machine's environment with every town-, identity- and repository-scoped variable removed. */
-export function hostEnv(env: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function hostEnv(env?: NodeJS.ProcessEnv): Record<string, string> {
+  if (!env && frozen) return { ...frozen.host };
+  return scopedOut(env ?? process.env);
+}
+
+function scopedOut(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
     if (v === undefined) continue;

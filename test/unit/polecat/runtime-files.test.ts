@@ -24,7 +24,7 @@ function repoWithWorktree(files: Record<string, string> = {}): { repo: string; w
 describe('runtime files', () => {
   const who = { rig: 'r', name: 'toast', bead: 'r-abc12' };
 
-  it("Gemini's project settings: a person's merged under gt's hooks with hooks switched on, written into the worktree excluded from git, never over the repository's own", () => {
+  it("Gemini's project settings: a person's merged under gt's hooks with hooks switched on, written into the worktree excluded from git, never over the repository's own", async () => {
     const root = tempDir('gt-gs-');
     mkdirSync(join(root, 'settings'), { recursive: true });
     writeFileSync(join(root, 'settings', 'gemini-settings.json'), JSON.stringify({ model: { name: 'gemini-2.5-pro' }, hooksConfig: { notifications: false }, hooks: { disabled: ['noisy'], BeforeTool: [{ matcher: 'write_file', hooks: [{ type: 'command', command: 'echo mine' }] }] } }));
@@ -37,7 +37,7 @@ describe('runtime files', () => {
     expect(s.hooks!.BeforeAgent!.map((e) => e.hooks[0]!.command)).toEqual(['gt mail check --inject gemini']);
 
     const { repo, worktree } = repoWithWorktree();
-    expect(writeGeminiSettings(worktree, s)).toMatchObject({ written: true });
+    expect(await writeGeminiSettings(worktree, s)).toMatchObject({ written: true });
     expect(JSON.parse(readFileSync(join(worktree, '.gemini', 'settings.json'), 'utf8'))).toEqual(s);
     expect(git(worktree, 'status', '--porcelain')).toBe('');
     expect(readFileSync(join(repo, '.git', 'info', 'exclude'), 'utf8')).toContain('/.gemini/settings.json\n');
@@ -48,23 +48,23 @@ describe('runtime files', () => {
     git(tracked.repo, 'add', '.');
     git(tracked.repo, '-c', 'user.name=t', '-c', 'user.email=t@localhost', 'commit', '-q', '-m', 'gemini settings');
     git(tracked.worktree, 'merge', '-q', '--ff-only', 'main');
-    expect(writeGeminiSettings(tracked.worktree, s)).toMatchObject({ written: false, reason: 'the repository tracks its own .gemini/settings.json' });
+    expect(await writeGeminiSettings(tracked.worktree, s)).toMatchObject({ written: false, reason: 'the repository tracks its own .gemini/settings.json' });
     expect(readFileSync(join(tracked.worktree, '.gemini', 'settings.json'), 'utf8')).toBe('{"theme": "ours"}\n');
   });
 
-  it('a context file is written into the worktree and excluded from git, once', () => {
+  it('a context file is written into the worktree and excluded from git, once', async () => {
     const { repo, worktree } = repoWithWorktree();
-    expect(writeContextFile(worktree, 'AGENTS.md', who)).toMatchObject({ written: true });
-    expect(writeContextFile(worktree, 'AGENTS.md', who)).toMatchObject({ written: true });
+    expect(await writeContextFile(worktree, 'AGENTS.md', who)).toMatchObject({ written: true });
+    expect(await writeContextFile(worktree, 'AGENTS.md', who)).toMatchObject({ written: true });
     expect(readFileSync(join(worktree, 'AGENTS.md'), 'utf8')).toContain('polecat toast of rig r');
     expect(git(worktree, 'status', '--porcelain')).toBe('');
     const exclude = readFileSync(join(repo, '.git', 'info', 'exclude'), 'utf8');
     expect(exclude.split('\n').filter((l) => l === '/AGENTS.md')).toHaveLength(1);
   });
 
-  it("the repository's own AGENTS.md is left alone", () => {
+  it("the repository's own AGENTS.md is left alone", async () => {
     const { worktree } = repoWithWorktree({ 'AGENTS.md': '# Our conventions\n' });
-    expect(writeContextFile(worktree, 'AGENTS.md', who)).toMatchObject({ written: false, reason: 'the repository tracks its own AGENTS.md' });
+    expect(await writeContextFile(worktree, 'AGENTS.md', who)).toMatchObject({ written: false, reason: 'the repository tracks its own AGENTS.md' });
     expect(readFileSync(join(worktree, 'AGENTS.md'), 'utf8')).toBe('# Our conventions\n');
     expect(git(worktree, 'status', '--porcelain')).toBe('');
   });

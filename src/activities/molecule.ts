@@ -70,6 +70,8 @@ export interface RunStepInput extends StepInput {
    * the next (a failure is still written by the run). Runs started before this came leave it out.
    */
   mirror?: boolean;
+  /** Runs of the command made before this activity: one when its quick first go failed. */
+  triedBefore?: number;
 }
 
 /** How long a run step's command runs before its bead is marked in_progress. */
@@ -83,6 +85,12 @@ const MIRROR_START_AFTER_MS = 1000;
  */
 const MIRROR_GATHER_MS = 500;
 const DONE_REASON = /^done \(exit 0, attempt (\d+)\)$/;
+/**
+ * How long a `run` step's local activity waits for its command before handing it to a regular
+ * activity. The run's workflow task stays open meanwhile (its other commands, a signal, wait),
+ * so this is short.
+ */
+export const QUICK_LOOK_MS = 1000;
 
 export interface AgentStepInput extends StepInput {
   title: string;
@@ -125,6 +133,86 @@ export function moleculeActivities(root: string) {
     stepEvents(changes);
   };
 
+  /**
+   * A `run` step: see runStep. With `handOverAfterMs`, a command still running by then is handed
+   * back (still running, its records in place): the answer is `{ handedOver: true }`.
+   */
+  async function runStepCommand(input: RunStepInput, handOverAfterMs?: number): Promise<{ attempt: number; closedByHand?: boolean } | { handedOver: true }> {
+    const attempt = Context.current().info.attempt + (input.triedBefore ?? 0);
+    const files = stepFiles(input.molecule, input.step);
+    const doneFile = `${files.stateFile}.done`;
+    /**
+     * The step's bead is closed behind the activity (joined with other steps' writes), so the
+     * next step does not wait for it; the done file says the command is done until the close is
+     * written, and the run closes every step that succeeded again at its end, in case this
+     * write was lost with its worker.
+     */
+    const closeBehind = (ran: number, started: boolean): { attempt: number } => {
+      const end: StepBeadChange = { bead: input.bead, status: 'closed', reason: runStepDoneReason(ran) };
+      stepEvents(started ? [end] : [{ bead: input.bead, status: 'in_progress' }, end]);
+      applyChanges(input.ledgerDir, [end], 'gt-molecule', { gatherMs: MIRROR_GATHER_MS }).then(
+        () => remove(doneFile),
+        (err: unknown) => process.stderr.write(`worker: could not close ${input.bead} (step ${input.step} of ${input.molecule}) in the ledger: ${(err as Error).message}; the run closes it at its end\n`),
+      );
+      return { attempt: ran };
+    };
+    if (input.mirror) {
+      // An earlier attempt ran the command to success and its worker died before the close: close, never run it again.
+      const ran = readNumber(doneFile);
+      if (ran !== undefined) return closeBehind(ran, true);
+      const bead = await beadFor(input.ledgerDir, input.bead);
+      const closedByUs = bead?.status === 'closed' ? DONE_REASON.exec(bead.close_reason ?? '') : null;
+      if (closedByUs) return { attempt: Number(closedByUs[1]) };
+      if (bead?.status === 'closed') return { attempt, closedByHand: true };
+    } else if ((await beadStatus(input.ledgerDir, input.bead)) === 'closed') {
+      // Worked by hand (its bead closed, as agents do in the original): done, the command is not run.
+      return { attempt, closedByHand: true };
+    }
+    // The bead goes in_progress once the command has run for a second: a step over sooner is
+    // mirrored once, at its end (its start and end events together), so a fast step costs one
+    // ledger write, not two.
+    let started: Promise<unknown> | undefined;
+    const startTimer = input.mirror
+      ? setTimeout(() => {
+          started = mirrorChanges(input.ledgerDir, [{ bead: input.bead, status: 'in_progress' }], { gatherMs: MIRROR_GATHER_MS }).catch(() => undefined);
+        }, MIRROR_START_AFTER_MS)
+      : undefined;
+    let result: Awaited<ReturnType<typeof runChild>>;
+    try {
+      result = await runChild({
+        shell: input.command,
+        cwd: input.cwd,
+        env: stepEnv(input),
+        timeoutMs: input.timeoutMs,
+        handOverAfterMs,
+        ...files,
+      });
+    } catch (err) {
+      clearTimeout(startTimer);
+      await started;
+      throw err;
+    }
+    clearTimeout(startTimer);
+    if (result.handedOver) {
+      // Its start is written before runStep can close it.
+      await started;
+      return { handedOver: true };
+    }
+    if (result.timedOut || result.code !== 0) {
+      // A failure is no fast path: the bead says it ran (the run writes the failure next).
+      if (input.mirror && started === undefined) started = mirrorChanges(input.ledgerDir, [{ bead: input.bead, status: 'in_progress' }]).catch(() => undefined);
+      await started;
+      if (result.timedOut) throw stepFailure(files.stateFile, input.retries, `timed out after ${limitText(input.timeoutMs!)}`, 'StepTimedOut');
+      const how = result.code === null ? 'was killed' : `exited with code ${result.code}`;
+      throw stepFailure(files.stateFile, input.retries, `\`${input.command}\` ${how}${result.tail ? `:\n${result.tail}` : ''}`, 'StepFailed');
+    }
+    clearFailures(files.stateFile);
+    if (!input.mirror) return { attempt };
+    // The command is done: say so before anything else, so no later attempt runs it again.
+    writeFileSync(doneFile, String(attempt));
+    return closeBehind(attempt, started !== undefined);
+  }
+
   return {
     /** Apply a batch of step bead changes in one ledger write (idempotent, so retries are safe). */
     async applyStepChanges(ledgerDir: string, changes: StepBeadChange[]): Promise<void> {
@@ -139,73 +227,17 @@ export function moleculeActivities(root: string) {
      * retry after a lost worker never runs a finished command again.
      */
     async runStep(input: RunStepInput): Promise<{ attempt: number; closedByHand?: boolean }> {
-      const attempt = Context.current().info.attempt;
-      const files = stepFiles(input.molecule, input.step);
-      const doneFile = `${files.stateFile}.done`;
-      /**
-       * The step's bead is closed behind the activity (joined with other steps' writes), so the
-       * next step does not wait for it; the done file says the command is done until the close is
-       * written, and the run closes every step that succeeded again at its end, in case this
-       * write was lost with its worker.
-       */
-      const closeBehind = (ran: number, started: boolean): { attempt: number } => {
-        const end: StepBeadChange = { bead: input.bead, status: 'closed', reason: runStepDoneReason(ran) };
-        stepEvents(started ? [end] : [{ bead: input.bead, status: 'in_progress' }, end]);
-        applyChanges(input.ledgerDir, [end], 'gt-molecule', { gatherMs: MIRROR_GATHER_MS }).then(
-          () => remove(doneFile),
-          (err: unknown) => process.stderr.write(`worker: could not close ${input.bead} (step ${input.step} of ${input.molecule}) in the ledger: ${(err as Error).message}; the run closes it at its end\n`),
-        );
-        return { attempt: ran };
-      };
-      if (input.mirror) {
-        // An earlier attempt ran the command to success and its worker died before the close: close, never run it again.
-        const ran = readNumber(doneFile);
-        if (ran !== undefined) return closeBehind(ran, true);
-        const bead = await beadFor(input.ledgerDir, input.bead);
-        const closedByUs = bead?.status === 'closed' ? DONE_REASON.exec(bead.close_reason ?? '') : null;
-        if (closedByUs) return { attempt: Number(closedByUs[1]) };
-        if (bead?.status === 'closed') return { attempt, closedByHand: true };
-      } else if ((await beadStatus(input.ledgerDir, input.bead)) === 'closed') {
-        // Worked by hand (its bead closed, as agents do in the original): done, the command is not run.
-        return { attempt, closedByHand: true };
-      }
-      // The bead goes in_progress once the command has run for a second: a step over sooner is
-      // mirrored once, at its end (its start and end events together), so a fast step costs one
-      // ledger write, not two.
-      let started: Promise<unknown> | undefined;
-      const startTimer = input.mirror
-        ? setTimeout(() => {
-            started = mirrorChanges(input.ledgerDir, [{ bead: input.bead, status: 'in_progress' }], { gatherMs: MIRROR_GATHER_MS }).catch(() => undefined);
-          }, MIRROR_START_AFTER_MS)
-        : undefined;
-      let result: Awaited<ReturnType<typeof runChild>>;
-      try {
-        result = await runChild({
-          shell: input.command,
-          cwd: input.cwd,
-          env: stepEnv(input),
-          timeoutMs: input.timeoutMs,
-          ...files,
-        });
-      } catch (err) {
-        clearTimeout(startTimer);
-        await started;
-        throw err;
-      }
-      clearTimeout(startTimer);
-      if (result.timedOut || result.code !== 0) {
-        // A failure is no fast path: the bead says it ran (the run writes the failure next).
-        if (input.mirror && started === undefined) started = mirrorChanges(input.ledgerDir, [{ bead: input.bead, status: 'in_progress' }]).catch(() => undefined);
-        await started;
-        if (result.timedOut) throw stepFailure(files.stateFile, input.retries, `timed out after ${limitText(input.timeoutMs!)}`, 'StepTimedOut');
-        const how = result.code === null ? 'was killed' : `exited with code ${result.code}`;
-        throw stepFailure(files.stateFile, input.retries, `\`${input.command}\` ${how}${result.tail ? `:\n${result.tail}` : ''}`, 'StepFailed');
-      }
-      clearFailures(files.stateFile);
-      if (!input.mirror) return { attempt };
-      // The command is done: say so before anything else, so no later attempt runs it again.
-      writeFileSync(doneFile, String(attempt));
-      return closeBehind(attempt, started !== undefined);
+      return (await runStepCommand(input)) as { attempt: number; closedByHand?: boolean };
+    },
+
+    /**
+     * A `run` step's quick first go, as a local activity: runStep, but a command still running
+     * after QUICK_LOOK_MS is handed back, still running with its records in place, for runStep
+     * to adopt. Most steps end sooner, and then cost the engine no activity task, no poll and no
+     * workflow task of their own: the walk goes on in the same workflow task.
+     */
+    async runStepQuick(input: RunStepInput): Promise<{ attempt: number; closedByHand?: boolean } | { handedOver: true }> {
+      return runStepCommand(input, QUICK_LOOK_MS);
     },
 
     /**

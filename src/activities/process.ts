@@ -36,6 +36,12 @@ export type ChildSpec = ChildCommand & {
   timeoutMs?: number;
   /** A file the child reads as its standard input (default: none). */
   stdinFile?: string;
+  /**
+   * Give the child back after this long if it is still running: it goes on, its pid and start
+   * records in place, and the result says `handedOver` (a local activity's quick look hands a
+   * longer command to a regular activity, which adopts it).
+   */
+  handOverAfterMs?: number;
 };
 
 export interface ChildResult {
@@ -46,6 +52,8 @@ export interface ChildResult {
   adopted: boolean;
   /** True when the child was stopped because it ran past timeoutMs. */
   timedOut: boolean;
+  /** True when the child still runs, handed back after handOverAfterMs (code is null then). */
+  handedOver?: boolean;
   tail: string;
 }
 
@@ -156,12 +164,15 @@ export async function runChild(spec: ChildSpec): Promise<ChildResult> {
   const cancelled = new Promise<void>((resolve) => ctx.cancellationSignal.addEventListener('abort', () => resolve()));
   let finishedByTick = false;
   let timedOut = false;
+  let handedOver = false;
   const startedAt = readNumber(startFile) ?? Date.now();
+  const handOverAt = spec.handOverAfterMs !== undefined ? Date.now() + spec.handOverAfterMs : undefined;
   try {
     // The first beat comes after the first tick: a child that ends sooner costs the engine no
-    // heartbeat at all (the first one would go to the server at once).
+    // heartbeat at all (the first one would go to the server at once). A local activity has no
+    // heartbeat of its own.
     for (let tick = 0; !exited; tick++) {
-      if (tick > 0) ctx.heartbeat();
+      if (tick > 0 && !ctx.info.isLocal) ctx.heartbeat();
       if (spec.timeoutMs !== undefined && Date.now() - startedAt > spec.timeoutMs) {
         timedOut = true;
         break;
@@ -170,19 +181,24 @@ export async function runChild(spec: ChildSpec): Promise<ChildResult> {
         finishedByTick = true;
         break;
       }
+      if (handOverAt !== undefined && Date.now() >= handOverAt) {
+        handedOver = true;
+        break;
+      }
+      const waitMs = Math.min(spec.tickMs ?? 1000, handOverAt !== undefined ? Math.max(0, handOverAt - Date.now()) : Infinity);
       const aborted = await Promise.race([
         exitPromise.then(() => false),
         cancelled.then(() => true),
-        new Promise<boolean>((r) => setTimeout(() => r(false), spec.tickMs ?? 1000)),
+        new Promise<boolean>((r) => setTimeout(() => r(false), waitMs)),
       ]);
       if (aborted) break;
     }
   } finally {
     // Cancelled by the workflow: stop the command. Cancelled because this attempt lost touch
     // with the server (heartbeat timed out, worker shutting down): leave it running for the
-    // retry to adopt, so no work is started twice.
+    // retry to adopt, so no work is started twice. Handed over: it goes on, for its adopter.
     const abandoned = ctx.cancellationSignal.aborted && !ctx.cancellationDetails?.cancelRequested;
-    if (abandoned) {
+    if (abandoned || (handedOver && !ctx.cancellationSignal.aborted)) {
       // the pid and exit files stay: the next attempt finds them
     } else if (!exited) {
       killGroup(pid!, 'SIGTERM');
@@ -201,6 +217,7 @@ export async function runChild(spec: ChildSpec): Promise<ChildResult> {
     }
     throw ctx.cancellationSignal.reason ?? new Error('cancelled');
   }
+  if (handedOver) return { code: null, finishedByTick: false, adopted, timedOut: false, handedOver: true, tail: '' };
   // The wrapper's record is the truth (a shell killed by a signal has no code of its own).
   if (timedOut) return finish(null, false, adopted, true);
   return finish(readNumber(exitFile) ?? exited?.code ?? null, finishedByTick, adopted);

@@ -15,6 +15,7 @@ import {
 } from '../molecule/state.js';
 import { GtStatus } from '../temporal/search-attributes.js';
 import type { Activities } from '../activities/index.js';
+import type { RunStepInput } from '../activities/molecule.js';
 
 /**
  * A molecule: one run of a formula. Walks the DAG: every step whose needs have succeeded starts
@@ -28,6 +29,8 @@ export const approveGateUpdate = wf.defineUpdate<GateReceipt, [GateApproval]>(AP
 
 /** Extra attempts for a step whose worker died under it (beyond the step's own retries). */
 const WORKER_LOSS_RETRIES = 5;
+/** A failed quick first go is tried again after this (runStep's retry policy's first interval). */
+const QUICK_RETRY_AFTER = '1s';
 
 const TERMINAL = new Set(['succeeded', 'failed', 'not-run', 'cancelled']);
 
@@ -43,6 +46,9 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
   // instead of a race of every running step (a promise each, each with its stack captured by
   // the SDK), and flushed the ledger only when there was something to write.
   const v4 = wf.patched('molecule-walk-wakes-on-a-flag');
+  // Runs started after a `run` step's command got a quick first go in a local activity, handed
+  // to a regular one only when it runs longer (or failed and has retries left).
+  const v5 = v3 && wf.patched('molecule-run-steps-local-first');
   // Regular (not local) activities: their results are in the history, so a query or a new
   // worker replaying the run never depends on a local activity that was still in flight.
   const ledger = wf.proxyActivities<Activities>({
@@ -190,7 +196,7 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
     const act = wf.proxyActivities<Activities>({
       startToCloseTimeout: timeoutMs !== undefined ? timeoutMs + 60_000 : spec.run !== undefined ? '24h' : '7d',
       heartbeatTimeout: input.heartbeatTimeout,
-      retry: { maximumAttempts: retries + 1 + WORKER_LOSS_RETRIES, initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+      retry: { maximumAttempts: retries + 1 + WORKER_LOSS_RETRIES, initialInterval: QUICK_RETRY_AFTER, backoffCoefficient: 2, maximumInterval: '30s' },
     });
     const common = {
       molecule: input.molecule,
@@ -204,7 +210,8 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
     };
     const summary = `${spec.id}: ${spec.title}`;
     if (spec.run !== undefined) {
-      const result = await act.runStep.executeWithOptions({ summary }, [{ ...common, command: spec.run, ...(v3 ? { mirror: true } : {}) }]);
+      const run = { ...common, command: spec.run, ...(v3 ? { mirror: true } : {}) };
+      const result = (v5 && (await runQuickly(run))) || (await act.runStep.executeWithOptions({ summary }, [run]));
       step.attempts = result.attempt;
       if (v3 && !result.closedByHand) closedBySteps.push({ bead: step.bead, status: 'closed', reason: runStepDoneReason(result.attempt), again: true });
       return result.closedByHand ? 'its bead was closed by hand; the command did not run' : `done (exit 0, attempt ${result.attempt})`;
@@ -220,6 +227,25 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
     ]);
     step.attempts = result.attempt;
     return `closed by the agent (attempt ${result.attempt})`;
+  }
+
+  /**
+   * A `run` step's quick first go (a local activity): its result when the command ended well in
+   * time, undefined when it was handed over still running (runStep adopts it). A failure with
+   * retries left is tried again by runStep, after the retry policy's first interval, the same
+   * as a retry of runStep's own.
+   */
+  async function runQuickly(run: RunStepInput): Promise<{ attempt: number; closedByHand?: boolean } | undefined> {
+    const quick = wf.proxyLocalActivities<Activities>({ startToCloseTimeout: '5m', retry: { maximumAttempts: 1 } });
+    try {
+      const r = await quick.runStepQuick(run);
+      return 'handedOver' in r ? undefined : r;
+    } catch (err) {
+      if (wf.isCancellation(err) || (err instanceof wf.ActivityFailure && err.cause instanceof wf.ApplicationFailure && err.cause.nonRetryable)) throw err;
+      await wf.sleep(QUICK_RETRY_AFTER);
+      run.triedBefore = 1;
+      return undefined;
+    }
   }
 
   async function runStepBranch(spec: ResolvedStep, step: StepState): Promise<void> {

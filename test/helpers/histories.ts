@@ -21,11 +21,12 @@ export function fetchHistory(workflowId: string): unknown {
 /**
  * Keep a history as a replay fixture of this release (test/fixtures/histories/<version>/) when
  * GT_RECORD_HISTORIES=1; the replay test then guards determinism against later changes.
+ * GT_RECORD_SUFFIX (e.g. "-local-first") keeps a change's new histories beside the ones before it.
  */
 export function maybeRecordHistory(workflowId: string, name: string): void {
   if (process.env.GT_RECORD_HISTORIES !== '1') return;
   mkdirSync(join(HISTORIES_DIR, RELEASE), { recursive: true });
   // Stack traces name where the project was checked out: a fixture says <project> instead.
   const text = JSON.stringify(fetchHistory(workflowId), null, 1).split(`file://${PROJECT}/`).join('<project>/').split(`${PROJECT}/`).join('<project>/');
-  writeFileSync(join(HISTORIES_DIR, RELEASE, `${name}.json`), text + '\n');
+  writeFileSync(join(HISTORIES_DIR, RELEASE, `${name}${process.env.GT_RECORD_SUFFIX ?? ''}.json`), text + '\n');
 }

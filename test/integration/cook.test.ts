@@ -258,6 +258,43 @@ run = "echo three >> ran.txt"
     expect(ran.filter((l) => l === 'three')).toHaveLength(1);
   });
 
+  it('a quick step runs in a local activity; a longer one is handed to a regular activity, which adopts it; a failed quick one with retries left is run again, once', async () => {
+    const t = town();
+    t.writeFormula('quick', `
+formula = "quick"
+[[steps]]
+id = "a"
+title = "Quick"
+run = "echo a >> ran.txt"
+[[steps]]
+id = "b"
+title = "Fails once"
+needs = ["a"]
+retries = 1
+run = "echo b >> ran.txt; test $(grep -c b ran.txt) -ge 2"
+[[steps]]
+id = "c"
+title = "Longer than the quick go"
+needs = ["b"]
+run = "echo c-start >> ran.txt; sleep 2; echo c >> ran.txt"
+`);
+    const r = t.bd(['cook', 'quick', '--json']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const state = JSON.parse(r.stdout) as { molecule: string; steps: { id: string; bead: string; status: string; attempts?: number }[] };
+    expect(state.steps.map((s) => s.status)).toEqual(['succeeded', 'succeeded', 'succeeded']);
+    // Each command ran as often as it should: a once, b twice (one retry), c once though it was handed over.
+    expect(readFileSync(join(t.root, 'ran.txt'), 'utf8').trim().split('\n')).toEqual(['a', 'b', 'b', 'c-start', 'c']);
+    expect(state.steps.find((s) => s.id === 'b')!.attempts).toBe(2);
+    expect(t.bdJson<Bead[]>(['show', state.steps.find((s) => s.id === 'b')!.bead])[0]!.close_reason).toBe('done (exit 0, attempt 2)');
+    // In the history: a quick go (a local activity marker) for every step; regular runStep activities only for b's retry and c's hand-over.
+    const events = (fetchHistory(state.molecule) as { events: { eventType: string; markerRecordedEventAttributes?: { markerName: string }; activityTaskScheduledEventAttributes?: { activityType: { name: string }; input: { payloads: { data: string }[] } } }[] }).events;
+    expect(events.filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_local_activity')).toHaveLength(3);
+    const regular = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType.name === 'runStep');
+    expect(regular.map((e) => (JSON.parse(Buffer.from(e.activityTaskScheduledEventAttributes!.input.payloads[0]!.data, 'base64').toString()) as { step: string }).step)).toEqual(['b', 'c']);
+    await replayNow(state.molecule, 'molecule-quick-steps');
+  });
+
   it('agent steps start the agent runtime with the step as prompt and end when it closes the step bead', () => {
     const t = town();
     expect(t.gt(['config', 'agent', 'set', 'stepper', join(PROJECT, 'test', 'fixtures', 'step-agent.sh'), '--prompt-mode', 'arg']).code).toBe(0);

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { inject } from 'vitest';
 import { findTemporalCli } from '../../src/temporal/binary.js';
 import { PROJECT } from './cli.js';
@@ -27,6 +27,8 @@ export function maybeRecordHistory(workflowId: string, name: string): void {
   if (process.env.GT_RECORD_HISTORIES !== '1') return;
   mkdirSync(join(HISTORIES_DIR, RELEASE), { recursive: true });
   // Stack traces name where the project was checked out: a fixture says <project> instead.
-  const text = JSON.stringify(fetchHistory(workflowId), null, 1).split(`file://${PROJECT}/`).join('<project>/').split(`${PROJECT}/`).join('<project>/');
+  // (node_modules may be a link to another checkout: its real folder is named the same way.)
+  let text = JSON.stringify(fetchHistory(workflowId), null, 1);
+  for (const dir of new Set([PROJECT, dirname(realpathSync(join(PROJECT, 'node_modules')))])) text = text.split(`file://${dir}/`).join('<project>/').split(`${dir}/`).join('<project>/');
   writeFileSync(join(HISTORIES_DIR, RELEASE, `${name}${process.env.GT_RECORD_SUFFIX ?? ''}.json`), text + '\n');
 }

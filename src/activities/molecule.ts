@@ -99,6 +99,12 @@ export interface AgentStepInput extends StepInput {
   agent?: string;
 }
 
+/** A `run` step's quick first go: done, handed over still running, or failed (`final`: no retries left). */
+export type QuickStepResult =
+  | { attempt: number; closedByHand?: boolean }
+  | { handedOver: true }
+  | { failed: { message: string; type: string; final: boolean } };
+
 /** Activities of molecule runs, bound to the town they act on. */
 export function moleculeActivities(root: string) {
   const event = eventWriter(root);
@@ -236,8 +242,14 @@ export function moleculeActivities(root: string) {
      * to adopt. Most steps end sooner, and then cost the engine no activity task, no poll and no
      * workflow task of their own: the walk goes on in the same workflow task.
      */
-    async runStepQuick(input: RunStepInput): Promise<{ attempt: number; closedByHand?: boolean } | { handedOver: true }> {
-      return runStepCommand(input, QUICK_LOOK_MS);
+    async runStepQuick(input: RunStepInput): Promise<QuickStepResult> {
+      try {
+        return await runStepCommand(input, QUICK_LOOK_MS);
+      } catch (err) {
+        // The step's own failure is an answer (the workflow decides, by the step's retries), not a failed local activity.
+        if (err instanceof ApplicationFailure) return { failed: { message: err.message, type: err.type ?? 'StepFailed', final: err.nonRetryable === true } };
+        throw err;
+      }
     },
 
     /**

@@ -15,7 +15,7 @@ import {
 } from '../molecule/state.js';
 import { GtStatus } from '../temporal/search-attributes.js';
 import type { Activities } from '../activities/index.js';
-import type { RunStepInput } from '../activities/molecule.js';
+import type { QuickStepResult, RunStepInput } from '../activities/molecule.js';
 
 /**
  * A molecule: one run of a formula. Walks the DAG: every step whose needs have succeeded starts
@@ -232,20 +232,27 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
   /**
    * A `run` step's quick first go (a local activity): its result when the command ended well in
    * time, undefined when it was handed over still running (runStep adopts it). A failure with
-   * retries left is tried again by runStep, after the retry policy's first interval, the same
-   * as a retry of runStep's own.
+   * retries left is run again by runStep, after the retry policy's first interval, as a retry of
+   * runStep's own would be; one with none left fails the step. The local activity failing for
+   * another reason (its worker lost, a timeout) leaves the step to runStep, which adopts or starts it.
    */
   async function runQuickly(run: RunStepInput): Promise<{ attempt: number; closedByHand?: boolean } | undefined> {
     const quick = wf.proxyLocalActivities<Activities>({ startToCloseTimeout: '5m', retry: { maximumAttempts: 1 } });
+    let r: QuickStepResult;
     try {
-      const r = await quick.runStepQuick(run);
-      return 'handedOver' in r ? undefined : r;
+      r = await quick.runStepQuick(run);
     } catch (err) {
-      if (wf.isCancellation(err) || (err instanceof wf.ActivityFailure && err.cause instanceof wf.ApplicationFailure && err.cause.nonRetryable)) throw err;
+      if (wf.isCancellation(err)) throw err;
+      return undefined;
+    }
+    if ('handedOver' in r) return undefined;
+    if ('failed' in r) {
+      if (r.failed.final) throw wf.ApplicationFailure.nonRetryable(r.failed.message, r.failed.type);
       await wf.sleep(QUICK_RETRY_AFTER);
       run.triedBefore = 1;
       return undefined;
     }
+    return r;
   }
 
   async function runStepBranch(spec: ResolvedStep, step: StepState): Promise<void> {

@@ -293,6 +293,14 @@ run = "echo c-start >> ran.txt; sleep 2; echo c >> ran.txt"
     const regular = events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType.name === 'runStep');
     expect(regular.map((e) => (JSON.parse(Buffer.from(e.activityTaskScheduledEventAttributes!.input.payloads[0]!.data, 'base64').toString()) as { step: string }).step)).toEqual(['b', 'c']);
     await replayNow(state.molecule, 'molecule-quick-steps');
+
+    // A quick step that fails with no retries left fails at once, run once.
+    t.writeFormula('quickfail', 'formula = "quickfail"\n[[steps]]\nid = "x"\ntitle = "Fails"\nrun = "echo x >> failed.txt; exit 3"\n');
+    const failed = t.bd(['cook', 'quickfail', '--json']);
+    expect(failed.code).toBe(1);
+    const failedState = JSON.parse(failed.stdout) as { steps: { status: string; reason?: string }[] };
+    expect(failedState.steps[0]).toMatchObject({ status: 'failed', reason: expect.stringContaining('exited with code 3') });
+    expect(readFileSync(join(t.root, 'failed.txt'), 'utf8')).toBe('x\n');
   });
 
   it('agent steps start the agent runtime with the step as prompt and end when it closes the step bead', () => {

@@ -1,6 +1,6 @@
 import type { Client } from '@temporalio/client';
 import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { GtError } from '../errors.js';
 import { updatePolecatWorkflow } from '../polecat/update.js';
@@ -33,7 +33,10 @@ export async function startRelay(root: string, getClient: () => Promise<Client>)
   } catch {
     return undefined;
   }
+  const open = new Set<Socket>();
   const server = createServer({ allowHalfOpen: false }, (socket) => {
+    open.add(socket);
+    socket.once('close', () => open.delete(socket));
     let buffered = '';
     socket.setEncoding('utf8');
     socket.on('error', () => socket.destroy());
@@ -60,7 +63,7 @@ export async function startRelay(root: string, getClient: () => Promise<Client>)
   }
   server.on('error', () => undefined);
   listening = path;
-  return { path, close: () => closeRelay(server, path) };
+  return { path, close: () => closeRelay(server, path, open) };
 }
 
 async function answer(line: string, getClient: () => Promise<Client>): Promise<RelayAnswer> {
@@ -80,10 +83,12 @@ async function answer(line: string, getClient: () => Promise<Client>): Promise<R
   }
 }
 
-function closeRelay(server: Server, path: string): Promise<void> {
+/** Stop listening; a call still under way is cut off (its agent sends the update itself, same id). */
+function closeRelay(server: Server, path: string, open: Set<Socket>): Promise<void> {
   if (listening === path) listening = undefined;
   return new Promise((resolve) => {
     server.close(() => resolve());
+    for (const socket of open) socket.destroy();
     rmSync(path, { force: true });
   });
 }

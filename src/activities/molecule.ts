@@ -10,7 +10,7 @@ import { ledgerDirForId } from '../town/routes.js';
 import { applyChanges, beadFor, beadStatus } from './ledger.js';
 import { eventWriter } from './events.js';
 import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
-import { readNumber, remove, runChild } from './process.js';
+import { readNumber, remove, runChild, stopChild } from './process.js';
 import { agentPath } from './shims.js';
 import { stepLogFile } from '../molecule/logs.js';
 import { tmuxSocket } from './tmux.js';
@@ -223,6 +223,13 @@ export function moleculeActivities(root: string) {
     /** Apply a batch of step bead changes in one ledger write (idempotent, so retries are safe). */
     async applyStepChanges(ledgerDir: string, changes: StepBeadChange[]): Promise<void> {
       await mirrorChanges(ledgerDir, changes);
+    },
+
+    /** A cancelled run's step commands that still run (a cancelled quick go leaves its command behind): stopped. */
+    async stopStepCommands(molecule: string, steps: string[]): Promise<string[]> {
+      const stopped: string[] = [];
+      for (const step of steps) if (await stopChild(stepFiles(molecule, step).stateFile)) stopped.push(step);
+      return stopped;
     },
 
     /**

@@ -87,6 +87,24 @@ export function killGroup(pid: number, signal: NodeJS.Signals): void {
 }
 
 
+/**
+ * Stop a child that runChild started under `stateFile` and left running (its attempt was cut
+ * off without the workflow's cancel reaching it, as a local activity's can be): its group gets
+ * SIGTERM, then SIGKILL after `graceMs`, and its records go.
+ */
+export async function stopChild(stateFile: string, graceMs = 3000): Promise<boolean> {
+  const pid = readNumber(`${stateFile}.pid`);
+  const running = pid !== undefined && processAlive(pid);
+  if (running) {
+    killGroup(pid, 'SIGTERM');
+    const deadline = Date.now() + graceMs;
+    while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    killGroup(pid, 'SIGKILL');
+  }
+  for (const suffix of ['.pid', '.exit', '.start']) remove(`${stateFile}${suffix}`);
+  return running;
+}
+
 /** A number kept in a small state file (pid, exit code, time), or undefined when absent or empty. */
 export function readNumber(file: string): number | undefined {
   try {

@@ -334,6 +334,9 @@ export async function moleculeWorkflow(input: MoleculeInput): Promise<MoleculeSt
     await wf.CancellationScope.nonCancellable(async () => {
       await Promise.allSettled([...running, flushing]);
       flushing = Promise.resolve();
+      // A run step's quick go (a local activity) cancelled under its command leaves it running: stop it.
+      const cut = state.steps.filter((s) => s.kind === 'run' && s.status === 'cancelled' && s.startedAt).map((s) => s.id);
+      if (v5 && cut.length) await ledger.stopStepCommands(input.molecule, cut);
       for (const step of state.steps) {
         if (!TERMINAL.has(step.status) || step.status === 'cancelled') {
           step.status = 'cancelled';

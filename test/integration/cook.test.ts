@@ -1,5 +1,5 @@
 import { cpSync, existsSync, readFileSync, readdirSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { findTemporalCli } from '../../src/temporal/binary.js';
@@ -223,6 +223,15 @@ run = "touch next.txt"
     expect(state.steps.map((s) => s.status)).toEqual(['cancelled', 'cancelled']);
     expect(existsSync(join(t.root, 'next.txt'))).toBe(false);
     expect(t.bdJson<Bead[]>(['show', state.steps[1]!.bead])[0]!.close_reason).toBe('cancelled');
+    // The running command was stopped, not left to run out its 600 s.
+    const sleeping = () => spawnSync('pgrep', ['-f', '-x', 'sleep 600']).stdout.toString().trim().split('\n').filter(Boolean).filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, 'utf8').includes(`GT_MOLECULE=${molecule}`);
+      } catch {
+        return false;
+      }
+    });
+    await waitFor(() => sleeping().length === 0 || undefined, 15_000, 'the cancelled step\'s command to stop');
     await replayNow(molecule, 'molecule-cancelled');
   });
 

@@ -106,12 +106,7 @@ export function acquireLockSync(path: string, opts: LockOptions = {}): () => voi
   for (;;) {
     if (tryCreate(path, token)) break;
     if (takeOverIfDead(path, token)) continue;
-    if (Date.now() > deadline) {
-      const holder = readHolder(path)?.split(' ')[0] ?? '?';
-      throw new GtError(`timed out after ${timeoutMs} ms waiting for the lock on ${opts.what ?? path} (held by pid ${holder})`, {
-        hint: `if no such process is running, remove ${path}`,
-      });
-    }
+    if (Date.now() > deadline) throw timedOut(path, timeoutMs, opts);
     sleepSync(wait + Math.random() * wait);
     wait = Math.min(wait * 2, 50);
   }
@@ -139,25 +134,64 @@ export function withLockSync<T>(path: string, fn: () => T, opts: LockOptions = {
 }
 
 /**
+ * This process's waiters for each lock path, first come first served. Only the head of a queue
+ * polls the lock file (against other processes); a release hands the lock straight to the next
+ * waiter here, so a busy lock in a long-lived process (the worker's rig repository lock) is
+ * neither lost between polls nor taken again and again by whoever polls luckiest.
+ */
+const waiters = new Map<string, Array<() => void>>();
+
+function passOn(path: string): void {
+  const queue = waiters.get(path);
+  const next = queue?.shift();
+  if (next) next();
+  else waiters.delete(path);
+}
+
+function timedOut(path: string, timeoutMs: number, opts: LockOptions): GtError {
+  const holder = readHolder(path)?.split(' ')[0] ?? '?';
+  return new GtError(`timed out after ${timeoutMs} ms waiting for the lock on ${opts.what ?? path} (held by pid ${holder})`, {
+    hint: `if no such process is running, remove ${path}`,
+  });
+}
+
+/**
  * Async acquire: polls (1 ms doubling to 50 ms) without blocking the event loop, so a
- * long-lived process can wait for a lock while it keeps serving other work.
+ * long-lived process can wait for a lock while it keeps serving other work. Waiters of the same
+ * process queue in order behind each other (see `waiters`).
  */
 export async function acquireLock(path: string, opts: LockOptions = {}): Promise<() => void> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const token = `${process.pid} ${Math.random().toString(36).slice(2)}`;
   mkdirSync(dirname(path), { recursive: true });
   const deadline = Date.now() + timeoutMs;
-  let wait = 1;
-  while (!tryCreate(path, token)) {
-    if (takeOverIfDead(path, token)) continue;
-    if (Date.now() > deadline) {
-      const holder = readHolder(path)?.split(' ')[0] ?? '?';
-      throw new GtError(`timed out after ${timeoutMs} ms waiting for the lock on ${opts.what ?? path} (held by pid ${holder})`, {
-        hint: `if no such process is running, remove ${path}`,
-      });
+  const queue = waiters.get(path);
+  if (queue) {
+    await new Promise<void>((resolve, reject) => {
+      const turn = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        queue.splice(queue.indexOf(turn), 1);
+        reject(timedOut(path, timeoutMs, opts));
+      }, timeoutMs);
+      queue.push(turn);
+    });
+  } else {
+    waiters.set(path, []);
+  }
+  try {
+    let wait = 1;
+    while (!tryCreate(path, token)) {
+      if (takeOverIfDead(path, token)) continue;
+      if (Date.now() > deadline) throw timedOut(path, timeoutMs, opts);
+      await new Promise((r) => setTimeout(r, wait + Math.random() * wait));
+      wait = Math.min(wait * 2, 50);
     }
-    await new Promise((r) => setTimeout(r, wait + Math.random() * wait));
-    wait = Math.min(wait * 2, 50);
+  } catch (err) {
+    passOn(path);
+    throw err;
   }
   let released = false;
   return () => {
@@ -170,6 +204,7 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
         // already gone
       }
     }
+    passOn(path);
   };
 }
 

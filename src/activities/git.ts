@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { acquireLockSync, withLock } from '../lock.js';
@@ -12,12 +13,15 @@ import { execFile, type ExecError } from './launcher.js';
  * or repository variables.
  *
  * A rig's shared repository (the bare clone its polecat worktrees and refinery worktree hang
- * off) is changed under one lock per repository (`withRepoLock`): fetch, the switch of an
- * existing worktree, reset, the refinery's push and the update of `refs/remotes/origin/*`. A
- * new polecat worktree on a new branch is the one change made without it: its branch and its
- * worktree entry are its own, and git guards them (ref locks; a worktree being added is locked
- * against prune), so a hundred polecats starting at once do not queue behind each other. New
- * branches start from a commit id resolved once, never from a moving ref.
+ * off) is changed under one lock per repository (`withRepoLock`): fetch, reset, the refinery's
+ * push, branch deletion and the update of `refs/remotes/origin/*`. Two changes are made
+ * without it, so a hundred polecats starting at once do not queue behind the merge queue or
+ * each other: a new polecat worktree on a new branch (its branch and its worktree entry are its
+ * own, and git guards them: ref locks, a worktree being added is locked against prune), and the
+ * switch of an existing worktree to another branch, which takes that worktree's own lock
+ * (`withWorktreeLock`), as the merge queue does to detach a worktree from a merged branch. Locks
+ * are taken repository first, then worktree, never the other way round. New branches start
+ * from a commit id resolved once, never from a moving ref.
  */
 export interface GitResult {
   code: number;
@@ -90,6 +94,26 @@ function repoLockFile(repo: string): string {
 }
 
 const REPO_LOCK_MS = 300_000;
+
+/** One worktree's lock: its switch to another branch, its detach from a merged one (kept in the repository, so it outlives the worktree). */
+function worktreeLockFile(repo: string, worktree: string): string {
+  return join(repo, 'gt-worktree-locks', `${createHash('sha256').update(resolve(worktree)).digest('hex').slice(0, 16)}.lock`);
+}
+
+/** Hold one worktree's lock while `fn` moves it to another branch (or off one). Taken after the repository's lock when both are needed. */
+export async function withWorktreeLock<T>(repo: string, worktree: string, fn: () => Promise<T>): Promise<T> {
+  return withLock(worktreeLockFile(repo, worktree), fn, { timeoutMs: REPO_LOCK_MS, what: `the worktree ${worktree}` });
+}
+
+/** `withWorktreeLock` for synchronous callers (the CLI). */
+export function withWorktreeLockSync<T>(repo: string, worktree: string, fn: () => T): T {
+  const release = acquireLockSync(worktreeLockFile(repo, worktree), { timeoutMs: REPO_LOCK_MS, what: `the worktree ${worktree}` });
+  try {
+    return fn();
+  } finally {
+    release();
+  }
+}
 
 /**
  * Hold the rig repository's lock while `fn` changes its refs or worktrees. `repo` is the shared
@@ -183,38 +207,44 @@ export async function prepareWorktree(input: PrepareWorktreeInput): Promise<Prep
     if ((await runGit(args, repo)).code === 0) return { worktree, branch, base, reused: false };
     // A stale entry in the way (or a race with an earlier attempt): the locked path below sorts it out.
   }
+  // A worktree of this polecat's already: switched under its own lock, not the repository's.
+  if (existsSync(join(worktree, '.git'))) return withWorktreeLock(repo, worktree, () => switchWorktree(input, base));
   return withRepoLock(repo, async () => {
     const branchExists = await gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo);
-    const reused = existsSync(join(worktree, '.git'));
-    if (!reused) {
-      const args = branchExists
-        ? ['worktree', 'add', '--quiet', worktree, branch]
-        : ['worktree', 'add', '--quiet', '--no-track', '-b', branch, worktree, base];
-      // Pruning scans every worktree of the rig: only when a stale entry is in the way.
-      if ((await runGit(args, repo)).code !== 0) {
-        await git(['worktree', 'prune'], repo);
-        await git(args, repo);
-      }
-      return { worktree, branch, base, reused };
+    if (existsSync(join(worktree, '.git'))) return withWorktreeLock(repo, worktree, () => switchWorktree(input, base));
+    const args = branchExists
+      ? ['worktree', 'add', '--quiet', worktree, branch]
+      : ['worktree', 'add', '--quiet', '--no-track', '-b', branch, worktree, base];
+    // Pruning scans every worktree of the rig: only when a stale entry is in the way.
+    if ((await runGit(args, repo)).code !== 0) {
+      await git(['worktree', 'prune'], repo);
+      await git(args, repo);
     }
-    let savedWip: string | undefined;
-    let current = await git(['rev-parse', '--abbrev-ref', 'HEAD'], worktree);
-    if (current === branch) return { worktree, branch, base, reused };
-    if (await git(['status', '--porcelain'], worktree)) {
-      if (current === 'HEAD') {
-        // A detached HEAD (the merge queue leaves one after merging): keep the files on a branch of their own.
-        const wip = `${branch}-wip-${Date.now().toString(36)}`;
-        await git(['switch', '--quiet', '-c', wip], worktree);
-        current = wip;
-      }
-      await git(['add', '-A'], worktree);
-      await git(['-c', `user.name=${input.who}`, '-c', 'user.email=gt@localhost', 'commit', '--quiet', '--no-verify', '-m', `WIP: left uncommitted on ${current} when ${input.who} moved to ${branch}`], worktree);
-      savedWip = current;
-    }
-    if (branchExists) await git(['switch', '--quiet', branch], worktree);
-    else await git(['switch', '--quiet', '--no-track', '-c', branch, base], worktree);
-    return { worktree, branch, base, reused, savedWip };
+    return { worktree, branch, base, reused: false };
   });
+}
+
+/** An existing worktree onto `branch` (made from `base` when new); anything left uncommitted is first committed where it was. Callers hold the worktree's lock. */
+async function switchWorktree(input: PrepareWorktreeInput, base: string): Promise<PreparedWorktree> {
+  const { repo, worktree, branch } = input;
+  const branchExists = await gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo);
+  let savedWip: string | undefined;
+  let current = await git(['rev-parse', '--abbrev-ref', 'HEAD'], worktree);
+  if (current === branch) return { worktree, branch, base, reused: true };
+  if (await git(['status', '--porcelain'], worktree)) {
+    if (current === 'HEAD') {
+      // A detached HEAD (the merge queue leaves one after merging): keep the files on a branch of their own.
+      const wip = `${branch}-wip-${Date.now().toString(36)}`;
+      await git(['switch', '--quiet', '-c', wip], worktree);
+      current = wip;
+    }
+    await git(['add', '-A'], worktree);
+    await git(['-c', `user.name=${input.who}`, '-c', 'user.email=gt@localhost', 'commit', '--quiet', '--no-verify', '-m', `WIP: left uncommitted on ${current} when ${input.who} moved to ${branch}`], worktree);
+    savedWip = current;
+  }
+  if (branchExists) await git(['switch', '--quiet', branch], worktree);
+  else await git(['switch', '--quiet', '--no-track', '-c', branch, base], worktree);
+  return { worktree, branch, base, reused: true, savedWip };
 }
 
 /** The worktree's git folder (a worktree's `.git` is a file pointing at it). */

@@ -14,7 +14,7 @@ import { releaseInDispatcher } from '../dispatch/client.js';
 import { lazyClient } from './client.js';
 import { eventWriter } from './events.js';
 import { newsTeller } from './dispatch.js';
-import { commitOf, fetchOrigin, git, gitMessage, gitOk, runGit, withRepoLock, worktreeGitDir } from './git.js';
+import { commitOf, fetchOrigin, git, gitMessage, gitOk, runGit, withRepoLock, withWorktreeLock, worktreeGitDir } from './git.js';
 import { killGroup, runChild } from './process.js';
 import { tmuxSocket } from './tmux.js';
 import { engineConfig } from '../temporal/config.js';
@@ -266,24 +266,37 @@ export function refineryActivities(root: string) {
    */
   async function deleteBranches(rig: string, branches: string[]): Promise<void> {
     const { repo } = rigEntry(rig);
-    await withRepoLock(repo, async () => {
-      await runGit(['worktree', 'prune'], repo);
-      const out = (await runGit(['worktree', 'list', '--porcelain'], repo)).stdout;
-      const wanted = new Set(branches.map((b) => `refs/heads/${b}`));
-      for (const block of out.split('\n\n')) {
-        const path = /^worktree (.+)$/m.exec(block)?.[1];
-        const head = /^branch (.+)$/m.exec(block)?.[1];
-        if (path && head && wanted.has(head)) await git(['checkout', '--quiet', '--detach'], path);
+    const wanted = new Set(branches.map((b) => `refs/heads/${b}`));
+    // Git keeps a branch a worktree has checked out: a polecat's worktree still on its merged
+    // branch is detached first, under that worktree's own lock (a polecat switching it to its
+    // next bead takes the same), and looked at again there (it may have switched meanwhile).
+    let stale = false;
+    for (const block of (await runGit(['worktree', 'list', '--porcelain'], repo)).stdout.split('\n\n')) {
+      const path = /^worktree (.+)$/m.exec(block)?.[1];
+      const head = /^branch (.+)$/m.exec(block)?.[1];
+      if (!path || !head || !wanted.has(head)) continue;
+      if (/^prunable/m.test(block) || !existsSync(path)) {
+        stale = true;
+        continue;
       }
+      await withWorktreeLock(repo, path, async () => {
+        const now = await runGit(['symbolic-ref', '--quiet', 'HEAD'], path);
+        if (now.code === 0 && now.stdout.trim() === head) await git(['checkout', '--quiet', '--detach'], path);
+      });
+    }
+    // Which of them the remote has: read without the lock (a look, no change here).
+    const remote = await runGit(['ls-remote', '--heads', 'origin', ...branches.map((b) => `refs/heads/${b}`)], repo);
+    if (remote.code !== 0) throw new Error(`cannot list the remote's branches: ${gitMessage(remote)}`);
+    const onRemote = remote.stdout.split('\n').map((l) => l.split('\t')[1]).filter((r): r is string => !!r && wanted.has(r));
+    await withRepoLock(repo, async () => {
+      // An entry of a worktree whose folder is gone still holds its branch: pruned only then.
+      if (stale) await runGit(['worktree', 'prune'], repo);
       const refs = new Set((await git(['for-each-ref', '--format=%(refname)', ...branches.flatMap((b) => [`refs/heads/${b}`, `refs/remotes/origin/${b}`])], repo)).split('\n'));
       const local = branches.filter((b) => refs.has(`refs/heads/${b}`));
       if (local.length) await git(['branch', '--quiet', '-D', ...local], repo);
-      const remote = await runGit(['ls-remote', '--heads', 'origin', ...branches.map((b) => `refs/heads/${b}`)], repo);
-      if (remote.code !== 0) throw new Error(`cannot list the remote's branches: ${gitMessage(remote)}`);
-      const onRemote = remote.stdout.split('\n').map((l) => l.split('\t')[1]).filter((r): r is string => !!r && wanted.has(r));
       if (onRemote.length) await git(['push', '--quiet', 'origin', '--delete', ...onRemote], repo);
-      const tracking = branches.filter((b) => refs.has(`refs/remotes/origin/${b}`)).map((b) => `origin/${b}`);
-      if (tracking.length) await git(['branch', '--quiet', '-r', '-D', ...tracking], repo);
+      const tracking = branches.filter((b) => refs.has(`refs/remotes/origin/${b}`) && !onRemote.includes(`refs/heads/${b}`)).map((b) => `origin/${b}`);
+      if (tracking.length) await runGit(['branch', '--quiet', '-r', '-D', ...tracking], repo);
     });
   }
 
@@ -310,13 +323,15 @@ export function refineryActivities(root: string) {
     // The news first: a bead waiting on these is slung while their branches are deleted (a
     // dozen git commands under the repository's lock, which polecats' worktrees queue on too).
     // Each bead's branch is its own (polecat and bead), so its polecat may start on the next.
-    const client = await getClient();
-    await Promise.all(items.map(async ({ mr, sha }) => {
-      await releaseInDispatcher(client, rig, { beads: [mr.bead], why: `merged as ${sha}` });
-      // One event per bead of the batch (the key), written once however often the activity runs.
+    // One event per bead of the batch (the key), written once however often the activity runs.
+    for (const { mr, sha } of items) {
       event('merge.merged', { actor: `${rig}/refinery`, rig, bead: mr.bead, key: mr.bead, sha, branch: mr.branch, detail: `${mr.branch} merged into ${defaultBranch} as ${short(sha)}` });
-      await tell([mr.bead], `merged as ${short(sha)}`);
-    }));
+    }
+    // One message for the whole batch to the dispatcher and to each convoy (not one a bead), at once.
+    const client = await getClient();
+    const beads = items.map((it) => it.mr.bead);
+    const merged = items.map(({ mr, sha }) => `${mr.bead} as ${short(sha)}`).join(', ');
+    await Promise.all([releaseInDispatcher(client, rig, { beads, why: `merged: ${merged}` }), tell(beads, `merged ${merged}`)]);
     await deleteBranches(rig, items.map((it) => it.mr.branch));
     for (const { mr } of items) remove(files(rig, mr).marker);
   }

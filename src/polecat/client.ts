@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { gitSync, withRepoLockSync } from '../activities/git.js';
+import { gitSync, withRepoLockSync, withWorktreeLockSync } from '../activities/git.js';
 import { tmuxArgs } from '../activities/tmux.js';
 import { Ledger } from '../beads/ledger.js';
 import { hqLedger } from '../convoy/store.js';
@@ -295,7 +295,8 @@ export async function nukePolecat(root: string, rig: string, name: string, opts:
   if (existsSync(dir)) {
     withRepoLockSync(repo, () => {
       try {
-        gitSync(['worktree', 'remove', '--force', dir], repo);
+        // Not while the merge queue detaches it or its polecat switches it (their lock).
+        withWorktreeLockSync(repo, dir, () => gitSync(['worktree', 'remove', '--force', dir], repo));
       } catch {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -5,7 +5,7 @@ import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import { prepareWorktree, type PreparedWorktree } from '../../src/activities/git.js';
 import { tempDir } from '../helpers/cli.js';
-import { git as gitSync, makeRemote } from '../helpers/town.js';
+import { git as gitSync, makeRemote, waitFor } from '../helpers/town.js';
 import { rigFixture, type RigFixture } from './refinery-fixture.js';
 
 /**
@@ -99,6 +99,41 @@ describe('git under one discipline', () => {
     expect(pushes).toBeGreaterThan(10);
     expect(checked).toBeGreaterThan(100);
     expect(refused).toBeLessThan(20);
+  });
+
+  it('a polecat switching its worktree to its next bead while the merge queue detaches it from the merged one: the switch wins, the merged branch goes', async () => {
+    const fx = await rigFixture();
+    fixtures.push(fx);
+    const names = ['w0', 'w1', 'w2', 'w3', 'w4', 'w5'];
+    const requests = names.map((name, i) => fx.branch(name, fx.createBead(`merge ${i}`, `${fx.rig}/polecats/${name}`), { [`${name}.txt`]: `${name}\n` }));
+    await fx.submitTogether(requests);
+    // Each polecat moves on as soon as its work is on the remote: about when the merge queue
+    // records it (closes the bead, detaches the worktree, deletes the branch), in either order.
+    const moved = Promise.all(
+      requests.map(async (mr) => {
+        await waitFor(async () => (fx.remoteLog().some((s) => s.startsWith(`work on ${mr.bead}`)) ? true : undefined), 90_000, `${mr.bead} on main`);
+        const p = await prepareWorktree({ repo: fx.repo, worktree: mr.worktree, branch: `polecat/${mr.polecat}/next`, defaultBranch: 'main', who: mr.polecat });
+        writeFileSync(join(p.worktree, `${mr.polecat}-next.txt`), 'next\n');
+        await git(p.worktree, 'add', '-A');
+        await git(p.worktree, '-c', 'user.name=polecat', '-c', 'user.email=p@localhost', 'commit', '-qm', `next of ${mr.polecat}`);
+      }),
+    );
+    const q = await fx.settled(requests.map((r) => r.bead), 120_000);
+    await moved;
+    expect(q.recent.filter((r) => requests.some((m) => m.bead === r.bead)).map((r) => r.status)).toEqual(requests.map(() => 'merged'));
+    for (const mr of requests) {
+      // Still on its own next branch (never detached under it), with its commit there.
+      expect(await git(mr.worktree, 'symbolic-ref', 'HEAD')).toBe(`refs/heads/polecat/${mr.polecat}/next`);
+      expect(await git(mr.worktree, 'log', '-1', '--format=%s')).toBe(`next of ${mr.polecat}`);
+      expect(await git(mr.worktree, 'status', '--porcelain')).toBe('');
+    }
+    // The merged branches are gone, here and on the remote; the next ones stay.
+    await waitFor(async () => (gitSync(fx.repo, 'for-each-ref', '--format=%(refname)', 'refs/heads/').includes(requests[5]!.branch) ? undefined : true), 30_000, 'merged branches deleted');
+    const heads = gitSync(fx.repo, 'for-each-ref', '--format=%(refname)', 'refs/heads/').trim().split('\n');
+    for (const mr of requests) {
+      expect(heads).not.toContain(`refs/heads/${mr.branch}`);
+      expect(heads).toContain(`refs/heads/polecat/${mr.polecat}/next`);
+    }
   });
 
   it('the refinery merges while polecats prepare and reuse worktrees: main keeps every merge, no branch starts from a half-moved ref', async () => {

@@ -160,5 +160,93 @@ export async function pasteFile(root: string, session: string, file: string): Pr
 
 /** What the session's screen shows now (wrapped lines joined). */
 export async function capturePane(root: string, session: string): Promise<string> {
-  return tmux(root, ['capture-pane', '-p', '-J', '-t', `=${session}:`]);
+  return captureOne(root, session);
+}
+
+/**
+ * Screens are looked at every second or two by every session's activity: with a hundred agents
+ * that was a hundred tmux processes a second, each a fork and exec from the launcher, a client
+ * start and a round trip to the tmux server. Screens asked for while a capture runs (or within
+ * BATCH_GAP_MS of the last one starting) are captured together, by one tmux run of
+ * `capture-pane` commands each followed by a marker line; a batch that fails (a session gone)
+ * falls back to one capture a session, so each caller gets its own answer or its own error.
+ */
+const BATCH_GAP_MS = 50;
+interface ScreenWaiter {
+  resolve: (screen: string) => void;
+  reject: (err: unknown) => void;
+}
+interface ScreenQueue {
+  waiting: Map<string, ScreenWaiter[]>;
+  running: boolean;
+  lastStart: number;
+  timer?: NodeJS.Timeout;
+}
+const screenQueues = new Map<string, ScreenQueue>();
+
+function captureOne(root: string, session: string): Promise<string> {
+  let q = screenQueues.get(root);
+  if (!q) screenQueues.set(root, (q = { waiting: new Map(), running: false, lastStart: 0 }));
+  const queue = q;
+  return new Promise<string>((resolve, reject) => {
+    const list = queue.waiting.get(session) ?? [];
+    list.push({ resolve, reject });
+    queue.waiting.set(session, list);
+    schedule(root, queue);
+  });
+}
+
+function schedule(root: string, q: ScreenQueue): void {
+  if (q.running || q.timer || q.waiting.size === 0) return;
+  const wait = Math.max(0, q.lastStart + BATCH_GAP_MS - Date.now());
+  q.timer = setTimeout(() => {
+    q.timer = undefined;
+    void runBatch(root, q);
+  }, wait);
+}
+
+async function runBatch(root: string, q: ScreenQueue): Promise<void> {
+  const batch = q.waiting;
+  q.waiting = new Map();
+  q.running = true;
+  q.lastStart = Date.now();
+  const answer = (session: string, screen: string | undefined, err?: unknown) => {
+    for (const w of batch.get(session) ?? []) {
+      if (screen === undefined) w.reject(err);
+      else w.resolve(screen);
+    }
+  };
+  try {
+    const sessions = [...batch.keys()];
+    if (sessions.length === 1) {
+      await tmux(root, ['capture-pane', '-p', '-J', '-t', `=${sessions[0]}:`]).then(
+        (screen) => answer(sessions[0]!, screen),
+        (err) => answer(sessions[0]!, undefined, err),
+      );
+      return;
+    }
+    const marker = `--gt-screen-${Math.random().toString(36).slice(2)}--`;
+    const args = sessions.flatMap((s, i) => [...(i ? [';'] : []), 'capture-pane', '-p', '-J', '-t', `=${s}:`, ';', 'display-message', '-p', marker]);
+    let out = '';
+    let failed = false;
+    try {
+      out = (await execFile('tmux', [...tmuxArgs(root), ...args], { maxBuffer: 64 * 1024 * 1024, env: hostEnv() })).stdout;
+    } catch (err) {
+      // tmux stops at the first command that fails: what came before it is whole.
+      out = (err as { stdout?: string }).stdout ?? '';
+      failed = true;
+    }
+    const screens = out.split(`${marker}\n`);
+    const done = failed ? screens.length - 1 : sessions.length;
+    sessions.slice(0, done).forEach((s, i) => answer(s, screens[i] ?? ''));
+    for (const s of sessions.slice(done)) {
+      await tmux(root, ['capture-pane', '-p', '-J', '-t', `=${s}:`]).then(
+        (screen) => answer(s, screen),
+        (err) => answer(s, undefined, err),
+      );
+    }
+  } finally {
+    q.running = false;
+    schedule(root, q);
+  }
 }

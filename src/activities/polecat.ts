@@ -70,6 +70,16 @@ export interface AgentInput {
   limits: PolecatLimits;
 }
 
+/** What `gt done` changes on the bead. */
+export interface ReleaseInput {
+  rig: string;
+  name: string;
+  bead: string;
+  status: DoneStatus;
+  message?: string;
+  branch: string;
+}
+
 export interface AgentOutcome {
   /** failed-start: it never showed its ready prompt (tail: the screen's last lines), or could not be started at all. */
   outcome: 'exited' | 'stalled' | 'failed-start';
@@ -179,6 +189,50 @@ export function polecatActivities(root: string) {
 
   /** In a rig host home (no town folder here): how the ledger's part is had done by the town. */
   const town = townCaller(root, getClient);
+
+  /**
+   * `gt done`: the hook is released. COMPLETED → in_progress while the merge queue has it;
+   * ESCALATED → blocked, with mail to the Mayor; DEFERRED → deferred and unassigned.
+   * Only a bead still hooked to this polecat is changed (a retry changes nothing twice).
+   */
+  const releaseHook = async (input: ReleaseInput): Promise<{ mail?: string }> => {
+    const addr = address(input.rig, input.name);
+    const note = input.message ? `: ${input.message}` : '';
+    const changed = await ledgerWrite(input.bead, addr, (tx, bead) => {
+      if (!(bead.status === 'hooked' && bead.assignee === addr)) return false;
+      if (input.status === 'COMPLETED') {
+        tx.update(bead.id, { status: 'in_progress' });
+        tx.addComment(bead.id, `gt done by ${addr}: branch ${input.branch} submitted to the merge queue${note}`);
+      } else if (input.status === 'ESCALATED') {
+        tx.update(bead.id, { status: 'blocked' });
+        tx.addComment(bead.id, `escalated by ${addr} (branch ${input.branch})${note}`);
+      } else {
+        tx.update(bead.id, { status: 'deferred', assignee: null });
+        tx.addComment(bead.id, `deferred by ${addr} (branch ${input.branch} keeps the work)${note}`);
+      }
+      return true;
+    });
+    if (changed) {
+      event('done', { actor: addr, rig: input.rig, bead: input.bead, status: input.status, detail: `gt done --status ${input.status}${note}` });
+      await tell([input.bead], input.status === 'COMPLETED' ? `gt done: in the merge queue` : `gt done --status ${input.status}`);
+    }
+    if (changed && input.status === 'ESCALATED') {
+      return { mail: await mailMayor(addr, `ESCALATED: ${input.bead} needs a person`, `${addr} escalated ${input.bead}${note || '.'}\nIts work is on branch ${input.branch}.`) };
+    }
+    return {};
+  };
+
+  const submitMerge = async (rig: string, mr: MergeRequest): Promise<string> => {
+    const { submitMergeRequest } = await import('../refinery/client.js');
+    await submitMergeRequest(await getClient(), engineConfig(root), rig, mr);
+    event('merge.queued', { actor: polecatAddress(rig, mr.polecat), rig, bead: mr.bead, branch: mr.branch, detail: `${mr.branch} sent to the ${rig} merge queue` });
+    return refineryWorkflowId(rig);
+  };
+
+  const beadUsage = async (bead: string): Promise<SessionsUsage | undefined> => {
+    const { beadSessionsUsage } = await import('../costs/report.js');
+    return beadSessionsUsage(root, bead);
+  };
 
   /**
    * The bead still hooked to this polecat (a sent-back bead is hooked again), or why the work
@@ -636,12 +690,17 @@ export function polecatActivities(root: string) {
 
     /** What the sessions of a bead spent, as their runtime recorded it; undefined when none recorded any. */
     async polecatBeadUsage(bead: string): Promise<SessionsUsage | undefined> {
-      const { beadSessionsUsage } = await import('../costs/report.js');
-      return beadSessionsUsage(root, bead);
+      return beadUsage(bead);
     },
 
     async stopPolecatAgent(rig: string, name: string): Promise<void> {
       await stopAgent(rig, name);
+    },
+
+    /** After `gt done`: the session stopped, then what the bead's sessions spent (one activity for both; the town counts on a rig host home). */
+    async stopPolecatAgentWithUsage(rig: string, name: string, bead: string): Promise<SessionsUsage | undefined> {
+      await stopAgent(rig, name);
+      return town ? town<SessionsUsage | undefined>('polecatBeadUsage', [bead]) : beadUsage(bead);
     },
 
     /** A line on the bead for each session that ended without `gt done`, so people see the history. */
@@ -657,38 +716,22 @@ export function polecatActivities(root: string) {
      * ESCALATED → blocked, with mail to the Mayor; DEFERRED → deferred and unassigned.
      * Only a bead still hooked to this polecat is changed (a retry changes nothing twice).
      */
-    async releasePolecatHook(input: { rig: string; name: string; bead: string; status: DoneStatus; message?: string; branch: string }): Promise<{ mail?: string }> {
-      const addr = address(input.rig, input.name);
-      const note = input.message ? `: ${input.message}` : '';
-      const changed = await ledgerWrite(input.bead, addr, (tx, bead) => {
-        if (!(bead.status === 'hooked' && bead.assignee === addr)) return false;
-        if (input.status === 'COMPLETED') {
-          tx.update(bead.id, { status: 'in_progress' });
-          tx.addComment(bead.id, `gt done by ${addr}: branch ${input.branch} submitted to the merge queue${note}`);
-        } else if (input.status === 'ESCALATED') {
-          tx.update(bead.id, { status: 'blocked' });
-          tx.addComment(bead.id, `escalated by ${addr} (branch ${input.branch})${note}`);
-        } else {
-          tx.update(bead.id, { status: 'deferred', assignee: null });
-          tx.addComment(bead.id, `deferred by ${addr} (branch ${input.branch} keeps the work)${note}`);
-        }
-        return true;
-      });
-      if (changed) {
-        event('done', { actor: addr, rig: input.rig, bead: input.bead, status: input.status, detail: `gt done --status ${input.status}${note}` });
-        await tell([input.bead], input.status === 'COMPLETED' ? `gt done: in the merge queue` : `gt done --status ${input.status}`);
-      }
-      if (changed && input.status === 'ESCALATED') {
-        return { mail: await mailMayor(addr, `ESCALATED: ${input.bead} needs a person`, `${addr} escalated ${input.bead}${note || '.'}\nIts work is on branch ${input.branch}.`) };
-      }
-      return {};
+    async releasePolecatHook(input: ReleaseInput): Promise<{ mail?: string }> {
+      return releaseHook(input);
     },
 
     async submitPolecatMergeRequest(rig: string, mr: MergeRequest): Promise<string> {
-      const { submitMergeRequest } = await import('../refinery/client.js');
-      await submitMergeRequest(await getClient(), engineConfig(root), rig, mr);
-      event('merge.queued', { actor: polecatAddress(rig, mr.polecat), rig, bead: mr.bead, branch: mr.branch, detail: `${mr.branch} sent to the ${rig} merge queue` });
-      return refineryWorkflowId(rig);
+      return submitMerge(rig, mr);
+    },
+
+    /**
+     * `gt done` in one activity: the hook released (in the town, on a rig host home), then for
+     * COMPLETED the merge request sent. Safe to run again: the release changes only a bead still
+     * hooked to this polecat, and the merge queue ignores a request it already has.
+     */
+    async polecatDone(input: ReleaseInput, mr?: MergeRequest): Promise<{ mail?: string; mergeQueue?: string }> {
+      const released = town ? await town<{ mail?: string }>('releasePolecatHook', [input]) : await releaseHook(input);
+      return mr ? { ...released, mergeQueue: await submitMerge(input.rig, mr) } : released;
     },
 
     /** After the last attempt: the bead is blocked with the reason and the Mayor gets mail. */

@@ -56,6 +56,10 @@ const DISPATCHER_PATCH = 'tell-dispatcher';
 const USAGE_PATCH = 'polecat-usage';
 /** …and its memo says the last bead's figures (runs started before: the state only). */
 const USAGE_MEMO_PATCH = 'polecat-usage-memo';
+/** `gt done` is one activity (hook released, merge request sent), not two in a row (runs started before: two). */
+const DONE_ONE_ACTIVITY_PATCH = 'polecat-done-one-activity';
+/** After `gt done` the session is stopped and the bead's usage counted in one activity (runs started before: two). */
+const STOP_WITH_USAGE_PATCH = 'polecat-stop-with-usage';
 const DEFAULT_HEARTBEAT_MS = 30_000;
 
 /** An agent that ended `gt done` gets this long to exit by itself before its session is stopped. */
@@ -154,15 +158,13 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
       setStatus('submitting');
       let mergeQueue: string | undefined;
       try {
-        await acts.releasePolecatHook({ rig, name, bead: req.bead, status: req.status, message: req.message, branch: current.branch! });
-        if (req.status === 'COMPLETED') {
-          mergeQueue = await acts.submitPolecatMergeRequest(rig, {
-            bead: req.bead,
-            branch: current.branch!,
-            polecat: name,
-            worktree: current.worktree!,
-            submittedAt: new Date().toISOString(),
-          });
+        const release = { rig, name, bead: req.bead, status: req.status, message: req.message, branch: current.branch! };
+        const mr = req.status === 'COMPLETED' ? { bead: req.bead, branch: current.branch!, polecat: name, worktree: current.worktree!, submittedAt: new Date().toISOString() } : undefined;
+        if (wf.patched(DONE_ONE_ACTIVITY_PATCH)) {
+          mergeQueue = (await acts.polecatDone(release, mr)).mergeQueue;
+        } else {
+          await acts.releasePolecatHook(release);
+          if (mr) mergeQueue = await acts.submitPolecatMergeRequest(rig, mr);
         }
       } catch (err) {
         // The agent sees the failure and may run `gt done` again; its session goes on meanwhile.
@@ -214,7 +216,9 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
   /** Tokens and dollars the bead's sessions spent, for the result (the dashboard and `gt polecat` views read it). */
   const withUsage = async (result: Omit<WorkResult, 'at'>): Promise<Omit<WorkResult, 'at'>> => {
     if (!wf.patched(USAGE_PATCH)) return result;
-    const usage = await acts.polecatBeadUsage(result.bead);
+    return addUsage(result, await acts.polecatBeadUsage(result.bead));
+  };
+  const addUsage = (result: Omit<WorkResult, 'at'>, usage: WorkResult['usage']): Omit<WorkResult, 'at'> => {
     // The last bead's figures in the memo too, for the Web UI and `temporal workflow describe`.
     if (usage && wf.patched(USAGE_MEMO_PATCH)) wf.upsertMemo({ lastBeadUsage: { bead: result.bead, ...usage } });
     return usage ? { ...result, usage } : result;
@@ -318,17 +322,18 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
           await wf.condition(() => settled);
         }
         setStatus('stopping');
+        const status = (doneRequest as DoneRequest).status;
+        const result = { bead: item.bead, outcome: status === 'COMPLETED' ? ('submitted' as const) : status === 'ESCALATED' ? ('escalated' as const) : ('deferred' as const), detail: doneReceipt!.mergeQueue };
+        if (wf.patched(STOP_WITH_USAGE_PATCH)) {
+          const usage = await acts.stopPolecatAgentWithUsage(rig, name, item.bead);
+          record.endedAt = new Date().toISOString();
+          record.outcome = 'done';
+          return finish(addUsage(result, usage));
+        }
         await acts.stopPolecatAgent(rig, name);
         record.endedAt = new Date().toISOString();
         record.outcome = 'done';
-        const status = (doneRequest as DoneRequest).status;
-        return finish(
-          await withUsage({
-            bead: item.bead,
-            outcome: status === 'COMPLETED' ? 'submitted' : status === 'ESCALATED' ? 'escalated' : 'deferred',
-            detail: doneReceipt!.mergeQueue,
-          }),
-        );
+        return finish(await withUsage(result));
       }
       if (unslungBy !== undefined || handoffRequest) {
         if (!settled) {

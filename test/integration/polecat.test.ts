@@ -101,6 +101,17 @@ describe('polecats', { timeout: 240_000 }, () => {
     await settle(t, [next]);
     expect(t.bead(next).status).toBe('closed');
     expect(t.remoteFiles()).toEqual(expect.arrayContaining([...ids, next].map((id) => `${id}.txt`)));
+    // A bead's `gt done` is one activity (hook released, merge request sent), and so is its end
+    // (session stopped, usage counted): two activities and two workflow tasks fewer a bead.
+    const worked = await waitFor(() => {
+      const h = fetchHistory(`polecat/${t.rig}/${again[0]!.polecat}`) as { events: { activityTaskScheduledEventAttributes?: { activityType: { name: string } } }[] };
+      const names = h.events.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
+      const count = (name: string) => names.filter((n) => n === name).length;
+      return count('stopPolecatAgentWithUsage') >= 2 && count('stopPolecatAgentWithUsage') === count('polecatDone') ? names : undefined;
+    }, 30_000, 'every bead of the reused polecat finished');
+    // One of each a bead it worked (each bead had one session and one gt done).
+    expect(worked.filter((n) => n === 'polecatDone').length).toBe(worked.filter((n) => n === 'runPolecatAgent').length);
+    for (const old of ['releasePolecatHook', 'submitPolecatMergeRequest', 'stopPolecatAgent', 'polecatBeadUsage']) expect(worked).not.toContain(old);
     await replayPolecats(t, next, 'polecat-merged-reused');
   });
 

@@ -197,3 +197,45 @@ export function loadAverage() {
     return 'unknown';
   }
 }
+
+/**
+ * Where a run's CPU went: the machine's busy time (/proc/stat) and the town's parts (the
+ * worker, its launcher and the commands it ran: git, tmux clients, test commands; the Temporal
+ * server). `snap()` before, `since(before)` after: seconds each.
+ */
+export function cpuAccount(town) {
+  const own = (pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return { self: ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK, children: ((Number(f[13]) + Number(f[14])) * 1000) / CLK_TCK };
+    } catch {
+      return { self: 0, children: 0 };
+    }
+  };
+  const snap = () => {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+    const worker = town.workerPid();
+    const launcher = launcherOf(worker);
+    return {
+      busy: ((fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + fields[7]) * 1000) / CLK_TCK,
+      worker: own(worker).self,
+      launcher: launcher ? own(launcher) : { self: 0, children: 0 },
+      launcherPid: launcher,
+      server: own(town.serverPid()).self,
+    };
+  };
+  const since = (b) => {
+    const a = snap();
+    // A launcher started during the run counts from zero.
+    const launcherBefore = b.launcherPid === a.launcherPid ? b.launcher : { self: 0, children: 0 };
+    const s = (ms) => ms / 1000;
+    return {
+      busy: s(a.busy - b.busy),
+      worker: s(a.worker - b.worker + a.launcher.self - launcherBefore.self),
+      commands: s(a.launcher.children - launcherBefore.children),
+      server: s(a.server - b.server),
+    };
+  };
+  return { snap, since };
+}

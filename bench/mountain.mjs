@@ -7,7 +7,7 @@
 // own embedded Temporal dev server. Writes bench/results/mountain.md.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bdBin, benchTown, cli, git, loadAverage, machineLine, project } from './_town.mjs';
+import { bdBin, benchTown, cli, cpuAccount, git, loadAverage, machineLine, project } from './_town.mjs';
 
 function beads(ledgerFile) {
   const out = new Map();
@@ -78,6 +78,8 @@ export async function run(argv = []) {
   town.gt(['up']);
   const ledger = join(rigDir, '.beads', 'issues.jsonl');
   const loadBefore = loadAverage();
+  const account = cpuAccount(town);
+  const cpu0 = account.snap();
   const t0 = Date.now();
   const started = JSON.parse(town.gt(['mountain', epic, '--json']));
   const convoy = started.convoy;
@@ -97,6 +99,9 @@ export async function run(argv = []) {
     await new Promise((r) => setTimeout(r, 250));
   }
   const wallMs = Date.now() - t0;
+  const cpu = account.since(cpu0);
+  const cores = (await import('node:os')).cpus().length;
+  const agentsCpu = town.agentCpuMs().reduce((a, b) => a + b, 0) / 1000;
   const loadAfter = loadAverage();
 
   const st = beads(ledger);
@@ -164,6 +169,18 @@ export async function run(argv = []) {
     `| ${[row.beads, row.waves, row.wall + (done < n ? ' (timed out)' : ''), row.perMin, row.p50, row.p95, row.max, row.lost, row.duplicated, status.status].join(' | ')} |`,
   ].join('\n');
   console.log(table);
+  const parts = [
+    ['agent sessions (scripted agent, its `gt hook`, git, `gt done`)', agentsCpu],
+    ['worker (every workflow and activity) and its launcher', cpu.worker],
+    ['commands the worker started (git, tmux clients)', cpu.commands],
+    ['Temporal server', cpu.server],
+    ['everything else (the tmux server, the sessions\' shells, this benchmark, other work on the machine)', cpu.busy - agentsCpu - cpu.worker - cpu.commands - cpu.server],
+  ];
+  const cpuRows = [
+    `| the machine, busy | ${cpu.busy.toFixed(1)} | ${(cpu.busy / n).toFixed(2)} | ${((cpu.busy / ((cores * wallMs) / 1000)) * 100).toFixed(0)}% of ${cores} cores × the wall time |`,
+    ...parts.map(([name, sec]) => `| ${name} | ${sec.toFixed(1)} | ${(sec / n).toFixed(2)} | ${((sec / cpu.busy) * 100).toFixed(0)}% |`),
+  ].join('\n');
+  console.log(cpuRows);
   const phaseRows = phases.map(([name, xs]) => `| ${name} | ${(pct(xs, 50) / 1000).toFixed(2)} | ${(pct(xs, 95) / 1000).toFixed(2)} |`).join('\n');
   console.log(phaseRows);
   const md = `# bench: mountain
@@ -190,6 +207,13 @@ ${table}
 | part of a bead's life | p50 (s) | p95 (s) |
 |---|---|---|
 ${phaseRows}
+
+Where the CPU went, from \`gt mountain\` until landed (the machine's busy time from /proc/stat;
+the parts from their processes' own counters):
+
+| part | CPU (s) | per bead (s) | share |
+|---|---:|---:|---:|
+${cpuRows}
 `;
   mkdirSync(join(project, 'bench', 'results'), { recursive: true });
   writeFileSync(join(project, 'bench', 'results', 'mountain.md'), md);

@@ -1,6 +1,5 @@
 #!/usr/bin/env node
-// The bundled CLI (scripts/bundle.mjs, built by `npm run build`): one file to load instead of
-// dozens of modules. A build without the bundle (plain tsc) runs the compiled modules.
-const { existsSync } = process.getBuiltinModule?.('node:fs') ?? (await import('node:fs'));
-const bundle = new URL('../dist/bundle/bd.js', import.meta.url);
-await import(existsSync(bundle) ? bundle.href : '../dist/cli/bd.js');
+// The bundled CLI (scripts/bundle.mjs, built by `npm run build`), run by bin/load.js.
+import { runCli } from './load.js';
+
+await runCli('bd');

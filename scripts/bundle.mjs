@@ -1,10 +1,10 @@
-// Bundle the command lines into one file each, dist/bundle/gt.js and dist/bundle/bd.js (run by
+// Bundle the command lines into one file each, dist/bundle/gt.cjs and dist/bundle/bd.cjs (run by
 // `npm run build`, after tsc; bin/gt.js and bin/bd.js load them).
 //
 // `gt` and `bd` are short processes, and agents run them several times a session (`gt hook`,
 // `gt prime`, `gt mail check`, `gt done`, `bd show`): resolving, reading and compiling the 70 to
 // 90 modules of a command's import graph cost more than its work (about 55 ms of CPU a `gt hook`,
-// a third of it). esbuild turns the graph into one ESM file.
+// a third of it). esbuild turns the graph into one CommonJS file (bin/load.js runs it).
 //
 // What a command loads stays what it loads: a module reached only by a dynamic import is
 // initialised when that import runs, and a package (Temporal's client, protobufjs, …) is
@@ -16,7 +16,7 @@
 //
 // The input is tsc's output (dist/cli/*.js), so the bundle runs exactly the compiled code.
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -74,13 +74,33 @@ rmSync(out, { recursive: true, force: true });
 await build({
   entryPoints: { gt: join(dist, 'cli', 'gt.js'), bd: join(dist, 'cli', 'bd.js') },
   outdir: out,
+  outExtension: { '.js': '.cjs' },
   bundle: true,
-  format: 'esm',
+  // A CommonJS script, so bin/load.js can compile it with a V8 code cache (Node 20 has none for
+  // ES modules): the compile of the whole file was a third of a short command's own CPU.
+  format: 'cjs',
   platform: 'node',
   target: 'node20',
   plugins: [packages, builtinShims],
-  // Packages and built-ins (without process.getBuiltinModule, Node before 20.16) need a real `require` in ESM.
-  banner: { js: "import { createRequire as __bundleCreateRequire } from 'node:module'; const require = __bundleCreateRequire(import.meta.url);" },
+  // The compiled modules find their files from import.meta.url: in the bundle, the bundle's own URL.
+  define: { 'import.meta.url': '__bundleUrl' },
+  banner: {
+    js: [
+      "var __bundleUrl = require('node:url').pathToFileURL(__filename).href;",
+      // An import() in a script compiled from a V8 code cache loses its callback on Node 20: the
+      // loader (bin/load.js) lends its own import() for the ES modules left outside the bundle.
+      "var __bundleImport = (spec) => (globalThis[Symbol.for('gastown.esmImport')] ?? ((u) => import(u)))(require('node:url').pathToFileURL(require('node:path').join(__dirname, spec)).href);",
+    ].join('\n'),
+  },
   logLevel: 'warning',
   legalComments: 'none',
 });
+// The import()s of modules left outside (the ink view of gt feed) go through __bundleImport.
+for (const name of ['gt', 'bd']) {
+  const file = join(out, `${name}.cjs`);
+  const text = readFileSync(file, 'utf8');
+  const outside = /\bimport\(("\.[^"]+")\)/g;
+  writeFileSync(file, text.replace(outside, '__bundleImport($1)'));
+  const left = text.replace(outside, '').replace("((u) => import(u))", '').match(/\bimport\(/g);
+  if (left) throw new Error(`${name}.cjs: an import() that is not of a file outside the bundle (${left.length}); bin/load.js cannot run it from a code cache`);
+}

@@ -63,7 +63,7 @@ function pendingAlive(paths: LedgerPaths): boolean {
 
 function committerScript(): string | undefined {
   const here = fileURLToPath(import.meta.url);
-  if (!here.endsWith('.js')) return undefined;
+  if (!/\.c?js$/.test(here)) return undefined;
   // dist/beads/committer.js: next to this module when compiled by tsc; from the bundled `bd`
   // (dist/bundle/, where this code may sit in dist/bundle/chunks/) it is a level or two up.
   for (let dir = dirname(here), up = 0; up < 3; dir = dirname(dir), up++) {

@@ -23,49 +23,54 @@ import { PACKAGE_VERSION } from '../version.js';
 import { noteAgentProgress } from '../polecat/progress.js';
 import { remoteTownName } from '../remote/commands.js';
 
-// An agent on a host without the town folder: its command goes to the town through the engine.
-const remoteTown = remoteTownName(process.env, process.argv.slice(2));
-if (remoteTown) {
+// No top-level await: the bundle is a CommonJS script (bin/load.js runs it with a V8 code cache).
+async function main(): Promise<void> {
+  // An agent on a host without the town folder: its command goes to the town through the engine.
+  const remoteTown = remoteTownName(process.env, process.argv.slice(2));
+  if (remoteTown) {
+    noteAgentProgress();
+    const { runInTown } = await import('../remote/client.js');
+    process.exit(await runInTown(remoteTown, 'gt', process.argv.slice(2)));
+  }
+
+  /** `gt`: Gas Town. Thin: each command group lives in its own file under cli/gt/. */
+  const program = new Command('gt')
+    .description('Gas Town on Temporal: a multi-agent workspace where every long-running thing is a durable workflow')
+    .version(PACKAGE_VERSION)
+    .showHelpAfterError()
+    .exitOverride((err) => {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
+      process.exit(2);
+    });
+
+  registerWorkspaceCommands(program);
+  registerServiceCommands(program);
+  registerRigCommands(program);
+  registerConfigCommands(program);
+  registerMqCommands(program);
+  registerMailCommands(program);
+  registerNudgeCommands(program);
+  registerMayorCommands(program);
+  registerSlingCommands(program);
+  registerAgentCommands(program);
+  registerConvoyCommands(program);
+  registerMountainCommands(program);
+  registerLogCommands(program);
+  registerDoctorCommands(program);
+  registerFeedCommands(program);
+  registerDashboardCommands(program);
+  registerWorkCommands(program);
+  registerCostsCommands(program);
+  registerWorkerCommands(program);
+  program
+    .command('version')
+    .description('the version of gt (the same as gt --version)')
+    .action(() => {
+      process.stdout.write(`gt ${PACKAGE_VERSION}\n`);
+    });
+
   noteAgentProgress();
-  const { runInTown } = await import('../remote/client.js');
-  process.exit(await runInTown(remoteTown, 'gt', process.argv.slice(2)));
+  await program.parseAsync(process.argv);
 }
 
-/** `gt`: Gas Town. Thin: each command group lives in its own file under cli/gt/. */
-const program = new Command('gt')
-  .description('Gas Town on Temporal: a multi-agent workspace where every long-running thing is a durable workflow')
-  .version(PACKAGE_VERSION)
-  .showHelpAfterError()
-  .exitOverride((err) => {
-    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
-    process.exit(2);
-  });
-
-registerWorkspaceCommands(program);
-registerServiceCommands(program);
-registerRigCommands(program);
-registerConfigCommands(program);
-registerMqCommands(program);
-registerMailCommands(program);
-registerNudgeCommands(program);
-registerMayorCommands(program);
-registerSlingCommands(program);
-registerAgentCommands(program);
-registerConvoyCommands(program);
-registerMountainCommands(program);
-registerLogCommands(program);
-registerDoctorCommands(program);
-registerFeedCommands(program);
-registerDashboardCommands(program);
-registerWorkCommands(program);
-registerCostsCommands(program);
-registerWorkerCommands(program);
-program
-  .command('version')
-  .description('the version of gt (the same as gt --version)')
-  .action(() => {
-    process.stdout.write(`gt ${PACKAGE_VERSION}\n`);
-  });
-
-noteAgentProgress();
-program.parseAsync(process.argv).catch(reportError);
+main().catch(reportError);

@@ -54,8 +54,10 @@ export async function done(root: string, cwd: string, opts: { status?: string; m
   let head: string | undefined;
   if (status === 'COMPLETED') {
     try {
-      head = gitSync(['rev-parse', 'HEAD'], me.home);
-      ahead = Number(gitSync(['rev-list', '--count', `refs/remotes/origin/${entry.default_branch}..HEAD`], me.home));
+      // One git run for both: the commits ahead, newest (HEAD) first.
+      const commits = gitSync(['rev-list', `refs/remotes/origin/${entry.default_branch}..HEAD`], me.home).split('\n').filter(Boolean);
+      ahead = commits.length;
+      head = commits[0] ?? gitSync(['rev-parse', 'HEAD'], me.home);
     } catch (err) {
       throw new GtError(`cannot compare ${me.home} with origin/${entry.default_branch}: ${String((err as { stderr?: unknown }).stderr ?? (err as Error).message).trim()}`);
     }

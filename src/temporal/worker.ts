@@ -69,6 +69,13 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
       shutdownGraceTime: '10s',
       // A worker that died leaves its sticky queue behind; fall back to the shared queue quickly.
       stickyQueueScheduleToStartTimeout: '2s',
+      // A workflow activation still running after this long is taken for a deadlock and cut off,
+      // and on Node 20 the cut can corrupt the workflow thread's async hooks and kill the whole
+      // worker ("async hook stack has become corrupted"). The SDK's 5 s was hit at 200 agents on
+      // two cores (load 25), where activations of a few ms of CPU waited seconds for a core. Our
+      // workflows never loop without awaiting; a minute still catches one that did. (An option
+      // of the SDK's compiled options, not yet in WorkerOptions' type.)
+      ...({ isolateExecutionTimeout: '60s' } as Record<string, unknown>),
     });
 
   const running = new Map<string, { worker: Worker; done: Promise<void> }>();

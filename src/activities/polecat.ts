@@ -17,7 +17,7 @@ import { readRigs, readTownJson, rigPaths, townPaths } from '../town/layout.js';
 import { ledgerDirForId } from '../town/routes.js';
 import { buildStartCommand, chooseRuntime } from '../town/runtimes.js';
 import { prepareWorktree, worktreeGitDir } from './git.js';
-import { EXIT_RECORDING_WRAPPER, killGroup, readNumber, remove, runChild, tailOf } from './process.js';
+import { EXIT_RECORDING_WRAPPER, killGroup, readNumber, remove, runChild, stopChild, tailOf } from './process.js';
 import { agentBinDir } from './shims.js';
 import { lazyClient } from './client.js';
 import { townCaller } from '../remote/forward.js';
@@ -167,14 +167,9 @@ export function polecatActivities(root: string) {
         await killSession(root, session);
       }
     }
-    const pid = readNumber(`${f.state}.pid`);
-    if (pid !== undefined && processAlive(pid)) {
-      killGroup(pid, 'SIGTERM');
-      const deadline = Date.now() + 3000;
-      while (processAlive(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      killGroup(pid, 'SIGKILL');
-    }
-    for (const suffix of ['.pid', '.exit', '.exit.tmp', '.start', '.ready', '.awaiting', '.reprime']) remove(`${f.state}${suffix}`);
+    // A headless agent: its process group, as any command started by runChild.
+    await stopChild(f.state);
+    for (const suffix of ['.exit.tmp', '.ready', '.awaiting', '.reprime']) remove(`${f.state}${suffix}`);
   };
 
   const ledgerWrite = async <T>(bead: string, actor: string, fn: (tx: Parameters<Parameters<Ledger['transactionAsync']>[0]>[0], current: Bead) => T): Promise<T> => {

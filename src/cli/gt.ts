@@ -1,5 +1,4 @@
-import { Command } from 'commander';
-import { reportError } from './run.js';
+import { runProgram } from './program.js';
 import { registerWorkspaceCommands } from './gt/workspace.js';
 import { registerServiceCommands } from './gt/services.js';
 import { registerRigCommands } from './gt/rig.js';
@@ -20,29 +19,9 @@ import { registerWorkCommands } from './gt/work.js';
 import { registerCostsCommands } from './gt/costs.js';
 import { registerWorkerCommands } from './gt/worker.js';
 import { PACKAGE_VERSION } from '../version.js';
-import { noteAgentProgress } from '../polecat/progress.js';
-import { remoteTownName } from '../remote/commands.js';
 
-// No top-level await: the bundle is a CommonJS script (bin/load.js runs it with a V8 code cache).
-async function main(): Promise<void> {
-  // An agent on a host without the town folder: its command goes to the town through the engine.
-  const remoteTown = remoteTownName(process.env, process.argv.slice(2));
-  if (remoteTown) {
-    noteAgentProgress();
-    const { runInTown } = await import('../remote/client.js');
-    process.exit(await runInTown(remoteTown, 'gt', process.argv.slice(2)));
-  }
-
-  /** `gt`: Gas Town. Thin: each command group lives in its own file under cli/gt/. */
-  const program = new Command('gt')
-    .description('Gas Town on Temporal: a multi-agent workspace where every long-running thing is a durable workflow')
-    .version(PACKAGE_VERSION)
-    .showHelpAfterError()
-    .exitOverride((err) => {
-      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') process.exit(0);
-      process.exit(2);
-    });
-
+/** `gt`: Gas Town. Thin: each command group lives in its own file under cli/gt/. */
+runProgram('gt', 'Gas Town on Temporal: a multi-agent workspace where every long-running thing is a durable workflow', (program) => {
   registerWorkspaceCommands(program);
   registerServiceCommands(program);
   registerRigCommands(program);
@@ -68,9 +47,4 @@ async function main(): Promise<void> {
     .action(() => {
       process.stdout.write(`gt ${PACKAGE_VERSION}\n`);
     });
-
-  noteAgentProgress();
-  await program.parseAsync(process.argv);
-}
-
-main().catch(reportError);
+});

@@ -210,6 +210,31 @@ describe('polecats', { timeout: 240_000 }, () => {
     // The slow agents were adopted by the new worker, not started again.
     for (const id of ids.slice(0, 3)) expect(sessionsOf(t.agentLog, id)).toEqual([1]);
     expect(readdirSync(join(t.root, t.rig, 'polecats')).filter((n) => !n.startsWith('.')).length).toBe(6);
+    // No agent was told its gt done failed.
+    expect(readFileSync(t.agentLog, 'utf8')).not.toContain('gt-done-failed');
     await replayPolecats(t, ids[0]!, 'polecat-worker-killed');
+  });
+
+  it('kill -9 of the worker the moment a gt done was taken (hook released, merge request not yet sent): the agent is told COMPLETED, the bead merges once', async () => {
+    const t = town();
+    const id = t.create('Killed at done', 'ok');
+    const events = join(t.root, '.gt', 'events.jsonl');
+    expect(t.gt(['sling', id, t.rig]).code).toBe(0);
+    const worker = pidOf(t.root, 'worker');
+    // The done event is written by the update's own activity, before the merge request goes out.
+    const doneSeen = () => existsSync(events) && readFileSync(events, 'utf8').split('\n').some((l) => l.includes('"type":"done"') && l.includes(id));
+    for (const start = Date.now(); !doneSeen(); ) {
+      if (Date.now() - start > 60_000) throw new Error(`no done event for ${id}`);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    process.kill(worker, 'SIGSTOP');
+    process.kill(worker, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(t.gt(['up']).code).toBe(0);
+    const beads = await settle(t, [id], 120_000);
+    expect(beads[id]!.status).toBe('closed');
+    expect(mergeCommitsFor(t, id)).toBe(1);
+    expect(sessionsOf(t.agentLog, id)).toEqual([1]);
+    expect(readFileSync(t.agentLog, 'utf8')).not.toContain('gt-done-failed');
   });
 });

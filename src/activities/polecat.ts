@@ -7,7 +7,7 @@ import { formatDuration } from '../formula/duration.js';
 import { processAlive } from '../lock.js';
 import { polecatRunFile, type PolecatRunInfo } from '../polecat/hook.js';
 import { firstPrompt, nudgeText } from '../polecat/prompt.js';
-import { polecatLimits } from '../polecat/settings.js';
+import { agentNice, DEFAULT_AGENT_NICE, polecatLimits } from '../polecat/settings.js';
 import { AGENT_STATUS_SIGNAL, polecatAddress, type AgentStatusNotice, type AwaitingInput, type DoneStatus, type PolecatLimits, type SessionsUsage, type WorkItem } from '../polecat/state.js';
 import { claudeSettings, checkRuntimeFiles, geminiSettings, writeContextFile, writeGeminiSettings } from '../polecat/runtime-files.js';
 import { inputHolds, lastLines, looksLikePrompt, showsReady, waitingPrompt, type RuntimeIntegration } from '../town/integrations.js';
@@ -284,6 +284,7 @@ export function polecatActivities(root: string) {
       const entry = rigEntry(rig);
       const addr = address(rig, name);
       const limits = polecatLimits(root, rig);
+      agentNice(root);
       const session = sessionName(entry.prefix, name);
       const worktree = join(rigPaths(root, rig).polecats, name);
       const branch = `polecat/${name}/${item.bead}`;
@@ -385,6 +386,14 @@ export function polecatActivities(root: string) {
       const prompt = firstPrompt({ rig: input.rig, name: input.name, bead: input.bead, title: input.title, attempt: input.attempt, handoff: input.handoff });
       const start = buildStartCommand(runtime, prompt, { settingsFile });
       const env = { ...baseEnv(), ...runtime.env, ...agentEnv(input, f), GT_AGENT: runtime.name };
+      // Checked when the work was prepared; a value spoiled since then gives way to the default.
+      let nice = DEFAULT_AGENT_NICE;
+      try {
+        nice = agentNice(root);
+      } catch {
+        // the default
+      }
+      const niced = (argv: string[]) => (nice > 0 ? ['nice', '-n', String(nice), ...argv] : argv);
       // A runtime whose hooks name no session (Codex): this session is noted here, by its worktree and start, for `gt costs`.
       const noteStartedSession = async () => {
         if (integration.usage !== 'codex-rollout') return;
@@ -545,8 +554,8 @@ export function polecatActivities(root: string) {
         let stalled = false;
         await noteStartedSession();
         const result = await runChild({
-          command: start.argv[0]!,
-          args: start.argv.slice(1),
+          command: niced(start.argv)[0]!,
+          args: niced(start.argv).slice(1),
           cwd: input.worktree,
           env,
           logFile: f.log,
@@ -577,7 +586,7 @@ export function polecatActivities(root: string) {
           session,
           cwd: input.worktree,
           env: { ...env, GT_EXIT_FILE: exitFile },
-          argv: ['/bin/sh', '-c', EXIT_RECORDING_WRAPPER, 'gt-agent', ...start.argv],
+          argv: niced(['/bin/sh', '-c', EXIT_RECORDING_WRAPPER, 'gt-agent', ...start.argv]),
           logFile: f.log,
         });
         writeFileSync(`${f.state}.pid`, `${pid}\n`);

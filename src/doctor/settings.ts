@@ -31,7 +31,7 @@ export const TOWN_SETTINGS: Shape = {
   agents: { map: RUNTIME },
   role_agents: 'string-map',
   runtime: RUNTIME,
-  scheduler: { max_polecats_per_rig: 'integer' },
+  scheduler: { max_polecats_per_rig: 'integer', agent_nice: 'integer' },
   thresholds: THRESHOLDS,
   temporal: { address: 'string', namespace: 'string', grpc_port: 'integer', ui_port: 'integer', task_queue: 'string' },
   merge_queue: { batch_size: 'batch-size', max_batch_size: 'positive', max_concurrent: 'positive' },

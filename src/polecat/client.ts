@@ -16,6 +16,7 @@ import { requireRig } from '../town/rigs.js';
 import { ledgerDirForId } from '../town/routes.js';
 import { chooseRuntime, commandExists } from '../town/runtimes.js';
 import { checkRuntimeFiles } from './runtime-files.js';
+import { agentNice } from './settings.js';
 import { DEFAULT_WORK_FORMULA, workChecklist } from './checklist.js';
 import { hookedTo, polecatRunFile } from './hook.js';
 import { currentIdentity } from './identity.js';
@@ -82,6 +83,7 @@ function checkSling(root: string, opts: SlingOptions): { entry: RigEntry; beads:
   }
   // A person's runtime settings that the runtime could not parse: refused here, not at every session start.
   checkRuntimeFiles(root, opts.rig, runtime);
+  agentNice(root);
   const beads: Checked[] = [];
   for (const arg of opts.beads) {
     const ledgerDir = ledgerDirForId(arg, root);

@@ -47,7 +47,8 @@ export interface TownSettings {
   /** role → agent name (mayor, polecat, refinery, crew). */
   role_agents?: Record<string, string>;
   runtime?: RuntimeConfig;
-  scheduler?: { max_polecats_per_rig?: number };
+  /** agent_nice: the nice value of agent sessions (0-19, default 10). */
+  scheduler?: { max_polecats_per_rig?: number; agent_nice?: number };
   thresholds?: Thresholds;
   temporal?: TemporalSettings;
   /** Town-wide merge queue batching (a rig's own settings override it). */

@@ -65,6 +65,17 @@ describe('gt sling: bad input changes nothing', { timeout: 180_000 }, () => {
     expect(capped.code).toBe(1);
     expect(capped.stderr).toMatch(/cap of 1; 2 more would pass it/);
     expect(ledgers(t)).toBe(before);
+    // A nice value for agents that no system has.
+    t.settings((s) => {
+      s.scheduler = { ...s.scheduler, max_polecats_per_rig: 25, agent_nice: 25 };
+    });
+    const badNice = t.gt(['sling', open, t.rig]);
+    expect(badNice.code).toBe(1);
+    expect(badNice.stderr).toMatch(/scheduler.agent_nice must be a whole number from 0 to 19, not 25/);
+    expect(ledgers(t)).toBe(before);
+    t.settings((s) => {
+      delete s.scheduler.agent_nice;
+    });
 
     // --force slings the town's bead to the rig.
     t.settings((s) => {

@@ -52,11 +52,14 @@ describe('relay', { timeout: 180_000 }, () => {
     };
     for (const s of slung) {
       const pidFile = join(t.root, '.gt', 'run', 'polecats', t.rig, `${s.polecat}.agent.pid`);
-      await waitFor(() => {
+      const agent = await waitFor(() => {
         if (!existsSync(pidFile)) return undefined;
         const pid = Number(readFileSync(pidFile, 'utf8'));
-        return descendants(pid).some((p) => envOf(p).includes(`GT_RELAY=${relay}`)) || undefined;
+        return descendants(pid).find((p) => envOf(p).includes(`GT_RELAY=${relay}`));
       }, 30_000, `${s.polecat}'s agent with GT_RELAY in its environment`);
+      // Agents run at scheduler.agent_nice (default 10): the worker and the engine come first. /proc/<pid>/stat field 19.
+      const nice = Number(readFileSync(`/proc/${agent}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
+      expect(nice, `${s.polecat}'s agent`).toBe(10);
     }
 
     const doneIn = (s: (typeof slung)[number], extra: Record<string, string>) => {

@@ -99,6 +99,10 @@ function takeOverIfDead(path: string, token: string): boolean {
 
 export function acquireLockSync(path: string, opts: LockOptions = {}): () => void {
   const timeoutMs = opts.timeoutMs ?? 30_000;
+  // Its holder can only go on once this thread is free: waiting here would never end.
+  if (heldHere.has(path)) {
+    throw new GtError(`this process already holds the lock on ${opts.what ?? path} in an async writer: a synchronous wait for it cannot end`, { hint: 'use the Async variant (transactionAsync, withLock) in this process' });
+  }
   const token = `${process.pid} ${Math.random().toString(36).slice(2)}`;
   mkdirSync(dirname(path), { recursive: true });
   const deadline = Date.now() + timeoutMs;
@@ -140,6 +144,8 @@ export function withLockSync<T>(path: string, fn: () => T, opts: LockOptions = {
  * neither lost between polls nor taken again and again by whoever polls luckiest.
  */
 const waiters = new Map<string, Array<() => void>>();
+/** Lock paths an async holder of this process has (it may be awaiting I/O under the lock). */
+const heldHere = new Set<string>();
 
 function passOn(path: string): void {
   const queue = waiters.get(path);
@@ -193,10 +199,12 @@ export async function acquireLock(path: string, opts: LockOptions = {}): Promise
     passOn(path);
     throw err;
   }
+  heldHere.add(path);
   let released = false;
   return () => {
     if (released) return;
     released = true;
+    heldHere.delete(path);
     if (readHolder(path) === token) {
       try {
         unlinkSync(path);

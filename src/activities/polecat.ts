@@ -17,7 +17,7 @@ import { readRigs, readTownJson, rigPaths, townPaths } from '../town/layout.js';
 import { ledgerDirForId } from '../town/routes.js';
 import { buildStartCommand, chooseRuntime } from '../town/runtimes.js';
 import { prepareWorktree, worktreeGitDir } from './git.js';
-import { EXIT_RECORDING_WRAPPER, killGroup, readNumber, remove, runChild, stopChild, tailOf } from './process.js';
+import { EXIT_RECORDING_WRAPPER, NICE_WRAPPER, killGroup, readNumber, remove, runChild, stopChild, tailOf } from './process.js';
 import { agentBinDir } from './shims.js';
 import { lazyClient } from './client.js';
 import { townCaller } from '../remote/forward.js';
@@ -393,7 +393,7 @@ export function polecatActivities(root: string) {
       } catch {
         // the default
       }
-      const niced = (argv: string[]) => (nice > 0 ? ['nice', '-n', String(nice), ...argv] : argv);
+      const niced = (argv: string[]) => (nice > 0 ? ['/bin/sh', '-c', NICE_WRAPPER, 'gt-nice', String(nice), ...argv] : argv);
       // A runtime whose hooks name no session (Codex): this session is noted here, by its worktree and start, for `gt costs`.
       const noteStartedSession = async () => {
         if (integration.usage !== 'codex-rollout') return;

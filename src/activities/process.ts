@@ -65,6 +65,13 @@ export interface ChildResult {
  */
 export const EXIT_RECORDING_WRAPPER = '"$@"; code=$?; printf "%s" "$code" > "$GT_EXIT_FILE"; exit $code';
 /**
+ * Runs "$@" at the nice value $1, for the whole of its session: the process's own nice, and on
+ * Linux with autogroups (most desktops and servers) its session's autogroup too, since there a
+ * process's nice weighs only against its own session, and each agent session is one of its own.
+ * Where /proc/self/autogroup cannot be written the process's nice is all there is.
+ */
+export const NICE_WRAPPER = 'n=$1; shift; (printf "%s" "$n" > /proc/self/autogroup) 2>/dev/null; exec nice -n "$n" "$@"';
+/**
  * runChild's wrapper also records its own pid first thing, so the record exists from the
  * command's start, whichever process started it and whatever happens to that one right after.
  */

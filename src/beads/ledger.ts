@@ -59,6 +59,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { currentActor } from '../actor.js';
 import { GtError, usageError } from '../errors.js';
+import { writeDurably, writeDurablySync } from '../fsutil.js';
 import { acquireLock, acquireLockSync } from '../lock.js';
 import { writeJsonFile } from '../town/layout.js';
 import { queueLedgerCommit } from './git.js';
@@ -72,8 +73,8 @@ import {
   type LedgerConfig, type Status, type WaitsForGate,
 } from './model.js';
 import {
-  appendEvents, beadJson, corruptLine, dropCachedState, fromRecord, ledgerPaths, loadState, parseJsonl, readEvents, readLedgerConfig, readyJsonFromIndex, saveReadyIndex,
-  serializeBead, toRecord, writeGitignore, writeState,
+  eventsWrite, beadJson, corruptLine, dropCachedState, fromRecord, ledgerPaths, loadState, parseJsonl, readEvents, readLedgerConfig, readyJsonFromIndex, saveReadyIndex,
+  serializeBead, toRecord, writeGitignore, planState, type FileWrite,
   type BeadSummary, type LedgerPaths, type LedgerState,
 } from './store.js';
 import {
@@ -902,44 +903,56 @@ export class Ledger {
   transaction<T>(fn: (tx: LedgerTx) => T, opts: { actor?: string } = {}): T {
     const release = acquireLockSync(this.paths.lock, { what: `the ledger in ${this.dir}` });
     try {
-      return this.runLocked(fn, opts.actor);
+      const w = this.prepareWrite(fn, opts.actor);
+      writeDurablySync(w.files);
+      w.done();
+      return w.result;
     } finally {
       release();
     }
   }
 
-  /** Like `transaction`, but waits for the lock without blocking the event loop. */
+  /** Like `transaction`, but waits for the lock, and writes and fsyncs the files, without blocking the event loop. */
   async transactionAsync<T>(fn: (tx: LedgerTx) => T, opts: { actor?: string } = {}): Promise<T> {
     const release = await acquireLock(this.paths.lock, { what: `the ledger in ${this.dir}`, timeoutMs: 60_000 });
     try {
-      return this.runLocked(fn, opts.actor);
+      const w = this.prepareWrite(fn, opts.actor);
+      await writeDurably(w.files);
+      w.done();
+      return w.result;
     } finally {
       release();
     }
   }
 
-  private runLocked<T>(fn: (tx: LedgerTx) => T, actor?: string): T {
+  /** Under the lock: `fn`'s changes worked out as the files to write (beads, then events), and what follows once they are written. */
+  private prepareWrite<T>(fn: (tx: LedgerTx) => T, actor?: string): { result: T; files: FileWrite[]; done: () => void } {
     const base = this.state();
     const tx = new LedgerTx(this, base, actor ?? currentActor());
     const result = fn(tx);
-    if (tx.changed.size === 0) return result;
+    if (tx.changed.size === 0) return { result, files: [], done: () => undefined };
     for (const b of tx.changed.values()) {
       // The one invariant every write keeps, whatever path changed the bead.
       if (b.status === 'closed') b.closed_at ??= tx.now;
       else if (b.status !== 'tombstone') delete b.closed_at;
     }
-    writeState(this.paths, base, new Map(tx.changed));
+    const state = planState(this.paths, base, new Map(tx.changed));
     const wispIds = new Set([...tx.changed.values()].filter((b) => b.ephemeral).map((b) => b.id));
-    appendEvents(this.paths.events, tx.events.filter((e) => !wispIds.has(e.issue_id)));
-    appendEvents(this.paths.wispEvents, tx.events.filter((e) => wispIds.has(e.issue_id)));
-    if (this.config.auto_commit !== false) {
+    const files = [
+      ...state.files,
+      ...eventsWrite(this.paths.events, tx.events.filter((e) => !wispIds.has(e.issue_id))),
+      ...eventsWrite(this.paths.wispEvents, tx.events.filter((e) => wispIds.has(e.issue_id))),
+    ];
+    const done = () => {
+      state.done();
+      if (this.config.auto_commit === false) return;
       const kept = tx.summaries.filter((s) => ![...wispIds].some((w) => s.includes(w)));
       if (kept.length) {
         writeGitignore(this.paths);
         queueLedgerCommit(this.dir, tx.actor, kept);
       }
-    }
-    return result;
+    };
+    return { result, files, done };
   }
 
   create(input: CreateInput): Bead {

@@ -1,8 +1,8 @@
 import { isAscii } from 'node:buffer';
-import { closeSync, existsSync, fstatSync, fsyncSync, openSync, readFileSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { GtError } from '../errors.js';
-import { writeFileAtomic } from '../fsutil.js';
+import { writeFileAtomic, type DurableWrite } from '../fsutil.js';
 import { BlockIndex, isBlockingType, isFailureReason, isReady } from './graph.js';
 import type { Bead, BeadEvent, DepType, IssueType, LedgerConfig, Status } from './model.js';
 
@@ -759,11 +759,24 @@ export function readyJsonFromIndex(
 }
 
 /**
+ * A write of the ledger, worked out but not made: the files to put down, in order, and what
+ * follows once they are on disk (the new state, cached). The caller writes the files, with or
+ * without blocking its thread (see Ledger.transaction and transactionAsync).
+ */
+export interface StateWrite {
+  files: FileWrite[];
+  /** After the files are written: the new state (also cached). */
+  done(): LedgerState;
+}
+
+/** One file of a write: replaced whole (atomically) or appended to; both durable (fsync). */
+export type FileWrite = DurableWrite;
+
+/**
  * Write the beads in `changed` (id → new bead) over `base`: only the files holding a changed bead
  * are rewritten, each atomically, re-using the stored line of every unchanged bead.
- * Returns the new state (also cached).
  */
-export function writeState(paths: LedgerPaths, base: LedgerState, changed: Map<string, Bead>): LedgerState {
+export function planState(paths: LedgerPaths, base: LedgerState, changed: Map<string, Bead>): StateWrite {
   const spliced = spliceWrite(paths, base, changed);
   if (spliced) return spliced;
   const lines = new Map(base.lines);
@@ -794,13 +807,19 @@ export function writeState(paths: LedgerPaths, base: LedgerState, changed: Map<s
   const ids = [...lines.keys()].sort();
   // An all-ASCII file encodes as latin1: a plain copy instead of UTF-8 encoding 5 MB at 10k beads.
   const encode = (text: string) => Buffer.from(text, ascii ? 'latin1' : 'utf8');
-  if (touchIssues) writeFileAtomic(paths.issues, encode(fileText(ids, lines, wispIds, false)));
-  if (touchWisps) writeFileAtomic(paths.wisps, encode(fileText(ids, lines, wispIds, true)));
-  const next = new LedgerState(lines, wispIds, summaryLines, stamp(paths.issues), stamp(paths.wisps), parsed);
-  next.ascii = ascii;
-  writeSummaryCache(paths, next, ids);
-  states.set(paths.dir, next);
-  return next;
+  const files: FileWrite[] = [];
+  if (touchIssues) files.push({ path: paths.issues, data: encode(fileText(ids, lines, wispIds, false)) });
+  if (touchWisps) files.push({ path: paths.wisps, data: encode(fileText(ids, lines, wispIds, true)) });
+  return {
+    files,
+    done: () => {
+      const next = new LedgerState(lines, wispIds, summaryLines, stamp(paths.issues), stamp(paths.wisps), parsed);
+      next.ascii = ascii;
+      writeSummaryCache(paths, next, ids);
+      states.set(paths.dir, next);
+      return next;
+    },
+  };
 }
 
 /**
@@ -810,7 +829,7 @@ export function writeState(paths: LedgerPaths, base: LedgerState, changed: Map<s
  * n-th cache line is the n-th bead's: the changed lines are spliced into both texts. The result
  * is byte for byte what the full rewrite makes. Undefined when the case does not apply.
  */
-function spliceWrite(paths: LedgerPaths, base: LedgerState, changed: Map<string, Bead>): LedgerState | undefined {
+function spliceWrite(paths: LedgerPaths, base: LedgerState, changed: Map<string, Bead>): StateWrite | undefined {
   const text = base.issuesText;
   const starts = base.issueStarts;
   const body = base.rawCacheBody();
@@ -879,13 +898,17 @@ function spliceWrite(paths: LedgerPaths, base: LedgerState, changed: Map<string,
   } catch {
     ready = undefined; // the next `bd ready` works it out
   }
-  writeFileAtomic(paths.issues, Buffer.from(out.join(''), 'latin1'));
-  const next = new LedgerState(lines, new Set(), { body: newBody.slice(0, -1) }, stamp(paths.issues), stamp(paths.wisps), parsed);
-  next.ascii = true;
-  next.readyIndex = ready;
-  writeSummaryCache(paths, next, undefined, ready);
-  states.set(paths.dir, next);
-  return next;
+  return {
+    files: [{ path: paths.issues, data: Buffer.from(out.join(''), 'latin1') }],
+    done: () => {
+      const next = new LedgerState(lines, new Set(), { body: newBody.slice(0, -1) }, stamp(paths.issues), stamp(paths.wisps), parsed);
+      next.ascii = true;
+      next.readyIndex = ready;
+      writeSummaryCache(paths, next, undefined, ready);
+      states.set(paths.dir, next);
+      return next;
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1156,17 +1179,10 @@ export function dropCachedState(dir?: string): void {
 // ---------------------------------------------------------------------------------------------
 // Events: append-only
 
-export function appendEvents(path: string, events: BeadEvent[]): void {
-  if (events.length === 0) return;
-  const data = Buffer.from(events.map((e) => JSON.stringify(e)).join('\n') + '\n');
-  const fd = openSync(path, 'a', 0o644);
-  try {
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
+/** The events of a write, as the append to `path` that records them (none when there are none). */
+export function eventsWrite(path: string, events: BeadEvent[]): FileWrite[] {
+  if (events.length === 0) return [];
+  return [{ path, data: Buffer.from(events.map((e) => JSON.stringify(e)).join('\n') + '\n'), append: true }];
 }
 
 export function readEvents(path: string): BeadEvent[] {

@@ -60,6 +60,8 @@ describe('relay', { timeout: 180_000 }, () => {
       // Agents run at scheduler.agent_nice (default 10): the worker and the engine come first. /proc/<pid>/stat field 19.
       const nice = Number(readFileSync(`/proc/${agent}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
       expect(nice, `${s.polecat}'s agent`).toBe(10);
+      // And its session's autogroup, where the kernel has them (a nice weighs only within its autogroup there).
+      if (existsSync('/proc/self/autogroup')) expect(readFileSync(`/proc/${agent}/autogroup`, 'utf8')).toMatch(/ nice 10\n?$/);
     }
 
     const doneIn = (s: (typeof slung)[number], extra: Record<string, string>) => {

@@ -313,9 +313,20 @@ describe('changing beads', () => {
     const made = await Promise.all(Array.from({ length: 20 }, (_, i) => ledger.createAsync({ title: `async ${i}` })));
     expect(new Set(made.map((b) => b.id)).size).toBe(20);
     expect(lines()).toHaveLength(20);
+    // Each write's event is there once, whole (the async writer appends and fsyncs off the thread).
+    for (const m of made) expect(ledger.events(m.id).map((e) => e.event_type)).toEqual(['created']);
     const b = made[0];
     const results = await Promise.allSettled([ledger.claimAsync(b.id, 'x'), ledger.claimAsync(b.id, 'y')]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    // A synchronous write while an async one of this process holds the lock fails at once, changing nothing, rather than waiting forever.
+    const pending = ledger.updateAsync(b.id, { title: 'async title' });
+    await new Promise((r) => setImmediate(r));
+    const before = file();
+    expect(() => ledger.update(b.id, { title: 'sync title' })).toThrow(/already holds the lock .* synchronous wait for it cannot end/);
+    await pending;
+    expect(ledger.get(b.id).title).toBe('async title');
+    expect(file()).not.toBe(before);
+    expect(ledger.update(b.id, { title: 'sync title' }).title).toBe('sync title');
   });
 });
 

@@ -30,6 +30,9 @@ describe('relay', { timeout: 180_000 }, () => {
   it('an agent is told its worker\'s relay; gt done through it needs no engine connection of its own; without it gt done goes direct; bad requests are refused', async () => {
     const t = makeRigTown({ thresholds: { stall_timeout: '60s', heartbeat_timeout: '10s' } });
     towns.push(t);
+    t.settings((s) => {
+      s.scheduler = { ...s.scheduler, agent_nice: 10 };
+    });
     // Slow agents: they print for a minute, so the test runs `gt done` in their worktrees itself.
     t.env.SCRIPTED_AGENT_SLOW_MS = '90000';
     const [a, b] = [t.create('Relayed', 'slow'), t.create('Direct', 'slow')];
@@ -57,7 +60,7 @@ describe('relay', { timeout: 180_000 }, () => {
         const pid = Number(readFileSync(pidFile, 'utf8'));
         return descendants(pid).find((p) => envOf(p).includes(`GT_RELAY=${relay}`));
       }, 30_000, `${s.polecat}'s agent with GT_RELAY in its environment`);
-      // Agents run at scheduler.agent_nice (default 10): the worker and the engine come first. /proc/<pid>/stat field 19.
+      // Agents run at scheduler.agent_nice: the worker and the engine come first. /proc/<pid>/stat field 19.
       const nice = Number(readFileSync(`/proc/${agent}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
       expect(nice, `${s.polecat}'s agent`).toBe(10);
       // And its session's autogroup, where the kernel has them (a nice weighs only within its autogroup there).

@@ -553,9 +553,10 @@ export function polecatActivities(root: string) {
         }
         let stalled = false;
         await noteStartedSession();
+        const [command, ...args] = niced(start.argv);
         const result = await runChild({
-          command: niced(start.argv)[0]!,
-          args: niced(start.argv).slice(1),
+          command: command!,
+          args,
           cwd: input.worktree,
           env,
           logFile: f.log,

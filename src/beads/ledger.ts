@@ -59,7 +59,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { currentActor } from '../actor.js';
 import { GtError, usageError } from '../errors.js';
-import { writeDurably, writeDurablySync } from '../fsutil.js';
+import { writeDurably, writeDurablySync, type DurableWrite } from '../fsutil.js';
 import { acquireLock, acquireLockSync } from '../lock.js';
 import { writeJsonFile } from '../town/layout.js';
 import { queueLedgerCommit } from './git.js';
@@ -74,7 +74,7 @@ import {
 } from './model.js';
 import {
   eventsWrite, beadJson, corruptLine, dropCachedState, fromRecord, ledgerPaths, loadState, parseJsonl, readEvents, readLedgerConfig, readyJsonFromIndex, saveReadyIndex,
-  serializeBead, toRecord, writeGitignore, planState, type FileWrite,
+  serializeBead, toRecord, writeGitignore, planState,
   type BeadSummary, type LedgerPaths, type LedgerState,
 } from './store.js';
 import {
@@ -926,7 +926,7 @@ export class Ledger {
   }
 
   /** Under the lock: `fn`'s changes worked out as the files to write (beads, then events), and what follows once they are written. */
-  private prepareWrite<T>(fn: (tx: LedgerTx) => T, actor?: string): { result: T; files: FileWrite[]; done: () => void } {
+  private prepareWrite<T>(fn: (tx: LedgerTx) => T, actor?: string): { result: T; files: DurableWrite[]; done: () => void } {
     const base = this.state();
     const tx = new LedgerTx(this, base, actor ?? currentActor());
     const result = fn(tx);

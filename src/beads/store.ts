@@ -764,13 +764,10 @@ export function readyJsonFromIndex(
  * without blocking its thread (see Ledger.transaction and transactionAsync).
  */
 export interface StateWrite {
-  files: FileWrite[];
+  files: DurableWrite[];
   /** After the files are written: the new state (also cached). */
   done(): LedgerState;
 }
-
-/** One file of a write: replaced whole (atomically) or appended to; both durable (fsync). */
-export type FileWrite = DurableWrite;
 
 /**
  * Write the beads in `changed` (id → new bead) over `base`: only the files holding a changed bead
@@ -807,7 +804,7 @@ export function planState(paths: LedgerPaths, base: LedgerState, changed: Map<st
   const ids = [...lines.keys()].sort();
   // An all-ASCII file encodes as latin1: a plain copy instead of UTF-8 encoding 5 MB at 10k beads.
   const encode = (text: string) => Buffer.from(text, ascii ? 'latin1' : 'utf8');
-  const files: FileWrite[] = [];
+  const files: DurableWrite[] = [];
   if (touchIssues) files.push({ path: paths.issues, data: encode(fileText(ids, lines, wispIds, false)) });
   if (touchWisps) files.push({ path: paths.wisps, data: encode(fileText(ids, lines, wispIds, true)) });
   return {
@@ -1180,7 +1177,7 @@ export function dropCachedState(dir?: string): void {
 // Events: append-only
 
 /** The events of a write, as the append to `path` that records them (none when there are none). */
-export function eventsWrite(path: string, events: BeadEvent[]): FileWrite[] {
+export function eventsWrite(path: string, events: BeadEvent[]): DurableWrite[] {
   if (events.length === 0) return [];
   return [{ path, data: Buffer.from(events.map((e) => JSON.stringify(e)).join('\n') + '\n'), append: true }];
 }

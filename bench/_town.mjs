@@ -135,10 +135,30 @@ export async function benchTown(name, settingsPatch = () => {}) {
   };
 }
 
+/** What cleanEnvironment() took out of this run's environment (said on every results file's machine line). */
+let removedFromEnv = [];
+
+/**
+ * The benchmarks measure the town, not the machine's shell: NODE_EXTRA_CA_CERTS makes Node 20
+ * build its whole certificate store at every start (the bundled roots and the file's), about 40 ms
+ * of CPU a process on a 2-core machine, where an agent session starts three Node processes. It is
+ * taken out of the environment of everything a benchmark starts unless `--keep-env` is given,
+ * and the results say so.
+ */
+export function cleanEnvironment(argv) {
+  if (argv.includes('--keep-env')) return;
+  for (const name of ['NODE_EXTRA_CA_CERTS']) {
+    if (process.env[name] === undefined) continue;
+    delete process.env[name];
+    removedFromEnv.push(name);
+  }
+}
+
 export function machineLine() {
   return import('node:os').then(({ cpus, totalmem }) => {
     const cpu = cpus();
-    return `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${process.platform} ${process.arch}, Node ${process.version}`;
+    const env = removedFromEnv.length ? `; ${removedFromEnv.join(', ')} (set in this shell) unset for the run (\`--keep-env\` keeps it)` : '';
+    return `${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(1)} GiB RAM, ${process.platform} ${process.arch}, Node ${process.version}${env}`;
   });
 }
 

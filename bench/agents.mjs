@@ -159,7 +159,7 @@ ran (\`gt hook\`, git, \`gt done\`), measured by the agent at its exit (SCRIPTED
 not counted there: the tmux session and the wrapper shell around it. Each size runs in a fresh town
 with its own embedded Temporal dev server.
 
-- machine: ${await machineLine()}; shared with other developers' work: load average ${loadBefore} before, ${loadAfter} after
+- machine: ${await machineLine()}; load average ${loadBefore} before, ${loadAfter} after
 - date: ${new Date().toISOString()}
 - command: \`npm run bench -- agents${argv.filter((a) => a !== 'agents').length ? ' ' + argv.filter((a) => a !== 'agents').join(' ') : ''}\`
 

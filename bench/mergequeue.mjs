@@ -197,7 +197,7 @@ nothing on main; "test runs" counts the test command's own log lines. Each queue
 town with its own embedded Temporal dev server; the default is adaptive batches (1, 2, 4, … up
 to 32, halved after a red batch; culprits found by testing prefixes of the batch, 2 at once).
 
-- machine: ${await machineLine()}; shared with other developers' work: load average ${loadBefore} before, ${loadAfter} after
+- machine: ${await machineLine()}; load average ${loadBefore} before, ${loadAfter} after
 - date: ${new Date().toISOString()}
 - command: \`npm run bench -- mergequeue${argv.filter((a) => a !== 'mergequeue').length ? ' ' + argv.filter((a) => a !== 'mergequeue').join(' ') : ''}\`
 

@@ -198,7 +198,7 @@ mode ok) in one rig whose refinery merges into a bare remote (batched, adaptive)
   slung more than once, or worked by more than one agent session. Both must be 0.
 - where a bead's time goes: p50 / p95 of each part of its life, from the town's event stream.
 
-- machine: ${await machineLine()}; shared with other developers' work: load average ${loadBefore} before, ${loadAfter} after
+- machine: ${await machineLine()}; load average ${loadBefore} before, ${loadAfter} after
 - date: ${new Date().toISOString()}
 - command: \`npm run bench -- mountain${argv.filter((a) => a !== 'mountain').length ? ' ' + argv.filter((a) => a !== 'mountain').join(' ') : ''}\`
 

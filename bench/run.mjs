@@ -3,6 +3,7 @@
 // Each benchmark is bench/<name>.mjs exporting `run()`; it prints a table and writes bench/results/<name>.md.
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { cleanEnvironment } from './_town.mjs';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const available = readdirSync(here).filter((f) => f.endsWith('.mjs') && f !== 'run.mjs' && !f.startsWith('_')).map((f) => f.slice(0, -4));
@@ -13,6 +14,7 @@ if (unknown.length) {
   console.error(`error: unknown benchmark ${unknown.join(', ')}; available: ${available.join(', ')}`);
   process.exit(2);
 }
+cleanEnvironment(process.argv.slice(2));
 for (const name of wanted.length ? wanted : available) {
   console.log(`\n== bench ${name} ==`);
   const mod = await import(`./${name}.mjs`);

@@ -575,7 +575,7 @@ export function polecatActivities(root: string) {
       const exitFile = `${f.state}.exit`;
       const readyFile = `${f.state}.ready`;
       let pid: number | undefined;
-      if (await hasSession(root, session)) pid = await panePid(root, session).catch(() => undefined);
+      pid = await panePid(root, session).catch(() => undefined);
       let spawnedAt = Date.now();
       if (pid === undefined && readNumber(exitFile) === undefined) {
         remove(exitFile);

@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { basename } from 'node:path';
 import { hostEnv } from '../town/env.js';
 import { readTownJson } from '../town/layout.js';
@@ -88,28 +88,32 @@ export interface NewSession {
   logFile?: string;
 }
 
-/**
- * Waits (up to 10 s) for the go file, so the pane's output is piped to the log before the
- * command prints anything; then runs the command with exactly the given environment.
- */
-const PANE_START = 'go=$1; shift; n=0; while [ -n "$go" ] && [ ! -e "$go" ] && [ $n -lt 200 ]; do sleep 0.05; n=$((n+1)); done; [ -n "$go" ] && rm -f "$go"; exec /usr/bin/env -i TERM="$TERM" TMUX="$TMUX" TMUX_PANE="$TMUX_PANE" "$@"';
+/** Runs the command with exactly the given environment (the pane's TERM and TMUX kept). */
+const PANE_START = 'exec /usr/bin/env -i TERM="$TERM" TMUX="$TMUX" TMUX_PANE="$TMUX_PANE" "$@"';
 
-/** Start a detached session running `argv`; returns the pid of the pane's process. */
+/**
+ * tmux splits a command line at any argument that ends in ";" (and drops that ";"); one that
+ * ends in "\;" keeps a plain ";". So a word of ours passed on to a command (an environment value
+ * like PROMPT_COMMAND="history -a;", a prompt, typed text) is sent with its last ";" escaped.
+ */
+export function tmuxWord(word: string): string {
+  return word.endsWith(';') ? `${word.slice(0, -1)}\\;` : word;
+}
+
+/**
+ * Start a detached session running `argv`; returns the pid of the pane's process. The session,
+ * its pipe to the log and the pid are one tmux run: tmux carries out a command sequence before
+ * it reads any pane's output, so the log has the pane's first byte (run one after the other,
+ * a command that prints at once lost its first lines), and no shell waits for a sign to start.
+ */
 export async function newSession(root: string, spec: NewSession): Promise<number> {
-  const go = spec.logFile ? `${spec.logFile}.go` : '';
-  // A go file left by a session that died before it started would let this one start unpiped.
-  if (go) rmSync(go, { force: true });
   const envWords = Object.entries(spec.env).filter(([k]) => k && !k.includes('=')).map(([k, v]) => `${k}=${v}`);
-  const argv = ['/bin/sh', '-c', PANE_START, 'gt-pane', go, ...envWords, ...spec.argv];
-  await tmux(root, ['new-session', '-d', '-s', spec.session, '-x', '200', '-y', '50', '-c', spec.cwd, '--', ...argv]);
-  if (spec.logFile) {
-    try {
-      await pipeToFile(root, spec.session, spec.logFile);
-    } finally {
-      writeFileSync(go, '');
-    }
-  }
-  return panePid(root, spec.session);
+  const argv = ['/bin/sh', '-c', PANE_START, 'gt-pane', ...envWords, ...spec.argv].map(tmuxWord);
+  const pipe = spec.logFile ? [';', 'pipe-pane', '-o', '-t', `=${spec.session}:`, `cat >> ${shellQuote(spec.logFile)}`] : [];
+  const out = await tmux(root, ['new-session', '-d', '-P', '-F', '#{pane_pid}', '-s', spec.session, '-x', '200', '-y', '50', '-c', spec.cwd, '--', ...argv, ...pipe]);
+  const pid = Number(out.trim().split('\n')[0]);
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`tmux session ${spec.session} has no pane process (tmux said: ${out.trim() || 'nothing'})`);
+  return pid;
 }
 
 export async function panePid(root: string, session: string): Promise<number> {
@@ -119,15 +123,9 @@ export async function panePid(root: string, session: string): Promise<number> {
   return pid;
 }
 
-/** Copy everything the pane prints to `logFile` (appending). */
-async function pipeToFile(root: string, session: string, logFile: string): Promise<void> {
-  // pipe-pane takes a shell command: the path is quoted, never pasted raw.
-  await tmux(root, ['pipe-pane', '-o', '-t', `=${session}:`, `cat >> ${shellQuote(logFile)}`]);
-}
-
 /** Type `text` into the session and press Enter (a nudge, or a first prompt for prompt_mode "none"). */
 export async function sendText(root: string, session: string, text: string): Promise<void> {
-  await tmux(root, ['send-keys', '-t', `=${session}:`, '-l', text]);
+  await tmux(root, ['send-keys', '-t', `=${session}:`, '-l', tmuxWord(text)]);
   await tmux(root, ['send-keys', '-t', `=${session}:`, 'Enter']);
 }
 

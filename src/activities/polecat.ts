@@ -659,7 +659,6 @@ export function polecatActivities(root: string) {
               ready = true;
               appendLine(f.log, `[gt] ready after ${((now - spawnedAt) / 1000).toFixed(1)}s`);
               event('session.ready', { actor, rig: input.rig, bead: input.bead, attempt: input.attempt, key: String(input.attempt), ms: now - spawnedAt, detail: `session ${input.attempt} ready after ${((now - spawnedAt) / 1000).toFixed(1)}s` });
-              await tellWorkflow({ readyAt: new Date(now).toISOString() });
               if (start.typedPrompt) await deliverPrompt(start.typedPrompt);
               // Marked once the prompt is in: a retry after a lost worker types it again rather than never.
               writeFileSync(readyFile, `${now}\n`);

@@ -16,7 +16,7 @@ afterAll(() => rmSync(root, { recursive: true, force: true }));
 function layout(): { gt: string; bd: string; cache: string } {
   mkdirSync(join(root, 'bin'), { recursive: true });
   mkdirSync(join(root, 'dist', 'bundle'), { recursive: true });
-  for (const f of ['load.js', 'gt.js', 'bd.js']) copyFileSync(join(PROJECT, 'bin', f), join(root, 'bin', f));
+  for (const f of ['load.js', 'gt.js', 'bd.js', 'package.json']) copyFileSync(join(PROJECT, 'bin', f), join(root, 'bin', f));
   for (const f of ['gt.cjs', 'bd.cjs']) copyFileSync(join(PROJECT, 'dist', 'bundle', f), join(root, 'dist', 'bundle', f));
   writeFileSync(join(root, 'package.json'), readFileSync(join(PROJECT, 'package.json')));
   if (!existsSync(join(root, 'node_modules'))) symlinkSync(join(PROJECT, 'node_modules'), join(root, 'node_modules'));

@@ -1,4 +1,5 @@
 import { Context } from '@temporalio/activity';
+import { WorkflowNotFoundError } from '@temporalio/client';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Ledger } from '../beads/ledger.js';
@@ -26,6 +27,7 @@ import { newsTeller } from './dispatch.js';
 import { hostEnv, townEnv } from '../town/env.js';
 import { capturePane, hasSession, killSession, newSession, panePid, pasteFile, sendKeys, sendText, tmuxAvailable, tmuxSocket } from './tmux.js';
 import { RELAY_ENV } from '../relay/protocol.js';
+import { POLECAT_CHANGED_SIGNAL, dispatchWorkflowId, type PolecatChange } from '../dispatch/types.js';
 import { relayAddress } from '../relay/server.js';
 
 /**
@@ -701,10 +703,25 @@ export function polecatActivities(root: string) {
       await stopAgent(rig, name);
     },
 
-    /** After `gt done`: the session stopped, then what the bead's sessions spent (one activity for both; the town counts on a rig host home). */
-    async stopPolecatAgentWithUsage(rig: string, name: string, bead: string): Promise<SessionsUsage | undefined> {
+    /**
+     * After `gt done`: the session stopped, then what the bead's sessions spent (one activity for
+     * both; the town counts on a rig host home). With `tell`, the rig's dispatcher then hears the
+     * polecat is free (workflows of before 0.3.1 signal it themselves); a retry tells it again,
+     * which changes nothing.
+     */
+    async stopPolecatAgentWithUsage(rig: string, name: string, bead: string, tell?: PolecatChange['change']): Promise<SessionsUsage | undefined> {
       await stopAgent(rig, name);
-      return town ? town<SessionsUsage | undefined>('polecatBeadUsage', [bead]) : beadUsage(bead);
+      const usage = town ? await town<SessionsUsage | undefined>('polecatBeadUsage', [bead]) : await beadUsage(bead);
+      if (tell) {
+        const change: PolecatChange = { name, bead, change: tell };
+        try {
+          await (await getClient()).workflow.getHandle(dispatchWorkflowId(rig)).signal<[PolecatChange]>(POLECAT_CHANGED_SIGNAL, change);
+        } catch (err) {
+          // No dispatcher running (as a workflow's own signal would find): it learns from the ledger when it starts.
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+        }
+      }
+      return usage;
     },
 
     /** A line on the bead for each session that ended without `gt done`, so people see the history. */

@@ -60,6 +60,16 @@ const USAGE_MEMO_PATCH = 'polecat-usage-memo';
 const DONE_ONE_ACTIVITY_PATCH = 'polecat-done-one-activity';
 /** After `gt done` the session is stopped and the bead's usage counted in one activity (runs started before: two). */
 const STOP_WITH_USAGE_PATCH = 'polecat-stop-with-usage';
+/**
+ * A workflow task fewer a bead (runs started before: as before): the activity that stops the
+ * session after `gt done` tells the dispatcher the polecat is free (no workflow task for the
+ * echo of a signal of the workflow's own); and the passing states submitting and stopping stay
+ * in the state and the Web UI's details, not the GtStatus search attribute (two visibility
+ * writes a bead fewer). (`gt done` stays a regular activity: as a local activity, a worker lost
+ * in the update's workflow task would run it again with a new merge request after the first
+ * may already have merged.)
+ */
+const LEAN_FINISH_PATCH = 'polecat-lean-finish';
 const DEFAULT_HEARTBEAT_MS = 30_000;
 
 /** An agent that ended `gt done` gets this long to exit by itself before its session is stopped. */
@@ -104,7 +114,7 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
   let handoffRequest: HandoffRequest | undefined;
   let unslungBy: string | undefined;
 
-  const setStatus = (status: PolecatStatus) => {
+  const setStatus = (status: PolecatStatus, opts: { indexed?: boolean } = {}) => {
     state.status = status;
     const c = state.current;
     wf.setCurrentDetails(
@@ -112,10 +122,12 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
         ? `**${status === 'working' && c.awaiting ? `awaiting input (${c.awaiting.kind} prompt: ${c.awaiting.text.slice(0, 120)})` : status}** · ${c.bead}${c.attempt ? ` · session ${c.attempt}` : ''}${c.branch ? ` · branch ${c.branch}` : ''}${c.kind === 'rework' ? ' · rework sent back by the merge queue' : ''}${state.queue.length ? ` · ${state.queue.length} queued` : ''}`
         : `**${status}**${state.recent.at(-1) ? ` · last: ${state.recent.at(-1)!.bead} ${state.recent.at(-1)!.outcome}` : ''}`,
     );
+    if (opts.indexed === false) return;
     const attrs: SearchAttributeUpdatePair[] = [{ key: GtStatus, value: status === 'working' && c?.awaiting ? 'awaiting-input' : status }];
     if (state.current) attrs.push({ key: GtBead, value: state.current.bead });
     wf.upsertSearchAttributes(attrs);
   };
+
   const queued = (bead: string) => state.current?.bead === bead || state.queue.some((q) => q.bead === bead);
 
   wf.setHandler(stateQuery, () => state);
@@ -155,7 +167,8 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
       if (earlier) return earlier;
       const current = state.current!;
       doneRequest = req;
-      setStatus('submitting');
+      const lean = wf.patched(LEAN_FINISH_PATCH);
+      setStatus('submitting', { indexed: !lean });
       let mergeQueue: string | undefined;
       try {
         const release = { rig, name, bead: req.bead, status: req.status, message: req.message, branch: current.branch! };
@@ -223,8 +236,8 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
     if (usage && wf.patched(USAGE_MEMO_PATCH)) wf.upsertMemo({ lastBeadUsage: { bead: result.bead, ...usage } });
     return usage ? { ...result, usage } : result;
   };
-  const finish = (result: Omit<WorkResult, 'at'>) => {
-    tellDispatcher(result.bead, result.outcome === 'submitted' ? 'submitted' : 'released');
+  const finish = (result: Omit<WorkResult, 'at'>, opts: { dispatcherTold?: boolean } = {}) => {
+    if (!opts.dispatcherTold) tellDispatcher(result.bead, result.outcome === 'submitted' ? 'submitted' : 'released');
     state.recent.push({ ...result, at: new Date().toISOString() });
     if (state.recent.length > RECENT) state.recent.splice(0, state.recent.length - RECENT);
     state.current = undefined;
@@ -321,9 +334,17 @@ export async function polecatWorkflow(input: PolecatInput): Promise<void> {
           scope.cancel();
           await wf.condition(() => settled);
         }
-        setStatus('stopping');
+        const lean = wf.patched(LEAN_FINISH_PATCH);
+        setStatus('stopping', { indexed: !lean });
         const status = (doneRequest as DoneRequest).status;
         const result = { bead: item.bead, outcome: status === 'COMPLETED' ? ('submitted' as const) : status === 'ESCALATED' ? ('escalated' as const) : ('deferred' as const), detail: doneReceipt!.mergeQueue };
+        if (lean) {
+          // The activity tells the dispatcher once the session is stopped (as finish() would, from here).
+          const usage = await acts.stopPolecatAgentWithUsage(rig, name, item.bead, result.outcome === 'submitted' ? 'submitted' : 'released');
+          record.endedAt = new Date().toISOString();
+          record.outcome = 'done';
+          return finish(addUsage(result, usage), { dispatcherTold: true });
+        }
         if (wf.patched(STOP_WITH_USAGE_PATCH)) {
           const usage = await acts.stopPolecatAgentWithUsage(rig, name, item.bead);
           record.endedAt = new Date().toISOString();

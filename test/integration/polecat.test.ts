@@ -101,17 +101,35 @@ describe('polecats', { timeout: 240_000 }, () => {
     await settle(t, [next]);
     expect(t.bead(next).status).toBe('closed');
     expect(t.remoteFiles()).toEqual(expect.arrayContaining([...ids, next].map((id) => `${id}.txt`)));
-    // A bead's `gt done` is one activity (hook released, merge request sent), and so is its end
-    // (session stopped, usage counted): two activities and two workflow tasks fewer a bead.
-    const worked = await waitFor(() => {
-      const h = fetchHistory(`polecat/${t.rig}/${again[0]!.polecat}`) as { events: { activityTaskScheduledEventAttributes?: { activityType: { name: string } } }[] };
-      const names = h.events.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
-      const count = (name: string) => names.filter((n) => n === name).length;
-      return count('stopPolecatAgentWithUsage') >= 2 && count('stopPolecatAgentWithUsage') === count('polecatDone') ? names : undefined;
+    // A bead's `gt done` is one activity (hook released, merge request sent), and its end one
+    // activity (session stopped, usage counted, the dispatcher told): no signal of the
+    // workflow's own, and no GtStatus write for the passing states submitting and stopping.
+    type Event = {
+      eventType: string;
+      activityTaskScheduledEventAttributes?: { activityType: { name: string } };
+      upsertWorkflowSearchAttributesEventAttributes?: { searchAttributes: { indexedFields: Record<string, { data: string }> } };
+    };
+    const history = await waitFor(() => {
+      const h = fetchHistory(`polecat/${t.rig}/${again[0]!.polecat}`) as { events: Event[] };
+      const stops = h.events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType.name === 'stopPolecatAgentWithUsage').length;
+      return stops >= 2 ? h.events : undefined;
     }, 30_000, 'every bead of the reused polecat finished');
+    const worked = history.flatMap((e) => (e.activityTaskScheduledEventAttributes ? [e.activityTaskScheduledEventAttributes.activityType.name] : []));
+    const statuses = history.flatMap((e) => {
+      const f = e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes.indexedFields.GtStatus;
+      return f ? [JSON.parse(Buffer.from(f.data, 'base64').toString()) as string] : [];
+    });
     // One of each a bead it worked (each bead had one session and one gt done).
-    expect(worked.filter((n) => n === 'polecatDone').length).toBe(worked.filter((n) => n === 'runPolecatAgent').length);
+    const sessions = worked.filter((n) => n === 'runPolecatAgent').length;
+    expect(sessions).toBeGreaterThanOrEqual(2);
+    expect(worked.filter((n) => n === 'polecatDone').length).toBe(sessions);
+    expect(worked.filter((n) => n === 'stopPolecatAgentWithUsage').length).toBe(sessions);
     for (const old of ['releasePolecatHook', 'submitPolecatMergeRequest', 'stopPolecatAgent', 'polecatBeadUsage']) expect(worked).not.toContain(old);
+    expect(history.filter((e) => e.eventType === 'EVENT_TYPE_SIGNAL_EXTERNAL_WORKFLOW_EXECUTION_INITIATED')).toEqual([]);
+    expect(statuses).not.toContain('submitting');
+    expect(statuses).not.toContain('stopping');
+    expect(statuses.filter((s) => s === 'idle').length).toBe(sessions);
+    // (The dispatcher heard from those activities that the polecat was free: it gave it the next bead above.)
     await replayPolecats(t, next, 'polecat-merged-reused');
   });
 

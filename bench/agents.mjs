@@ -15,7 +15,7 @@ import { benchTown, cpuMs, git, loadAverage, machineLine, project, statuses, wor
  */
 export async function runSize(n, opts) {
   const town = await benchTown(`agents-${n}`, (settings) => {
-    settings.scheduler = { ...settings.scheduler, max_polecats_per_rig: Math.max(n, 25) };
+    settings.scheduler = { ...settings.scheduler, max_polecats_per_rig: Math.max(n, 25), ...(opts.agentNice !== undefined ? { agent_nice: opts.agentNice } : {}) };
     // Generous: on two cores a hundred agents wait for CPU; only a dead agent should be stopped.
     settings.thresholds = { ...settings.thresholds, heartbeat_timeout: '60s', stall_timeout: '10m', nudge_grace: '2m' };
     // A namespace of its own on the cluster (gt up creates it): workflow ids such as dispatch/bench do not carry the town.
@@ -108,10 +108,12 @@ export async function run(argv = []) {
   const sizes = (sizesArg ?? '10,30,60,100,200').split(',').map(Number);
   const loadBefore = loadAverage();
   const headless = argv.includes('--headless');
+  const niceArg = argv.find((a) => a.startsWith('--agent-nice='))?.slice(13) ?? (argv.includes('--agent-nice') ? argv[argv.indexOf('--agent-nice') + 1] : undefined);
+  const agentNice = niceArg === undefined ? undefined : Number(niceArg);
   const rows = [];
   for (const n of sizes) {
     process.stdout.write(`  ${n} agents ... `);
-    const r = await runSize(n, { headless, timeoutMs: 15 * 60_000 });
+    const r = await runSize(n, { headless, agentNice, timeoutMs: 15 * 60_000 });
     rows.push(r);
     process.stdout.write(`${(r.wallMs / 1000).toFixed(1)} s, ${r.merged}/${n} merged, lost ${r.lost}\n`);
   }

@@ -1,4 +1,4 @@
-// `npm run bench -- mountain [--beads=200] [--width=20]`: a mountain of one epic whose children
+// `npm run bench -- mountain [--beads=200] [--width=20] [--agent-nice=N]`: a mountain of one epic whose children
 // form a random DAG (layers about `width` wide, each bead waiting for one to three beads of earlier
 // layers), worked by scripted agents in one rig: wall time from `gt mountain` until it lands,
 // beads per minute, dispatch latency (a bead's last blocker closing → the bead slung: p50/p95/max,
@@ -44,9 +44,10 @@ export async function run(argv = []) {
     return Number(eq ? eq.split('=')[1] : i >= 0 ? argv[i + 1] : dflt);
   };
   const n = arg('beads', 200);
+  const agentNice = arg('agent-nice', NaN);
   const width = arg('width', 20);
   const town = await benchTown('mountain', (settings) => {
-    settings.scheduler = { ...settings.scheduler, max_polecats_per_rig: Math.max(40, width * 2) };
+    settings.scheduler = { ...settings.scheduler, max_polecats_per_rig: Math.max(40, width * 2), ...(Number.isFinite(agentNice) ? { agent_nice: agentNice } : {}) };
     settings.thresholds = { ...settings.thresholds, heartbeat_timeout: '60s', stall_timeout: '10m', nudge_grace: '2m' };
   });
   const { root, env } = town;

@@ -55,18 +55,18 @@ export function maxPolecatsPerRig(root: string, rig: string): number {
   return cap;
 }
 
-export const DEFAULT_AGENT_NICE = 0;
+export const DEFAULT_AGENT_NICE = 10;
 
 /**
- * The nice value agent sessions run at (scheduler.agent_nice, 0-19; 0, the default, runs them as
- * the worker does). Set, the worker and the engine come first on a machine the agents keep busy:
- * a bead is handed on, merged and its next bead slung without waiting behind the agents' builds
- * and tests, at some cost in throughput (bench/results/mountain.md).
+ * The nice value agent sessions run at (scheduler.agent_nice, 0-19; default 10; 0 runs them as
+ * the worker does). On a machine the agents keep busy the worker and the engine come first: a
+ * bead is handed on, merged and its next bead slung without waiting behind the agents' builds
+ * and tests (bench/results/mountain.md); on a machine with cores to spare it changes nothing.
  */
 export function agentNice(root: string): number {
   const nice = readTownSettings(root).scheduler?.agent_nice ?? DEFAULT_AGENT_NICE;
   if (!Number.isInteger(nice) || nice < 0 || nice > 19) {
-    throw new GtError(`scheduler.agent_nice must be a whole number from 0 to 19, not ${JSON.stringify(nice)}`, { hint: 'fix it in settings/config.json (0, the default, leaves the agents\' priority as it is; 10 puts the engine well ahead of them)' });
+    throw new GtError(`scheduler.agent_nice must be a whole number from 0 to 19, not ${JSON.stringify(nice)}`, { hint: 'fix it in settings/config.json (10, the default, puts the engine well ahead of the agents; 0 leaves their priority as it is)' });
   }
   return nice;
 }

@@ -47,7 +47,7 @@ export interface TownSettings {
   /** role → agent name (mayor, polecat, refinery, crew). */
   role_agents?: Record<string, string>;
   runtime?: RuntimeConfig;
-  /** agent_nice: the nice value of agent sessions (0-19, default 0). */
+  /** agent_nice: the nice value of agent sessions (0-19, default 10). */
   scheduler?: { max_polecats_per_rig?: number; agent_nice?: number };
   thresholds?: Thresholds;
   temporal?: TemporalSettings;

@@ -39,6 +39,14 @@ const RECENT_LIMIT = 50;
 /** Finished batches kept for `gt mq list`. */
 const BATCHES_LIMIT = 10;
 export const BATCHED_PATCH = 'batched-merge-queue';
+/**
+ * A batch smaller than the queue's batch size waits for more requests until its oldest has
+ * waited GATHER_MS here (runs started before take what is there at once). With the worker
+ * ahead of busy agents, batches of two or three went out one after the other, each costing a
+ * fetch, a test run, a push and its bookkeeping; a few hundred ms of waiting merges them.
+ */
+const GATHER_PATCH = 'merge-queue-gather';
+const GATHER_MS = 300;
 
 export async function refineryWorkflow(input: RefineryInput): Promise<void> {
   const { rig } = input;
@@ -56,6 +64,8 @@ export async function refineryWorkflow(input: RefineryInput): Promise<void> {
   };
 
   wf.setHandler(queueQuery, () => state);
+  /** When each pending request reached this run (workflow time), for the gather window. */
+  const receivedAt = new Map<string, number>();
   wf.setHandler(mergeRequestSignal, (mr) => {
     if (!isMergeRequest(mr)) {
       wf.log.warn('ignored a malformed merge request', { mr });
@@ -65,6 +75,7 @@ export async function refineryWorkflow(input: RefineryInput): Promise<void> {
     const key = mergeRequestKey(mr);
     const known = [...state.pending, ...(state.current ? [state.current] : []), ...(state.batch?.members ?? []), ...(state.recording ?? []).flatMap((b) => b.members), ...state.recent];
     if (known.some((r) => mergeRequestKey(r) === key)) return;
+    receivedAt.set(key, Date.now());
     state.pending.push({
       bead: mr.bead,
       branch: mr.branch,
@@ -143,6 +154,7 @@ export async function refineryWorkflow(input: RefineryInput): Promise<void> {
         await tail;
         await continueAsNew();
       }
+      if (wf.patched(GATHER_PATCH)) await gather();
       const finishBatch = await mergeBatch();
       await tail;
       tail = finishBatch();
@@ -163,6 +175,16 @@ export async function refineryWorkflow(input: RefineryInput): Promise<void> {
     state.recent.unshift(record);
     state.recent.splice(RECENT_LIMIT);
     details();
+  }
+
+  /** Wait (at most until the oldest pending request has waited GATHER_MS) for a full batch. */
+  async function gather(): Promise<void> {
+    const size = nextBatchSize();
+    if (size <= 1 || state.pending.length >= size) return;
+    const oldest = Math.min(...state.pending.map((r) => receivedAt.get(mergeRequestKey(r)) ?? 0));
+    const left = oldest + GATHER_MS - Date.now();
+    if (left <= 0) return;
+    await wf.condition(() => state.pending.length >= size || historyFull(), left);
   }
 
   /** The size of the next batch: fixed, or adaptive (kept in the state across runs). */
@@ -186,6 +208,7 @@ export async function refineryWorkflow(input: RefineryInput): Promise<void> {
   async function mergeBatch(): Promise<() => Promise<void>> {
     const size = nextBatchSize();
     const members = state.pending.splice(0, size);
+    for (const m of members) receivedAt.delete(mergeRequestKey(m));
     const seq = (state.batchCount ?? 0) + 1;
     state.batchCount = seq;
     const now = new Date().toISOString();

@@ -31,7 +31,7 @@ describe('relay', { timeout: 180_000 }, () => {
     const t = makeRigTown({ thresholds: { stall_timeout: '60s', heartbeat_timeout: '10s' } });
     towns.push(t);
     t.settings((s) => {
-      s.scheduler = { ...s.scheduler, agent_nice: 10 };
+      s.scheduler = { ...s.scheduler, agent_nice: 7 };
     });
     // Slow agents: they print for a minute, so the test runs `gt done` in their worktrees itself.
     t.env.SCRIPTED_AGENT_SLOW_MS = '90000';
@@ -62,9 +62,9 @@ describe('relay', { timeout: 180_000 }, () => {
       }, 30_000, `${s.polecat}'s agent with GT_RELAY in its environment`);
       // Agents run at scheduler.agent_nice: the worker and the engine come first. /proc/<pid>/stat field 19.
       const nice = Number(readFileSync(`/proc/${agent}/stat`, 'utf8').split(') ')[1]!.split(' ')[16]);
-      expect(nice, `${s.polecat}'s agent`).toBe(10);
+      expect(nice, `${s.polecat}'s agent`).toBe(7);
       // And its session's autogroup, where the kernel has them (a nice weighs only within its autogroup there).
-      if (existsSync('/proc/self/autogroup')) expect(readFileSync(`/proc/${agent}/autogroup`, 'utf8')).toMatch(/ nice 10\n?$/);
+      if (existsSync('/proc/self/autogroup')) expect(readFileSync(`/proc/${agent}/autogroup`, 'utf8')).toMatch(/ nice 7\n?$/);
     }
 
     const doneIn = (s: (typeof slung)[number], extra: Record<string, string>) => {

@@ -64,7 +64,10 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
       identity,
       workflowBundle: { codePath: opts.codePath },
       activities,
-      maxConcurrentActivityTaskExecutions: 200,
+      // An agent session is an activity for as long as the agent works: with one slot each, a
+      // rig of 200 busy agents would leave no slot for their own `gt done` (the sessions wait on
+      // it, it waits on a slot). Slots are cheap; sessions are capped by max_polecats_per_rig.
+      maxConcurrentActivityTaskExecutions: 1000,
       maxConcurrentWorkflowTaskExecutions: 100,
       shutdownGraceTime: '10s',
       // A worker that died leaves its sticky queue behind; fall back to the shared queue quickly.

@@ -672,19 +672,30 @@ export function refineryActivities(root: string) {
     },
 
     /** After a rejection: the bead is open again, unassigned, with the reason as a comment. Idempotent. */
-    async refineryRecordRejected(rig: string, mr: MergeRequest, reason: string): Promise<void> {
+    async refineryRecordRejected(rig: string, mr: MergeRequest, reason: string): Promise<{ alreadyMerged?: string }> {
       const ledger = Ledger.open(ledgerDirForId(mr.bead, root));
+      let alreadyMerged: string | undefined;
       await ledger.transactionAsync((tx) => {
         const bead = tx.lookup(mr.bead);
         if (!bead) return;
+        // A request that came again after its work was merged (a retried gt done whose first
+        // request the queue no longer remembers): its branch is gone because it was merged.
+        // The bead stays closed and nothing goes back to the polecat.
+        const meta = bead.metadata && typeof bead.metadata === 'object' ? (bead.metadata as Record<string, unknown>) : {};
+        if (bead.status === 'closed' && meta.merged_branch === mr.branch && typeof meta.merged_sha === 'string') {
+          alreadyMerged = meta.merged_sha;
+          return;
+        }
         const note = `Merge rejected by the ${rig} refinery (branch ${mr.branch}): ${reason}`;
         if (bead.comments?.at(-1)?.text !== note) tx.addComment(bead.id, note);
         if (bead.status === 'closed') tx.reopen(bead.id, 'merge rejected');
         tx.update(bead.id, { status: 'open', assignee: null });
       }, { actor: `${rig}/refinery` });
+      if (alreadyMerged) return { alreadyMerged };
       event('merge.rejected', { actor: `${rig}/refinery`, rig, bead: mr.bead, branch: mr.branch, detail: reason.split('\n')[0] });
       // Still its polecat's: the refinery tells the polecat next, which reworks it.
       await tell([mr.bead], `merge rejected: ${reason.split('\n')[0]}`, { inFlight: [mr.bead] });
+      return {};
     },
   };
 }

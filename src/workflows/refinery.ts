@@ -46,6 +46,8 @@ export const BATCHED_PATCH = 'batched-merge-queue';
  * fetch, a test run, a push and its bookkeeping; a few hundred ms of waiting merges them.
  */
 const GATHER_PATCH = 'merge-queue-gather';
+/** A request that came again for work already merged is dropped, not sent back (runs started before: sent back). */
+const ALREADY_MERGED_PATCH = 'merge-queue-already-merged';
 const GATHER_MS = 300;
 
 export async function refineryWorkflow(input: RefineryInput): Promise<void> {
@@ -392,7 +394,16 @@ export async function refineryWorkflow(input: RefineryInput): Promise<void> {
 
   /** Send a request back: its bead reopened with the reason, its polecat told. */
   async function rejectOne(record: MergeRecord, reason: string, kind: RejectKind): Promise<void> {
-    await bookkeeper.refineryRecordRejected.executeWithOptions({ summary: `${record.bead}: send back (${kind})` }, [rig, requestOf(record), reason]);
+    const recorded = await bookkeeper.refineryRecordRejected.executeWithOptions({ summary: `${record.bead}: send back (${kind})` }, [rig, requestOf(record), reason]);
+    // (Only activities of this release say so; patched() is asked only then.)
+    if (recorded?.alreadyMerged && wf.patched(ALREADY_MERGED_PATCH)) {
+      record.status = 'merged';
+      record.sha = recorded.alreadyMerged;
+      record.reason = `already merged as ${recorded.alreadyMerged.slice(0, 10)}: this request came again`;
+      delete record.kind;
+      state.rejected -= 1;
+      return;
+    }
     const rejection: MergeRejection = { bead: record.bead, reason };
     try {
       await wf.getExternalWorkflowHandle(polecatWorkflowId(rig, record.polecat)).signal<[MergeRejection]>(MERGE_REJECTED_SIGNAL, rejection);

@@ -214,4 +214,32 @@ describe('refinery', () => {
     expect(fx.bead(id).status).toBe('open');
     expect(fx.bead(id).comments?.at(-1)?.text).toMatch(/does not exist/);
   });
+  it('a request that comes again after its work merged (branch gone) is dropped: the bead stays closed, nothing goes back, merged once', async () => {
+    const fx = await fixture();
+    const id = fx.createBead('merged once', `${fx.rig}/polecats/toast`);
+    const mr = fx.branch('toast', id, { 'once.txt': 'once\n' });
+    await fx.submit(mr);
+    await fx.settled([id]);
+    expect(fx.bead(id).status).toBe('closed');
+    expect(refExists(fx.repo, `refs/heads/${mr.branch}`)).toBe(false);
+    // The same work again, as a retried gt done sends it after the queue forgot the first (its own submittedAt).
+    await fx.submit({ ...mr, submittedAt: new Date(Date.parse(mr.submittedAt) + 1000).toISOString() });
+    const q = await waitFor(async () => {
+      const q = await fx.queue();
+      const records = q?.recent.filter((r) => r.bead === id) ?? [];
+      return records.length === 2 ? q : undefined;
+    }, 60_000, 'the second request to finish');
+    maybeRecordHistory(`refinery/${fx.rig}`, 'refinery-already-merged');
+    const [again, first] = q!.recent.filter((r) => r.bead === id);
+    expect(first!.status).toBe('merged');
+    expect(again!.status).toBe('merged');
+    expect(again!.sha).toBe(first!.sha);
+    expect(again!.reason).toMatch(/already merged/);
+    expect(again!.polecatNotified).toBeUndefined();
+    expect(q!.rejected).toBe(0);
+    const bead = fx.bead(id);
+    expect(bead.status).toBe('closed');
+    expect(bead.comments?.some((c) => c.text.startsWith('Merge rejected'))).toBe(false);
+    expect(fx.remoteLog().filter((m) => m.includes(id))).toHaveLength(1);
+  });
 });

@@ -706,7 +706,7 @@ export function polecatActivities(root: string) {
     /**
      * After `gt done`: the session stopped, then what the bead's sessions spent (one activity for
      * both; the town counts on a rig host home). With `tell`, the rig's dispatcher then hears the
-     * polecat is free (workflows of before 0.3.1 signal it themselves); a retry tells it again,
+     * polecat is free (runs from before the polecat-lean-finish patch signal it themselves); a retry tells it again,
      * which changes nothing.
      */
     async stopPolecatAgentWithUsage(rig: string, name: string, bead: string, tell?: PolecatChange['change']): Promise<SessionsUsage | undefined> {

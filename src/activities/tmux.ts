@@ -110,16 +110,17 @@ export async function newSession(root: string, spec: NewSession): Promise<number
   const envWords = Object.entries(spec.env).filter(([k]) => k && !k.includes('=')).map(([k, v]) => `${k}=${v}`);
   const argv = ['/bin/sh', '-c', PANE_START, 'gt-pane', ...envWords, ...spec.argv].map(tmuxWord);
   const pipe = spec.logFile ? [';', 'pipe-pane', '-o', '-t', `=${spec.session}:`, `cat >> ${shellQuote(spec.logFile)}`] : [];
-  const out = await tmux(root, ['new-session', '-d', '-P', '-F', '#{pane_pid}', '-s', spec.session, '-x', '200', '-y', '50', '-c', spec.cwd, '--', ...argv, ...pipe]);
-  const pid = Number(out.trim().split('\n')[0]);
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`tmux session ${spec.session} has no pane process (tmux said: ${out.trim() || 'nothing'})`);
-  return pid;
+  return pidOf(spec.session, await tmux(root, ['new-session', '-d', '-P', '-F', '#{pane_pid}', '-s', spec.session, '-x', '200', '-y', '50', '-c', spec.cwd, '--', ...argv, ...pipe]));
 }
 
 export async function panePid(root: string, session: string): Promise<number> {
-  const out = await tmux(root, ['display-message', '-p', '-t', `=${session}:`, '#{pane_pid}']);
+  return pidOf(session, await tmux(root, ['display-message', '-p', '-t', `=${session}:`, '#{pane_pid}']));
+}
+
+/** The pane pid tmux printed for `#{pane_pid}`. */
+function pidOf(session: string, out: string): number {
   const pid = Number(out.trim());
-  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`tmux session ${session} has no pane process`);
+  if (!Number.isInteger(pid) || pid <= 0) throw new Error(`tmux session ${session} has no pane process (tmux said: ${out.trim() || 'nothing'})`);
   return pid;
 }
 

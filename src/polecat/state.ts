@@ -77,14 +77,14 @@ export interface AgentStatusNotice {
   attempt: number;
   /** null: the prompt is gone. */
   awaiting?: AwaitingInput | null;
-  /** When the session showed its ready prompt (ISO): sent by session activities of before 0.3.1, kept for them (the `session.ready` event says it now). */
+  /** When the session showed its ready prompt (ISO): sent by session activities of earlier builds, kept for them (the `session.ready` event says it now). */
   readyAt?: string;
 }
 
 export interface CurrentWork extends WorkItem {
   /** The current session waits at a prompt for input. */
   awaiting?: AwaitingInput;
-  /** When the current session showed its ready prompt (ISO), if a session activity of before 0.3.1 said so. */
+  /** When the current session showed its ready prompt (ISO), if a session activity of an earlier build said so. */
   readyAt?: string;
   worktree?: string;
   branch?: string;

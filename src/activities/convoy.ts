@@ -155,7 +155,7 @@ export function convoyActivities(root: string) {
      * Ask each rig's dispatcher for polecats for ready beads (one request per rig, its id stable
      * across retries of this activity, so a retry after a lost worker changes nothing twice).
      */
-    async dispatchConvoyBeads(input: { convoy: string; beads: string[] }): Promise<DispatchResult[]> {
+    async dispatchConvoyBeads(input: { convoy: string; beads: string[]; requestId?: string }): Promise<DispatchResult[]> {
       const { requestSling } = await import('../dispatch/client.js');
       const info = Context.current().info;
       const rigs = readRigs(root).rigs;
@@ -174,13 +174,16 @@ export function convoyActivities(root: string) {
       const config = engineConfig(root);
       for (const [rig, beads] of byRig) {
         const receipt = await requestSling(client, config, rig, {
-          requestId: `${input.convoy}/${info.workflowExecution?.runId ?? input.convoy}/${info.activityId}/${rig}`,
+          // A convoy that asked by signal first and got no answer asks again under the same id.
+          requestId: `${input.requestId ?? `${input.convoy}/${info.workflowExecution?.runId ?? input.convoy}/${info.activityId}`}/${rig}`,
           beads,
           by: input.convoy,
+          // Asked by signal first: the dispatcher's hook writes the convoy's dispatch event.
+          ...(input.requestId ? { convoy: input.convoy } : {}),
         });
         for (const r of receipt.results) results.push({ bead: r.bead, result: r.result, polecat: r.polecat ? polecatAddress(rig, r.polecat) : undefined, reason: r.reason });
         const slung = receipt.results.filter((r) => r.result === 'slung');
-        if (slung.length) event('convoy.dispatch', { actor: input.convoy, convoy: input.convoy, rig, key: rig, beads: slung.map((r) => r.bead), detail: `dispatched ${slung.map((r) => `${r.bead} → ${r.polecat}`).join(', ')}` });
+        if (slung.length && !input.requestId) event('convoy.dispatch', { actor: input.convoy, convoy: input.convoy, rig, key: rig, beads: slung.map((r) => r.bead), detail: `dispatched ${slung.map((r) => `${r.bead} → ${r.polecat}`).join(', ')}` });
       }
       return results;
     },

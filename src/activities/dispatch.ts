@@ -53,8 +53,13 @@ export function dispatchActivities(root: string) {
      * bead is handed to its polecat's workflow. Safe to run again: a bead already hooked to its
      * polecat is left as it is, and a polecat ignores a bead it already has.
      */
-    async dispatchBeads(input: { rig: string; by: string; beads: Array<{ name: string; item: WorkItem }> }): Promise<Array<{ bead: string; refused?: string }>> {
+    async dispatchBeads(input: { rig: string; by: string; convoy?: string; beads: Array<{ name: string; item: WorkItem }> }): Promise<Array<{ bead: string; refused?: string }>> {
       const outcomes = await hookBeads(input.rig, input.by, input.beads.map((b) => ({ name: b.name, bead: b.item.bead })));
+      const slung = input.beads.filter((_, i) => !outcomes[i]!.refused);
+      if (input.convoy && slung.length) {
+        const detail = `dispatched ${slung.map((b) => `${b.item.bead} → ${b.name}`).join(', ')}`;
+        event('convoy.dispatch', { actor: input.convoy, convoy: input.convoy, rig: input.rig, key: input.rig, beads: slung.map((b) => b.item.bead), detail });
+      }
       const client = await getClient();
       const townQueue = engineConfig(root).taskQueue;
       await Promise.all(input.beads.map((b, i) => (outcomes[i]!.refused ? undefined : startPolecat(client, townQueue, input.rig, b.name, b.item))));

@@ -14,6 +14,14 @@ export const DISPATCH_QUERY = 'dispatchState';
 export const POLECAT_CHANGED_SIGNAL = 'polecatChanged';
 /** From the refinery (merged), `gt polecat nuke`, or a reconcile: a bead, or every bead of a polecat, is nobody's any more. */
 export const RELEASE_SIGNAL = 'release';
+/**
+ * From a convoy's workflow: the same request as a `sling` update, sent by signal so the convoy
+ * needs no activity and no RPC of its own; the dispatcher answers `replyTo` with DISPATCHED_SIGNAL
+ * and the receipt. Same request id, same receipt.
+ */
+export const SLING_SIGNAL = 'slingAsked';
+/** The dispatcher's answer to a SLING_SIGNAL: the receipt. */
+export const DISPATCHED_SIGNAL = 'dispatched';
 
 export function dispatchWorkflowId(rig: string): string {
   return `dispatch/${rig}`;
@@ -33,6 +41,14 @@ export interface SlingRequest {
   by: string;
   /** `gt sling`: refuse the whole request unless every bead gets a polecat now. A convoy takes what fits. */
   allOrNothing?: boolean;
+  /** A convoy slings: the hook writes its `convoy.dispatch` event too. */
+  convoy?: string;
+}
+
+export interface SlingAsked {
+  request: SlingRequest;
+  /** The workflow that gets the receipt (DISPATCHED_SIGNAL). */
+  replyTo: string;
 }
 
 export type SlingOutcome = 'slung' | 'already' | 'no-room' | 'refused';

@@ -18,6 +18,8 @@ import {
   type DispatchResult,
   type SnapshotBead,
 } from '../convoy/types.js';
+import { DISPATCHED_SIGNAL, SLING_SIGNAL, dispatchWorkflowId, type SlingAsked, type SlingReceipt } from '../dispatch/types.js';
+import { polecatAddress } from '../polecat/state.js';
 import { GtConvoy, GtKind, GtStatus } from '../temporal/search-attributes.js';
 import { budgetSpent, formatBudget, formatSpent } from '../convoy/budget.js';
 import type { Activities } from '../activities/index.js';
@@ -36,6 +38,7 @@ export const pauseUpdate = wf.defineUpdate<ConvoyReceipt, [ConvoyActorRequest]>(
 export const resumeUpdate = wf.defineUpdate<ConvoyReceipt, [ConvoyActorRequest]>(RESUME_UPDATE);
 export const approveUpdate = wf.defineUpdate<ConvoyReceipt, [ConvoyActorRequest]>(APPROVE_UPDATE);
 export const cancelUpdate = wf.defineUpdate<ConvoyReceipt, [ConvoyActorRequest]>(CANCEL_UPDATE);
+export const dispatchedSignal = wf.defineSignal<[SlingReceipt]>(DISPATCHED_SIGNAL);
 
 /** Convoys learn about their beads by message (REFRESH_SIGNAL with the beads); runs started before watch the ledgers. */
 const MESSAGES_PATCH = 'convoy-messages';
@@ -43,6 +46,14 @@ const MESSAGES_PATCH = 'convoy-messages';
 const BUDGET_PATCH = 'convoy-budget';
 /** What a budgeted convoy's beads spent is kept in its memo as well (runs started before keep it in their state only). */
 const SPENT_MEMO_PATCH = 'convoy-spent-memo';
+/**
+ * A convoy asks its rigs' dispatchers for polecats by signal and gets the receipts by signal: no
+ * activity and no RPC between a blocker closing and the bead's hook (runs started before ask
+ * through the dispatchConvoyBeads activity).
+ */
+const DISPATCH_BY_SIGNAL_PATCH = 'convoy-dispatch-by-signal';
+/** How long a convoy waits for a dispatcher's receipt before it asks again through the activity (same request id, same answer). */
+const REPLY_WAIT_MS = 60_000;
 
 /** Even with nothing to wait for, look again this often (and check the history length). */
 const IDLE_LOOK = 10 * 60_000;
@@ -127,6 +138,13 @@ export async function convoyWorkflow(input: ConvoyInput): Promise<ConvoyState> {
     else if (news?.beads?.length) for (const b of news.beads) lookAt.add(b);
     else lookAtAll = true;
     fire();
+  });
+  /** Dispatchers' receipts for the requests this run waits on. */
+  const awaited = new Set<string>();
+  const replies = new Map<string, SlingReceipt>();
+  let asks = 0;
+  wf.setHandler(dispatchedSignal, (r) => {
+    if (awaited.has(r?.requestId)) replies.set(r.requestId, r);
   });
   wf.setHandler(
     pauseUpdate,
@@ -313,7 +331,9 @@ To go on, raise it: gt convoy budget ${convoy} <tokens|$>`,
         }
       }
       if (picks.length) {
-        const results = await acts.dispatchConvoyBeads.executeWithOptions({ summary: `dispatch ${picks.join(' ')}` }, [{ convoy, beads: picks }]);
+        const results = wf.patched(DISPATCH_BY_SIGNAL_PATCH)
+          ? await askDispatchers(picks, snap)
+          : await acts.dispatchConvoyBeads.executeWithOptions({ summary: `dispatch ${picks.join(' ')}` }, [{ convoy, beads: picks }]);
         applyDispatch(results);
         // Decide again only from what is known after these slings, never from the look before them.
         return { next: 'look', stopWatch: true, beads: picks, dispatched: results };
@@ -336,6 +356,43 @@ To go on, raise it: gt convoy budget ${convoy} <tokens|$>`,
     const info = wf.workflowInfo();
     if (info.continueAsNewSuggested || info.historyLength > HISTORY_LIMIT) return { next: 'continue-as-new' };
     return { next: 'wait', waitMs: watchingForStall && !stallReported ? Math.max(1, stallDue - nowMs) : IDLE_LOOK };
+  }
+
+  /**
+   * One request a rig, by signal to its dispatcher, which answers by signal. A rig whose dispatcher
+   * does not run yet, or that gives no answer in time, is asked through the activity instead (it
+   * starts the dispatcher; the same request id gets the same receipt).
+   */
+  async function askDispatchers(picks: string[], snap: ConvoySnapshot): Promise<DispatchResult[]> {
+    const seen = new Map(snap.beads.map((b) => [b.id, b]));
+    const results: DispatchResult[] = [];
+    const byRig = new Map<string, Array<{ id: string; title: string }>>();
+    for (const id of picks) {
+      const b = seen.get(id);
+      if (!b?.rig || b.missing) results.push({ bead: id, result: 'refused', reason: b?.rig ? 'not in any ledger' : 'its prefix belongs to no rig' });
+      else byRig.set(b.rig, [...(byRig.get(b.rig) ?? []), { id, title: b.title }]);
+    }
+    asks += 1;
+    const info = wf.workflowInfo();
+    const prefix = `${convoy}/${info.runId}/ask-${asks}`;
+    const answers = await Promise.all(
+      [...byRig].map(async ([rig, beads]): Promise<DispatchResult[]> => {
+        const requestId = `${prefix}/${rig}`;
+        awaited.add(requestId);
+        try {
+          const asked: SlingAsked = { request: { requestId, beads, by: convoy, convoy }, replyTo: info.workflowId };
+          const sent = await wf.getExternalWorkflowHandle(dispatchWorkflowId(rig)).signal(SLING_SIGNAL, asked).then(() => true, () => false);
+          if (sent && (await wf.condition(() => replies.has(requestId), REPLY_WAIT_MS))) {
+            return replies.get(requestId)!.results.map((r) => ({ bead: r.bead, result: r.result, polecat: r.polecat ? polecatAddress(rig, r.polecat) : undefined, reason: r.reason }));
+          }
+          return await acts.dispatchConvoyBeads.executeWithOptions({ summary: `dispatch ${beads.map((b) => b.id).join(' ')}` }, [{ convoy, beads: beads.map((b) => b.id), requestId: prefix }]);
+        } finally {
+          awaited.delete(requestId);
+          replies.delete(requestId);
+        }
+      }),
+    );
+    return [...results, ...answers.flat()];
   }
 
   function applyDispatch(results: DispatchResult[]): void {

@@ -1,13 +1,16 @@
 import * as wf from '@temporalio/workflow';
 import {
+  DISPATCHED_SIGNAL,
   DISPATCH_QUERY,
   POLECAT_CHANGED_SIGNAL,
   RELEASE_SIGNAL,
+  SLING_SIGNAL,
   SLING_UPDATE,
   type DispatchInput,
   type DispatchState,
   type PolecatChange,
   type ReleaseRequest,
+  type SlingAsked,
   type SlingReceipt,
   type SlingRequest,
   type SlingResult,
@@ -29,6 +32,8 @@ export const stateQuery = wf.defineQuery<DispatchState>(DISPATCH_QUERY);
 export const slingUpdate = wf.defineUpdate<SlingReceipt, [SlingRequest]>(SLING_UPDATE);
 export const polecatChangedSignal = wf.defineSignal<[PolecatChange]>(POLECAT_CHANGED_SIGNAL);
 export const releaseSignal = wf.defineSignal<[ReleaseRequest]>(RELEASE_SIGNAL);
+export const slingSignal = wf.defineSignal<[SlingAsked]>(SLING_SIGNAL);
+const dispatchedSignal = wf.defineSignal<[SlingReceipt]>(DISPATCHED_SIGNAL);
 
 const RECEIPTS_KEPT = 200;
 const HISTORY_LIMIT = 5000;
@@ -89,98 +94,114 @@ export async function dispatchWorkflow(input: DispatchInput): Promise<void> {
     }
   });
 
-  wf.setHandler(
-    slingUpdate,
-    async (req) => {
-      const earlier = receipts.find((r) => r.requestId === req.requestId);
-      if (earlier) return earlier;
-      await wf.condition(() => seeded);
-      const settings = await local.dispatchSettings(rig);
-      const acts = activitiesFor(settings.heartbeatMs);
-      const results: SlingResult[] = [];
-      const wanted = req.beads.filter((b) => {
-        const owner = state.owners[b.id];
-        if (owner === undefined) return true;
-        results.push({ bead: b.id, result: 'already', polecat: owner });
-        return false;
-      });
-      // Everything below up to the first await decides at once: no other request can interleave.
-      // A polecat whose last bead waits in the merge queue is free for the next (rework queues behind it).
-      const taken = new Set(Object.keys(state.busy));
-      const room = Math.max(0, settings.cap - Object.keys(state.busy).length);
-      if (req.polecat && wanted.length && taken.has(req.polecat)) {
-        throw wf.ApplicationFailure.nonRetryable(`polecat ${rig}/${req.polecat} is taken: it works ${state.busy[req.polecat]}`, 'PolecatTaken');
-      }
-      if (req.allOrNothing && wanted.length > room) {
-        throw wf.ApplicationFailure.nonRetryable(
-          `rig ${rig} has ${Object.keys(state.busy).length} working polecat${Object.keys(state.busy).length === 1 ? '' : 's'} and a cap of ${settings.cap}; ${wanted.length} more would pass it`,
-          'RigFull',
-        );
-      }
-      const chosen = wanted.slice(0, room).map((b) => {
-        const name = req.polecat ?? chooseName(rig, settings.pool, taken);
-        taken.add(name);
-        state.owners[b.id] = name;
-        state.busy[name] = b.id;
-        inFlight.add(b.id);
-        return { ...b, name };
-      });
-      for (const b of wanted.slice(room)) results.push({ bead: b.id, result: 'no-room', reason: `rig ${rig} has no free polecat (cap ${settings.cap})` });
+  /** One sling request, from an update or a convoy's signal. */
+  async function sling(req: SlingRequest): Promise<SlingReceipt> {
+    const earlier = receipts.find((r) => r.requestId === req.requestId);
+    if (earlier) return earlier;
+    await wf.condition(() => seeded);
+    const settings = await local.dispatchSettings(rig);
+    const acts = activitiesFor(settings.heartbeatMs);
+    const results: SlingResult[] = [];
+    const wanted = req.beads.filter((b) => {
+      const owner = state.owners[b.id];
+      if (owner === undefined) return true;
+      results.push({ bead: b.id, result: 'already', polecat: owner });
+      return false;
+    });
+    // Everything below up to the first await decides at once: no other request can interleave.
+    // A polecat whose last bead waits in the merge queue is free for the next (rework queues behind it).
+    const taken = new Set(Object.keys(state.busy));
+    const room = Math.max(0, settings.cap - Object.keys(state.busy).length);
+    if (req.polecat && wanted.length && taken.has(req.polecat)) {
+      throw wf.ApplicationFailure.nonRetryable(`polecat ${rig}/${req.polecat} is taken: it works ${state.busy[req.polecat]}`, 'PolecatTaken');
+    }
+    if (req.allOrNothing && wanted.length > room) {
+      throw wf.ApplicationFailure.nonRetryable(
+        `rig ${rig} has ${Object.keys(state.busy).length} working polecat${Object.keys(state.busy).length === 1 ? '' : 's'} and a cap of ${settings.cap}; ${wanted.length} more would pass it`,
+        'RigFull',
+      );
+    }
+    const chosen = wanted.slice(0, room).map((b) => {
+      const name = req.polecat ?? chooseName(rig, settings.pool, taken);
+      taken.add(name);
+      state.owners[b.id] = name;
+      state.busy[name] = b.id;
+      inFlight.add(b.id);
+      return { ...b, name };
+    });
+    for (const b of wanted.slice(room)) results.push({ bead: b.id, result: 'no-room', reason: `rig ${rig} has no free polecat (cap ${settings.cap})` });
 
-      const itemFor = (c: (typeof chosen)[number]) => ({
-        bead: c.id, kind: 'sling' as const, agent: req.agent, headless: req.headless, formula: req.formula, vars: req.vars, by: req.by, at: new Date().toISOString(), heartbeatMs: settings.heartbeatMs,
-      });
-      // Slings handled after this came cost one activity for all their beads (hook and hand-over), not two a bead.
-      if (wf.patched('dispatch-one-activity-per-sling')) {
-        try {
-          const outcomes = chosen.length
-            ? await acts.dispatchBeads.executeWithOptions({ summary: chosen.map((c) => `${c.id} → ${c.name}`).join(', ').slice(0, 200) }, [
-                { rig, by: req.by, beads: chosen.map((c) => ({ name: c.name, item: itemFor(c) })) },
-              ])
-            : [];
-          chosen.forEach((c, i) => {
-            const refused = outcomes[i]?.refused;
-            if (refused) {
-              release(c.id);
-              results.push({ bead: c.id, result: 'refused', reason: refused });
-            } else results.push({ bead: c.id, result: 'slung', polecat: c.name });
-          });
-        } finally {
-          for (const c of chosen) inFlight.delete(c.id);
-        }
-      } else {
-        await Promise.all(
-          chosen.map(async (c) => {
-            try {
-              const hooked = await acts.hookBeadForPolecat.executeWithOptions({ summary: `hook ${c.id} to ${c.name}` }, [{ rig, name: c.name, bead: c.id, by: req.by }]);
-              if (hooked.refused) {
-                release(c.id);
-                results.push({ bead: c.id, result: 'refused', reason: hooked.refused });
-                return;
-              }
-              await acts.handBeadToPolecat.executeWithOptions({ summary: `${c.id} → polecat ${c.name}` }, [{ rig, name: c.name, item: itemFor(c) }]);
-              results.push({ bead: c.id, result: 'slung', polecat: c.name });
-            } finally {
-              inFlight.delete(c.id);
-            }
-          }),
-        );
+    const itemFor = (c: (typeof chosen)[number]) => ({
+      bead: c.id, kind: 'sling' as const, agent: req.agent, headless: req.headless, formula: req.formula, vars: req.vars, by: req.by, at: new Date().toISOString(), heartbeatMs: settings.heartbeatMs,
+    });
+    // Slings handled after this came cost one activity for all their beads (hook and hand-over), not two a bead.
+    if (wf.patched('dispatch-one-activity-per-sling')) {
+      try {
+        const outcomes = chosen.length
+          ? await acts.dispatchBeads.executeWithOptions({ summary: chosen.map((c) => `${c.id} → ${c.name}`).join(', ').slice(0, 200) }, [
+              { rig, by: req.by, convoy: req.convoy, beads: chosen.map((c) => ({ name: c.name, item: itemFor(c) })) },
+            ])
+          : [];
+        chosen.forEach((c, i) => {
+          const refused = outcomes[i]?.refused;
+          if (refused) {
+            release(c.id);
+            results.push({ bead: c.id, result: 'refused', reason: refused });
+          } else results.push({ bead: c.id, result: 'slung', polecat: c.name });
+        });
+      } finally {
+        for (const c of chosen) inFlight.delete(c.id);
       }
-      const order = new Map(req.beads.map((b, i) => [b.id, i]));
-      results.sort((a, b) => order.get(a.bead)! - order.get(b.bead)!);
-      const receipt: SlingReceipt = { requestId: req.requestId, rig, results, at: new Date().toISOString() };
-      receipts.push(receipt);
-      if (receipts.length > RECEIPTS_KEPT) receipts.splice(0, receipts.length - RECEIPTS_KEPT);
-      return receipt;
-    },
-    {
-      validator: (req) => {
-        if (!req || typeof req.requestId !== 'string' || !req.requestId) throw new Error('a sling request needs a requestId');
-        if (!Array.isArray(req.beads) || req.beads.length === 0) throw new Error('a sling request needs at least one bead');
-        if (req.polecat && req.beads.length > 1) throw new Error('a polecat name can be asked for with one bead only');
-      },
-    },
-  );
+    } else {
+      await Promise.all(
+        chosen.map(async (c) => {
+          try {
+            const hooked = await acts.hookBeadForPolecat.executeWithOptions({ summary: `hook ${c.id} to ${c.name}` }, [{ rig, name: c.name, bead: c.id, by: req.by }]);
+            if (hooked.refused) {
+              release(c.id);
+              results.push({ bead: c.id, result: 'refused', reason: hooked.refused });
+              return;
+            }
+            await acts.handBeadToPolecat.executeWithOptions({ summary: `${c.id} → polecat ${c.name}` }, [{ rig, name: c.name, item: itemFor(c) }]);
+            results.push({ bead: c.id, result: 'slung', polecat: c.name });
+          } finally {
+            inFlight.delete(c.id);
+          }
+        }),
+      );
+    }
+    const order = new Map(req.beads.map((b, i) => [b.id, i]));
+    results.sort((a, b) => order.get(a.bead)! - order.get(b.bead)!);
+    const receipt: SlingReceipt = { requestId: req.requestId, rig, results, at: new Date().toISOString() };
+    receipts.push(receipt);
+    if (receipts.length > RECEIPTS_KEPT) receipts.splice(0, receipts.length - RECEIPTS_KEPT);
+    return receipt;
+  }
+
+  const validate = (req: SlingRequest) => {
+    if (!req || typeof req.requestId !== 'string' || !req.requestId) throw new Error('a sling request needs a requestId');
+    if (!Array.isArray(req.beads) || req.beads.length === 0) throw new Error('a sling request needs at least one bead');
+    if (req.polecat && req.beads.length > 1) throw new Error('a polecat name can be asked for with one bead only');
+  };
+  wf.setHandler(slingUpdate, sling, { validator: validate });
+  // A convoy asks by signal and gets the receipt back by signal; a request it cannot take is refused bead by bead.
+  wf.setHandler(slingSignal, async ({ request, replyTo }) => {
+    let receipt: SlingReceipt;
+    try {
+      validate(request);
+      receipt = await sling(request);
+    } catch (err) {
+      if (wf.isCancellation(err)) throw err;
+      const reason = err instanceof Error ? err.message : String(err);
+      receipt = { requestId: request?.requestId ?? '', rig, results: (request?.beads ?? []).map((b) => ({ bead: b.id, result: 'refused' as const, reason })), at: new Date().toISOString() };
+    }
+    if (!replyTo) return;
+    try {
+      await wf.getExternalWorkflowHandle(replyTo).signal(dispatchedSignal, receipt);
+    } catch {
+      // The convoy is gone (landed, cancelled): nobody waits for the answer.
+    }
+  });
 
   wf.upsertSearchAttributes([
     { key: GtKind, value: 'dispatch' },

@@ -3,6 +3,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { findTemporalCli } from '../../src/temporal/binary.js';
+import { fetchHistory } from '../helpers/histories.js';
 import type { ConvoyState } from '../../src/convoy/types.js';
 import { waitFor } from '../helpers/town.js';
 import { addRig, convoyBead, createIn, gtJson, makeRigTown, mayorMail, mergesOf, replayConvoy, slungTimes, townEvents, waitClosed, type RigTown } from './convoy-helpers.js';
@@ -108,6 +109,16 @@ describe('convoys', { timeout: 300_000 }, () => {
     expect(townEvents(t).some((e) => e.type === 'convoy.landed' && e.convoy === created.convoy)).toBe(true);
     const list = gtJson<{ id: string; status: string; closed: number; total: number }[]>(t, ['convoy', 'list', '--all']);
     expect(list.find((c) => c.id === created.convoy)).toMatchObject({ status: 'closed', closed: 6, total: 6 });
+    // Each bead's dispatch is told once. A rig's first ask goes through the activity (it starts the
+    // rig's dispatcher); once the dispatchers run, the convoy asks them by signal.
+    const dispatched = townEvents(t).filter((e) => e.type === 'convoy.dispatch' && e.convoy === created.convoy).flatMap((e) => e.beads as string[]);
+    expect(dispatched.sort()).toEqual([...ids].sort());
+    type Event = { eventType: string; activityTaskScheduledEventAttributes?: { activityType: { name: string } }; signalExternalWorkflowExecutionInitiatedEventAttributes?: { signalName: string } };
+    const history = (fetchHistory(created.convoy) as { events: Event[] }).events;
+    const viaActivity = history.filter((e) => e.activityTaskScheduledEventAttributes?.activityType.name === 'dispatchConvoyBeads').length;
+    const viaSignal = history.filter((e) => e.signalExternalWorkflowExecutionInitiatedEventAttributes?.signalName === 'slingAsked').length;
+    expect(viaActivity).toBeLessThanOrEqual(2);
+    expect(viaSignal).toBeGreaterThanOrEqual(2);
     await replayConvoy(created.convoy, 'convoy-landed');
     // The rigs' dispatchers (long-lived, still running) replay too.
     await replayConvoy(`dispatch/${t.rig}`, 'dispatch-two-rigs');

@@ -75,7 +75,7 @@ export interface RigSettings {
  * The refinery: `test_command` runs (with `sh -c`) on each batch's candidate before it is merged;
  * `test_timeout` limits it (default 30m); the queue's workflow continues as new after
  * `history_limit` history events (default 5000). `batch_size`: requests merged together (a
- * number, or "adaptive", the default: 1, doubling after each green full batch up to
+ * number, or "adaptive", the default: 8, doubling after each green full batch up to
  * `max_batch_size` (32), halving after a red one); `max_concurrent`: test runs at once while a
  * red batch is searched for its culprit (default 2). The batch keys may be set town-wide too.
  */

@@ -48,9 +48,25 @@ export const BATCHED_PATCH = 'batched-merge-queue';
 const GATHER_PATCH = 'merge-queue-gather';
 /** A request that came again for work already merged is dropped, not sent back (runs started before: sent back). */
 const ALREADY_MERGED_PATCH = 'merge-queue-already-merged';
+/**
+ * An adaptive queue's first batch size (runs started before: 1). Starting at 1, a fresh town's
+ * queue took five green full batches to reach 32: with 100 agents finishing together, most of
+ * them waited through batches of 4, 8 and 16 at the end.
+ */
+const START_AT_8_PATCH = 'merge-queue-start-at-8';
+export const ADAPTIVE_START = 8;
 const GATHER_MS = 300;
 
+/**
+ * Runs started after this record their patches in their first workflow task, before the
+ * settings' local activity (runs started before: where they are first asked). See
+ * DISPATCH_PATCHES_FIRST: a patch first asked in the activation that resolves a local activity
+ * can be lost on replay, and the queue would stop.
+ */
+const PATCHES_FIRST = 'merge-queue-patches-first';
+
 export async function refineryWorkflow(input: RefineryInput): Promise<void> {
+  if (wf.patched(PATCHES_FIRST)) for (const id of [BATCHED_PATCH, GATHER_PATCH, START_AT_8_PATCH]) wf.patched(id);
   const { rig } = input;
   const state: RefineryState = {
     rig,
@@ -192,7 +208,8 @@ export async function refineryWorkflow(input: RefineryInput): Promise<void> {
   /** The size of the next batch: fixed, or adaptive (kept in the state across runs). */
   function nextBatchSize(): number {
     if (settings.batchSize !== 'adaptive' && settings.batchSize !== undefined) return settings.batchSize;
-    state.batchSize = Math.min(Math.max(state.batchSize ?? 1, 1), settings.maxBatchSize ?? 32);
+    if (state.batchSize === undefined) state.batchSize = wf.patched(START_AT_8_PATCH) ? ADAPTIVE_START : 1;
+    state.batchSize = Math.min(Math.max(state.batchSize, 1), settings.maxBatchSize ?? 32);
     return state.batchSize;
   }
 

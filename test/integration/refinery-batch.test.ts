@@ -207,21 +207,22 @@ describe('batched merge queue', () => {
     expect(new Set(lines(runs))).toEqual(new Set([ids.join(' ')]));
   });
 
-  it('adaptive: the batch size grows while batches pass and halves after a red one', async () => {
+  it('adaptive: the batch size starts at 8, grows while batches pass and halves after a red one', async () => {
     const fx = await fixture();
     fx.rigSettings((s) => {
-      s.merge_queue = { max_batch_size: 4, test_command: 'if grep -q BROKEN *.txt; then exit 1; fi' };
+      s.merge_queue = { max_batch_size: 16, test_command: 'if grep -q BROKEN *.txt; then exit 1; fi' };
     });
-    const ids = Array.from({ length: 9 }, (_, i) => fx.createBead(`change ${i}`, `${fx.rig}/polecats/cat${i}`));
-    const culprit = ids[8]!;
+    const ids = Array.from({ length: 17 }, (_, i) => fx.createBead(`change ${i}`, `${fx.rig}/polecats/cat${i}`));
+    const culprit = ids[16]!;
     const mrs = ids.map((id, i) => fx.branch(`cat${i}`, id, { [`${id}.txt`]: id === culprit ? 'BROKEN\n' : `${i}\n` }));
     await fx.submitTogether(mrs);
     const q = await fx.settled(ids);
-    // 1, 2, 4 (green, 7 merged), then the 2 left: red, bisected (one more merged); it halves the size from 4.
+    // 8 (green and full: the size doubles to 16), then the 9 left: red, bisected (eight more
+    // merged); it halves the size from 16.
     const sizes = [...q.batches!].reverse().map((b) => b.members.length);
-    expect(sizes).toEqual([1, 2, 4, 2]);
-    expect(q.batchSize).toBe(2);
-    expect(q.merged).toBe(8);
+    expect(sizes).toEqual([8, 9]);
+    expect(q.batchSize).toBe(8);
+    expect(q.merged).toBe(16);
     expect(fx.bead(culprit).status).toBe('open');
   });
 });

@@ -113,7 +113,8 @@ describe('refinery', () => {
     const fx = await fixture();
     const runs = join(fx.t.root, 'test-runs.log');
     fx.rigSettings((s) => {
-      s.merge_queue = { test_command: `echo "$GT_BEAD" >> '${runs}'; sleep 3` };
+      // One request a batch: this is the kill of a single merge (refinery-batch.test.ts kills a batch).
+      s.merge_queue = { batch_size: 1, test_command: `echo "$GT_BEAD" >> '${runs}'; sleep 3` };
     });
     const ids = ['first', 'second', 'third'].map((n) => fx.createBead(`${n} change`));
     const mrs = ids.map((id, i) => fx.branch(`cat${i}`, id, { [`f${i}.txt`]: `${i}\n` }, `change ${i}`));

@@ -194,7 +194,7 @@ has merged or sent back all of them. Judged by content: "good merged once" count
 on the remote's main exactly once with their bead closed; "culprits/conflicts sent back once"
 count breaking/conflicting branches with exactly one rejection comment of the right kind and
 nothing on main; "test runs" counts the test command's own log lines. Each queue runs in a fresh
-town with its own embedded Temporal dev server; the default is adaptive batches (1, 2, 4, … up
+town with its own embedded Temporal dev server; the default is adaptive batches (8, 16, … up
 to 32, halved after a red batch; culprits found by testing prefixes of the batch, 2 at once).
 
 - machine: ${await machineLine()}; load average ${loadBefore} before, ${loadAfter} after

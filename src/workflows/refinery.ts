@@ -54,7 +54,7 @@ const ALREADY_MERGED_PATCH = 'merge-queue-already-merged';
  * them waited through batches of 4, 8 and 16 at the end.
  */
 const START_AT_8_PATCH = 'merge-queue-start-at-8';
-export const ADAPTIVE_START = 8;
+const ADAPTIVE_START = 8;
 const GATHER_MS = 300;
 
 /**

@@ -16,6 +16,7 @@ import {
   type SlingResult,
 } from '../dispatch/types.js';
 import { chooseName } from '../polecat/names.js';
+import { askPatchesFirst } from './patches.js';
 import { GtKind, GtRig } from '../temporal/search-attributes.js';
 import type { Activities } from '../activities/index.js';
 
@@ -38,19 +39,12 @@ const dispatchedSignal = wf.defineSignal<[SlingReceipt]>(DISPATCHED_SIGNAL);
 const RECEIPTS_KEPT = 200;
 const HISTORY_LIMIT = 5000;
 
-/**
- * Runs started after this record their patches in their first workflow task, before any local
- * activity (runs started before: where they are first asked). A patch first asked in the
- * activation that resolves a local activity is lost on replay when a query made the engine
- * record the activity's marker in one workflow task and the code after it in the next: the
- * replay then takes the old branch and fails as nondeterministic (reproduced with the SDK alone:
- * a few first workflow tasks in a hundred under queries), and the dispatcher would stop.
- */
+/** Runs started after this ask their patches before any local activity (see askPatchesFirst). */
 const DISPATCH_PATCHES_FIRST = 'dispatch-patches-first';
 const ONE_ACTIVITY_PER_SLING_PATCH = 'dispatch-one-activity-per-sling';
 
 export async function dispatchWorkflow(input: DispatchInput): Promise<void> {
-  if (wf.patched(DISPATCH_PATCHES_FIRST)) wf.patched(ONE_ACTIVITY_PER_SLING_PATCH);
+  askPatchesFirst(DISPATCH_PATCHES_FIRST, [ONE_ACTIVITY_PER_SLING_PATCH]);
   /** Who works what, as the Web UI shows it. Set whenever the state may have changed (each time the main condition is looked at). */
   let shown = '';
   const details = () => {

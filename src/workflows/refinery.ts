@@ -17,6 +17,7 @@ import {
   bisectPath,
 } from '../refinery/types.js';
 import { GtKind, GtRig } from '../temporal/search-attributes.js';
+import { askPatchesFirst } from './patches.js';
 
 /**
  * A rig's merge queue: merge requests arrive by signal (with start) and are merged in batches,
@@ -57,16 +58,11 @@ const START_AT_8_PATCH = 'merge-queue-start-at-8';
 const ADAPTIVE_START = 8;
 const GATHER_MS = 300;
 
-/**
- * Runs started after this record their patches in their first workflow task, before the
- * settings' local activity (runs started before: where they are first asked). See
- * DISPATCH_PATCHES_FIRST: a patch first asked in the activation that resolves a local activity
- * can be lost on replay, and the queue would stop.
- */
+/** Runs started after this ask their patches before the settings' local activity (see askPatchesFirst). */
 const PATCHES_FIRST = 'merge-queue-patches-first';
 
 export async function refineryWorkflow(input: RefineryInput): Promise<void> {
-  if (wf.patched(PATCHES_FIRST)) for (const id of [BATCHED_PATCH, GATHER_PATCH, START_AT_8_PATCH]) wf.patched(id);
+  askPatchesFirst(PATCHES_FIRST, [BATCHED_PATCH, GATHER_PATCH, START_AT_8_PATCH]);
   const { rig } = input;
   const state: RefineryState = {
     rig,

@@ -13,6 +13,7 @@ import { HISTORIES_DIR, splitAfterLocalActivity } from '../helpers/histories.js'
  * recorded with GT_RECORD_HISTORIES=1 into the current version's folder.
  */
 const bundle = { codePath: join(PROJECT, 'dist', 'workflow-bundle.js') };
+const read = (file: string) => JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8'));
 const files = readdirSync(HISTORIES_DIR, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.json')).sort();
 
 describe('workflow determinism', () => {
@@ -22,11 +23,7 @@ describe('workflow determinism', () => {
 
   for (const file of files) {
     it(`replays ${file}`, async () => {
-      const history = JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8'));
-      await Worker.runReplayHistory(
-        { workflowBundle: bundle, replayName: file },
-        history,
-      );
+      await Worker.runReplayHistory({ workflowBundle: bundle, replayName: file }, read(file));
     });
   }
 });
@@ -40,8 +37,6 @@ describe('workflow determinism', () => {
  * after each of its local activities, still replays.
  */
 describe('a workflow task split after its local activity', () => {
-  const read = (file: string) => JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8'));
-
   it('broke a run that asked its patches after the local activity (the shape is the one that fails)', async () => {
     const split = splitAfterLocalActivity(read(join('0.3.0', 'refinery-merged-gather.json')), 0)!;
     await expect(Worker.runReplayHistory({ workflowBundle: bundle, replayName: 'split' }, split)).rejects.toThrow(/patch marker encountered for change batched-merge-queue/);

@@ -35,6 +35,26 @@ function processAlive(pid: number): boolean {
   }
 }
 
+/**
+ * A process the kernel is already taking down: kill -9'd a moment ago (SIGKILL pending: it may
+ * sit in a system call such as an fsync for a while) or past the point of exit (PF_EXITING). It
+ * runs none of its own code again, but still holds its pid, its ports and its files.
+ */
+export function processExiting(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const flags = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[6]);
+    if (flags & 0x4) return true;
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return ['SigPnd', 'ShdPnd'].some((key) => {
+      const mask = new RegExp(`^${key}:\\s*([0-9a-f]+)`, 'm').exec(status)?.[1];
+      return mask !== undefined && (BigInt(`0x${mask}`) & 0x100n) !== 0n;
+    });
+  } catch {
+    return false;
+  }
+}
+
 function tryCreate(path: string, content: string): boolean {
   try {
     const fd = openSync(path, 'wx', 0o644);

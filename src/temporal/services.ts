@@ -4,7 +4,7 @@ import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { GtError } from '../errors.js';
 import { tailOf } from '../fsutil.js';
-import { processAlive, withLock } from '../lock.js';
+import { processAlive, processExiting, withLock } from '../lock.js';
 import { tmuxSocket } from '../activities/tmux.js';
 import { hostEnv, rigHostName, townEnv } from '../town/env.js';
 import { townPaths } from '../town/layout.js';
@@ -27,12 +27,29 @@ export function serviceFiles(root: string, name: ServiceName) {
   };
 }
 
-/** The pid of a running service, or undefined (a stale pid file is ignored). */
-export function servicePid(root: string, name: ServiceName): number | undefined {
+function recordedPid(root: string, name: ServiceName): number | undefined {
   const file = serviceFiles(root, name).pid;
-  if (!existsSync(file)) return undefined;
-  const pid = Number(readFileSync(file, 'utf8').trim());
-  return processAlive(pid) ? pid : undefined;
+  return existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : undefined;
+}
+
+/** The pid of a running service, or undefined (a stale pid file, or a process being killed, is ignored). */
+export function servicePid(root: string, name: ServiceName): number | undefined {
+  const pid = recordedPid(root, name);
+  return pid !== undefined && processAlive(pid) && !processExiting(pid) ? pid : undefined;
+}
+
+/**
+ * Wait until a service that is being killed (`kill -9` a moment ago) is gone, so what it holds
+ * (its port, its pid file) is free before another is started in its place.
+ */
+async function outlive(root: string, name: ServiceName): Promise<void> {
+  const pid = recordedPid(root, name);
+  if (pid === undefined) return;
+  const deadline = Date.now() + 30_000;
+  while (processAlive(pid) && processExiting(pid)) {
+    if (Date.now() > deadline) throw new GtError(`the ${name} (pid ${pid}) was killed but has not exited after 30 s`, { hint: `see what it waits on: cat /proc/${pid}/stack, or ps -o stat,wchan -p ${pid}` });
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 export function devServerArgs(root: string, config: EngineConfig): string[] {
@@ -87,6 +104,7 @@ function spawnDetached(root: string, name: ServiceName, command: string, args: s
 
 async function startServer(root: string, config: EngineConfig): Promise<void> {
   if (servicePid(root, 'temporal')) return;
+  await outlive(root, 'temporal');
   mkdirSync(townPaths(root).temporal, { recursive: true });
   if (await portOpen('127.0.0.1', config.grpcPort)) {
     throw new GtError(`port ${config.grpcPort} is already in use (another town's engine, or another program)`, {
@@ -106,6 +124,7 @@ async function startServer(root: string, config: EngineConfig): Promise<void> {
 
 async function startWorker(root: string, config: EngineConfig): Promise<void> {
   if (servicePid(root, 'worker')) return;
+  await outlive(root, 'worker');
   const files = serviceFiles(root, 'worker');
   try {
     unlinkSync(files.ready);

@@ -90,7 +90,6 @@ describe('mountains', { timeout: 360_000 }, () => {
     expect(gtJson<{ status: string }>(t, ['mountain', 'resume', id]).status).toBe('running');
     await waitFor(() => kids.filter((k) => t.bead(k).status !== 'open').length >= 4, 60_000, 'dispatch to resume');
     process.kill(pidOf(t.root, 'worker'), 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 1000));
     expect(t.gt(['up']).code).toBe(0);
     await waitClosed(t, id, 240_000);
     for (const k of kids) {

@@ -214,7 +214,6 @@ describe('polecats', { timeout: 240_000 }, () => {
     expect(t.gt(['sling', ...ids, t.rig]).code).toBe(0);
     await waitFor(() => ids.slice(0, 3).every((id) => sessionsOf(t.agentLog, id).length > 0), 60_000, 'slow agents to start');
     process.kill(pidOf(t.root, 'worker'), 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 1000));
     expect(t.gt(['up']).code).toBe(0);
     const beads = await settle(t, ids, 180_000);
     for (const id of ids.slice(0, 5)) {
@@ -247,7 +246,6 @@ describe('polecats', { timeout: 240_000 }, () => {
     }
     process.kill(worker, 'SIGSTOP');
     process.kill(worker, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 1000));
     expect(t.gt(['up']).code).toBe(0);
     const beads = await settle(t, [id], 120_000);
     expect(beads[id]!.status).toBe('closed');

@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { acquireLock, withLock } from '../../src/lock.js';
+import { acquireLock, processAlive, processExiting, withLock } from '../../src/lock.js';
 
 const dirs: string[] = [];
 const scratch = () => {
@@ -75,5 +75,31 @@ describe('acquireLock', () => {
     const rel = await acquireLock(path, { timeoutMs: 2000 });
     expect(readFileSync(path, 'utf8')).toMatch(new RegExp(`^${process.pid} `));
     rel();
+  });
+});
+
+describe('processExiting', () => {
+  it('is false for a running process and true for one past its exit (a zombie), which is not alive', async () => {
+    // `sleep 0` exits at once and its parent, exec'd into `sleep 30`, never reaps it: a zombie.
+    const parent = spawn('sh', ['-c', 'sleep 0 & exec sleep 30'], { stdio: 'ignore' });
+    try {
+      const children = () => readFileSync(`/proc/${parent.pid}/task/${parent.pid}/children`, 'utf8').trim();
+      let zombie = 0;
+      for (const deadline = Date.now() + 10_000; Date.now() < deadline && !zombie; ) {
+        const pid = Number(children().split(' ')[0]);
+        if (pid && readFileSync(`/proc/${pid}/stat`, 'utf8').includes(') Z ')) zombie = pid;
+        else await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(zombie).toBeGreaterThan(0);
+      expect(processExiting(zombie)).toBe(true);
+      expect(processAlive(zombie)).toBe(false);
+      expect(processExiting(parent.pid!)).toBe(false);
+      expect(processAlive(parent.pid!)).toBe(true);
+      expect(processExiting(process.pid)).toBe(false);
+    } finally {
+      parent.kill('SIGKILL');
+    }
+    await new Promise((r) => parent.once('exit', r));
+    expect(processExiting(parent.pid!)).toBe(false);
   });
 });

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import type { TestProject } from 'vitest/node';
 import { findTemporalCli } from '../src/temporal/binary.js';
 import { devServerSearchAttributeFlags } from '../src/temporal/search-attributes.js';
-import { waitForPort } from '../src/temporal/services.js';
+import { devServerDynamicConfigFlags, waitForPort } from '../src/temporal/services.js';
 import { freePort } from './helpers/cli.js';
 
 /**
@@ -21,7 +21,7 @@ export default async function setup(project: TestProject) {
   const cli = findTemporalCli();
   server = spawn(cli, [
     'server', 'start-dev', '--headless', '--ip', '127.0.0.1', '--port', String(port),
-    '--log-level', 'error', ...devServerSearchAttributeFlags(),
+    '--log-level', 'error', ...devServerDynamicConfigFlags(), ...devServerSearchAttributeFlags(),
   ], { stdio: ['ignore', 'ignore', 'inherit'] });
   await waitForPort('127.0.0.1', port, 60_000, () => server?.exitCode === null);
   const address = `127.0.0.1:${port}`;

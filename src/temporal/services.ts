@@ -52,6 +52,16 @@ async function outlive(root: string, name: ServiceName): Promise<void> {
   }
 }
 
+/**
+ * Dynamic config of the embedded server (the tests' server runs with the same). An activity a
+ * workflow task schedules on its own task queue comes back in the answer to that task (eager
+ * execution): one trip through the server's matching fewer an activity. The SDK asks for it;
+ * the server grants it only with this on (its default is off).
+ */
+export function devServerDynamicConfigFlags(): string[] {
+  return ['--dynamic-config-value', 'system.enableActivityEagerExecution=true'];
+}
+
 export function devServerArgs(root: string, config: EngineConfig): string[] {
   return [
     'server', 'start-dev',
@@ -63,6 +73,7 @@ export function devServerArgs(root: string, config: EngineConfig): string[] {
     '--ui-port', String(config.uiPort),
     '--namespace', config.namespace,
     '--log-level', 'warn',
+    ...devServerDynamicConfigFlags(),
     ...devServerSearchAttributeFlags(),
   ];
 }

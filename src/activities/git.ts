@@ -196,11 +196,14 @@ export async function prepareWorktree(input: PrepareWorktreeInput): Promise<Prep
   const { repo, worktree, branch, defaultBranch } = input;
   // A burst of slings shares one fetch (the refinery's pushes update origin/<default> here as they happen).
   if (!fetchedWithin(repo, SHARED_FETCH_MS)) await withRepoLock(repo, () => fetchOrigin(repo, SHARED_FETCH_MS));
-  const base = await commitOf(`refs/remotes/origin/${defaultBranch}`, repo);
+  // The three refs this needs, in one git run: the base, the branch here, the branch as pushed.
+  const baseRef = `refs/remotes/origin/${defaultBranch}`;
+  const refs = await refsOf([baseRef, `refs/heads/${branch}`, `refs/remotes/origin/${branch}`], repo);
+  const base = refs.get(baseRef);
   if (!base) throw new Error(`the rig repository has no origin/${defaultBranch} (in ${repo})`);
-  let branchExists = await gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo);
+  let branchExists = refs.has(`refs/heads/${branch}`);
   // Work pushed from another clone (a rig host that died, or one without the town folder): go on from it.
-  const pushed = branchExists ? undefined : await commitOf(`refs/remotes/origin/${branch}`, repo);
+  const pushed = branchExists ? undefined : refs.get(`refs/remotes/origin/${branch}`);
   if (pushed) branchExists = (await runGit(['branch', '--quiet', '--no-track', branch, pushed], repo)).code === 0 || (await gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo));
   if (!existsSync(join(worktree, '.git')) && !branchExists) {
     const args = ['worktree', 'add', '--quiet', '--no-track', '-b', branch, worktree, base];
@@ -208,10 +211,10 @@ export async function prepareWorktree(input: PrepareWorktreeInput): Promise<Prep
     // A stale entry in the way (or a race with an earlier attempt): the locked path below sorts it out.
   }
   // A worktree of this polecat's already: switched under its own lock, not the repository's.
-  if (existsSync(join(worktree, '.git'))) return withWorktreeLock(repo, worktree, () => switchWorktree(input, base));
+  if (existsSync(join(worktree, '.git'))) return withWorktreeLock(repo, worktree, () => switchWorktree(input, base, branchExists));
   return withRepoLock(repo, async () => {
     const branchExists = await gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo);
-    if (existsSync(join(worktree, '.git'))) return withWorktreeLock(repo, worktree, () => switchWorktree(input, base));
+    if (existsSync(join(worktree, '.git'))) return withWorktreeLock(repo, worktree, () => switchWorktree(input, base, branchExists));
     const args = branchExists
       ? ['worktree', 'add', '--quiet', worktree, branch]
       : ['worktree', 'add', '--quiet', '--no-track', '-b', branch, worktree, base];
@@ -224,14 +227,20 @@ export async function prepareWorktree(input: PrepareWorktreeInput): Promise<Prep
   });
 }
 
-/** An existing worktree onto `branch` (made from `base` when new); anything left uncommitted is first committed where it was. Callers hold the worktree's lock. */
-async function switchWorktree(input: PrepareWorktreeInput, base: string): Promise<PreparedWorktree> {
+/**
+ * An existing worktree onto `branch` (made from `base` when new); anything left uncommitted is
+ * first committed where it was. Callers hold the worktree's lock; `branchExists` is what they
+ * read of the branch before it (looked at again here only if the switch says otherwise).
+ */
+async function switchWorktree(input: PrepareWorktreeInput, base: string, branchExists: boolean): Promise<PreparedWorktree> {
   const { repo, worktree, branch } = input;
-  const branchExists = await gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo);
   let savedWip: string | undefined;
-  let current = await git(['rev-parse', '--abbrev-ref', 'HEAD'], worktree);
+  // Where HEAD is and whether anything is uncommitted, in one git run.
+  const status = await git(['status', '--porcelain=v2', '--branch'], worktree);
+  const head = /^# branch\.head (.+)$/m.exec(status)?.[1];
+  let current = !head || head === '(detached)' ? 'HEAD' : head;
   if (current === branch) return { worktree, branch, base, reused: true };
-  if (await git(['status', '--porcelain'], worktree)) {
+  if (status.split('\n').some((line) => line && !line.startsWith('#'))) {
     if (current === 'HEAD') {
       // A detached HEAD (the merge queue leaves one after merging): keep the files on a branch of their own.
       const wip = `${branch}-wip-${Date.now().toString(36)}`;
@@ -242,9 +251,53 @@ async function switchWorktree(input: PrepareWorktreeInput, base: string): Promis
     await git(['-c', `user.name=${input.who}`, '-c', 'user.email=gt@localhost', 'commit', '--quiet', '--no-verify', '-m', `WIP: left uncommitted on ${current} when ${input.who} moved to ${branch}`], worktree);
     savedWip = current;
   }
-  if (branchExists) await git(['switch', '--quiet', branch], worktree);
-  else await git(['switch', '--quiet', '--no-track', '-c', branch, base], worktree);
+  const switchArgs = (exists: boolean) => (exists ? ['switch', '--quiet', branch] : ['switch', '--quiet', '--no-track', '-c', branch, base]);
+  const switched = await runGit(switchArgs(branchExists), worktree);
+  if (switched.code !== 0) {
+    // The branch came or went since it was read (outside this lock): read it again.
+    const existsNow = await gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo);
+    if (existsNow === branchExists) throw new Error(`git switch (in ${worktree}) failed: ${gitMessage(switched)}`);
+    await git(switchArgs(existsNow), worktree);
+  }
   return { worktree, branch, base, reused: true, savedWip };
+}
+
+/** ref → object name for those of `refs` that exist (one git run; each name exact, nothing below it). */
+export async function refsOf(refs: string[], cwd: string): Promise<Map<string, string>> {
+  const wanted = new Set(refs);
+  const out = new Map<string, string>();
+  for (const line of (await git(['for-each-ref', '--format=%(objectname) %(refname)', ...refs], cwd)).split('\n')) {
+    const [sha, ref] = line.split(' ');
+    if (sha && ref && wanted.has(ref)) out.set(ref, sha);
+  }
+  return out;
+}
+
+/** The branch a worktree has checked out (`refs/heads/...`), read from its HEAD file; undefined when detached. */
+export async function checkedOutRef(worktree: string): Promise<string | undefined> {
+  const dir = worktreeGitDir(worktree);
+  try {
+    if (dir) return /^ref: (.+)$/m.exec(readFileSync(join(dir, 'HEAD'), 'utf8'))?.[1]?.trim();
+  } catch {
+    // no HEAD file where git keeps it: ask git
+  }
+  const r = await runGit(['symbolic-ref', '--quiet', 'HEAD'], worktree);
+  return r.code === 0 ? r.stdout.trim() : undefined;
+}
+
+/** The repository's common git folder (where `info/exclude` is) of a worktree, read from its git files; undefined when it is not one. */
+export async function commonGitDir(worktree: string): Promise<string | undefined> {
+  const dir = worktreeGitDir(worktree);
+  if (dir) {
+    try {
+      return resolve(dir, readFileSync(join(dir, 'commondir'), 'utf8').trim());
+    } catch {
+      // a main worktree: its git folder is the common one
+      if (existsSync(join(dir, 'HEAD')) && existsSync(join(dir, 'objects'))) return dir;
+    }
+  }
+  const r = await runGit(['rev-parse', '--git-common-dir'], worktree);
+  return r.code === 0 ? resolve(worktree, r.stdout.trim()) : undefined;
 }
 
 /** The worktree's git folder (a worktree's `.git` is a file pointing at it). */

@@ -355,7 +355,9 @@ export function polecatActivities(root: string) {
       const attemptFile = `${f.state}.attempt`;
       // Where this session's output starts in the polecat's log: what it reports is its own, never an earlier session's.
       const logStartFile = `${f.state}.logstart`;
-      if (readNumber(attemptFile) !== input.attempt) {
+      // Stopped here: no session of this polecat runs (none to adopt below).
+      const stoppedHere = readNumber(attemptFile) !== input.attempt;
+      if (stoppedHere) {
         await stopAgent(input.rig, input.name);
         writeFileSync(logStartFile, `${sizeOf(f.log)}\n`);
         writeFileSync(attemptFile, `${input.attempt}\n`);
@@ -577,7 +579,7 @@ export function polecatActivities(root: string) {
       const exitFile = `${f.state}.exit`;
       const readyFile = `${f.state}.ready`;
       let pid: number | undefined;
-      pid = await panePid(root, session).catch(() => undefined);
+      if (!stoppedHere) pid = await panePid(root, session).catch(() => undefined);
       let spawnedAt = Date.now();
       if (pid === undefined && readNumber(exitFile) === undefined) {
         remove(exitFile);

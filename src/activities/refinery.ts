@@ -14,7 +14,7 @@ import { releaseInDispatcher } from '../dispatch/client.js';
 import { lazyClient } from './client.js';
 import { eventWriter } from './events.js';
 import { newsTeller } from './dispatch.js';
-import { commitOf, fetchOrigin, git, gitMessage, gitOk, runGit, withRepoLock, withWorktreeLock, worktreeGitDir } from './git.js';
+import { checkedOutRef, commitOf, fetchOrigin, git, gitMessage, gitOk, runGit, withRepoLock, withWorktreeLock, worktreeGitDir } from './git.js';
 import { killGroup, runChild } from './process.js';
 import { tmuxSocket } from './tmux.js';
 import { engineConfig } from '../temporal/config.js';
@@ -280,8 +280,7 @@ export function refineryActivities(root: string) {
         continue;
       }
       await withWorktreeLock(repo, path, async () => {
-        const now = await runGit(['symbolic-ref', '--quiet', 'HEAD'], path);
-        if (now.code === 0 && now.stdout.trim() === head) await git(['checkout', '--quiet', '--detach'], path);
+        if ((await checkedOutRef(path)) === head) await git(['checkout', '--quiet', '--detach'], path);
       });
     }
     // Which of them the remote has: read without the lock (a look, no change here).

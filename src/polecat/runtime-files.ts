@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
-import { runGit } from '../activities/git.js';
+import { dirname, join, relative } from 'node:path';
+import { commonGitDir, runGit } from '../activities/git.js';
 import { GtError } from '../errors.js';
 import { rigPaths } from '../town/layout.js';
 import { contextFileText, integrationFor, type RuntimeIntegration } from '../town/integrations.js';
@@ -125,9 +125,9 @@ export interface ContextFileResult {
 
 /** Keep a file we write into a worktree out of git: a rule in the repository's `info/exclude`. Returns why not, if it cannot. */
 async function excludeFromGit(worktree: string, name: string): Promise<string | undefined> {
-  const common = await gitOut(['rev-parse', '--git-common-dir'], worktree);
+  const common = await commonGitDir(worktree);
   if (!common) return `${worktree} is not a git worktree`;
-  const exclude = join(resolve(worktree, common), 'info', 'exclude');
+  const exclude = join(common, 'info', 'exclude');
   const rule = `/${name}`;
   let current = '';
   try {

@@ -204,7 +204,7 @@ export async function prepareWorktree(input: PrepareWorktreeInput): Promise<Prep
   let branchExists = refs.has(`refs/heads/${branch}`);
   // Work pushed from another clone (a rig host that died, or one without the town folder): go on from it.
   const pushed = branchExists ? undefined : refs.get(`refs/remotes/origin/${branch}`);
-  if (pushed) branchExists = (await runGit(['branch', '--quiet', '--no-track', branch, pushed], repo)).code === 0 || (await gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo));
+  if (pushed) branchExists = (await runGit(['branch', '--quiet', '--no-track', branch, pushed], repo)).code === 0 || (await hasBranch(repo, branch));
   if (!existsSync(join(worktree, '.git')) && !branchExists) {
     const args = ['worktree', 'add', '--quiet', '--no-track', '-b', branch, worktree, base];
     if ((await runGit(args, repo)).code === 0) return { worktree, branch, base, reused: false };
@@ -213,7 +213,7 @@ export async function prepareWorktree(input: PrepareWorktreeInput): Promise<Prep
   // A worktree of this polecat's already: switched under its own lock, not the repository's.
   if (existsSync(join(worktree, '.git'))) return withWorktreeLock(repo, worktree, () => switchWorktree(input, base, branchExists));
   return withRepoLock(repo, async () => {
-    const branchExists = await gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo);
+    const branchExists = await hasBranch(repo, branch);
     if (existsSync(join(worktree, '.git'))) return withWorktreeLock(repo, worktree, () => switchWorktree(input, base, branchExists));
     const args = branchExists
       ? ['worktree', 'add', '--quiet', worktree, branch]
@@ -255,11 +255,16 @@ async function switchWorktree(input: PrepareWorktreeInput, base: string, branchE
   const switched = await runGit(switchArgs(branchExists), worktree);
   if (switched.code !== 0) {
     // The branch came or went since it was read (outside this lock): read it again.
-    const existsNow = await gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo);
+    const existsNow = await hasBranch(repo, branch);
     if (existsNow === branchExists) throw new Error(`git switch (in ${worktree}) failed: ${gitMessage(switched)}`);
     await git(switchArgs(existsNow), worktree);
   }
   return { worktree, branch, base, reused: true, savedWip };
+}
+
+/** Whether the repository has branch `branch` (refs/heads/<branch>). */
+function hasBranch(repo: string, branch: string): Promise<boolean> {
+  return gitOk(['rev-parse', '--verify', '--quiet', `refs/heads/${branch}`], repo);
 }
 
 /** ref → object name for those of `refs` that exist (one git run; each name exact, nothing below it). */

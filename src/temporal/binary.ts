@@ -1,6 +1,6 @@
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { delimiter, dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { GtError } from '../errors.js';
 
 /**
@@ -8,6 +8,11 @@ import { GtError } from '../errors.js';
  * this module holding our package.json, so it is right from src/, dist/ or a bundle.
  */
 export const PROJECT_ROOT = findProjectRoot(dirname(fileURLToPath(import.meta.url)));
+
+/** How node starts a worker process: with the activation clock in every thread (see activation-clock.ts), then dist/worker.js and `args`. */
+export function workerProcessArgs(args: string[] = []): string[] {
+  return ['--import', pathToFileURL(join(PROJECT_ROOT, 'dist', 'temporal', 'activation-clock.js')).href, join(PROJECT_ROOT, 'dist', 'worker.js'), ...args];
+}
 
 function findProjectRoot(from: string): string {
   for (let dir = from; ; dir = dirname(dir)) {

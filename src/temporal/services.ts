@@ -8,7 +8,7 @@ import { processAlive, processExiting, withLock } from '../lock.js';
 import { tmuxSocket } from '../activities/tmux.js';
 import { hostEnv, rigHostName, townEnv } from '../town/env.js';
 import { townPaths } from '../town/layout.js';
-import { findTemporalCli, PROJECT_ROOT } from './binary.js';
+import { findTemporalCli, workerProcessArgs } from './binary.js';
 import { engineConfig, type EngineConfig } from './config.js';
 import { devServerSearchAttributeFlags } from './search-attributes.js';
 
@@ -142,10 +142,9 @@ async function startWorker(root: string, config: EngineConfig): Promise<void> {
   } catch {
     // none
   }
-  const workerJs = join(PROJECT_ROOT, 'dist', 'worker.js');
   // The town's environment, never the caller's: a worker started by an agent's `gt done` must
   // not run (and commit) as that agent, nor see the town's own server as an external cluster.
-  const pid = spawnDetached(root, 'worker', process.execPath, [workerJs], townEnv(root, config, tmuxSocket(root)));
+  const pid = spawnDetached(root, 'worker', process.execPath, workerProcessArgs(), townEnv(root, config, tmuxSocket(root)));
   const deadline = Date.now() + 90_000;
   while (!existsSync(files.ready)) {
     if (!processAlive(pid)) {

@@ -77,7 +77,9 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
       // worker ("async hook stack has become corrupted"). The SDK's 5 s was hit at 200 agents on
       // two cores (load 25), where activations of a few ms of CPU waited seconds for a core. Our
       // workflows never loop without awaiting; a minute still catches one that did. (An option
-      // of the SDK's compiled options, not yet in WorkerOptions' type.)
+      // of the SDK's compiled options, not yet in WorkerOptions' type.) A worker started with
+      // workerProcessArgs() runs its workflow threads without this per-call timer and keeps the
+      // same minute with the activation clock instead (temporal/activation-clock.ts): cheaper.
       ...({ isolateExecutionTimeout: '60s' } as Record<string, unknown>),
     });
 

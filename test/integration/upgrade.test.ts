@@ -3,6 +3,7 @@ import { closeSync, openSync, readdirSync, readFileSync, readlinkSync, rmSync, w
 import { join } from 'node:path';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import { afterEach, describe, expect, it } from 'vitest';
+import { workerProcessArgs } from '../../src/temporal/binary.js';
 import { PROJECT } from '../helpers/cli.js';
 import { fetchHistory, maybeRecordHistory } from '../helpers/histories.js';
 import { git, waitFor } from '../helpers/town.js';
@@ -29,7 +30,7 @@ function startWorker(t: RigTown, bundleFile: string): () => void {
   const env: Record<string, string | undefined> = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('GT_') && !k.startsWith('BEADS_') && k !== 'BD_ACTOR' && k !== 'TEMPORAL_ADDRESS') env[k] = v;
   const log = openSync(join(t.root, '.gt', 'logs', 'worker-build-b.log'), 'a');
-  const child = spawn(process.execPath, [join(PROJECT, 'dist', 'worker.js'), '--workflow-bundle', bundleFile], {
+  const child = spawn(process.execPath, workerProcessArgs(['--workflow-bundle', bundleFile]), {
     cwd: t.root,
     env: { ...env, ...t.env } as NodeJS.ProcessEnv,
     detached: true,

@@ -65,8 +65,8 @@ export function registerWorkerCommands(program: Command): void {
 async function runRigWorker(root: string, config: import('../../temporal/config.js').EngineConfig, rigs: string[], host: string): Promise<void> {
   const { townEnv } = await import('../../town/env.js');
   const { tmuxSocket } = await import('../../activities/tmux.js');
-  const { PROJECT_ROOT } = await import('../../temporal/binary.js');
-  const args = [join(PROJECT_ROOT, 'dist', 'worker.js'), '--rig-host', '--host', host, ...rigs.flatMap((r) => ['--rig', r])];
+  const { workerProcessArgs } = await import('../../temporal/binary.js');
+  const args = workerProcessArgs(['--rig-host', '--host', host, ...rigs.flatMap((r) => ['--rig', r])]);
   // The town's environment, as for the worker `gt up` starts (agents never run as the caller),
   // with a tmux server of this host's own: sessions here are this host's, not the town's.
   const env = townEnv(root, config, `${tmuxSocket(root)}-${host}`, host);

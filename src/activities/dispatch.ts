@@ -1,7 +1,7 @@
 import type { Client } from '@temporalio/client';
 import { Ledger } from '../beads/ledger.js';
 import { newsOf, tellConvoys } from '../convoy/tell.js';
-import type { DispatchSettings } from '../dispatch/types.js';
+import { settingsKey, type DispatchSettings } from '../dispatch/types.js';
 import { workingPolecats } from '../polecat/hook.js';
 import { poolNames } from '../polecat/names.js';
 import { maxPolecatsPerRig, polecatLimits } from '../polecat/settings.js';
@@ -26,7 +26,7 @@ export function dispatchActivities(root: string) {
   const event = eventWriter(root);
   return {
     async dispatchSettings(rig: string): Promise<DispatchSettings> {
-      return { pool: poolNames(readRigSettings(root, rig)), cap: maxPolecatsPerRig(root, rig), heartbeatMs: polecatLimits(root, rig).heartbeatMs };
+      return settingsOf(rig);
     },
 
     /** polecat → bead for beads hooked to this rig's polecats (by slings made before the dispatcher ran). */
@@ -52,8 +52,11 @@ export function dispatchActivities(root: string) {
      * (unless it was closed or hooked elsewhere meanwhile: `refused` says why), then each hooked
      * bead is handed to its polecat's workflow. Safe to run again: a bead already hooked to its
      * polecat is left as it is, and a polecat ignores a bead it already has.
+     * With `expect` (the settingsKey of the settings the dispatcher decided on), nothing is done when the rig's
+     * settings are not those now (or cannot be read): `{ stale: true }` sends it to read them again.
      */
-    async dispatchBeads(input: { rig: string; by: string; convoy?: string; beads: Array<{ name: string; item: WorkItem }> }): Promise<Array<{ bead: string; refused?: string }>> {
+    async dispatchBeads(input: { rig: string; by: string; convoy?: string; beads: Array<{ name: string; item: WorkItem }>; expect?: string }): Promise<Array<{ bead: string; refused?: string }> | { stale: true }> {
+      if (input.expect && !sameSettings(input.expect, input.rig)) return { stale: true };
       const outcomes = await hookBeads(input.rig, input.by, input.beads.map((b) => ({ name: b.name, bead: b.item.bead })));
       const slung = input.beads.filter((_, i) => !outcomes[i]!.refused);
       if (input.convoy && slung.length) {
@@ -66,6 +69,18 @@ export function dispatchActivities(root: string) {
       return outcomes;
     },
   };
+
+  function settingsOf(rig: string): DispatchSettings {
+    return { pool: poolNames(readRigSettings(root, rig)), cap: maxPolecatsPerRig(root, rig), heartbeatMs: polecatLimits(root, rig).heartbeatMs };
+  }
+
+  function sameSettings(expected: string, rig: string): boolean {
+    try {
+      return settingsKey(settingsOf(rig)) === expected;
+    } catch {
+      return false;
+    }
+  }
 
   /** Hook beads to polecats: one ledger write per ledger, then the events and the convoys' news. */
   async function hookBeads(rig: string, by: string, beads: Array<{ name: string; bead: string }>): Promise<Array<{ bead: string; refused?: string }>> {

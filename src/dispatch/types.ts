@@ -108,3 +108,10 @@ export interface DispatchSettings {
   /** The rig's heartbeat_timeout: how fast a lost worker must be noticed. */
   heartbeatMs: number;
 }
+
+/** A short key of the settings (cap, heartbeat, and a hash of the name pool): equal keys, same decisions. */
+export function settingsKey(s: DispatchSettings): string {
+  let h = 0x811c9dc5;
+  for (const ch of s.pool.join('\n')) h = Math.imul(h ^ ch.charCodeAt(0), 0x01000193) >>> 0;
+  return `${s.cap}/${s.heartbeatMs}/${s.pool.length}/${h.toString(16)}`;
+}

@@ -7,6 +7,7 @@ import {
   SLING_SIGNAL,
   SLING_UPDATE,
   type DispatchInput,
+  type DispatchSettings,
   type DispatchState,
   type PolecatChange,
   type ReleaseRequest,
@@ -14,6 +15,7 @@ import {
   type SlingReceipt,
   type SlingRequest,
   type SlingResult,
+  settingsKey,
 } from '../dispatch/types.js';
 import { chooseName } from '../polecat/names.js';
 import { askPatchesFirst } from './patches.js';
@@ -42,9 +44,10 @@ const HISTORY_LIMIT = 5000;
 /** Runs started after this ask their patches before any local activity (see askPatchesFirst). */
 const DISPATCH_PATCHES_FIRST = 'dispatch-patches-first';
 const ONE_ACTIVITY_PER_SLING_PATCH = 'dispatch-one-activity-per-sling';
+const SETTINGS_CHECKED_PATCH = 'dispatch-settings-checked';
 
 export async function dispatchWorkflow(input: DispatchInput): Promise<void> {
-  askPatchesFirst(DISPATCH_PATCHES_FIRST, [ONE_ACTIVITY_PER_SLING_PATCH]);
+  askPatchesFirst(DISPATCH_PATCHES_FIRST, [ONE_ACTIVITY_PER_SLING_PATCH, SETTINGS_CHECKED_PATCH]);
   /** Who works what, as the Web UI shows it. Set whenever the state may have changed (each time the main condition is looked at). */
   let shown = '';
   const details = () => {
@@ -100,54 +103,105 @@ export async function dispatchWorkflow(input: DispatchInput): Promise<void> {
     }
   });
 
+  /** The rig's settings as last read (runs with SETTINGS_CHECKED_PATCH): the sling that commits checks them. */
+  let known: DispatchSettings | undefined;
+
   /** One sling request, from an update or a convoy's signal. */
   async function sling(req: SlingRequest): Promise<SlingReceipt> {
     const earlier = receipts.find((r) => r.requestId === req.requestId);
     if (earlier) return earlier;
     await wf.condition(() => seeded);
-    const settings = await local.dispatchSettings(rig);
-    const acts = activitiesFor(settings.heartbeatMs);
-    const results: SlingResult[] = [];
-    const wanted = req.beads.filter((b) => {
-      const owner = state.owners[b.id];
-      if (owner === undefined) return true;
-      results.push({ bead: b.id, result: 'already', polecat: owner });
-      return false;
+    // Slings handled after this decide on the settings last read, and the activity that hooks the
+    // beads checks them first (a changed setting sends the sling round again on fresh ones): the
+    // rig's settings are read in a local activity only on a change, not once a sling.
+    const checked = wf.patched(SETTINGS_CHECKED_PATCH) && wf.patched(ONE_ACTIVITY_PER_SLING_PATCH);
+    const read = async () => (known = await local.dispatchSettings(rig));
+    let fresh = !(checked && known);
+    let settings = checked && known ? known : await read();
+    const itemFor = (c: { id: string }, used: DispatchSettings) => ({
+      bead: c.id, kind: 'sling' as const, agent: req.agent, headless: req.headless, formula: req.formula, vars: req.vars, by: req.by, at: new Date().toISOString(), heartbeatMs: used.heartbeatMs,
     });
-    // Everything below up to the first await decides at once: no other request can interleave.
-    // A polecat whose last bead waits in the merge queue is free for the next (rework queues behind it).
-    const taken = new Set(Object.keys(state.busy));
-    const room = Math.max(0, settings.cap - Object.keys(state.busy).length);
-    if (req.polecat && wanted.length && taken.has(req.polecat)) {
-      throw wf.ApplicationFailure.nonRetryable(`polecat ${rig}/${req.polecat} is taken: it works ${state.busy[req.polecat]}`, 'PolecatTaken');
-    }
-    if (req.allOrNothing && wanted.length > room) {
-      throw wf.ApplicationFailure.nonRetryable(
-        `rig ${rig} has ${Object.keys(state.busy).length} working polecat${Object.keys(state.busy).length === 1 ? '' : 's'} and a cap of ${settings.cap}; ${wanted.length} more would pass it`,
-        'RigFull',
-      );
-    }
-    const chosen = wanted.slice(0, room).map((b) => {
-      const name = req.polecat ?? chooseName(rig, settings.pool, taken);
-      taken.add(name);
-      state.owners[b.id] = name;
-      state.busy[name] = b.id;
-      inFlight.add(b.id);
-      return { ...b, name };
-    });
-    for (const b of wanted.slice(room)) results.push({ bead: b.id, result: 'no-room', reason: `rig ${rig} has no free polecat (cap ${settings.cap})` });
+    let results: SlingResult[];
+    let chosen: Array<SlingRequest['beads'][number] & { name: string }>;
+    for (;;) {
+      results = [];
+      const wanted = req.beads.filter((b) => {
+        const owner = state.owners[b.id];
+        if (owner === undefined) return true;
+        results.push({ bead: b.id, result: 'already', polecat: owner });
+        return false;
+      });
+      // Everything below up to the first await decides at once: no other request can interleave.
+      // A polecat whose last bead waits in the merge queue is free for the next (rework queues behind it).
+      const taken = new Set(Object.keys(state.busy));
+      const room = Math.max(0, settings.cap - Object.keys(state.busy).length);
+      if (req.polecat && wanted.length && taken.has(req.polecat)) {
+        throw wf.ApplicationFailure.nonRetryable(`polecat ${rig}/${req.polecat} is taken: it works ${state.busy[req.polecat]}`, 'PolecatTaken');
+      }
+      // A cap read earlier may have been raised since: short of room, look at the settings again.
+      if (!fresh && wanted.length > room) {
+        settings = await read();
+        fresh = true;
+        continue;
+      }
+      if (req.allOrNothing && wanted.length > room) {
+        throw wf.ApplicationFailure.nonRetryable(
+          `rig ${rig} has ${Object.keys(state.busy).length} working polecat${Object.keys(state.busy).length === 1 ? '' : 's'} and a cap of ${settings.cap}; ${wanted.length} more would pass it`,
+          'RigFull',
+        );
+      }
+      const pool = settings.pool;
+      chosen = wanted.slice(0, room).map((b) => {
+        const name = req.polecat ?? chooseName(rig, pool, taken);
+        taken.add(name);
+        state.owners[b.id] = name;
+        state.busy[name] = b.id;
+        inFlight.add(b.id);
+        return { ...b, name };
+      });
+      for (const b of wanted.slice(room)) results.push({ bead: b.id, result: 'no-room', reason: `rig ${rig} has no free polecat (cap ${settings.cap})` });
+      if (!checked || chosen.length === 0) break;
 
-    const itemFor = (c: (typeof chosen)[number]) => ({
-      bead: c.id, kind: 'sling' as const, agent: req.agent, headless: req.headless, formula: req.formula, vars: req.vars, by: req.by, at: new Date().toISOString(), heartbeatMs: settings.heartbeatMs,
-    });
+      const acts = activitiesFor(settings.heartbeatMs);
+      const sent = settings;
+      let outcomes: Awaited<ReturnType<typeof acts.dispatchBeads>>;
+      try {
+        outcomes = await acts.dispatchBeads.executeWithOptions({ summary: chosen.map((c) => `${c.id} → ${c.name}`).join(', ').slice(0, 200) }, [
+          { rig, by: req.by, convoy: req.convoy, beads: chosen.map((c) => ({ name: c.name, item: itemFor(c, sent) })), expect: fresh ? undefined : settingsKey(sent) },
+        ]);
+      } finally {
+        for (const c of chosen) inFlight.delete(c.id);
+      }
+      if (!Array.isArray(outcomes)) {
+        // The settings changed since they were read (never when just read): nothing was hooked; decide again on fresh ones.
+        for (const c of chosen) release(c.id);
+        settings = await read();
+        fresh = true;
+        continue;
+      }
+      chosen.forEach((c, i) => {
+        const refused = outcomes[i]?.refused;
+        if (refused) {
+          release(c.id);
+          results.push({ bead: c.id, result: 'refused', reason: refused });
+        } else results.push({ bead: c.id, result: 'slung', polecat: c.name });
+      });
+      break;
+    }
+
+    // Runs before SETTINGS_CHECKED_PATCH hook and hand over here, after the decision.
+    const acts = activitiesFor(settings.heartbeatMs);
     // Slings handled after this came cost one activity for all their beads (hook and hand-over), not two a bead.
-    if (wf.patched(ONE_ACTIVITY_PER_SLING_PATCH)) {
+    if (checked) {
+      // hooked and handed over in the loop above
+    } else if (wf.patched(ONE_ACTIVITY_PER_SLING_PATCH)) {
       try {
         const outcomes = chosen.length
           ? await acts.dispatchBeads.executeWithOptions({ summary: chosen.map((c) => `${c.id} → ${c.name}`).join(', ').slice(0, 200) }, [
-              { rig, by: req.by, convoy: req.convoy, beads: chosen.map((c) => ({ name: c.name, item: itemFor(c) })) },
+              { rig, by: req.by, convoy: req.convoy, beads: chosen.map((c) => ({ name: c.name, item: itemFor(c, settings) })) },
             ])
           : [];
+        if (!Array.isArray(outcomes)) throw new Error('dispatchBeads answered without outcomes');
         chosen.forEach((c, i) => {
           const refused = outcomes[i]?.refused;
           if (refused) {
@@ -168,7 +222,7 @@ export async function dispatchWorkflow(input: DispatchInput): Promise<void> {
               results.push({ bead: c.id, result: 'refused', reason: hooked.refused });
               return;
             }
-            await acts.handBeadToPolecat.executeWithOptions({ summary: `${c.id} → polecat ${c.name}` }, [{ rig, name: c.name, item: itemFor(c) }]);
+            await acts.handBeadToPolecat.executeWithOptions({ summary: `${c.id} → polecat ${c.name}` }, [{ rig, name: c.name, item: itemFor(c, settings) }]);
             results.push({ bead: c.id, result: 'slung', polecat: c.name });
           } finally {
             inFlight.delete(c.id);

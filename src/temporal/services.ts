@@ -53,13 +53,24 @@ async function outlive(root: string, name: ServiceName): Promise<void> {
 }
 
 /**
- * Dynamic config of the embedded server (the tests' server runs with the same). An activity a
- * workflow task schedules on its own task queue comes back in the answer to that task (eager
- * execution): one trip through the server's matching fewer an activity. The SDK asks for it;
- * the server grants it only with this on (its default is off).
+ * Dynamic config of the embedded server (the tests' server runs with the same; the cluster's
+ * scripts/cluster/dynamicconfig.yaml says the same).
+ * - An activity a workflow task schedules on its own task queue comes back in the answer to that
+ *   task (eager execution): one trip through the server's matching fewer an activity. The SDK
+ *   asks for it; the server grants it only with this on (its default is off).
+ * - The history service reads a shard's transfer queue (the tasks that hand a workflow task or
+ *   a signal on) and its timer queue at most 20 times a second by default, and the embedded
+ *   server has one shard: a task made while the last read is under 50 ms old waits for the next.
+ *   A convoy's signal to its dispatcher is two such tasks in a row (the signal, then the
+ *   dispatcher's workflow task): about 50 ms on every dispatch. Reads happen only when there are
+ *   new tasks, so a higher ceiling costs nothing when the town is quiet.
  */
 export function devServerDynamicConfigFlags(): string[] {
-  return ['--dynamic-config-value', 'system.enableActivityEagerExecution=true'];
+  return [
+    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
+    '--dynamic-config-value', 'history.transferProcessorMaxPollRPS=500',
+    '--dynamic-config-value', 'history.timerProcessorMaxPollRPS=500',
+  ];
 }
 
 export function devServerArgs(root: string, config: EngineConfig): string[] {

@@ -122,6 +122,7 @@ export async function dispatchWorkflow(input: DispatchInput): Promise<void> {
       bead: c.id, kind: 'sling' as const, agent: req.agent, headless: req.headless, formula: req.formula, vars: req.vars, by: req.by, at: new Date().toISOString(), heartbeatMs: used.heartbeatMs,
     });
     let results: SlingResult[];
+    let oneActivity = false;
     let chosen: Array<SlingRequest['beads'][number] & { name: string }>;
     for (;;) {
       results = [];
@@ -160,7 +161,9 @@ export async function dispatchWorkflow(input: DispatchInput): Promise<void> {
         return { ...b, name };
       });
       for (const b of wanted.slice(room)) results.push({ bead: b.id, result: 'no-room', reason: `rig ${rig} has no free polecat (cap ${settings.cap})` });
-      if (!checked || chosen.length === 0) break;
+      // Slings handled after ONE_ACTIVITY_PER_SLING_PATCH cost one activity for all their beads (hook and hand-over), not two a bead.
+      oneActivity = checked || wf.patched(ONE_ACTIVITY_PER_SLING_PATCH);
+      if (!oneActivity || chosen.length === 0) break;
 
       const acts = activitiesFor(settings.heartbeatMs);
       const sent = settings;
@@ -189,30 +192,9 @@ export async function dispatchWorkflow(input: DispatchInput): Promise<void> {
       break;
     }
 
-    // Runs before SETTINGS_CHECKED_PATCH hook and hand over here, after the decision.
-    const acts = activitiesFor(settings.heartbeatMs);
-    // Slings handled after this came cost one activity for all their beads (hook and hand-over), not two a bead.
-    if (checked) {
-      // hooked and handed over in the loop above
-    } else if (wf.patched(ONE_ACTIVITY_PER_SLING_PATCH)) {
-      try {
-        const outcomes = chosen.length
-          ? await acts.dispatchBeads.executeWithOptions({ summary: chosen.map((c) => `${c.id} → ${c.name}`).join(', ').slice(0, 200) }, [
-              { rig, by: req.by, convoy: req.convoy, beads: chosen.map((c) => ({ name: c.name, item: itemFor(c, settings) })) },
-            ])
-          : [];
-        if (!Array.isArray(outcomes)) throw new Error('dispatchBeads answered without outcomes');
-        chosen.forEach((c, i) => {
-          const refused = outcomes[i]?.refused;
-          if (refused) {
-            release(c.id);
-            results.push({ bead: c.id, result: 'refused', reason: refused });
-          } else results.push({ bead: c.id, result: 'slung', polecat: c.name });
-        });
-      } finally {
-        for (const c of chosen) inFlight.delete(c.id);
-      }
-    } else {
+    if (!oneActivity) {
+      // Runs before ONE_ACTIVITY_PER_SLING_PATCH: a hook and a hand-over activity a bead.
+      const acts = activitiesFor(settings.heartbeatMs);
       await Promise.all(
         chosen.map(async (c) => {
           try {

@@ -89,6 +89,19 @@ describe('the launcher (commands started from a small process, not forked from t
     expect(await parentOfCommands()).toBe(launcher);
   });
 
+  it("gives a command exactly the environment asked for (sent as its difference from the worker's own)", async () => {
+    useLauncher(entry);
+    const dump = (asked: NodeJS.ProcessEnv) => execFile(process.execPath, ['-e', 'process.stdout.write(JSON.stringify(process.env))'], { env: asked }).then((r) => JSON.parse(r.stdout) as Record<string, string>);
+    const gone = Object.keys(process.env).find((k) => k !== 'PATH' && k !== 'HOME')!;
+    const asked: NodeJS.ProcessEnv = { ...process.env, HOME: join(dir, 'another-home'), GT_LAUNCHER_TEST: 'set here' };
+    delete asked[gone];
+    const seen = await dump(asked);
+    expect(seen).toEqual(Object.fromEntries(Object.entries(asked).filter(([, v]) => v !== undefined)));
+    expect(seen[gone]).toBeUndefined();
+    // The next command, with the worker's own environment, gets it whole again (nothing carried over).
+    expect(await dump(process.env)).toEqual(Object.fromEntries(Object.entries(process.env).filter(([, v]) => v !== undefined)));
+  });
+
   it('ends when the process using it is killed with -9', async () => {
     const script = join(dir, 'user.mjs');
     const module = fileURLToPath(new URL('../../dist/activities/launcher.js', import.meta.url));

@@ -1,3 +1,4 @@
+import { Context } from '@temporalio/activity';
 import type { Client } from '@temporalio/client';
 import { Ledger } from '../beads/ledger.js';
 import { newsOf, tellConvoys } from '../convoy/tell.js';
@@ -52,11 +53,13 @@ export function dispatchActivities(root: string) {
      * (unless it was closed or hooked elsewhere meanwhile: `refused` says why), then each hooked
      * bead is handed to its polecat's workflow. Safe to run again: a bead already hooked to its
      * polecat is left as it is, and a polecat ignores a bead it already has.
-     * With `expect` (the settingsKey of the settings the dispatcher decided on), nothing is done when the rig's
-     * settings are not those now (or cannot be read): `{ stale: true }` sends it to read them again.
+     * With `expect` (the settingsKey of the settings the dispatcher decided on), the first attempt
+     * does nothing when the rig's settings are not those now (or cannot be read): `{ stale: true }`
+     * sends the dispatcher to read them again. A later attempt never asks: its first may have hooked
+     * the beads already, and only the same names find them hooked as they should be.
      */
     async dispatchBeads(input: { rig: string; by: string; convoy?: string; beads: Array<{ name: string; item: WorkItem }>; expect?: string }): Promise<Array<{ bead: string; refused?: string }> | { stale: true }> {
-      if (input.expect && !sameSettings(input.expect, input.rig)) return { stale: true };
+      if (input.expect && Context.current().info.attempt === 1 && !sameSettings(input.expect, input.rig)) return { stale: true };
       const outcomes = await hookBeads(input.rig, input.by, input.beads.map((b) => ({ name: b.name, bead: b.item.bead })));
       const slung = input.beads.filter((_, i) => !outcomes[i]!.refused);
       if (input.convoy && slung.length) {

@@ -151,9 +151,8 @@ export async function dispatchWorkflow(input: DispatchInput): Promise<void> {
           'RigFull',
         );
       }
-      const pool = settings.pool;
       chosen = wanted.slice(0, room).map((b) => {
-        const name = req.polecat ?? chooseName(rig, pool, taken);
+        const name = req.polecat ?? chooseName(rig, settings.pool, taken);
         taken.add(name);
         state.owners[b.id] = name;
         state.busy[name] = b.id;
@@ -166,11 +165,10 @@ export async function dispatchWorkflow(input: DispatchInput): Promise<void> {
       if (!oneActivity || chosen.length === 0) break;
 
       const acts = activitiesFor(settings.heartbeatMs);
-      const sent = settings;
       let outcomes: Awaited<ReturnType<typeof acts.dispatchBeads>>;
       try {
         outcomes = await acts.dispatchBeads.executeWithOptions({ summary: chosen.map((c) => `${c.id} → ${c.name}`).join(', ').slice(0, 200) }, [
-          { rig, by: req.by, convoy: req.convoy, beads: chosen.map((c) => ({ name: c.name, item: itemFor(c, sent) })), expect: fresh ? undefined : settingsKey(sent) },
+          { rig, by: req.by, convoy: req.convoy, beads: chosen.map((c) => ({ name: c.name, item: itemFor(c, settings) })), expect: fresh ? undefined : settingsKey(settings) },
         ]);
       } finally {
         for (const c of chosen) inFlight.delete(c.id);

@@ -1,103 +1,128 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import * as fs from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-
-/**
- * Write a file so readers see the old or the new content, never a torn one: write, fsync, rename.
- * `fsync: false` is for derived files (caches) that may be lost in a crash but never torn.
- */
-export function writeFileAtomic(path: string, content: string | Uint8Array, opts: { fsync?: boolean } = {}): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}-${Date.now().toString(36)}`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    const data = typeof content === 'string' ? Buffer.from(content) : content;
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    if (opts.fsync !== false) fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
-  if (opts.fsync === false) return;
-  try {
-    const dfd = openSync(dirname(path), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // Directory fsync is best effort (not supported on every filesystem).
-  }
-}
+import { Worker } from 'node:worker_threads';
 
 /** A file to put down durably: replaced whole (as writeFileAtomic does) or appended to, then fsynced. */
 export interface DurableWrite {
   path: string;
-  data: Buffer;
+  data: Uint8Array;
   append?: boolean;
-}
-
-/** Write each file in order, durably, on this thread. */
-export function writeDurablySync(files: DurableWrite[]): void {
-  for (const f of files) {
-    if (!f.append) {
-      writeFileAtomic(f.path, f.data);
-      continue;
-    }
-    const fd = openSync(f.path, 'a', 0o644);
-    try {
-      let off = 0;
-      while (off < f.data.length) off += writeSync(fd, f.data, off, f.data.length - off);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  }
+  /** false: a derived file (a cache) that may be lost in a crash but is never torn: no fsync. */
+  fsync?: boolean;
 }
 
 /**
- * writeDurablySync without blocking the thread: the writes and fsyncs run on libuv's pool, in the
- * same order, with the same guarantees (a replaced file is written and fsynced before the rename,
- * then its folder is fsynced). For a process whose thread others wait on (the worker: an fsync
- * can take tens of milliseconds while agents write to the same disk).
+ * Put each file down in order: a replaced file is written to a temporary file beside it, fsynced,
+ * renamed over it, then its folder is fsynced (so readers see the old or the new content, never a
+ * torn one); an appended one is fsynced. Self-contained (its modules are arguments) because the
+ * writer thread runs this same function from its source text.
  */
-export async function writeDurably(files: DurableWrite[]): Promise<void> {
+function putDown(files: DurableWrite[], fsm: typeof fs, dirOf: (p: string) => string, tag: string): void {
   for (const f of files) {
-    if (f.append) {
-      const fh = await open(f.path, 'a', 0o644);
-      try {
-        await fh.write(f.data);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      continue;
-    }
-    mkdirSync(dirname(f.path), { recursive: true });
-    const tmp = `${f.path}.tmp-${process.pid}-${Date.now().toString(36)}-${(tmpSeq++).toString(36)}`;
-    const fh = await open(tmp, 'w', 0o644);
+    const target = f.append ? f.path : `${f.path}.tmp-${tag}-${Date.now().toString(36)}`;
+    if (!f.append) fsm.mkdirSync(dirOf(f.path), { recursive: true });
+    const fd = fsm.openSync(target, f.append ? 'a' : 'w', 0o644);
     try {
-      await fh.write(f.data);
-      await fh.sync();
+      let off = 0;
+      while (off < f.data.length) off += fsm.writeSync(fd, f.data, off, f.data.length - off);
+      if (f.fsync !== false) fsm.fsyncSync(fd);
     } finally {
-      await fh.close();
+      fsm.closeSync(fd);
     }
-    await rename(tmp, f.path);
+    if (f.append) continue;
+    fsm.renameSync(target, f.path);
+    if (f.fsync === false) continue;
     try {
-      const dir = await open(dirname(f.path), 'r');
+      const dfd = fsm.openSync(dirOf(f.path), 'r');
       try {
-        await dir.sync();
+        fsm.fsyncSync(dfd);
       } finally {
-        await dir.close();
+        fsm.closeSync(dfd);
       }
     } catch {
       // Directory fsync is best effort (not supported on every filesystem).
     }
   }
 }
-let tmpSeq = 0;
+
+/**
+ * Write a file so readers see the old or the new content, never a torn one: write, fsync, rename.
+ * `fsync: false` is for derived files (caches) that may be lost in a crash but never torn.
+ */
+export function writeFileAtomic(path: string, content: string | Uint8Array, opts: { fsync?: boolean } = {}): void {
+  const data = typeof content === 'string' ? Buffer.from(content) : content;
+  putDown([{ path, data, fsync: opts.fsync }], fs, dirname, String(process.pid));
+}
+
+/** Write each file in order, durably, on this thread. */
+export function writeDurablySync(files: DurableWrite[]): void {
+  putDown(files, fs, dirname, String(process.pid));
+}
+
+/** The writer thread: the same putDown for each message, answered with its id (and the error, if any). */
+const WRITER_SOURCE = `
+const fs = require('node:fs');
+const { dirname } = require('node:path');
+const { parentPort, threadId } = require('node:worker_threads');
+const putDown = ${putDown.toString()};
+parentPort.on('message', ({ id, files }) => {
+  try {
+    putDown(files, fs, dirname, process.pid + '-' + threadId);
+    parentPort.postMessage({ id });
+  } catch (err) {
+    parentPort.postMessage({ id, error: { message: String(err && err.message || err), code: err && err.code } });
+  }
+});
+`;
+
+interface Writer {
+  thread: Worker;
+  seq: number;
+  pending: Map<number, { resolve: () => void; reject: (err: Error) => void }>;
+}
+let writer: Writer | undefined;
+
+function durableWriter(): Writer {
+  if (writer) return writer;
+  const w: Writer = { thread: new Worker(WRITER_SOURCE, { eval: true }), seq: 0, pending: new Map() };
+  const fail = (err: Error) => {
+    if (writer === w) writer = undefined;
+    for (const p of w.pending.values()) p.reject(err);
+    w.pending.clear();
+  };
+  w.thread.on('message', (m: { id: number; error?: { message: string; code?: string } }) => {
+    const p = w.pending.get(m.id);
+    w.pending.delete(m.id);
+    // An idle writer does not keep the process alive; one with writes in hand does.
+    if (!w.pending.size) w.thread.unref();
+    if (m.error) p?.reject(Object.assign(new Error(m.error.message), { code: m.error.code }));
+    else p?.resolve();
+  });
+  w.thread.on('error', fail);
+  w.thread.on('exit', (code) => fail(new Error(`the durable writer thread exited (code ${code}) before answering`)));
+  w.thread.unref();
+  writer = w;
+  return w;
+}
+
+/**
+ * writeDurablySync without blocking the thread: the same writes, in the same order, with the
+ * same guarantees, on a writer thread of this process; the promise settles when they are on
+ * disk. One message there and one back, where fs/promises took a dozen turns of the event loop
+ * (each one waiting behind whatever else a busy worker runs: ledger writes queue on each other).
+ * Writes are put down in the order asked for.
+ */
+export function writeDurably(files: DurableWrite[]): Promise<void> {
+  if (!files.length) return Promise.resolve();
+  const w = durableWriter();
+  const id = ++w.seq;
+  return new Promise<void>((resolve, reject) => {
+    w.pending.set(id, { resolve, reject });
+    w.thread.ref();
+    w.thread.postMessage({ id, files });
+  });
+}
 
 /** The last lines of a text file (a log) after byte offset `from`, or "" when it cannot be read. */
 export function tailOf(file: string, lines = 20, from = 0): string {

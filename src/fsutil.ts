@@ -124,6 +124,16 @@ export function writeDurably(files: DurableWrite[]): Promise<void> {
   });
 }
 
+/**
+ * writeFileAtomic without the fsync, on the writer thread: for the small state files a long-lived
+ * process writes while it serves others (a polecat's notes, markers, prompts). A write on this
+ * thread waits for the disk whenever agents' fsyncs keep it busy (ms each, and every workflow
+ * task and activity of the process waits with it). Readers see the old or the new content.
+ */
+export function replaceFile(path: string, content: string): Promise<void> {
+  return writeDurably([{ path, data: Buffer.from(content), fsync: false }]);
+}
+
 /** The last lines of a text file (a log) after byte offset `from`, or "" when it cannot be read. */
 export function tailOf(file: string, lines = 20, from = 0): string {
   try {

@@ -6,6 +6,7 @@ import { Ledger } from '../beads/ledger.js';
 import type { Bead } from '../beads/model.js';
 import { formatDuration } from '../formula/duration.js';
 import { processAlive } from '../lock.js';
+import { replaceFile } from '../fsutil.js';
 import { polecatRunFile, type PolecatRunInfo } from '../polecat/hook.js';
 import { firstPrompt, nudgeText } from '../polecat/prompt.js';
 import { agentNice, DEFAULT_AGENT_NICE, polecatLimits } from '../polecat/settings.js';
@@ -253,12 +254,8 @@ export function polecatActivities(root: string) {
   /** The run notes here, and in the town when this is a rig host home (`gt hook` and `gt prime` run there). */
   const saveRunInfo = async (rig: string, name: string, info: Partial<PolecatRunInfo>, whole: boolean): Promise<void> => {
     const f = files(rig, name);
-    if (whole) {
-      mkdirSync(dirname(f.info), { recursive: true });
-      writeFileSync(f.info, JSON.stringify(info, null, 2) + '\n');
-    } else {
-      updateInfo(f.info, info);
-    }
+    if (whole) await writeInfo(f.info, () => JSON.stringify(info, null, 2) + '\n');
+    else await updateInfo(f.info, info);
     if (town) await town('polecatRunInfo', [rig, name, info, whole]);
   };
 
@@ -359,8 +356,8 @@ export function polecatActivities(root: string) {
       const stoppedHere = readNumber(attemptFile) !== input.attempt;
       if (stoppedHere) {
         await stopAgent(input.rig, input.name);
-        writeFileSync(logStartFile, `${sizeOf(f.log)}\n`);
-        writeFileSync(attemptFile, `${input.attempt}\n`);
+        await replaceFile(logStartFile, `${sizeOf(f.log)}\n`);
+        await replaceFile(attemptFile, `${input.attempt}\n`);
       }
       const ownTail = () => tailOf(f.log, 20, readNumber(logStartFile) ?? 0);
       await saveRunInfo(input.rig, input.name, { attempt: input.attempt, handoff: input.handoff, ...(input.worktree !== given.worktree ? { worktree: input.worktree } : {}) }, false);
@@ -372,7 +369,7 @@ export function polecatActivities(root: string) {
         integration = checkRuntimeFiles(root, input.rig, runtime);
         if (integration.style === 'claude-settings') {
           settingsFile = f.settings;
-          writeFileSync(settingsFile, JSON.stringify(claudeSettings(root, input.rig), null, 2) + '\n');
+          await replaceFile(settingsFile, JSON.stringify(claudeSettings(root, input.rig), null, 2) + '\n');
         } else if (integration.contextFile) {
           const written = await writeContextFile(input.worktree, integration.contextFile, { rig: input.rig, name: input.name, bead: input.bead });
           if (!written.written) appendLine(f.log, `[gt] ${integration.contextFile} not written (${written.reason}); the first prompt carries the instructions`);
@@ -461,7 +458,7 @@ export function polecatActivities(root: string) {
       const publish = async () => {
         if (awaiting) {
           const { remedy: _r, answeredAt: _a, ...shown } = awaiting;
-          writeFileSync(awaitingFile, JSON.stringify(shown) + '\n');
+          await replaceFile(awaitingFile, JSON.stringify(shown) + '\n');
           await tellWorkflow({ awaiting: shown });
         } else {
           remove(awaitingFile);
@@ -552,7 +549,7 @@ export function polecatActivities(root: string) {
       if (!useTmux) {
         let stdinFile: string | undefined;
         if (start.typedPrompt) {
-          writeFileSync(f.prompt, start.typedPrompt + '\n');
+          await replaceFile(f.prompt, start.typedPrompt + '\n');
           stdinFile = f.prompt;
         }
         let stalled = false;
@@ -584,7 +581,7 @@ export function polecatActivities(root: string) {
       if (pid === undefined && readNumber(exitFile) === undefined) {
         remove(exitFile);
         remove(readyFile);
-        writeFileSync(logStartFile, `${sizeOf(f.log)}\n`);
+        await replaceFile(logStartFile, `${sizeOf(f.log)}\n`);
         appendLine(f.log, `[gt] attempt ${input.attempt}: starting ${runtime.name} in tmux session ${session}`);
         spawnedAt = Date.now();
         pid = await newSession(root, {
@@ -594,7 +591,7 @@ export function polecatActivities(root: string) {
           argv: niced(['/bin/sh', '-c', EXIT_RECORDING_WRAPPER, 'gt-agent', ...start.argv]),
           logFile: f.log,
         });
-        writeFileSync(`${f.state}.pid`, `${pid}\n`);
+        await replaceFile(`${f.state}.pid`, `${pid}\n`);
         await noteStartedSession();
       }
       // Until its ready prompt shows, a session is starting: no stall clock, but a start timeout.
@@ -617,7 +614,7 @@ export function polecatActivities(root: string) {
         return false;
       };
       const deliverPrompt = async (text: string): Promise<void> => {
-        writeFileSync(f.prompt, text);
+        await replaceFile(f.prompt, text);
         await pasteFile(root, session, f.prompt);
         await sleep(300);
         const submitted = async (before: string): Promise<boolean> => {
@@ -665,7 +662,7 @@ export function polecatActivities(root: string) {
               event('session.ready', { actor, rig: input.rig, bead: input.bead, attempt: input.attempt, key: String(input.attempt), ms: now - spawnedAt, detail: `session ${input.attempt} ready after ${((now - spawnedAt) / 1000).toFixed(1)}s` });
               if (start.typedPrompt) await deliverPrompt(start.typedPrompt);
               // Marked once the prompt is in: a retry after a lost worker types it again rather than never.
-              writeFileSync(readyFile, `${now}\n`);
+              await replaceFile(readyFile, `${now}\n`);
               watch.lastProgressAt = Date.now();
               lastSig = signature();
             } else if (now - startClockFrom >= startMs) {
@@ -827,12 +824,30 @@ function appendLine(file: string, line: string): void {
   }
 }
 
-function updateInfo(file: string, patch: Partial<PolecatRunInfo>): void {
-  try {
-    const info = JSON.parse(readFileSync(file, 'utf8')) as PolecatRunInfo;
-    writeFileSync(file, JSON.stringify({ ...info, ...patch }, null, 2) + '\n');
-  } catch {
-    // written by prepare; missing only if the polecat was nuked meanwhile
-  }
+/** Run-note writes of each file, one after another: a patch reads what the write before it put down. */
+const infoWrites = new Map<string, Promise<void>>();
+
+function writeInfo(file: string, text: () => string | undefined): Promise<void> {
+  const run = (infoWrites.get(file) ?? Promise.resolve()).then(async () => {
+    const t = text();
+    if (t !== undefined) await replaceFile(file, t);
+  });
+  const settled = run.catch(() => undefined);
+  infoWrites.set(file, settled);
+  void settled.then(() => {
+    if (infoWrites.get(file) === settled) infoWrites.delete(file);
+  });
+  return run;
+}
+
+async function updateInfo(file: string, patch: Partial<PolecatRunInfo>): Promise<void> {
+  await writeInfo(file, () => {
+    try {
+      const info = JSON.parse(readFileSync(file, 'utf8')) as PolecatRunInfo;
+      return JSON.stringify({ ...info, ...patch }, null, 2) + '\n';
+    } catch {
+      return undefined; // written by prepare; missing only if the polecat was nuked meanwhile
+    }
+  }).catch(() => undefined);
 }
 

@@ -1,5 +1,6 @@
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
+import { replaceFile } from '../fsutil.js';
 import { commonGitDir, runGit } from '../activities/git.js';
 import { GtError } from '../errors.js';
 import { rigPaths } from '../town/layout.js';
@@ -147,8 +148,7 @@ async function writeWorktreeFile(worktree: string, name: string, text: string): 
   }
   const problem = await excludeFromGit(worktree, name);
   if (problem) return { file, written: false, reason: problem };
-  mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, text);
+  await replaceFile(file, text);
   return { file, written: true };
 }
 

@@ -97,13 +97,17 @@ export async function benchTown(name, settingsPatch = () => {}) {
     create: (title, mode) => JSON.parse(cli(bdBin, ['create', title, '--json', ...(mode ? ['-l', `agent:${mode}`] : [])], join(root, 'bench'), env)).id,
     gt: (args) => cli(gtBin, args, root, env),
     workerPid: () => Number(readFileSync(join(root, '.gt', 'run', 'worker.pid'), 'utf8').trim()),
-    /** `count` rig hosts (`gt worker --rig bench --host hostN`) on this machine, once they poll: [{ host, pid of the worker process }]. */
+    /**
+     * `count` rig hosts (`gt worker --rig bench --host hostN`) on this machine, once they poll:
+     * [{ host, pid of the worker process }]. On the embedded server (which other machines cannot
+     * reach, so `gt worker` asks for it by name) they are given its address on loopback.
+     */
     rigHosts: async (count) => {
       cli(gtBin, ['rig', 'run-on', 'bench', 'workers'], root, env);
       const started = [];
       for (let i = 1; i <= count; i++) {
         const host = `host${i}`;
-        const child = spawn(process.execPath, [gtBin, 'worker', '--rig', 'bench', '--host', host], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn(process.execPath, [gtBin, 'worker', '--rig', 'bench', '--host', host, ...(settings.temporal.address ? [] : ['--address', `127.0.0.1:${settings.temporal.grpc_port}`])], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
         let out = '';
         child.stdout.on('data', (d) => (out += d));
         child.stderr.on('data', (d) => (out += d));

@@ -1,10 +1,12 @@
-// `npm run bench -- mountain [--beads=200] [--width=20] [--agent-nice=N]`: a mountain of one epic whose children
+// `npm run bench -- mountain [--beads=200] [--width=20] [--agent-nice=N] [--rig-host]`: a mountain of one epic whose children
 // form a random DAG (layers about `width` wide, each bead waiting for one to three beads of earlier
 // layers), worked by scripted agents in one rig: wall time from `gt mountain` until it lands,
 // beads per minute, dispatch latency (a bead's last blocker closing → the bead slung: p50/p95/max,
 // both times read from the ledger), and lost or duplicated work (beads not merged exactly once,
 // slung more than once, or run by more than one agent session: must be 0). A fresh town with its
-// own embedded Temporal dev server. Writes bench/results/mountain.md.
+// own embedded Temporal dev server. `--rig-host`: the rig runs on a `gt worker --rig bench`
+// process of its own (polecats and the merge queue), the town's worker keeping the convoy and the
+// dispatcher. Writes bench/results/mountain.md.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bdBin, benchTown, cli, cpuAccount, git, loadAverage, machineLine, project } from './_town.mjs';
@@ -77,6 +79,7 @@ export async function run(argv = []) {
   process.stdout.write('done\n');
 
   town.gt(['up']);
+  if (argv.includes('--rig-host')) await town.rigHosts(1);
   const ledger = join(rigDir, '.beads', 'issues.jsonl');
   const loadBefore = loadAverage();
   const account = cpuAccount(town);

@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import { readFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
@@ -137,7 +136,7 @@ export function replaceFile(path: string, content: string): Promise<void> {
 /** The last lines of a text file (a log) after byte offset `from`, or "" when it cannot be read. */
 export function tailOf(file: string, lines = 20, from = 0): string {
   try {
-    return readFileSync(file).subarray(from).toString('utf8').trimEnd().split('\n').slice(-lines).join('\n');
+    return fs.readFileSync(file).subarray(from).toString('utf8').trimEnd().split('\n').slice(-lines).join('\n');
   } catch {
     return '';
   }

@@ -2,18 +2,20 @@
 // benchmark itself: the dispatcher skips files starting with "_"). A town with its own embedded
 // engine gets a convoy of beads with dependencies (a seeded random DAG), worked by the scripted
 // agent; at a random moment one fault strikes: kill -9 of the worker, of the Temporal server, of
-// both, or of a running agent's process group. Then, as a user would, `gt up`. The trial waits
+// both, of the town's rig worker (the worker's child that runs the rig's refinery and agents; the
+// worker starts it again, nobody runs `gt up`), or of a running agent's process group. Then, as a
+// user would, `gt up`. The trial waits
 // for the convoy to land and judges by content on the remote's main branch: each bead's work is
 // there exactly once, and no bead was merged before a bead it depends on.
 //
-// Run alone: node bench/_chaos.mjs <worker|server|both|agent> [seed] [beads]  → one JSON line.
+// Run alone: node bench/_chaos.mjs <worker|server|both|rigs|agent> [seed] [beads]  → one JSON line.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { benchTown, git, project, statuses } from './_town.mjs';
 
-export const FAULTS = ['worker', 'server', 'both', 'agent'];
+export const FAULTS = ['worker', 'server', 'both', 'rigs', 'agent'];
 const { findTemporalCli } = await import(join(project, 'dist', 'temporal', 'binary.js'));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -87,7 +89,9 @@ export async function chaosTrial({ fault, seed = Date.now() % 100000, beads: cou
     const mainBefore = git(town.remote, 'rev-parse', 'main').trim();
     if (fault === 'worker' || fault === 'both') kill9(pidIn(join(run, 'worker.pid')));
     if (fault === 'server' || fault === 'both') kill9(pidIn(join(run, 'temporal.pid')));
-    if (fault === 'agent') {
+    if (fault === 'rigs') {
+      kill9(pidIn(join(run, 'worker-rigs.pid')));
+    } else if (fault === 'agent') {
       const dir = join(run, 'polecats', 'bench');
       const agents = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.agent.pid')).map((f) => pidIn(join(dir, f))).filter(Boolean) : [];
       const victim = agents[Math.floor(rnd() * agents.length)];

@@ -179,28 +179,42 @@ export function cpuMs(pid) {
   }
 }
 
-/** The worker's launcher (the small process it starts its commands from), or undefined while there is none. */
-export function launcherOf(workerPid) {
+function childrenOf(pid) {
   try {
-    for (const child of readFileSync(`/proc/${workerPid}/task/${workerPid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean)) {
-      if (readFileSync(`/proc/${child}/cmdline`, 'utf8').includes('launcher.js')) return Number(child);
-    }
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
   } catch {
-    // gone
+    return [];
   }
-  return undefined;
 }
 
-/** CPU time of the worker and its launcher together, in ms (a launcher not started yet counts 0). */
+function cmdlineOf(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * The town's worker processes: the worker, its rig worker (the child serving the rigs, started
+ * with --town-rigs), and the launcher of each (the small process it starts its commands from).
+ */
+export function workerTree(workerPid) {
+  const workers = [workerPid, ...childrenOf(workerPid).filter((c) => cmdlineOf(c).includes('--town-rigs'))];
+  const launchers = workers.flatMap((w) => childrenOf(w).filter((c) => cmdlineOf(c).includes('launcher.js')));
+  return { workers, launchers };
+}
+
+/** CPU time of the worker's processes together (workerTree), in ms. */
 export function workerCpuMs(workerPid) {
-  const launcher = launcherOf(workerPid);
-  return cpuMs(workerPid) + (launcher ? cpuMs(launcher) || 0 : 0);
+  const { workers, launchers } = workerTree(workerPid);
+  return [...workers, ...launchers].reduce((sum, pid) => sum + (cpuMs(pid) || 0), 0);
 }
 
-/** memKb of the worker plus its launcher's. */
+/** memKb of the worker's processes added (workerTree). */
 export function workerMemKb(workerPid, field) {
-  const launcher = launcherOf(workerPid);
-  return memKb(workerPid, field) + (launcher ? memKb(launcher, field) || 0 : 0);
+  const { workers, launchers } = workerTree(workerPid);
+  return [...workers, ...launchers].reduce((sum, pid) => sum + (memKb(pid, field) || 0), 0);
 }
 
 /** A field of /proc/<pid>/status in kB (VmRSS, VmHWM); NaN once it is gone. */
@@ -239,27 +253,25 @@ export function cpuAccount(town) {
   };
   const snap = () => {
     const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-    const worker = town.workerPid();
-    const launcher = launcherOf(worker);
+    const { workers, launchers } = workerTree(town.workerPid());
     return {
       busy: ((fields[0] + fields[1] + fields[2] + fields[5] + fields[6] + fields[7]) * 1000) / CLK_TCK,
-      worker: own(worker).self,
-      launcher: launcher ? own(launcher) : { self: 0, children: 0 },
-      launcherPid: launcher,
+      parts: new Map([...workers, ...launchers].map((pid) => [pid, { ...own(pid), launcher: launchers.includes(pid) }])),
       server: own(town.serverPid()).self,
     };
   };
   const since = (b) => {
     const a = snap();
-    // A launcher started during the run counts from zero.
-    const launcherBefore = b.launcherPid === a.launcherPid ? b.launcher : { self: 0, children: 0 };
+    // A process started during the run (a launcher, a restarted rig worker) counts from zero.
+    let worker = 0;
+    let commands = 0;
+    for (const [pid, now] of a.parts) {
+      const was = b.parts.get(pid) ?? { self: 0, children: 0 };
+      worker += now.self - was.self;
+      if (now.launcher) commands += now.children - was.children;
+    }
     const s = (ms) => ms / 1000;
-    return {
-      busy: s(a.busy - b.busy),
-      worker: s(a.worker - b.worker + a.launcher.self - launcherBefore.self),
-      commands: s(a.launcher.children - launcherBefore.children),
-      server: s(a.server - b.server),
-    };
+    return { busy: s(a.busy - b.busy), worker: s(worker), commands: s(commands), server: s(a.server - b.server) };
   };
   return { snap, since };
 }

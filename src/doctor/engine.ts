@@ -3,7 +3,7 @@ import { GtError } from '../errors.js';
 import { findTemporalCli } from '../temporal/binary.js';
 import { rigTaskQueue, type EngineConfig } from '../temporal/config.js';
 import { SEARCH_ATTRIBUTE_NAMES } from '../temporal/search-attributes.js';
-import { ensureUp, servicePid } from '../temporal/services.js';
+import { ensureUp, rigWorkerPid, servicePid } from '../temporal/services.js';
 import { pollerAlive } from '../temporal/status.js';
 import { ok, problem, type CheckResult, type DoctorContext } from './types.js';
 
@@ -133,8 +133,11 @@ async function checkWorkers(ctx: EngineContext): Promise<CheckResult[]> {
       // Only rig hosts serve it: the town's worker cannot help.
       out.push(problem('engine', name, 'error', `no rig host serves ${what} ${queue}${stale}: rig ${rig} runs on workers`, `start one on a rig host: gt worker --rig ${rig} (or gt rig run-on ${rig} town)`));
     } else if (workerPid) {
-      // The town's worker runs but does not poll this queue (it picks up a new rig within seconds).
-      out.push(problem('engine', name, 'error', `no live worker polls ${what} ${queue}${stale}, although the worker (pid ${workerPid}) runs`, 'see .gt/logs/worker.log; then gt down && gt up'));
+      // The town's worker runs but nothing polls this queue: its rig worker picks up a new rig
+      // within seconds, and is started again within seconds (30 at most) when it died.
+      const rigsPid = rig ? rigWorkerPid(ctx.root) : undefined;
+      const runs = rig ? (rigsPid ? `the town's rig worker (pid ${rigsPid}) runs` : `the worker (pid ${workerPid}) runs, its rig worker does not (it is started again within 30 s)`) : `the worker (pid ${workerPid}) runs`;
+      out.push(problem('engine', name, 'error', `no live worker polls ${what} ${queue}${stale}, although ${runs}`, 'see .gt/logs/worker.log; then gt down && gt up'));
     } else {
       out.push(problem('engine', name, 'error', `no worker polls ${what} ${queue}${stale}: nothing runs there`, 'gt up', startServices(ctx)));
     }

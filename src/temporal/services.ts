@@ -24,18 +24,32 @@ export function serviceFiles(root: string, name: ServiceName) {
     pid: join(p.run, `${name}.pid`),
     ready: join(p.run, `${name}.ready`),
     log: join(p.logs, `${name}.log`),
+    /** The worker's child serving the rigs that run on the town (temporal/town-rigs.ts). */
+    rigsPid: join(p.run, `${name}-rigs.pid`),
   };
 }
 
-function recordedPid(root: string, name: ServiceName): number | undefined {
-  const file = serviceFiles(root, name).pid;
+function pidIn(file: string): number | undefined {
   return existsSync(file) ? Number(readFileSync(file, 'utf8').trim()) : undefined;
 }
 
-/** The pid of a running service, or undefined (a stale pid file, or a process being killed, is ignored). */
-export function servicePid(root: string, name: ServiceName): number | undefined {
-  const pid = recordedPid(root, name);
+function recordedPid(root: string, name: ServiceName): number | undefined {
+  return pidIn(serviceFiles(root, name).pid);
+}
+
+/** A pid that runs, or undefined (a stale pid file, or a process being killed, is ignored). */
+function live(pid: number | undefined): number | undefined {
   return pid !== undefined && processAlive(pid) && !processExiting(pid) ? pid : undefined;
+}
+
+/** The pid of a running service, or undefined. */
+export function servicePid(root: string, name: ServiceName): number | undefined {
+  return live(recordedPid(root, name));
+}
+
+/** The pid of the town's rig worker (the worker's child), while the worker runs. */
+export function rigWorkerPid(root: string): number | undefined {
+  return servicePid(root, 'worker') ? live(pidIn(serviceFiles(root, 'worker').rigsPid)) : undefined;
 }
 
 /**
@@ -218,7 +232,7 @@ export async function stopServices(root: string): Promise<{ worker: boolean; tem
       await stopPid(pid, name === 'worker' ? 20_000 : 15_000);
       result[name] = true;
     }
-    for (const f of [serviceFiles(root, name).pid, serviceFiles(root, name).ready]) {
+    for (const f of [serviceFiles(root, name).pid, serviceFiles(root, name).ready, serviceFiles(root, name).rigsPid]) {
       try {
         unlinkSync(f);
       } catch {

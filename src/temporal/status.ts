@@ -4,7 +4,7 @@ import { engineConfig, rigTaskQueue } from './config.js';
 import { townHeartbeatMs, townStalls, type Stall } from './stalls.js';
 import { hostname } from 'node:os';
 import { processAlive } from '../lock.js';
-import { servicePid } from './services.js';
+import { rigWorkerPid, servicePid } from './services.js';
 
 /** A long poll lasts about a minute; a poller not seen for longer than this is gone. */
 const POLL_SILENCE_MS = 75_000;
@@ -73,7 +73,7 @@ export async function townStatus(root: string) {
       healthy,
       ui: config.uiAddress,
     },
-    worker: { running: Boolean(workerPid), pid: workerPid, taskQueue: config.taskQueue, pollers, stalePollers, lastPollAgoS },
+    worker: { running: Boolean(workerPid), pid: workerPid, rigsPid: rigWorkerPid(root), taskQueue: config.taskQueue, pollers, stalePollers, lastPollAgoS },
     workers,
     stalls,
   };
@@ -112,15 +112,20 @@ export async function townWorkers(client: Client, namespace: string, queues: str
     }
   })));
   // A queue a worker stopped polling (a rig moved to the rig hosts) stays listed by the server for
-  // minutes: it counts as the worker's only while polled lately (a long poll lasts about a minute).
+  // minutes: it counts as a live worker's only while polled lately (a long poll lasts about a
+  // minute), so one that polls nothing now (the town's rig worker without rigs) lists none. A
+  // worker that is gone keeps the queues it polled last.
   const recent = (at: number) => Date.now() - at < POLL_SILENCE_MS;
   return [...seen.entries()]
-    .map(([identity, w]) => ({
-      identity,
-      host: /^\d+@(.+)$/.exec(identity)?.[1] ?? identity,
-      queues: queues.filter((q) => w.queues.has(q) && (recent(w.queues.get(q)!) || !recent(w.at))),
-      lastSeenAgoS: Math.max(0, Math.round((Date.now() - w.at) / 1000)),
-      live: pollerAlive(identity, w.at),
-    }))
+    .map(([identity, w]) => {
+      const live = pollerAlive(identity, w.at);
+      return {
+        identity,
+        host: /^\d+@(.+)$/.exec(identity)?.[1] ?? identity,
+        queues: queues.filter((q) => w.queues.has(q) && (recent(w.queues.get(q)!) || !live)),
+        lastSeenAgoS: Math.max(0, Math.round((Date.now() - w.at) / 1000)),
+        live,
+      };
+    })
     .sort((a, b) => a.host.localeCompare(b.host) || a.identity.localeCompare(b.identity));
 }

@@ -18,11 +18,22 @@ export function rigRunsOn(root: string, rig: string): RunOn {
   return readRigSettings(root, rig).run_on === 'workers' ? 'workers' : 'town';
 }
 
+/**
+ * What a worker process serves.
+ * - `town`: the town's orchestration queue (convoys, dispatchers, formulas, mountains) and the
+ *   agents' relay: what `gt up` starts, as the parent of the `town-rigs` process.
+ * - `town-rigs`: the queues of the rigs that run on the town (their refineries and agents), in a
+ *   process of their own beside the town's, so a merge batch's git work and agent sessions
+ *   starting and stopping never hold up a dispatch (they share the machine's cores, not one
+ *   event loop). Rigs added or moved here (`gt rig run-on <rig> town`) are picked up.
+ * - `rig-host`: `gt worker` on any machine: only `rigs` (undefined: every rig that runs on workers).
+ */
+export type WorkerRole = 'town' | 'town-rigs' | 'rig-host';
+
 export interface WorkerOptions {
   root: string;
   config: EngineConfig;
-  /** The town's worker: the orchestration queue, and the queues of the rigs that run on the town. */
-  town: boolean;
+  role: WorkerRole;
   /** A rig host: only these rigs' queues (undefined: every rig that runs on workers). */
   rigs?: string[];
   /** How this host is named in `gt status` (default: the machine's host name). */
@@ -39,11 +50,11 @@ export function workerIdentity(host: string = hostname()): string {
 }
 
 /**
- * The worker process: the prebuilt workflow bundle plus our activities, polling the town's
- * orchestration task queue and one task queue per rig (a rig's refinery and agents run where
- * its worktrees are). Rigs added while it runs are picked up, and a rig moved to or from the
- * rig hosts (`gt rig run-on`) is dropped or taken. Stops cleanly on SIGTERM; resolves when
- * every queue's worker has stopped, and throws the error of a worker that failed.
+ * A worker process: the prebuilt workflow bundle plus our activities, polling the town's
+ * orchestration task queue or the task queues of rigs (a rig's refinery and agents run where
+ * its worktrees are), as its role says. Rigs added while it runs are picked up, and a rig moved
+ * to or from the rig hosts (`gt rig run-on`) is dropped or taken. Stops cleanly on SIGTERM;
+ * resolves when every queue's worker has stopped, and throws the error of a worker that failed.
  */
 export async function runWorker(opts: WorkerOptions): Promise<void> {
   const { root, config } = opts;
@@ -52,8 +63,9 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   // Commands are started from a small process of their own, never forked from this big one.
   useLauncher(fileURLToPath(new URL('../launcher.js', import.meta.url)));
   const activities = createActivities(root);
+  const town = opts.role === 'town';
   // Agents' `gt done`/`gt handoff` come in here and go on over this process's engine connection.
-  const relay = await startRelay(root, lazyClient(root));
+  const relay = town ? await startRelay(root, lazyClient(root)) : undefined;
   const identity = workerIdentity(opts.host);
 
   const createWorker = (taskQueue: string): Promise<Worker> =>
@@ -86,12 +98,19 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   const running = new Map<string, { worker: Worker; done: Promise<void> }>();
   let stopping = false;
   let failure: unknown;
+  // The town-rigs process may serve no queue for a while (a town without rigs yet): it lives
+  // until it is told to stop, or one of its workers fails.
+  let wake = (): void => undefined;
+  const stopAsked = new Promise<void>((resolve) => (wake = resolve));
+  const onSignal = (): void => wake();
+  if (opts.role === 'town-rigs') for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, onSignal);
 
   /** A worker that fails takes the others down with it, so the process exits and can be restarted whole. */
   const start = (queue: string, worker: Worker): void => {
     const done = worker.run().catch((err) => {
       failure ??= err;
       stopping = true;
+      wake();
       for (const { worker: w } of running.values()) if (w.getState() === 'RUNNING') w.shutdown();
     });
     running.set(queue, { worker, done });
@@ -99,8 +118,9 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
 
   /** The rig queues this process should serve now. */
   const wantedRigQueues = (): Map<string, string> => {
+    if (town) return new Map();
     const rigs = Object.keys(readRigs(root).rigs);
-    const mine = opts.town
+    const mine = opts.role === 'town-rigs'
       ? rigs.filter((r) => rigRunsOn(root, r) === 'town')
       : (opts.rigs ?? rigs.filter((r) => rigRunsOn(root, r) === 'workers'));
     return new Map(mine.map((r) => [rigTaskQueue(config, r), r]));
@@ -120,10 +140,10 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
       if (stopping) return;
       start(queue, worker);
     }
-    // A rig moved to the rig hosts: the town's worker lets go of its queue (in-flight tasks finish).
-    if (opts.town) {
+    // A rig moved to the rig hosts: the town's rig process lets go of its queue (in-flight tasks finish).
+    if (opts.role === 'town-rigs') {
       for (const [queue, entry] of running) {
-        if (queue === config.taskQueue || wanted.has(queue)) continue;
+        if (wanted.has(queue)) continue;
         running.delete(queue);
         if (entry.worker.getState() === 'RUNNING') entry.worker.shutdown();
         void entry.done;
@@ -131,10 +151,10 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
     }
   };
 
-  if (opts.town) start(config.taskQueue, await createWorker(config.taskQueue));
+  if (town) start(config.taskQueue, await createWorker(config.taskQueue));
   await syncRigQueues();
   let syncing = false;
-  const watcher = setInterval(() => {
+  const watcher = town ? undefined : setInterval(() => {
     if (syncing || stopping) return;
     syncing = true;
     syncRigQueues()
@@ -143,11 +163,14 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   }, 2000);
   opts.onReady?.([...running.keys()]);
   // Every worker stops on SIGTERM/SIGINT (the SDK's runtime handles the signal for all of them).
-  // The town's worker lives as long as its orchestration queue's; a rig host as long as any of its queues'.
-  if (opts.town) await running.get(config.taskQueue)!.done;
+  // The town's worker lives as long as its orchestration queue's; the town-rigs process until it
+  // is stopped; a rig host as long as any of its queues'.
+  if (town) await running.get(config.taskQueue)!.done;
+  else if (opts.role === 'town-rigs') await stopAsked;
   else await Promise.race([...running.values()].map((r) => r.done));
   stopping = true;
   clearInterval(watcher);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.off(signal, onSignal);
   for (const { worker } of running.values()) if (worker.getState() === 'RUNNING') worker.shutdown();
   await Promise.allSettled([...running.values()].map((r) => r.done));
   await relay?.close();

@@ -32,7 +32,7 @@ function trial(fault: string, seed: number): Trial {
 }
 
 describe('chaos: kill -9 at random moments during a convoy with dependencies', { timeout: 480_000 }, () => {
-  for (const fault of ['worker', 'server', 'both', 'agent']) {
+  for (const fault of ['worker', 'server', 'both', 'rigs', 'agent']) {
     it(`kill -9 of the ${fault}: the convoy lands, each bead merged exactly once, in dependency order`, () => {
       const seed = Math.floor(Math.random() * 100_000);
       const r = trial(fault, seed);

@@ -73,12 +73,12 @@ describe('rig hosts (gt worker)', { timeout: 240_000 }, () => {
     const starts = townEvents(t).filter((e) => e.type === 'session.start' && e.bead === id);
     expect(starts.length).toBeGreaterThan(0);
     expect(starts.every((e) => e.host === 'hostA')).toBe(true);
-    // The town's worker let go of the rig's queue: once its last poll there is older than a long
-    // poll, the server's list shows it on the town's queue only.
+    // The town's rig worker let go of the rig's queue: once its last poll there is older than a
+    // long poll, the server's list shows it polling nothing, and the town's worker on the town's queue.
     await waitFor(() => {
-      const live = gtJson<Status>(t, ['status']).workers.filter((w) => w.live);
-      const town = live.filter((w) => w.host !== 'hostA');
-      return town.length === 1 && town[0]!.queues.join() === t.env.GT_TASK_QUEUE;
+      const live = gtJson<Status>(t, ['status']).workers.filter((w) => w.live && w.host !== 'hostA');
+      const polling = live.filter((w) => w.queues.length);
+      return polling.length === 1 && polling[0]!.queues.join() === t.env.GT_TASK_QUEUE;
     }, 120_000, "gt status to show the town's worker on the town's queue only");
   });
 

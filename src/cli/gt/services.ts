@@ -56,7 +56,7 @@ function formatStatus(s: Status): string {
     `Town:     ${s.town} (${s.root})`,
     `Temporal: ${s.server.address} ${s.server.external ? '(external cluster)' : '(embedded dev server)'} — ${s.server.healthy ? 'healthy' : 'not reachable'}${s.server.pid ? ` [pid ${s.server.pid}]` : ''}`,
     `Web UI:   ${s.server.ui ?? '(unknown for an external cluster; set TEMPORAL_UI_ADDRESS)'}`,
-    `Worker:   ${s.worker.running ? `running [pid ${s.worker.pid}]` : 'stopped'} on task queue ${s.worker.taskQueue}${s.worker.pollers !== undefined ? ` (${s.worker.pollers} live poller${s.worker.pollers === 1 ? '' : 's'}${s.worker.stalePollers ? `; ${s.worker.stalePollers} of a stopped worker still listed by the server` : ''}${s.worker.lastPollAgoS !== undefined ? `; last poll ${s.worker.lastPollAgoS}s ago` : ''})` : ''}`,
+    `Worker:   ${s.worker.running ? `running [pid ${s.worker.pid}${s.worker.rigsPid ? `; its rigs' worker pid ${s.worker.rigsPid}` : ''}]` : 'stopped'} on task queue ${s.worker.taskQueue}${s.worker.pollers !== undefined ? ` (${s.worker.pollers} live poller${s.worker.pollers === 1 ? '' : 's'}${s.worker.stalePollers ? `; ${s.worker.stalePollers} of a stopped worker still listed by the server` : ''}${s.worker.lastPollAgoS !== undefined ? `; last poll ${s.worker.lastPollAgoS}s ago` : ''})` : ''}`,
   ];
   if (s.workers) {
     lines.push(`Workers:  ${s.workers.filter((w) => w.live).length} live`);

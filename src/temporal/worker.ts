@@ -20,8 +20,8 @@ export function rigRunsOn(root: string, rig: string): RunOn {
 
 /**
  * What a worker process serves.
- * - `town`: the town's orchestration queue (convoys, dispatchers, formulas, mountains) and the
- *   agents' relay: what `gt up` starts, as the parent of the `town-rigs` process.
+ * - `town`: the town's orchestration queue (convoys, dispatchers, formulas, mountains): what
+ *   `gt up` starts, as the parent of the `town-rigs` process.
  * - `town-rigs`: the queues of the rigs that run on the town (their refineries and agents), in a
  *   process of their own beside the town's, so a merge batch's git work and agent sessions
  *   starting and stopping never hold up a dispatch (they share the machine's cores, not one
@@ -64,8 +64,9 @@ export async function runWorker(opts: WorkerOptions): Promise<void> {
   useLauncher(fileURLToPath(new URL('../launcher.js', import.meta.url)));
   const activities = createActivities(root);
   const town = opts.role === 'town';
-  // Agents' `gt done`/`gt handoff` come in here and go on over this process's engine connection.
-  const relay = town ? await startRelay(root, lazyClient(root)) : undefined;
+  // The agents this process starts send their `gt done`/`gt handoff` here, and they go on over
+  // this process's engine connection (the town's worker starts no agents).
+  const relay = town ? undefined : await startRelay(root, lazyClient(root));
   const identity = workerIdentity(opts.host);
 
   const createWorker = (taskQueue: string): Promise<Worker> =>

@@ -75,7 +75,8 @@ export async function waitFor<T>(fn: () => T | Promise<T>, timeoutMs = 60_000, w
   }
 }
 
-export function pidOf(root: string, service: 'worker' | 'temporal'): number {
+/** A town service's pid: the worker, its rig worker (the child serving the town's rigs), the embedded server. */
+export function pidOf(root: string, service: 'worker' | 'worker-rigs' | 'temporal'): number {
   return Number(readFileSync(join(root, '.gt', 'run', `${service}.pid`), 'utf8').trim());
 }
 
@@ -100,4 +101,14 @@ export function makeRemote(files: Record<string, string> = { 'README.md': '# tes
   git(seed, '-c', 'user.name=seed', '-c', 'user.email=seed@localhost', 'commit', '-qm', 'seed');
   git(seed, 'push', '-q', 'origin', 'HEAD:main');
   return remote;
+}
+
+/**
+ * kill -9 of the town's worker and its rig worker at one instant (both stopped first), as when
+ * the machine's worker processes die together: what was in flight in either is cut off.
+ */
+export function killWorkers(root: string): void {
+  const pids = [pidOf(root, 'worker'), pidOf(root, 'worker-rigs')];
+  for (const pid of pids) process.kill(pid, 'SIGSTOP');
+  for (const pid of pids) process.kill(pid, 'SIGKILL');
 }

@@ -91,12 +91,14 @@ describe('environments', () => {
 
       const worker = pidOf(t.root, 'worker');
       expect(worker).not.toBe(oldWorker);
-      const env = environOf(worker);
-      for (const k of ['GT_BEAD', 'GT_POLECAT', 'GT_ROLE', 'GT_RIG', 'GT_ATTEMPT', 'GT_PROGRESS_FILE', 'GT_REPRIME_FILE', 'GT_EXIT_FILE', 'BD_ACTOR', 'GIT_AUTHOR_NAME', 'GIT_COMMITTER_NAME', 'TEMPORAL_ADDRESS']) {
-        expect(env[k], k).toBeUndefined();
+      // The worker's rig worker (which started the agent's next sessions) has the same environment.
+      for (const env of [environOf(worker), environOf(pidOf(t.root, 'worker-rigs'))]) {
+        for (const k of ['GT_BEAD', 'GT_POLECAT', 'GT_ROLE', 'GT_RIG', 'GT_ATTEMPT', 'GT_PROGRESS_FILE', 'GT_REPRIME_FILE', 'GT_EXIT_FILE', 'BD_ACTOR', 'GIT_AUTHOR_NAME', 'GIT_COMMITTER_NAME', 'TEMPORAL_ADDRESS']) {
+          expect(env[k], k).toBeUndefined();
+        }
+        expect(env.GT_ROOT).toBe(t.root);
+        expect(env.GT_TEMPORAL_PORT).toBe(String(grpc));
       }
-      expect(env.GT_ROOT).toBe(t.root);
-      expect(env.GT_TEMPORAL_PORT).toBe(String(grpc));
     },
     240_000,
   );

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ConvoyState } from '../../src/convoy/types.js';
-import { pidOf, waitFor } from '../helpers/town.js';
+import { killWorkers, waitFor } from '../helpers/town.js';
 import { sessionsOf } from './polecat-helpers.js';
 import { convoyBead, createIn, gtJson, makeRigTown, mayorMail, mergesOf, replayConvoy, slungTimes, waitClosed, type RigTown } from './convoy-helpers.js';
 
@@ -89,7 +89,7 @@ describe('mountains', { timeout: 360_000 }, () => {
 
     expect(gtJson<{ status: string }>(t, ['mountain', 'resume', id]).status).toBe('running');
     await waitFor(() => kids.filter((k) => t.bead(k).status !== 'open').length >= 4, 60_000, 'dispatch to resume');
-    process.kill(pidOf(t.root, 'worker'), 'SIGKILL');
+    killWorkers(t.root);
     expect(t.gt(['up']).code).toBe(0);
     await waitClosed(t, id, 240_000);
     for (const k of kids) {

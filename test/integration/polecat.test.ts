@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { PROJECT } from '../helpers/cli.js';
 import { fetchHistory, maybeRecordHistory } from '../helpers/histories.js';
-import { git, pidOf, waitFor } from '../helpers/town.js';
+import { git, killWorkers, waitFor } from '../helpers/town.js';
 import { makeRigTown, sessionsOf, type Bead, type RigTown } from './polecat-helpers.js';
 
 /**
@@ -213,7 +213,7 @@ describe('polecats', { timeout: 240_000 }, () => {
     ];
     expect(t.gt(['sling', ...ids, t.rig]).code).toBe(0);
     await waitFor(() => ids.slice(0, 3).every((id) => sessionsOf(t.agentLog, id).length > 0), 60_000, 'slow agents to start');
-    process.kill(pidOf(t.root, 'worker'), 'SIGKILL');
+    killWorkers(t.root);
     expect(t.gt(['up']).code).toBe(0);
     const beads = await settle(t, ids, 180_000);
     for (const id of ids.slice(0, 5)) {
@@ -237,15 +237,13 @@ describe('polecats', { timeout: 240_000 }, () => {
     const id = t.create('Killed at done', 'ok');
     const events = join(t.root, '.gt', 'events.jsonl');
     expect(t.gt(['sling', id, t.rig]).code).toBe(0);
-    const worker = pidOf(t.root, 'worker');
     // The done event is written by the update's own activity, before the merge request goes out.
     const doneSeen = () => existsSync(events) && readFileSync(events, 'utf8').split('\n').some((l) => l.includes('"type":"done"') && l.includes(id));
     for (const start = Date.now(); !doneSeen(); ) {
       if (Date.now() - start > 60_000) throw new Error(`no done event for ${id}`);
       await new Promise((r) => setTimeout(r, 2));
     }
-    process.kill(worker, 'SIGSTOP');
-    process.kill(worker, 'SIGKILL');
+    killWorkers(t.root);
     expect(t.gt(['up']).code).toBe(0);
     const beads = await settle(t, [id], 120_000);
     expect(beads[id]!.status).toBe('closed');

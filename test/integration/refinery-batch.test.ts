@@ -2,7 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { maybeRecordHistory } from '../helpers/histories.js';
-import { git, pidOf, waitFor } from '../helpers/town.js';
+import { git, killWorkers, waitFor } from '../helpers/town.js';
 import { LINES, refExists, rigFixtures, type RigFixture } from './refinery-fixture.js';
 
 /**
@@ -188,11 +188,11 @@ describe('batched merge queue', () => {
 
     // 1: while the batch's test runs.
     await waitFor(() => lines(runs).length >= 1, 60_000, 'the first test run');
-    process.kill(pidOf(fx.t.root, 'worker'), 'SIGKILL');
+    killWorkers(fx.t.root);
     expect(fx.t.gt(['up']).code).toBe(0);
     // 2: the moment the batch reaches the remote (before or during its bookkeeping).
     await waitFor(() => fx.remoteLog().includes(`work on ${ids[3]}`), 60_000, 'the batch on the remote');
-    process.kill(pidOf(fx.t.root, 'worker'), 'SIGKILL');
+    killWorkers(fx.t.root);
     expect(fx.t.gt(['up']).code).toBe(0);
 
     const q = await fx.settled(ids, 120_000);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { maybeRecordHistory } from '../helpers/histories.js';
-import { git, pidOf, waitFor } from '../helpers/town.js';
+import { git, killWorkers, waitFor } from '../helpers/town.js';
 import { LINES, refExists, rigFixtures } from './refinery-fixture.js';
 
 /** The refinery end to end: real git remote, real worker, the test run's Temporal server. */
@@ -129,11 +129,11 @@ describe('refinery', () => {
 
     // 1: while the first request's tests run.
     await waitFor(() => lines().length >= 1, 60_000, 'the first test run');
-    process.kill(pidOf(fx.t.root, 'worker'), 'SIGKILL');
+    killWorkers(fx.t.root);
     expect(fx.t.gt(['up']).code).toBe(0);
     // 2: the moment the first merge reaches the remote (before or during its bookkeeping).
     await waitFor(() => fx.remoteLog().includes('change 0'), 60_000, 'the first merge on the remote');
-    process.kill(pidOf(fx.t.root, 'worker'), 'SIGKILL');
+    killWorkers(fx.t.root);
     expect(fx.t.gt(['up']).code).toBe(0);
 
     const q = await fx.settled(ids, 120_000);

@@ -39,7 +39,8 @@ describe('relay', { timeout: 180_000 }, () => {
     const slung = JSON.parse(t.gt(['sling', a, b, t.rig, '--json']).stdout) as { bead: string; polecat: string; worktree: string }[];
     expect(slung).toHaveLength(2);
 
-    const relay = join(t.root, '.gt', 'run', 'relay', `${pidOf(t.root, 'worker')}.sock`);
+    // The relay of the process that started the sessions: the town's rig worker.
+    const relay = join(t.root, '.gt', 'run', 'relay', `${pidOf(t.root, 'worker-rigs')}.sock`);
     expect(statSync(relay).mode & 0o777).toBe(0o600);
     // Each agent process has the relay in its environment (the wrapper that the pid file names exports it to the agent).
     const descendants = (pid: number): number[] => {

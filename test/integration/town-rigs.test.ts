@@ -20,7 +20,7 @@ type Status = {
 };
 
 const rigsPidFile = (t: RigTown) => join(t.root, '.gt', 'run', 'worker-rigs.pid');
-const rigsPid = (t: RigTown) => Number(readFileSync(rigsPidFile(t), 'utf8').trim());
+const rigsPid = (t: RigTown) => pidOf(t.root, 'worker-rigs');
 
 function alive(pid: number): boolean {
   try {
